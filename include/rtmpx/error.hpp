@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// Error codes of the protocol core and the server, and the conditions that group them.
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+#include <rtmpx/config.hpp>
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * Specific failures. Values are never renumbered; a retired value stays as `unused_N`.
+ * Compare against `rtmpx::condition` to handle a whole class at once.
+ */
+enum class error {
+    // handshake
+    bad_handshake_version = 1,  ///< C0 carried a version other than 3
+    handshake_malformed = 2,    ///< C2 or the handshake bytes are unusable
+    // chunk stream
+    chunk_size_invalid = 10,     ///< Set Chunk Size of 0 or with the top bit set (RTMP 1.0 §5.4.1)
+    chunk_size_too_large = 11,   ///< Set Chunk Size above the configured maximum
+    message_too_large = 12,      ///< message length above the configured maximum
+    too_many_chunk_streams = 13, ///< more live chunk streams than allowed
+    reassembly_limit = 14,       ///< partially assembled bytes above the configured maximum
+    chunk_header_invalid = 15,   ///< a type 1/2/3 header on a chunk stream with no previous header
+    chunk_stream_id_invalid = 16,///< a chunk stream id the spec reserves
+    // messages
+    message_malformed = 20,      ///< a control or command message whose body does not parse
+    unknown_message_type = 21,   ///< a message type id RTMP does not define
+    aggregate_malformed = 22,    ///< an aggregate message whose parts do not add up
+    // AMF
+    amf_truncated = 30,          ///< input ended inside a value
+    amf_unknown_marker = 31,     ///< a type marker AMF0/AMF3 does not define
+    amf_depth_exceeded = 32,     ///< nesting deeper than the configured maximum
+    amf_too_many_elements = 33,  ///< more values than the configured maximum
+    amf_bad_reference = 34,      ///< a reference to an object, string or trait not seen yet
+    amf3_externalizable = 35,    ///< an AMF3 externalizable object (its format is private)
+    amf_malformed = 36,          ///< a value that is structurally wrong (e.g. a bad object end)
+    // session
+    unexpected_command = 50,     ///< a command that is not valid in the current state
+    rejected_by_handler = 51,    ///< no connect handler claimed the connection
+    handshake_timeout = 52,
+    connect_timeout = 53,
+    idle_timeout = 54,
+    write_timeout = 55,
+    handler_exception = 56,      ///< a user handler threw; the connection is closed
+    too_many_connections = 57,
+    too_many_streams = 58,
+    shutdown = 59,               ///< the server ended the connection while shutting down
+    stream_not_found = 60,       ///< a stream id that was never created
+    queue_full = 61,             ///< the outgoing queue stayed full past the write timeout
+};
+
+/// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
+enum class condition {
+    protocol_violation = 1,
+    limit_exceeded = 2,
+    rejected = 3,
+    timeout = 4,
+};
+
+namespace detail {
+
+inline const char* error_message(error e) noexcept {
+    switch (e) {
+    case error::bad_handshake_version: return "handshake: C0 version is not 3";
+    case error::handshake_malformed: return "handshake: malformed handshake data";
+    case error::chunk_size_invalid: return "chunk size must be between 1 and 2^31-1";
+    case error::chunk_size_too_large: return "chunk size above the configured maximum";
+    case error::message_too_large: return "message length above the configured maximum";
+    case error::too_many_chunk_streams: return "too many live chunk streams";
+    case error::reassembly_limit: return "too many bytes waiting for reassembly";
+    case error::chunk_header_invalid: return "chunk header refers to a chunk stream with no previous header";
+    case error::chunk_stream_id_invalid: return "reserved chunk stream id";
+    case error::message_malformed: return "malformed message body";
+    case error::unknown_message_type: return "unknown message type";
+    case error::aggregate_malformed: return "malformed aggregate message";
+    case error::amf_truncated: return "AMF: value truncated";
+    case error::amf_unknown_marker: return "AMF: unknown type marker";
+    case error::amf_depth_exceeded: return "AMF: nesting too deep";
+    case error::amf_too_many_elements: return "AMF: too many elements";
+    case error::amf_bad_reference: return "AMF: reference to an unknown entry";
+    case error::amf3_externalizable: return "AMF3: externalizable objects are not supported";
+    case error::amf_malformed: return "AMF: malformed value";
+    case error::unexpected_command: return "command not valid in this state";
+    case error::rejected_by_handler: return "connection rejected: no handler claimed it";
+    case error::handshake_timeout: return "handshake timed out";
+    case error::connect_timeout: return "no connect command in time";
+    case error::idle_timeout: return "connection idle for too long";
+    case error::write_timeout: return "client stopped reading";
+    case error::handler_exception: return "a handler threw an exception";
+    case error::too_many_connections: return "too many connections";
+    case error::too_many_streams: return "too many streams on this connection";
+    case error::shutdown: return "server shutting down";
+    case error::stream_not_found: return "no such stream";
+    case error::queue_full: return "outgoing queue full";
+    }
+    return "unknown rtmpx error";
+}
+
+inline condition error_condition_of(error e) noexcept {
+    switch (e) {
+    case error::chunk_size_too_large:
+    case error::message_too_large:
+    case error::too_many_chunk_streams:
+    case error::reassembly_limit:
+    case error::amf_depth_exceeded:
+    case error::amf_too_many_elements:
+    case error::too_many_connections:
+    case error::too_many_streams:
+    case error::queue_full: return condition::limit_exceeded;
+    case error::rejected_by_handler: return condition::rejected;
+    case error::handshake_timeout:
+    case error::connect_timeout:
+    case error::idle_timeout:
+    case error::write_timeout: return condition::timeout;
+    default: return condition::protocol_violation;
+    }
+}
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "rtmpx"; }
+    std::string message(int ev) const override { return error_message(static_cast<error>(ev)); }
+    std::error_condition default_error_condition(int ev) const noexcept override;
+};
+
+class condition_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "rtmpx.condition"; }
+    std::string message(int ev) const override {
+        switch (static_cast<condition>(ev)) {
+        case condition::protocol_violation: return "protocol violation";
+        case condition::limit_exceeded: return "limit exceeded";
+        case condition::rejected: return "rejected";
+        case condition::timeout: return "timeout";
+        }
+        return "unknown rtmpx condition";
+    }
+};
+
+} // namespace detail
+
+/// The category of `rtmpx::error` values.
+inline const std::error_category& error_category() noexcept {
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+/// The category of `rtmpx::condition` values.
+inline const std::error_category& condition_category() noexcept {
+    static const detail::condition_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(error e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+inline std::error_condition make_error_condition(condition c) noexcept {
+    return {static_cast<int>(c), condition_category()};
+}
+
+inline std::error_condition detail::error_category_impl::default_error_condition(int ev) const noexcept {
+    return make_error_condition(error_condition_of(static_cast<error>(ev)));
+}
+
+RTMPX_NAMESPACE_END
+
+template <>
+struct std::is_error_code_enum<rtmpx::error> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<rtmpx::condition> : std::true_type {};

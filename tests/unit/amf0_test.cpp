@@ -1,0 +1,1 @@
+// placeholder, replaced by the amf0 tests

@@ -1,0 +1,1 @@
+// placeholder, replaced by the chunk_writer tests
