@@ -51,6 +51,9 @@ enum class error {
     shutdown = 59,               ///< the server ended the connection while shutting down
     stream_not_found = 60,       ///< a stream id that was never created
     queue_full = 61,             ///< the outgoing queue stayed full past the write timeout
+    invalid_property = 62,       ///< a stream property key that is neither reserved nor `user_`
+    invalid_property_value = 63, ///< a reserved property set to a value it does not accept
+    handler_failed = 64,         ///< a render or frame handler returned false
 };
 
 /// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
@@ -96,6 +99,9 @@ inline const char* error_message(error e) noexcept {
     case error::shutdown: return "server shutting down";
     case error::stream_not_found: return "no such stream";
     case error::queue_full: return "outgoing queue full";
+    case error::invalid_property: return "unknown property (user properties start with user_)";
+    case error::invalid_property_value: return "invalid property value";
+    case error::handler_failed: return "a handler reported failure";
     }
     return "unknown rtmpx error";
 }

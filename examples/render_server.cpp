@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+// render_server: streams a rendered, animated picture as H.264 to any RTMP player.
+// Try it: ./render_server [HOST:PORT], then ffplay rtmp://127.0.0.1:1935/live/demo
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include <rtmpx/rtmpx.hpp>
+
+#include "demo_scene.hpp"
+
+int main(int argc, char** argv) {
+    if (argc > 2) {
+        fmt::print(stderr, "usage: {} [HOST:PORT]   (default 127.0.0.1:1935; port 0 picks one)\n", argv[0]);
+        return 2;
+    }
+    const std::string address = argc == 2 ? argv[1] : "127.0.0.1:1935";
+
+    rtmpx::server server;
+    server.install([](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;           // the connection ended
+        if (e.command.app != "live") return false;  // not ours: let another handler decide
+        conn.on_stream([](rtmpx::stream& s, const rtmpx::stream_event& se) {
+            if (!se.is_create) return true;
+            if (!s.use_codec("h264")) return false;
+            auto scene = std::make_shared<demo::scene>(640, 360);
+            s.on_render([scene](rtmpx::stream&) {  // connection thread, at the render rate
+                scene->render();
+                return true;
+            });
+            s.on_frame([scene](rtmpx::stream& st, rtmpx::encoded_frame& out, bool queue_full) {  // frame thread
+                if (queue_full) return true;  // the player is behind: skip this frame
+                const rtmpx::canvas picture = scene->latest();
+                return !st.codec()->encode(picture.view(), out);
+            });
+            return true;
+        });
+        return true;
+    });
+
+    std::error_code ec;
+    server.start(address, ec);
+    if (ec) {
+        fmt::print(stderr, "cannot listen on {}: {}\n", address, ec.message());
+        return 1;
+    }
+    fmt::print("rtmp://{}/live/demo\n", server.listen_address());
+    fmt::print("watch it with: ffplay rtmp://{}/live/demo   (Ctrl-C stops the server)\n", server.listen_address());
+    std::fflush(stdout);
+
+    asio::io_context signals_context;
+    asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+    signals.async_wait([](const std::error_code&, int) {});
+    signals_context.run();  // returns on SIGINT/SIGTERM
+    server.stop(std::chrono::seconds(1));
+    return 0;
+}

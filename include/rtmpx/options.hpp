@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// Server options: limits, timeouts and protocol settings, every one finite by default.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include <rtmpx/config.hpp>
+#include <rtmpx/limits.hpp>
+
+RTMPX_NAMESPACE_BEGIN
+
+/// Timeouts of a connection (all finite by default).
+struct timeouts {
+    std::chrono::milliseconds handshake{10'000};  ///< from accept to the end of the handshake
+    std::chrono::milliseconds connect{10'000};    ///< from the handshake to a claimed `connect`
+    std::chrono::milliseconds idle{60'000};       ///< nothing received and nothing playing
+    std::chrono::milliseconds write{10'000};      ///< a write that makes no progress
+};
+
+/**
+ * Everything a server can be configured with. Copy it, change what you need, pass it to the
+ * server's constructor.
+ */
+struct server_options {
+    chunk_limits chunks;         ///< incoming chunk stream limits
+    amf_limits amf;              ///< AMF decoding limits for every incoming message
+    struct timeouts timeouts;
+
+    std::uint32_t chunk_size = 4096;           ///< the chunk size the server announces and writes with
+    std::uint32_t window_ack_size = 2'500'000; ///< Window Acknowledgement Size sent to clients
+    std::uint32_t peer_bandwidth = 2'500'000;  ///< Set Peer Bandwidth sent to clients
+    std::size_t max_connections = 1000;        ///< beyond it, new connections are closed at once
+    std::size_t max_streams_per_connection = 16;
+
+    double default_render_rate = 30;  ///< render (and frame) calls per second when a stream sets none
+    double max_render_rate = 240;     ///< the largest `render_rate` a stream may set
+
+    std::size_t frame_queue_frames = 16;        ///< frames queued per stream between frame thread and writer
+    std::size_t outqueue_full_bytes = 1 << 20;  ///< unsent bytes at which `outqueue_is_full` turns true
+    std::size_t max_queued_messages = 1024;     ///< non-frame messages waiting to be written
+    std::size_t max_queued_bytes = 8u << 20;    ///< bytes waiting to be written before the connection is closed
+};
+
+RTMPX_NAMESPACE_END

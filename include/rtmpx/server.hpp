@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+// basic_server: accepts on its own thread, runs every connection on a thread of its own.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+
+#include <rtmpx/config.hpp>
+#include <rtmpx/connection.hpp>
+#include <rtmpx/detail/asio_compat.hpp>
+#include <rtmpx/error.hpp>
+#include <rtmpx/log.hpp>
+#include <rtmpx/options.hpp>
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * An RTMP server: install connect handlers, `start` it on an address, and players connect.
+ *
+ * The acceptor runs on a thread of its own; every connection runs on its own thread with its own
+ * single-threaded executor, so a slow handler stalls only its own connection. Several servers can
+ * live in one process; they share nothing.
+ *
+ * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
+ * socket can be handed to `serve` (tests use a local socket pair).
+ *
+ * Thread: the public members may be called from any thread.
+ */
+template <class Socket = asio::ip::tcp::socket>
+class basic_server {
+public:
+    using connection_type = basic_connection<Socket>;
+    using stream_type = basic_stream<Socket>;
+
+    explicit basic_server(server_options options = {})
+        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {}
+
+    basic_server(const basic_server&) = delete;
+    basic_server& operator=(const basic_server&) = delete;
+
+    /// Stops accepting, ends every connection and waits for them.
+    ~basic_server() { stop(); }
+
+    /**
+     * Installs a connect handler, asked after those installed before it. Returns a handle for
+     * `remove`. See `connect_handler` for the signature.
+     */
+    template <class F>
+    std::uint64_t install(F handler) {
+        static_assert(connect_handler<F, connection_type>,
+                      "install: expected bool (connection&, connect_event const&)");
+        std::lock_guard lock(state_->mutex);
+        const std::uint64_t handle = state_->next_handler_id++;
+        state_->handlers.emplace_back(
+            handle, std::make_shared<typename detail::server_state<Socket>::connect_fn>(std::move(handler)));
+        return handle;
+    }
+
+    /// Removes a connect handler; connections it already claimed keep it. False if unknown.
+    bool remove(std::uint64_t handle) {
+        std::lock_guard lock(state_->mutex);
+        auto& hs = state_->handlers;
+        auto it = std::find_if(hs.begin(), hs.end(), [handle](const auto& h) { return h.first == handle; });
+        if (it == hs.end()) return false;
+        hs.erase(it);
+        return true;
+    }
+
+    /// Installs the log sink (silent by default). Call before `start`.
+    template <class F>
+    void set_logger(F sink, log_level level = log_level::info) {
+        static_assert(log_sink<F>, "set_logger: expected void (log_record const&)");
+        state_->log = detail::logger(std::move(sink), level);
+    }
+
+    /// The codecs streams can choose by name; add your own encoders here.
+    codec_registry& codecs() noexcept { return state_->codecs; }
+
+    /// The options the server was made with.
+    const server_options& options() const noexcept { return state_->options; }
+
+    /**
+     * Listens on "host:port" (IPv4, or IPv6 in brackets; port 0 picks a free port) and starts
+     * accepting on the server's own thread.
+     * Errors: a bad address (std::errc::invalid_argument), an address in use, a second start.
+     */
+    void start(std::string_view address, std::error_code& ec)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>
+    {
+        ec.clear();
+        if (acceptor_thread_.joinable()) {
+            ec = std::make_error_code(std::errc::operation_in_progress);
+            return;
+        }
+        asio::ip::tcp::endpoint endpoint;
+        if (!parse_address(address, endpoint)) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            return;
+        }
+        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(accept_context_);
+        acceptor->open(endpoint.protocol(), ec);
+        if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor->bind(endpoint, ec);
+        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (!ec) local_ = acceptor->local_endpoint(ec);
+        if (ec) return;
+        acceptor_ = std::move(acceptor);
+        asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
+            if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
+        });
+        acceptor_thread_ = std::thread([this] { accept_context_.run(); });
+        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", listen_address());
+    }
+
+    /// Throwing form of `start`. @throws std::system_error
+    void start(std::string_view address)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>
+    {
+        std::error_code ec;
+        start(address, ec);
+        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
+    }
+
+    /// The address the server listens on, "host:port" with the real port (empty before start).
+    std::string listen_address() const {
+        if (!acceptor_) return {};
+        const auto addr = local_.address();
+        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local_.port())
+                            : fmt::format("{}:{}", addr.to_string(), local_.port());
+    }
+
+    /// The port the server listens on (0 before start).
+    std::uint16_t port() const noexcept { return acceptor_ ? local_.port() : 0; }
+
+    /**
+     * Serves an already connected socket (any transport), on a new thread like an accepted one.
+     * The socket is moved onto the connection's own executor.
+     */
+    void serve(Socket socket) {
+        std::error_code ec;
+        const auto protocol = socket.local_endpoint(ec).protocol();
+        auto slot = std::make_shared<connection_slot>();
+        auto native = socket.release(ec);
+        if (ec) return;
+        launch(slot, Socket(slot->context, protocol, native));
+    }
+
+    /// Stops accepting new connections at once; live connections run on until they end.
+    void shutdown() {
+        if (!acceptor_) return;
+        asio::post(accept_context_, [this] {
+            std::error_code ignored;
+            acceptor_->close(ignored);
+        });
+    }
+
+    /// Ends every live connection (what is queued is still sent), with `reason` as its cause.
+    void close_all(std::error_code reason = error::shutdown) {
+        std::lock_guard lock(slots_mutex_);
+        for (auto& slot : slots_) {
+            if (auto conn = slot->connection.lock())
+                asio::post(slot->context, [conn, reason] { conn->close(reason); });
+        }
+    }
+
+    /// Waits until every connection has ended.
+    void wait() {
+        std::unique_lock lock(slots_mutex_);
+        slots_cv_.wait(lock, [this] { return live_ == 0; });
+        reap(lock);
+    }
+
+    /// Waits up to `timeout` for every connection to end; true if they all did.
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) {
+        std::unique_lock lock(slots_mutex_);
+        const bool done = slots_cv_.wait_for(lock, timeout, [this] { return live_ == 0; });
+        reap(lock);
+        return done;
+    }
+
+    /**
+     * Shuts down: stops accepting, gives live connections `grace` to end on their own, ends the
+     * rest, and waits for them. Safe to call more than once.
+     */
+    template <class Rep = long, class Period = std::ratio<1>>
+    void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
+        shutdown();
+        if (!wait_for(grace)) {
+            close_all(error::shutdown);
+            wait();
+        }
+        accept_context_.stop();
+        if (acceptor_thread_.joinable()) acceptor_thread_.join();
+    }
+
+    /// Connections being served now.
+    std::size_t connection_count() const {
+        std::lock_guard lock(slots_mutex_);
+        return live_;
+    }
+
+private:
+    // A connection's thread and executor; the thread ends when the session does.
+    struct connection_slot {
+        asio::io_context context{1};
+        std::thread thread;
+        std::weak_ptr<connection_type> connection;
+        bool done = false;
+    };
+
+    static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return false;
+        std::string host(text.substr(0, colon));
+        const std::string_view port_text = text.substr(colon + 1);
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (host == "localhost") host = "127.0.0.1";
+        if (host.empty()) host = "0.0.0.0";
+        unsigned port = 0;
+        if (port_text.empty() || port_text.size() > 5) return false;
+        for (char c : port_text) {
+            if (c < '0' || c > '9') return false;
+            port = port * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (port > 65535) return false;
+        std::error_code ec;
+        const auto addr = asio::ip::make_address(host, ec);
+        if (ec) return false;
+        out = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+        return true;
+    }
+
+    asio::awaitable<void> accept_loop() {
+        for (;;) {
+            auto slot = std::make_shared<connection_slot>();
+            auto [ec, socket] = co_await acceptor_->async_accept(slot->context, detail::use_tuple);
+            if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+            if (ec) continue;  // a connection that failed before we got it
+            if (connection_count() >= state_->options.max_connections) {
+                std::error_code ignored;
+                socket.close(ignored);  // refused cleanly: the client sees the connection close
+                state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
+                                "connection refused: {} connections", state_->options.max_connections);
+                continue;
+            }
+            std::error_code ignored;
+            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+            launch(slot, std::move(socket));
+        }
+    }
+
+    void launch(const std::shared_ptr<connection_slot>& slot, Socket socket) {
+        const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
+        auto conn = std::make_shared<connection_type>(std::move(socket), state_, id);
+        slot->connection = conn;
+        auto state = state_;
+        // The completion handler owns the connection until its session has finished.
+        asio::co_spawn(slot->context, conn->run(), [state, id, conn](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by: {}",
+                               ex.what());
+            } catch (...) {
+                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by an exception");
+            }
+        });
+        std::unique_lock lock(slots_mutex_);
+        reap(lock);
+        ++live_;
+        slots_.push_back(slot);
+        slot->thread = std::thread([this, raw = slot.get()] {
+            raw->context.run();
+            std::lock_guard guard(slots_mutex_);
+            raw->done = true;
+            --live_;
+            slots_cv_.notify_all();
+        });
+    }
+
+    // Joins the threads of finished connections. Called with the lock held.
+    void reap(std::unique_lock<std::mutex>&) {
+        for (auto it = slots_.begin(); it != slots_.end();) {
+            if ((*it)->done) {
+                if ((*it)->thread.joinable()) (*it)->thread.join();
+                it = slots_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    std::shared_ptr<detail::server_state<Socket>> state_;
+    asio::io_context accept_context_{1};
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+    asio::ip::tcp::endpoint local_;
+    std::thread acceptor_thread_;
+    std::atomic<std::uint64_t> next_connection_id_{1};
+
+    mutable std::mutex slots_mutex_;
+    std::condition_variable slots_cv_;
+    std::list<std::shared_ptr<connection_slot>> slots_;
+    std::size_t live_ = 0;
+};
+
+/// The server over TCP.
+using server = basic_server<asio::ip::tcp::socket>;
+/// A connection over TCP, as handlers receive it.
+using connection = basic_connection<asio::ip::tcp::socket>;
+/// A stream over TCP, as handlers receive it.
+using stream = basic_stream<asio::ip::tcp::socket>;
+
+RTMPX_NAMESPACE_END

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Real players against a real rtmpx server on 127.0.0.1.
+
+Usage: players_test.py SERVER_BINARY
+
+Starts SERVER_BINARY (it prints "rtmp://HOST:PORT" on its first line), then runs ffprobe,
+ffmpeg and rtmpdump against it. Prints one line per test and "N passed, N failed, N skipped".
+Exit status: 0 all passed, 1 a failure, 77 when ffmpeg/ffprobe are not installed at all.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TIMEOUT = 60
+
+
+def run(cmd, timeout=TIMEOUT):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class Server:
+    def __init__(self, binary):
+        self.proc = subprocess.Popen([binary, "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True)
+        self.base = self.proc.stdout.readline().strip()
+        if not self.base.startswith("rtmp://"):
+            self.stop()
+            raise RuntimeError("server did not print its address: %r" % self.base)
+        self.stderr_lines = []
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.rstrip())
+
+    def url(self, app="live", name="demo"):
+        return "%s/%s/%s" % (self.base, app, name)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def count_frames(url, seconds=5):
+    """Decodes `seconds` of video with -xerror; returns (frames, returncode, stderr)."""
+    r = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", url, "-t", str(seconds), "-f", "framecrc", "-"])
+    frames = [l for l in r.stdout.decode(errors="replace").splitlines() if l and not l.startswith("#")]
+    return len(frames), r.returncode, r.stderr.decode(errors="replace")
+
+
+def first_video_packets(path_or_url, count=5):
+    r = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_packets", "-read_intervals", "%%+#%d" % count,
+             "-of", "json", path_or_url])
+    if r.returncode != 0:
+        raise AssertionError("ffprobe failed: %s" % r.stderr.decode(errors="replace"))
+    return json.loads(r.stdout)["packets"]
+
+
+# ---------------------------------------------------------------------------------------------
+
+def test_ffprobe_sees_one_h264_stream(srv, tmp):
+    r = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", srv.url()])
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    streams = json.loads(r.stdout)["streams"]
+    assert len(streams) == 1, "expected one stream, got %d: %s" % (len(streams), [s["codec_name"] for s in streams])
+    s = streams[0]
+    assert s["codec_type"] == "video" and s["codec_name"] == "h264", s
+    assert (s["width"], s["height"]) == (320, 240), (s["width"], s["height"])
+
+
+def test_ffmpeg_decodes_five_seconds_without_errors(srv, tmp):
+    frames, rc, err = count_frames(srv.url(), 5)
+    assert rc == 0, "ffmpeg exited %d: %s" % (rc, err)
+    assert err.strip() == "", "ffmpeg reported: %s" % err
+    assert frames >= 140, "decoded only %d frames in 5 s at 30/s" % frames
+
+
+def test_rtmpdump_records_h264_with_increasing_timestamps(srv, tmp):
+    if not shutil.which("rtmpdump"):
+        return "skip: rtmpdump not installed"
+    out = os.path.join(tmp, "dump.flv")
+    # rtmpdump's --stop does not end a live recording; it stops cleanly on SIGINT.
+    dump = subprocess.Popen(["rtmpdump", "--live", "-q", "-r", srv.url(name="dump"), "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    time.sleep(3.2)
+    dump.send_signal(signal.SIGINT)
+    try:
+        _, err = dump.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        dump.kill()
+        _, err = dump.communicate()
+    assert os.path.exists(out) and os.path.getsize(out) > 1000, "rtmpdump wrote nothing (exit %d): %s" % (
+        dump.returncode, err.decode(errors="replace"))
+    p = run(["ffprobe", "-v", "error", "-show_streams", "-show_packets", "-select_streams", "v", "-of", "json", out])
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    data = json.loads(p.stdout)
+    assert data["streams"][0]["codec_name"] == "h264", data["streams"][0]
+    pts = [int(pk["pts"]) for pk in data["packets"] if "pts" in pk]
+    assert len(pts) >= 60, "only %d packets in 3 s" % len(pts)
+    assert all(b > a for a, b in zip(pts, pts[1:])), "timestamps not increasing: %s" % pts[:20]
+    assert "K" in data["packets"][0]["flags"], "the recording does not start on a key frame"
+
+
+def test_two_players_on_two_streams_at_once(srv, tmp):
+    results = {}
+
+    def play(name):
+        results[name] = count_frames(srv.url(name=name), 5)
+
+    threads = [threading.Thread(target=play, args=(n,)) for n in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name, (frames, rc, err) in results.items():
+        assert rc == 0 and err.strip() == "", "%s: exit %d: %s" % (name, rc, err)
+        assert frames >= 140, "%s decoded only %d frames" % (name, frames)
+
+
+def test_late_joiner_starts_on_a_key_frame(srv, tmp):
+    early = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-i", srv.url(name="early"), "-t", "6", "-f", "null",
+                              "-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(2.5)
+        packets = first_video_packets(srv.url(name="late"), 3)
+        assert packets, "no packets for the late player"
+        assert "K" in packets[0]["flags"], "first packet flags %s" % packets[0]["flags"]
+    finally:
+        early.wait(timeout=TIMEOUT)
+    assert early.returncode == 0, early.stderr.read().decode(errors="replace")
+
+
+def test_refused_connection_gets_an_error_and_the_server_goes_on(srv, tmp):
+    r = run(["ffprobe", "-v", "error", srv.url(app="nope")], timeout=20)
+    assert r.returncode != 0, "a connect to an unclaimed app succeeded"
+    assert srv.alive(), "the server died"
+    frames, rc, err = count_frames(srv.url(), 2)
+    assert rc == 0 and frames >= 50, "after a refusal: exit %d, %d frames, %s" % (rc, frames, err)
+
+
+TESTS = [
+    test_ffprobe_sees_one_h264_stream,
+    test_ffmpeg_decodes_five_seconds_without_errors,
+    test_rtmpdump_records_h264_with_increasing_timestamps,
+    test_two_players_on_two_streams_at_once,
+    test_late_joiner_starts_on_a_key_frame,
+    test_refused_connection_gets_an_error_and_the_server_goes_on,
+]
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        print("skip: ffmpeg/ffprobe not installed")
+        return 77
+    passed = failed = skipped = 0
+    srv = Server(sys.argv[1])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for test in TESTS:
+                start = time.monotonic()
+                try:
+                    outcome = test(srv, tmp)
+                except Exception as e:  # an assertion or a tool failure: report and go on
+                    failed += 1
+                    print("FAIL %s (%.1fs): %s: %s" % (test.__name__, time.monotonic() - start, type(e).__name__, e))
+                    continue
+                if isinstance(outcome, str) and outcome.startswith("skip"):
+                    skipped += 1
+                    print("SKIP %s: %s" % (test.__name__, outcome))
+                else:
+                    passed += 1
+                    print("ok   %s (%.1fs)" % (test.__name__, time.monotonic() - start))
+                sys.stdout.flush()
+    finally:
+        rc = srv.stop()
+    if rc != 0:
+        failed += 1
+        print("FAIL server exited with %s" % rc)
+    for line in srv.stderr_lines:
+        print("server: " + line)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
