@@ -15,13 +15,21 @@
 
 namespace demo {
 
-/// Draws frames into an RGBA canvas on the render thread and hands copies to the frame thread.
+/// Draws frames into an RGBA canvas and hands copies to frame threads. Several streams (and
+/// so several connection threads) may share one scene: it draws at most `max_rate` times a second.
 class scene {
 public:
-    scene(std::uint32_t width, std::uint32_t height) : drawing_(width, height), latest_(width, height) {}
+    scene(std::uint32_t width, std::uint32_t height, double max_rate = 30)
+        : drawing_(width, height), latest_(width, height),
+          min_interval_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(0.9 / max_rate))) {}
 
-    /// Render handler work: draw the next picture and publish it.
+    /// Render handler work: draw the next picture and publish it (unless it was drawn just now).
     void render() {
+        std::lock_guard draw_lock(draw_mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_draw_ < min_interval_) return;
+        last_draw_ = now;
         ++frame_;
         const auto w = drawing_.width(), h = drawing_.height();
         for (std::uint32_t y = 0; y < h; ++y)
@@ -30,9 +38,8 @@ public:
                                    static_cast<std::uint8_t>(tint_ + frame_ % 64));
         const std::uint32_t size = h / 4;
         const std::uint32_t sx = static_cast<std::uint32_t>(frame_ * 4 % (w - size));
-        fill_rect(sx, h / 2 - size / 2, size, size, 255, 255, 255);
-        const auto now = std::time(nullptr);
-        draw_text(16, 16, fmt::format("{:%H:%M:%S}", fmt::localtime(now)));
+        fill_rect(sx, h / 2 - size / 2, size, size, color_[0], color_[1], color_[2]);
+        draw_text(16, 16, fmt::format("{:%H:%M:%S}", fmt::localtime(std::time(nullptr))));
         draw_text(16, 16 + 8 * scale_, std::to_string(frame_));
         std::lock_guard lock(mutex_);
         latest_ = drawing_;
@@ -44,8 +51,13 @@ public:
         return latest_;
     }
 
-    /// Changes the blue component of the background (the remote-call example steers it).
-    void set_tint(std::uint8_t tint) { tint_ = tint; }
+    /// Changes the colour of the moving square (remote calls steer it).
+    void set_color(std::uint8_t r, std::uint8_t g, std::uint8_t b) {
+        std::lock_guard draw_lock(draw_mutex_);
+        color_[0] = r;
+        color_[1] = g;
+        color_[2] = b;
+    }
 
 private:
     void fill_rect(std::uint32_t x0, std::uint32_t y0, std::uint32_t w, std::uint32_t h, std::uint8_t r,
@@ -71,11 +83,15 @@ private:
         }
     }
 
+    std::mutex draw_mutex_;
     rtmpx::canvas drawing_;
     mutable std::mutex mutex_;
     rtmpx::canvas latest_;
     std::uint64_t frame_ = 0;
     std::uint8_t tint_ = 96;
+    std::uint8_t color_[3] = {255, 255, 255};
+    std::chrono::steady_clock::duration min_interval_;
+    std::chrono::steady_clock::time_point last_draw_{};
     std::uint32_t scale_ = 6;
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// render_server: streams a rendered, animated picture as H.264 to any RTMP player.
+// render_server: streams a rendered, animated picture as H.264 to any RTMP player, and answers
+// remote calls: echo(args...) returns its arguments, setColor(r, g, b) recolours the square.
 // Try it: ./render_server [HOST:PORT], then ffplay rtmp://127.0.0.1:1935/live/demo
 #include <csignal>
 #include <cstdio>
@@ -20,23 +21,33 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::string address = argc == 2 ? argv[1] : "127.0.0.1:1935";
+    auto scene = std::make_shared<demo::scene>(640, 360);  // one picture, rendered for every player
 
     rtmpx::server server;
-    server.install([](rtmpx::connection& conn, const rtmpx::connect_event& e) {
-        if (!e.is_create) return true;           // the connection ended
-        if (e.command.app != "live") return false;  // not ours: let another handler decide
-        conn.on_stream([](rtmpx::stream& s, const rtmpx::stream_event& se) {
+    server.install([scene](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;               // the connection ended
+        if (e.command.app != "live") return false;   // not ours: let another handler decide
+        conn.on_call("echo", [](rtmpx::connection&, const rtmpx::call_event& call, rtmpx::amf0::value& out) {
+            out = rtmpx::amf0::value::strict_array(call.arguments);
+            return true;
+        });
+        conn.on_call("setColor", [scene](rtmpx::connection&, const rtmpx::call_event& call, rtmpx::amf0::value& out) {
+            if (call.arguments.size() != 3) return false;  // the client gets an _error
+            auto c = [&](int i) { return static_cast<std::uint8_t>(call.arguments[i].as_number()); };
+            scene->set_color(c(0), c(1), c(2));
+            out = "ok";
+            return true;
+        });
+        conn.on_stream([scene](rtmpx::stream& s, const rtmpx::stream_event& se) {
             if (!se.is_create) return true;
             if (!s.use_codec("h264")) return false;
-            auto scene = std::make_shared<demo::scene>(640, 360);
             s.on_render([scene](rtmpx::stream&) {  // connection thread, at the render rate
                 scene->render();
                 return true;
             });
             s.on_frame([scene](rtmpx::stream& st, rtmpx::encoded_frame& out, bool queue_full) {  // frame thread
                 if (queue_full) return true;  // the player is behind: skip this frame
-                const rtmpx::canvas picture = scene->latest();
-                return !st.codec()->encode(picture.view(), out);
+                return !st.codec()->encode(scene->latest().view(), out);
             });
             return true;
         });

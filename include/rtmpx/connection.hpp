@@ -56,14 +56,33 @@ struct call_event {
     const std::vector<amf0::value>& arguments;///< the user arguments
 };
 
+namespace detail {
+template <class R>
+concept awaitable_bool = std::same_as<R, asio::awaitable<bool>>;
+}
+
 /**
- * `bool (connection&, call_event const&, amf0::value& response)`: handles a remote call. True
- * sends `_result` with `response`; false sends `_error` (with `response` as the info object when
- * it has properties). Thread: the connection's thread.
+ * `bool (connection&, call_event const&, amf0::value& response)`, or the same returning
+ * `asio::awaitable<bool>` (a coroutine, e.g. one that calls the client back): handles a remote
+ * call. True sends `_result` with `response`; false sends `_error` (with `response` as the info
+ * object when it has properties, else a NetConnection.Call.Failed one). A handler that throws
+ * gets the client an `_error`; the connection lives on. Thread: the connection's thread; while a
+ * coroutine handler is suspended, the connection handles no other message. Lifetime: the
+ * arguments stay valid until the handler returns or its coroutine completes.
  */
 template <class F, class Connection>
-concept call_handler = std::invocable<F&, Connection&, const call_event&, amf0::value&> &&
-                       detail::boolean_result<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>>;
+concept call_handler =
+    std::invocable<F&, Connection&, const call_event&, amf0::value&> &&
+    (detail::boolean_result<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>> ||
+     detail::awaitable_bool<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>>);
+
+/// The client's answer to a call the server made (`basic_connection::call`).
+struct call_result {
+    std::error_code error;             ///< set when there was no answer: timeout, closed, too many calls
+    bool ok = false;                   ///< `_result` (true) or `_error` (false)
+    amf0::value object;                ///< the answer's command object
+    std::vector<amf0::value> values;   ///< the values after it
+};
 
 /// Figures about one connection, for display and logging.
 struct connection_statistics {
@@ -80,6 +99,7 @@ struct connection_statistics {
     std::uint32_t chunk_size_out = 128;  ///< ours
     std::uint64_t acknowledged_bytes = 0;///< the client's last acknowledgement
     std::chrono::milliseconds uptime{0};
+    std::chrono::microseconds round_trip{0};  ///< from the last answered ping (0: none yet)
 
     /// The same figures as key/value text, for printing.
     std::vector<std::pair<std::string, std::string>> to_map() const {
@@ -95,7 +115,8 @@ struct connection_statistics {
                 {"chunk_size_in", std::to_string(chunk_size_in)},
                 {"chunk_size_out", std::to_string(chunk_size_out)},
                 {"acknowledged_bytes", std::to_string(acknowledged_bytes)},
-                {"uptime_ms", std::to_string(uptime.count())}};
+                {"uptime_ms", std::to_string(uptime.count())},
+                {"round_trip_us", std::to_string(round_trip.count())}};
     }
 };
 
@@ -170,6 +191,7 @@ public:
           wake_(socket_.get_executor()),
           watchdog_(socket_.get_executor()),
           writer_done_(socket_.get_executor()),
+          ping_timer_(socket_.get_executor()),
           started_(std::chrono::steady_clock::now()) {}
 
     basic_connection(const basic_connection&) = delete;
@@ -199,8 +221,8 @@ public:
     template <class F>
     void on_call(std::string name, F handler) {
         static_assert(call_handler<F, basic_connection>,
-                      "on_call: expected bool (connection&, call_event const&, amf0::value& response)");
-        call_handlers_[std::move(name)] = std::move(handler);
+                      "on_call: expected bool or awaitable<bool> (connection&, call_event const&, amf0::value& response)");
+        call_handlers_[std::move(name)] = wrap_call(std::move(handler));
     }
     void on_call(std::string_view name, std::nullptr_t) {
         if (auto it = call_handlers_.find(name); it != call_handlers_.end()) call_handlers_.erase(it);
@@ -209,10 +231,53 @@ public:
     template <class F>
     void on_call(F handler) {
         static_assert(call_handler<F, basic_connection>,
-                      "on_call: expected bool (connection&, call_event const&, amf0::value& response)");
-        default_call_ = std::move(handler);
+                      "on_call: expected bool or awaitable<bool> (connection&, call_event const&, amf0::value& response)");
+        default_call_ = wrap_call(std::move(handler));
     }
     void on_call(std::nullptr_t) { default_call_ = nullptr; }
+
+    /**
+     * Calls procedure `name` on the client and waits for its `_result` or `_error`, at most
+     * `options().timeouts.call`. Coroutine; run it on `get_executor()` (for instance with
+     * `asio::co_spawn`), or `co_await` it from a coroutine call handler.
+     * Errors (in `call_result::error`): `error::call_timeout`, `error::too_many_pending_calls`,
+     * `error::shutdown` when the connection ends first.
+     */
+    template <class... Args>
+    asio::awaitable<call_result> call(std::string name, Args&&... args) {
+        return call_with_timeout(std::move(name), {amf0::value(std::forward<Args>(args))...}, options().timeouts.call);
+    }
+
+    /// `call` with explicit arguments and timeout. Coroutine.
+    asio::awaitable<call_result> call_with_timeout(std::string name, std::vector<amf0::value> args,
+                                                   std::chrono::milliseconds timeout) {
+        auto self = this->shared_from_this();  // the connection outlives the wait
+        if (ended_ || phase_ != phase::connected) co_return call_result{error::shutdown, false, {}, {}};
+        if (pending_calls_.size() >= options().max_pending_calls)
+            co_return call_result{error::too_many_pending_calls, false, {}, {}};
+        const double txn = next_call_txn_++;
+        pending_call pending{asio::steady_timer(get_executor(), timeout), std::nullopt};
+        pending_calls_[txn] = &pending;
+        send(command{std::move(name), txn, amf0::value::null(), std::move(args)});
+        co_await pending.timer.async_wait(detail::use_tuple);
+        pending_calls_.erase(txn);
+        if (!pending.result) co_return call_result{ended_ ? error::shutdown : error::call_timeout, false, {}, {}};
+        co_return std::move(*pending.result);
+    }
+
+    /// Sends `name(args...)` to the client without expecting an answer (transaction id 0).
+    template <class... Args>
+    void notify(std::string name, Args&&... args) {
+        send(command{std::move(name), 0, amf0::value::null(), {amf0::value(std::forward<Args>(args))...}});
+    }
+
+    /// The stream with message stream id `id`, or null. The pointer is valid during the handler
+    /// call it was obtained in.
+    stream_type* find_stream(std::uint32_t id) noexcept {
+        for (auto& s : streams_)
+            if (s->id() == id) return s.get();
+        return nullptr;
+    }
 
     /// Sets a connection property (any key).
     void set_property(std::string key, std::string value) { properties_[std::move(key)] = std::move(value); }
@@ -243,6 +308,7 @@ public:
         s.chunk_size_out = writer_.chunk_size();
         s.acknowledged_bytes = acknowledged_;
         s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+        s.round_trip = round_trip_;
         return s;
     }
 
@@ -271,6 +337,7 @@ public:
         }
         teardown();
         watchdog_.cancel();
+        ping_timer_.cancel();
     }
 
 private:
@@ -312,6 +379,7 @@ private:
     // After the reader and writer have stopped: streams end, then the claiming connect handler
     // learns the connection ended.
     void teardown() {
+        for (auto& pending : pending_calls_) pending.second->timer.cancel();  // their callers see `shutdown`
         for (auto& s : streams_) {
             stop_play(*s, reason_, false);
             call_stream_handler(*s, false);
@@ -578,6 +646,8 @@ private:
             co_await on_command(std::move(*c), header);
         } else if (auto* uc = std::get_if<user_control>(&decoded)) {
             if (uc->event == user_control_event::ping_request) send(to_message(user_control::ping_response(uc->value)));
+            if (uc->event == user_control_event::ping_response && uc->value == ping_stamp_ && ping_stamp_ != 0)
+                round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - ping_sent_);
         } else if (auto* w = std::get_if<window_ack_size>(&decoded)) {
             client_window_ = w->window;
         } else if (auto* a = std::get_if<acknowledgement>(&decoded)) {
@@ -590,12 +660,6 @@ private:
     std::shared_ptr<stream_type> find_shared(std::uint32_t id) {
         for (auto& s : streams_)
             if (s->id() == id) return s;
-        return nullptr;
-    }
-
-    stream_type* find_stream(std::uint32_t id) {
-        for (auto& s : streams_)
-            if (s->id() == id) return s.get();
         return nullptr;
     }
 
@@ -615,6 +679,10 @@ private:
             end(error::unexpected_command, false);
             co_return;
         }
+        if (auto* call = std::get_if<call_command>(&typed)) {
+            on_call_command(std::move(call->cmd));
+            co_return;
+        }
         std::visit(
             [&](auto& cmd) {
                 using T = std::decay_t<decltype(cmd)>;
@@ -627,7 +695,7 @@ private:
                 } else if constexpr (std::is_same_v<T, delete_stream_command>) {
                     delete_stream(static_cast<std::uint32_t>(cmd.stream_id));
                 } else if constexpr (std::is_same_v<T, close_stream_command>) {
-                    if (auto* s = find_stream(header.stream_id)) stop_play(*s, {}, true);
+                    delete_stream(header.stream_id);
                 } else if constexpr (std::is_same_v<T, get_stream_length_command>) {
                     // A live stream has no length; an _error here would end an FFmpeg player.
                     if (txn != 0) send(make_result(txn, amf0::value::null(), {amf0::value(0)}));
@@ -635,8 +703,10 @@ private:
                                      std::is_same_v<T, release_stream_command> ||
                                      std::is_same_v<T, fc_publish_command>) {
                     if (txn != 0) send(make_result(txn));
+                } else if constexpr (std::is_same_v<T, receive_video_command>) {
+                    if (auto* s = find_stream(header.stream_id)) set_paused(*s, !cmd.enable, false);
                 } else if constexpr (std::is_same_v<T, call_command>) {
-                    on_call_command(cmd.cmd, header);
+                    // handled above
                 } else {
                     // publish, seek, play2, receiveAudio/Video: not served by a render server.
                     if (txn != 0)
@@ -684,6 +754,10 @@ private:
         send(to_message(set_chunk_size{options().chunk_size}));
         send(to_message(user_control::stream_begin(0)));
         send(make_connect_result(txn, connect_.object_encoding));
+        if (options().timeouts.ping.count() > 0) {
+            auto self = this->shared_from_this();
+            asio::co_spawn(get_executor(), ping_loop(), [self](std::exception_ptr) {});
+        }
         log().log(log_level::info, id_, "session", {}, "connect from {} to app '{}' accepted", peer_, connect_.app);
     }
 
@@ -725,6 +799,10 @@ private:
         stream_type* s = find_stream(stream_id);
         if (!s) {
             send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream.");
+            return;
+        }
+        if (cmd.stop) {  // NetStream.play(false): stop playing
+            stop_play(*s, {}, true);
             return;
         }
         if (s->playing_) stop_play(*s, {}, false);
@@ -821,6 +899,19 @@ private:
         }
     }
 
+    // Pings the client now and then; the answer gives the round-trip time.
+    asio::awaitable<void> ping_loop() {
+        while (!ended_) {
+            ping_timer_.expires_after(options().timeouts.ping);
+            co_await ping_timer_.async_wait(detail::use_tuple);
+            if (ended_) break;
+            ping_sent_ = clock::now();
+            ping_stamp_ = static_cast<std::uint32_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(ping_sent_ - started_).count()) | 1u;
+            send(to_message(user_control::ping_request(ping_stamp_)));
+        }
+    }
+
     asio::awaitable<void> render_loop(std::shared_ptr<stream_type> s, std::shared_ptr<bool> alive) {
         asio::steady_timer timer(get_executor());
         auto next = clock::now();
@@ -857,13 +948,23 @@ private:
                 honoured = false;
             }
         }
-        if (!honoured) return;
-        s->paused_ = cmd.pause;
-        if (cmd.pause) {
-            send_status(stream_id, "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", s->name_));
+        if (honoured) set_paused(*s, cmd.pause, true);
+    }
+
+    // Pause stops render calls and frames; resume restarts them, with a key frame first.
+    // `receiveVideo false/true` does the same without status messages.
+    void set_paused(stream_type& s, bool pause, bool notify) {
+        if (!s.playing_) return;
+        s.paused_ = pause;
+        if (!pause) {
+            s.sent_key_frame_ = false;
+            s.force_key_.store(true);
+        }
+        if (!notify) return;
+        if (pause) {
+            send_status(s.id(), "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", s.name_));
         } else {
-            s->force_key_.store(true);
-            send_status(stream_id, "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", s->name_));
+            send_status(s.id(), "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", s.name_));
         }
     }
 
@@ -878,45 +979,121 @@ private:
         closed_frames_dropped_ += s->frames_dropped();
     }
 
-    void on_call_command(const command& c, const message_header&) {
+    // A call handler: plain functions run inline, in message order; coroutines run on their own
+    // so that the connection goes on reading (their answer may need the client's next message).
+    struct call_entry {
+        std::function<bool(basic_connection&, const call_event&, amf0::value&)> plain;
+        std::function<asio::awaitable<bool>(basic_connection&, const call_event&, amf0::value&)> coroutine;
+    };
+
+    template <class F>
+    static std::shared_ptr<call_entry> wrap_call(F f) {
+        using R = std::invoke_result_t<F&, basic_connection&, const call_event&, amf0::value&>;
+        auto entry = std::make_shared<call_entry>();
+        if constexpr (detail::awaitable_bool<R>) {
+            entry->coroutine = std::move(f);
+        } else {
+            entry->plain = std::move(f);
+        }
+        return entry;
+    }
+
+    struct pending_call {
+        asio::steady_timer timer;
+        std::optional<call_result> result;
+    };
+
+    // A `_result` or `_error` from the client answers one of our calls.
+    void on_reply(command& c) {
+        auto it = pending_calls_.find(c.transaction_id);
+        if (it == pending_calls_.end()) return;  // late or unknown: ignored
+        it->second->result = call_result{{}, c.name == "_result", std::move(c.object), std::move(c.arguments)};
+        it->second->timer.cancel();
+    }
+
+    // Reports a failed call: `_error`, or `_result` carrying the error object when the option
+    // for clients that cannot read `_error` (python-librtmp) is on.
+    void send_call_failure(double txn, amf0::value info) {
+        if (options().call_errors_as_result) {
+            send(make_result(txn, amf0::value::null(), {std::move(info)}));
+        } else {
+            send(make_error(txn, std::move(info)));
+        }
+    }
+
+    void on_call_command(command c) {
         const double txn = c.transaction_id;
-        if (c.name == "_result" || c.name == "_error" || c.name == "onStatus") return;  // replies to us
+        if (c.name == "_result" || c.name == "_error") {
+            on_reply(c);
+            return;
+        }
         if (c.name == "_checkbw") {
             if (txn != 0) send(make_result(txn));
             return;
         }
-        std::function<bool(basic_connection&, const call_event&, amf0::value&)>* handler = nullptr;
+        std::shared_ptr<call_entry> handler;  // held for the whole call, even if unregistered meanwhile
         if (auto it = call_handlers_.find(c.name); it != call_handlers_.end()) {
-            handler = &it->second;
-        } else if (default_call_) {
-            handler = &default_call_;
+            handler = it->second;
+        } else {
+            handler = default_call_;
         }
         if (!handler) {
             if (txn != 0)
-                send(make_error(txn, status_info("error", "NetConnection.Call.Failed",
-                                                 fmt::format("Method not found ({}).", c.name))));
+                send_call_failure(txn, status_info("error", "NetConnection.Call.Failed",
+                                                   fmt::format("Method not found ({}).", c.name)));
+            return;
+        }
+        if (handler->coroutine) {
+            auto self = this->shared_from_this();
+            asio::co_spawn(get_executor(), run_coroutine_call(std::move(handler), std::move(c)),
+                           [self](std::exception_ptr) {});
             return;
         }
         amf0::value response;
         bool ok = false;
+        bool threw = false;
         try {
-            ok = static_cast<bool>((*handler)(*this, call_event{c.name, txn, c.object, c.arguments}, response));
+            ok = static_cast<bool>(handler->plain(*this, call_event{c.name, txn, c.object, c.arguments}, response));
         } catch (const std::exception& e) {
-            log().log(log_level::error, id_, "call", error::handler_exception, "call handler for {} threw: {}", c.name,
-                      e.what());
-            response = status_info("error", "NetConnection.Call.Failed", "The call handler failed.");
+            threw = log_call_exception(c.name, e.what());
         } catch (...) {
-            log().log(log_level::error, id_, "call", error::handler_exception, "call handler for {} threw", c.name);
-            response = status_info("error", "NetConnection.Call.Failed", "The call handler failed.");
+            threw = log_call_exception(c.name, "unknown exception");
         }
-        if (txn == 0 || ended_) return;
+        finish_call(c, ok && !threw, threw, std::move(response));
+    }
+
+    asio::awaitable<void> run_coroutine_call(std::shared_ptr<call_entry> handler, command c) {
+        amf0::value response;
+        bool ok = false;
+        bool threw = false;
+        try {
+            ok = co_await handler->coroutine(*this, call_event{c.name, c.transaction_id, c.object, c.arguments},
+                                             response);
+        } catch (const std::exception& e) {
+            threw = log_call_exception(c.name, e.what());
+        } catch (...) {
+            threw = log_call_exception(c.name, "unknown exception");
+        }
+        finish_call(c, ok && !threw, threw, std::move(response));
+    }
+
+    bool log_call_exception(std::string_view name, std::string_view what) {
+        log().log(log_level::error, id_, "call", error::handler_exception, "call handler for {} threw: {}", name, what);
+        return true;
+    }
+
+    // Answers a call: `_result` with the response, or a failure (transaction id 0: no answer).
+    void finish_call(const command& c, bool ok, bool threw, amf0::value response) {
+        if (c.transaction_id == 0 || ended_) return;
         if (ok) {
-            send(make_result(txn, amf0::value::null(), {std::move(response)}));
-        } else {
-            if (!response.has_properties())
-                response = status_info("error", "NetConnection.Call.Failed", fmt::format("Call to {} failed.", c.name));
-            send(make_error(txn, std::move(response)));
+            send(make_result(c.transaction_id, amf0::value::null(), {std::move(response)}));
+            return;
         }
+        if (threw || !response.has_properties())
+            response = status_info("error", "NetConnection.Call.Failed",
+                                   threw ? fmt::format("The handler of {} failed.", c.name)
+                                         : fmt::format("Call to {} failed.", c.name));
+        send_call_failure(c.transaction_id, std::move(response));
     }
 
     // ---- state ---------------------------------------------------------------------------
@@ -941,6 +1118,10 @@ private:
     asio::steady_timer wake_;
     asio::steady_timer watchdog_;
     asio::steady_timer writer_done_;
+    asio::steady_timer ping_timer_;
+    std::uint32_t ping_stamp_ = 0;
+    clock::time_point ping_sent_;
+    std::chrono::microseconds round_trip_{0};
     bool writer_running_ = false;
     clock::time_point watchdog_armed_ = clock::time_point::max();
     std::optional<clock::time_point> deadline_handshake_;
@@ -951,9 +1132,10 @@ private:
     connect_command connect_;
     std::shared_ptr<typename detail::server_state<Socket>::connect_fn> claimed_;
     std::function<bool(stream_type&, const stream_event&)> stream_handler_;
-    std::map<std::string, std::function<bool(basic_connection&, const call_event&, amf0::value&)>, std::less<>>
-        call_handlers_;
-    std::function<bool(basic_connection&, const call_event&, amf0::value&)> default_call_;
+    std::map<std::string, std::shared_ptr<call_entry>, std::less<>> call_handlers_;
+    std::shared_ptr<call_entry> default_call_;
+    std::map<double, pending_call*> pending_calls_;
+    double next_call_txn_ = 1;
     std::map<std::string, std::string, std::less<>> properties_;
     std::vector<std::shared_ptr<stream_type>> streams_;
     std::uint32_t next_stream_id_ = 1;

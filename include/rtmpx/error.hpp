@@ -54,6 +54,8 @@ enum class error {
     invalid_property = 62,       ///< a stream property key that is neither reserved nor `user_`
     invalid_property_value = 63, ///< a reserved property set to a value it does not accept
     handler_failed = 64,         ///< a render or frame handler returned false
+    call_timeout = 65,           ///< the client did not answer a server call in time
+    too_many_pending_calls = 66, ///< more server-to-client calls waiting than allowed
 };
 
 /// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
@@ -102,6 +104,8 @@ inline const char* error_message(error e) noexcept {
     case error::invalid_property: return "unknown property (user properties start with user_)";
     case error::invalid_property_value: return "invalid property value";
     case error::handler_failed: return "a handler reported failure";
+    case error::call_timeout: return "the client did not answer the call in time";
+    case error::too_many_pending_calls: return "too many calls waiting for the client";
     }
     return "unknown rtmpx error";
 }
@@ -116,12 +120,14 @@ inline condition error_condition_of(error e) noexcept {
     case error::amf_too_many_elements:
     case error::too_many_connections:
     case error::too_many_streams:
+    case error::too_many_pending_calls:
     case error::queue_full: return condition::limit_exceeded;
     case error::rejected_by_handler: return condition::rejected;
     case error::handshake_timeout:
     case error::connect_timeout:
     case error::idle_timeout:
-    case error::write_timeout: return condition::timeout;
+    case error::write_timeout:
+    case error::call_timeout: return condition::timeout;
     default: return condition::protocol_violation;
     }
 }

@@ -422,6 +422,7 @@ struct play_command {
     double start = -2;
     double duration = -1;
     bool reset = true;
+    bool stop = false;  ///< `play(false)`: stop playing instead
 };
 struct play2_command {
     double transaction_id = 0;
@@ -541,6 +542,10 @@ inline typed_command parse_command(command c, std::error_code& ec) {
     if (name == "play") {
         play_command p;
         p.transaction_id = txn;
+        if (const auto& first = detail::argument(c, 0); first.is_boolean() && !first.as_bool()) {
+            p.stop = true;
+            return p;
+        }
         if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
         if (const auto& v = detail::argument(c, 1); v.is_number()) p.start = v.as_number();
         if (const auto& v = detail::argument(c, 2); v.is_number()) p.duration = v.as_number();

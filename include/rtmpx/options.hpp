@@ -17,6 +17,8 @@ struct timeouts {
     std::chrono::milliseconds connect{10'000};    ///< from the handshake to a claimed `connect`
     std::chrono::milliseconds idle{60'000};       ///< nothing received and nothing playing
     std::chrono::milliseconds write{10'000};      ///< a write that makes no progress
+    std::chrono::milliseconds call{10'000};       ///< waiting for the client's answer to `connection::call`
+    std::chrono::milliseconds ping{10'000};       ///< interval of ping requests (round-trip time); 0: none
 };
 
 /**
@@ -33,6 +35,11 @@ struct server_options {
     std::uint32_t peer_bandwidth = 2'500'000;  ///< Set Peer Bandwidth sent to clients
     std::size_t max_connections = 1000;        ///< beyond it, new connections are closed at once
     std::size_t max_streams_per_connection = 16;
+    std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
+
+    /// Report failed remote calls as `_result` carrying the error info object instead of `_error`
+    /// (python-librtmp waits for `_result` only). Off by default.
+    bool call_errors_as_result = false;
 
     double default_render_rate = 30;  ///< render (and frame) calls per second when a stream sets none
     double max_render_rate = 240;     ///< the largest `render_rate` a stream may set

@@ -12,6 +12,7 @@
 #include <rtmpx/messages.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/codec/openh264_encoder.hpp>
+#include <rtmpx/codec/screen_video_encoder.hpp>
 #include <rtmpx/video_codec.hpp>
 #include <rtmpx/frame_queue.hpp>
 #include <rtmpx/log.hpp>

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <rtmpx/codec/openh264_encoder.hpp>
+#include <rtmpx/codec/screen_video_encoder.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/media.hpp>
 
@@ -112,7 +113,8 @@ private:
 
 /**
  * Codecs by name, for `stream.use_codec(name)`. "h264" is registered when the OpenH264 adapter
- * is compiled in (`RTMPX_WITH_OPENH264`); applications add their own encoders.
+ * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
+ * (`RTMPX_WITH_ZLIB`); applications add their own encoders, "sorenson" for instance.
  *
  * Thread: safe to use from any thread.
  */
@@ -121,6 +123,9 @@ public:
     codec_registry() {
 #if defined(RTMPX_WITH_OPENH264)
         add("h264", [] { return openh264_encoder(); });
+#endif
+#if defined(RTMPX_WITH_ZLIB)
+        add("screen video", [] { return screen_video_encoder(); });
 #endif
     }
 

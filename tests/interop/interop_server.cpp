@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: MIT
-// The server the real-player tests run against: app "live" streams 320x240 H.264 at 30/s.
-// Prints "rtmp://HOST:PORT" on its first line, then serves until SIGINT/SIGTERM.
+// The server the real-client tests run against. Prints "rtmp://HOST:PORT" on its first line, then
+// serves until SIGINT/SIGTERM. Usage: interop_server [HOST:PORT] [--errors-as-result]
+//   app "live":        320x240 H.264 at 30/s (stream names "solid-*" show a solid colour set by
+//                      setColor), and the calls echo, add, fail, throw, setColor, stats, askBack,
+//                      setStreamProperty, whoami
+//   app "other":       a second connect handler; answers whoami with "other"
+//   app "withdefault": a default call handler answering every call with "default:NAME"
+//   app "screen":      a still 100x70 picture (r = x*7+y*3, g = x^y, b = x*y, all mod 256) in the
+//                      lossless Flash Screen Video codec
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -14,26 +25,170 @@
 
 #include "../../examples/demo_scene.hpp"
 
+namespace {
+
+using rtmpx::amf0::value;
+
+// Colours of the "solid-*" streams, set by the setColor call, shared by all connections.
+struct palette {
+    std::mutex mutex;
+    std::map<std::string, std::array<std::uint8_t, 3>> colours;
+
+    std::array<std::uint8_t, 3> get(const std::string& name) {
+        std::lock_guard lock(mutex);
+        auto it = colours.find(name);
+        return it == colours.end() ? std::array<std::uint8_t, 3>{128, 128, 128} : it->second;
+    }
+    void set(const std::string& name, std::array<std::uint8_t, 3> c) {
+        std::lock_guard lock(mutex);
+        colours[name] = c;
+    }
+};
+
+void add_live_calls(rtmpx::connection& conn, const std::shared_ptr<palette>& colours) {
+    // One argument comes back as it is (python-librtmp cannot decode strict arrays), several as
+    // a strict array.
+    conn.on_call("echo", [](rtmpx::connection&, const rtmpx::call_event& call, value& out) {
+        out = call.arguments.size() == 1 ? call.arguments[0] : value::strict_array(call.arguments);
+        return true;
+    });
+    conn.on_call("add", [](rtmpx::connection&, const rtmpx::call_event& call, value& out) {
+        double sum = 0;
+        for (const auto& a : call.arguments) sum += a.as_number();
+        out = sum;
+        return true;
+    });
+    conn.on_call("fail", [](rtmpx::connection&, const rtmpx::call_event&, value& out) {
+        out = rtmpx::status_info("error", "App.Fail", "failed on purpose");
+        return false;
+    });
+    conn.on_call("throw", [](rtmpx::connection&, const rtmpx::call_event&, value&) -> bool {
+        throw std::runtime_error("thrown on purpose");
+    });
+    conn.on_call("whoami", [](rtmpx::connection&, const rtmpx::call_event&, value& out) {
+        out = "live";
+        return true;
+    });
+    conn.on_call("setColor", [colours](rtmpx::connection&, const rtmpx::call_event& call, value& out) {
+        if (call.arguments.size() != 4 || !call.arguments[0].is_string()) return false;
+        auto c = [&](std::size_t i) { return static_cast<std::uint8_t>(call.arguments[i].as_number()); };
+        colours->set(std::string(call.arguments[0].as_string()), {c(1), c(2), c(3)});
+        out = "ok";
+        return true;
+    });
+    conn.on_call("stats", [](rtmpx::connection& c, const rtmpx::call_event&, value& out) {
+        const auto st = c.statistics();
+        out = value::object({{"bytes_in", st.bytes_in},
+                             {"bytes_out", st.bytes_out},
+                             {"messages_in", st.messages_in},
+                             {"messages_out", st.messages_out},
+                             {"frames_sent", st.frames_sent}});
+        return true;
+    });
+    // A coroutine handler that calls the client back and answers with what the client said.
+    conn.on_call("askBack", [](rtmpx::connection& c, const rtmpx::call_event&, value& out) -> asio::awaitable<bool> {
+        const rtmpx::call_result r = co_await c.call("clientName");
+        if (r.error || !r.ok || r.values.empty()) {
+            out = rtmpx::status_info("error", "App.NoAnswer", r.error ? r.error.message() : "the client refused");
+            co_return false;
+        }
+        out = r.values[0];
+        co_return true;
+    });
+    conn.on_call("setStreamProperty", [](rtmpx::connection& c, const rtmpx::call_event& call, value& out) {
+        if (call.arguments.size() != 3) return false;
+        auto* s = c.find_stream(static_cast<std::uint32_t>(call.arguments[0].as_number()));
+        if (!s) return false;
+        const std::error_code ec =
+            s->set_property(call.arguments[1].as_string(), call.arguments[2].as_string());
+        if (ec) {
+            out = rtmpx::status_info("error", "App.PropertyRefused", ec.message());
+            return false;
+        }
+        out = *s->property(call.arguments[1].as_string());
+        return true;
+    });
+}
+
+void add_live_streams(rtmpx::connection& conn, const std::shared_ptr<palette>& colours) {
+    conn.on_stream([colours](rtmpx::stream& s, const rtmpx::stream_event& se) {
+        if (!se.is_create) return true;
+        if (!s.use_codec("h264")) return false;
+        auto scene = std::make_shared<demo::scene>(320, 240);
+        s.on_render([scene](rtmpx::stream& st) {
+            if (st.name().rfind("solid-", 0) != 0) scene->render();
+            return true;
+        });
+        s.on_frame([scene, colours](rtmpx::stream& st, rtmpx::encoded_frame& out, bool) {
+            if (st.name().rfind("solid-", 0) == 0) {
+                rtmpx::canvas solid(320, 240);
+                const auto c = colours->get(st.name());
+                solid.fill(c[0], c[1], c[2]);
+                return !st.codec()->encode(solid.view(), out);
+            }
+            return !st.codec()->encode(scene->latest().view(), out);
+        });
+        return true;
+    });
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
-    const std::string address = argc > 1 ? argv[1] : "127.0.0.1:0";
-    rtmpx::server server;
+    std::string address = "127.0.0.1:0";
+    rtmpx::server_options options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--errors-as-result") {
+            options.call_errors_as_result = true;
+        } else {
+            address = std::string(arg);
+        }
+    }
+    rtmpx::server server(options);
     server.set_logger([](const rtmpx::log_record& r) {
-        if (r.level >= rtmpx::log_level::warning) fmt::print(stderr, "[{}] {}: {}\n", r.connection_id, r.category, r.message);
+        if (r.level >= rtmpx::log_level::warning)
+            fmt::print(stderr, "[{}] {}: {}\n", r.connection_id, r.category, r.message);
+    });
+    auto colours = std::make_shared<palette>();
+    server.install([colours](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "live") return false;
+        add_live_calls(conn, colours);
+        add_live_streams(conn, colours);
+        return true;
     });
     server.install([](rtmpx::connection& conn, const rtmpx::connect_event& e) {
         if (!e.is_create) return true;
-        if (e.command.app != "live") return false;
+        if (e.command.app != "other") return false;
+        conn.on_call("whoami", [](rtmpx::connection&, const rtmpx::call_event&, value& out) {
+            out = "other";
+            return true;
+        });
+        return true;
+    });
+    server.install([](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "withdefault") return false;
+        conn.on_call([](rtmpx::connection&, const rtmpx::call_event& call, value& out) {
+            out = fmt::format("default:{}", call.procedure);
+            return true;
+        });
+        return true;
+    });
+    server.install([](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "screen") return false;
         conn.on_stream([](rtmpx::stream& s, const rtmpx::stream_event& se) {
             if (!se.is_create) return true;
-            if (!s.use_codec("h264")) return false;
-            auto scene = std::make_shared<demo::scene>(320, 240);
-            s.on_render([scene](rtmpx::stream&) {
-                scene->render();
-                return true;
-            });
-            s.on_frame([scene](rtmpx::stream& st, rtmpx::encoded_frame& out, bool) {
-                const rtmpx::canvas picture = scene->latest();
-                return !st.codec()->encode(picture.view(), out);
+            if (!s.use_codec("screen video")) return false;
+            auto picture = std::make_shared<rtmpx::canvas>(100, 70);
+            for (std::uint32_t y = 0; y < 70; ++y)
+                for (std::uint32_t x = 0; x < 100; ++x)
+                    picture->set_pixel(x, y, static_cast<std::uint8_t>(x * 7 + y * 3), static_cast<std::uint8_t>(x ^ y),
+                                       static_cast<std::uint8_t>(x * y));
+            s.on_frame([picture](rtmpx::stream& st, rtmpx::encoded_frame& out, bool) {
+                return !st.codec()->encode(picture->view(), out);
             });
             return true;
         });

@@ -15,48 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-TIMEOUT = 60
-
-
-def run(cmd, timeout=TIMEOUT):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-class Server:
-    def __init__(self, binary):
-        self.proc = subprocess.Popen([binary, "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, text=True)
-        self.base = self.proc.stdout.readline().strip()
-        if not self.base.startswith("rtmp://"):
-            self.stop()
-            raise RuntimeError("server did not print its address: %r" % self.base)
-        self.stderr_lines = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.stderr_lines.append(line.rstrip())
-
-    def url(self, app="live", name="demo"):
-        return "%s/%s/%s" % (self.base, app, name)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, main as run_tests, run, TIMEOUT  # noqa: E402
 
 
 def count_frames(url, seconds=5):
@@ -156,6 +119,22 @@ def test_refused_connection_gets_an_error_and_the_server_goes_on(srv, tmp):
     assert rc == 0 and frames >= 50, "after a refusal: exit %d, %d frames, %s" % (rc, frames, err)
 
 
+def test_screen_video_decodes_to_exactly_the_rendered_pixels(srv, tmp):
+    r = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", srv.url(app="screen"), "-frames:v", "5", "-f",
+             "rawvideo", "-pix_fmt", "rgb24", "-"])
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    expected = bytearray()
+    for y in range(70):
+        for x in range(100):
+            expected += bytes(((x * 7 + y * 3) & 255, (x ^ y) & 255, (x * y) & 255))
+    frames = [r.stdout[i:i + len(expected)] for i in range(0, len(r.stdout), len(expected))]
+    assert len(frames) == 5, "decoded %d bytes" % len(r.stdout)
+    for n, f in enumerate(frames):
+        if f != expected:
+            first = next(i for i in range(len(f)) if f[i] != expected[i])
+            raise AssertionError("frame %d differs first at byte %d (pixel %d)" % (n, first, first // 3))
+
+
 TESTS = [
     test_ffprobe_sees_one_h264_stream,
     test_ffmpeg_decodes_five_seconds_without_errors,
@@ -163,6 +142,7 @@ TESTS = [
     test_two_players_on_two_streams_at_once,
     test_late_joiner_starts_on_a_key_frame,
     test_refused_connection_gets_an_error_and_the_server_goes_on,
+    test_screen_video_decodes_to_exactly_the_rendered_pixels,
 ]
 
 
@@ -170,37 +150,14 @@ def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
-    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-        print("skip: ffmpeg/ffprobe not installed")
-        return 77
-    passed = failed = skipped = 0
-    srv = Server(sys.argv[1])
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for test in TESTS:
-                start = time.monotonic()
-                try:
-                    outcome = test(srv, tmp)
-                except Exception as e:  # an assertion or a tool failure: report and go on
-                    failed += 1
-                    print("FAIL %s (%.1fs): %s: %s" % (test.__name__, time.monotonic() - start, type(e).__name__, e))
-                    continue
-                if isinstance(outcome, str) and outcome.startswith("skip"):
-                    skipped += 1
-                    print("SKIP %s: %s" % (test.__name__, outcome))
-                else:
-                    passed += 1
-                    print("ok   %s (%.1fs)" % (test.__name__, time.monotonic() - start))
-                sys.stdout.flush()
-    finally:
-        rc = srv.stop()
-    if rc != 0:
-        failed += 1
-        print("FAIL server exited with %s" % rc)
-    for line in srv.stderr_lines:
-        print("server: " + line)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    def on_main_server(test):
+        def bound(servers, tmp):
+            return test(servers["main"], tmp)
+        bound.__name__ = test.__name__
+        return bound
+
+    return run_tests([on_main_server(t) for t in TESTS], lambda: {"main": Server(sys.argv[1])},
+                     ["ffmpeg", "ffprobe"])
 
 
 if __name__ == "__main__":

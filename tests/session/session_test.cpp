@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <chrono>
 #include <thread>
 
@@ -333,5 +334,207 @@ TEST_SUITE("session") {
         CHECK(app.closes == 3);
         CHECK(app.stream_removes == 3);
         CHECK(app.shutdown_closes == 3);
+    }
+}
+
+TEST_SUITE("session calls") {
+    // A connection with a few call handlers, for the tests below.
+    void install_calls(local_server& srv) {
+        srv.install([](local_connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_call("add", [](local_connection&, const call_event& call, amf0::value& out) {
+                out = call.arguments.at(0).as_number() + call.arguments.at(1).as_number();
+                return true;
+            });
+            c.on_call("refuse", [](local_connection&, const call_event&, amf0::value&) { return false; });
+            c.on_call("boom", [](local_connection&, const call_event&, amf0::value&) -> bool {
+                throw std::runtime_error("boom");
+            });
+            c.on_call("ask", [](local_connection& conn, const call_event&, amf0::value& out) -> asio::awaitable<bool> {
+                std::vector<amf0::value> args;  // (not a braced list: GCC 12 rejects those in co_await)
+                args.emplace_back(41);
+                auto r = co_await conn.call_with_timeout("question", std::move(args), 300ms);
+                if (r.error) {
+                    out = r.error == error::call_timeout ? amf0::value("timeout") : amf0::value("error");
+                    co_return true;
+                }
+                out = r.values.at(0).as_number() + 1;
+                co_return r.ok;
+            });
+            c.on_call("removeAdd", [](local_connection& conn, const call_event&, amf0::value&) {
+                conn.on_call("add", nullptr);
+                return true;
+            });
+            return true;
+        });
+    }
+
+    command call_and_wait(test_client& client, std::string name, std::vector<amf0::value> args, double txn) {
+        client.send(command{std::move(name), txn, amf0::value::null(), std::move(args)});
+        auto d = client.wait_for([txn](const decoded_message& m, const message_header&) {
+            const auto* c = std::get_if<command>(&m);
+            return c && (c->name == "_result" || c->name == "_error") && c->transaction_id == txn;
+        });
+        REQUIRE(d);
+        return std::get<command>(*d);
+    }
+
+    TEST_CASE("a named call gets _result with the response; failures get _error with an info object") {
+        local_server srv(fast_options());
+        install_calls(srv);
+        test_client client(srv);
+        client.handshake();
+        client.connect("app");
+        REQUIRE(client.next_command()->name == "_result");
+
+        auto sum = call_and_wait(client, "add", {2, 3}, 10);
+        CHECK(sum.name == "_result");
+        CHECK(sum.arguments.at(0).as_number() == 5);
+
+        auto refused = call_and_wait(client, "refuse", {}, 11);
+        CHECK(refused.name == "_error");
+        CHECK(refused.arguments.at(0)["level"].as_string() == "error");
+        CHECK(refused.arguments.at(0)["code"].as_string() == "NetConnection.Call.Failed");
+
+        auto unknown = call_and_wait(client, "nothing", {}, 12);
+        CHECK(unknown.name == "_error");
+        CHECK(unknown.arguments.at(0)["description"].as_string() == "Method not found (nothing).");
+
+        auto thrown = call_and_wait(client, "boom", {}, 13);
+        CHECK(thrown.name == "_error");
+
+        // Transaction id 0: no answer at all. The next answer is for the next call.
+        client.send(command{"add", 0, amf0::value::null(), {1, 1}});
+        auto after = call_and_wait(client, "add", {1, 2}, 14);
+        CHECK(after.arguments.at(0).as_number() == 3);
+
+        // A handler can unregister another; the call then fails.
+        CHECK(call_and_wait(client, "removeAdd", {}, 15).name == "_result");
+        CHECK(call_and_wait(client, "add", {1, 2}, 16).name == "_error");
+    }
+
+    TEST_CASE("with call_errors_as_result, failures come as _result carrying the error object") {
+        auto o = fast_options();
+        o.call_errors_as_result = true;
+        local_server srv(o);
+        install_calls(srv);
+        test_client client(srv);
+        client.handshake();
+        client.connect("app");
+        REQUIRE(client.next_command()->name == "_result");
+        auto r = call_and_wait(client, "nothing", {}, 10);
+        CHECK(r.name == "_result");
+        CHECK(r.arguments.at(0)["code"].as_string() == "NetConnection.Call.Failed");
+    }
+
+    TEST_CASE("a coroutine handler calls the client back and uses its answer, or times out") {
+        local_server srv(fast_options());
+        install_calls(srv);
+        test_client client(srv);
+        client.handshake();
+        client.connect("app");
+        REQUIRE(client.next_command()->name == "_result");
+
+        client.send(command{"ask", 20, amf0::value::null(), {}});
+        auto question = client.wait_for([](const decoded_message& m, const message_header&) { return is_command(m, "question"); });
+        REQUIRE(question);
+        const auto& q = std::get<command>(*question);
+        CHECK(q.arguments.at(0).as_number() == 41);
+        client.send(command{"_result", q.transaction_id, amf0::value::null(), {amf0::value(100)}});
+        auto answer = client.wait_for([](const decoded_message& m, const message_header&) {
+            const auto* c = std::get_if<command>(&m);
+            return c && c->transaction_id == 20;
+        });
+        REQUIRE(answer);
+        CHECK(std::get<command>(*answer).arguments.at(0).as_number() == 101);
+
+        // Unanswered: the handler sees a timeout.
+        client.send(command{"ask", 21, amf0::value::null(), {}});
+        auto timed_out = client.wait_for([](const decoded_message& m, const message_header&) {
+            const auto* c = std::get_if<command>(&m);
+            return c && c->transaction_id == 21;
+        });
+        REQUIRE(timed_out);
+        CHECK(std::get<command>(*timed_out).arguments.at(0).as_string() == "timeout");
+    }
+}
+
+TEST_SUITE("session streams") {
+    TEST_CASE("pause and play(false) stop frames; resume starts again on a key frame") {
+        local_server srv(fast_options());
+        raw_frame_app app;
+        app.install(srv);
+        test_client client(srv);
+        const auto sid = connect_and_create(client);
+        client.send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+            return std::holds_alternative<media_message>(d);
+        }));
+        client.send(command{"pause", 0, amf0::value::null(), {true, 0}}, sid);
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+            return status_code(d) == "NetStream.Pause.Notify";
+        }));
+        client.send(command{"pause", 0, amf0::value::null(), {false, 0}}, sid);
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+            return status_code(d) == "NetStream.Unpause.Notify";
+        }));
+        auto first = client.wait_for([](const decoded_message& d, const message_header&) {
+            return std::holds_alternative<media_message>(d);
+        });
+        REQUIRE(first);
+        // Frames in flight before the pause may still arrive; the first after the resume is a key
+        // frame. The raw app makes every 10th frame a key frame, so check within 10 frames.
+        bool key_seen = std::get<media_message>(*first).payload[0] == std::byte{0x17};
+        for (int i = 0; i < 12 && !key_seen; ++i) {
+            auto m = client.wait_for([](const decoded_message& d, const message_header&) {
+                return std::holds_alternative<media_message>(d);
+            });
+            REQUIRE(m);
+            key_seen = std::get<media_message>(*m).payload[0] == std::byte{0x17};
+        }
+        CHECK(key_seen);
+
+        client.send(command{"play", 4, amf0::value::null(), {false}}, sid);
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+            return status_code(d) == "NetStream.Play.Stop";
+        }));
+        auto eof = client.wait_for([](const decoded_message& d, const message_header&) {
+            auto* uc = std::get_if<user_control>(&d);
+            return uc && uc->event == user_control_event::stream_eof;
+        });
+        CHECK(eof);
+    }
+
+    TEST_CASE("stream properties: render_rate validated, user_ keys free, others refused") {
+        local_server srv(fast_options());
+        std::vector<std::error_code> results;
+        std::optional<std::string> rate_after;
+        srv.install([&](local_connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_stream([&](local_stream& s, const stream_event& se) {
+                if (!se.is_create) return true;
+                results.push_back(s.set_property("render_rate", "60"));
+                results.push_back(s.set_property("render_rate", "0"));
+                results.push_back(s.set_property("render_rate", "10000"));
+                results.push_back(s.set_property("render_rate", "fast"));
+                results.push_back(s.set_property("user_anything", "x"));
+                results.push_back(s.set_property("bitrate", "1"));
+                rate_after = s.property("render_rate");
+                CHECK(s.property("user_anything") == std::optional<std::string>("x"));
+                CHECK_FALSE(s.use_codec("sorenson"));
+                return true;
+            });
+            return true;
+        });
+        test_client client(srv);
+        connect_and_create(client);
+        REQUIRE(results.size() == 6);
+        CHECK(!results[0]);
+        CHECK(results[1] == error::invalid_property_value);
+        CHECK(results[2] == error::invalid_property_value);
+        CHECK(results[3] == error::invalid_property_value);
+        CHECK(!results[4]);
+        CHECK(results[5] == error::invalid_property);
+        CHECK(rate_after == std::optional<std::string>("60"));
     }
 }

@@ -580,7 +580,6 @@ TEST_SUITE("amf0") {
             {"d", value::date(5.0, 1)},
             {"x", value::xml_document("<x/>")},
             {"t", value::typed_object("T", {{"f", false}})},
-            {"l", value(std::string(70000, 'l'))},
             {"ba", value::byte_array(bytes({9, 8, 7}))},
             {"di", value::dictionary({{value(1), value("one")}})},
         });
@@ -595,6 +594,12 @@ TEST_SUITE("amf0") {
             ++failures;
         }
         CHECK(failures == wire.size());
+        // a long string, cut in its header and in its body
+        const auto long_wire = rtmpx::amf0::encode(value(std::string(70000, 'l')));
+        for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{5}, long_wire.size() - 1}) {
+            CAPTURE(n);
+            CHECK(decode_one(std::span<const std::byte>(long_wire).first(n)).ec == rtmpx::error::amf_truncated);
+        }
     }
 
     TEST_CASE("lengths that claim more than the input holds fail before allocating") {
