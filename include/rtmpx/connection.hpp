@@ -22,6 +22,11 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#endif
+
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
 #include <asio/ip/tcp.hpp>
@@ -295,7 +300,7 @@ public:
         s.bytes_out = bytes_out_;
         s.messages_in = messages_in_;
         s.messages_out = messages_out_;
-        s.queued_bytes = pending_bytes_.load(std::memory_order_relaxed);
+        s.queued_bytes = pending_bytes_.load(std::memory_order_relaxed) + kernel_unsent_.load(std::memory_order_relaxed);
         s.streams = streams_.size();
         for (const auto& st : streams_) {
             s.frames_sent += st->frames_sent();
@@ -528,8 +533,22 @@ private:
         wake_.cancel();
     }
 
-    // Moves queued messages and frames into the chunk writer's output.
-    void collect() {
+    // Bytes the kernel holds for this socket that it has not sent yet (TCP on Linux; else 0).
+    // A client that reads slowly shows here first: the kernel's buffers fill before ours do.
+    std::size_t kernel_unsent() {
+#if defined(__linux__) && defined(SIOCOUTQNSD)
+        if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
+            int n = 0;
+            if (socket_.is_open() && ::ioctl(socket_.native_handle(), SIOCOUTQNSD, &n) == 0 && n > 0)
+                return static_cast<std::size_t>(n);
+        }
+#endif
+        return 0;
+    }
+
+    // Moves queued messages and, unless the client is behind, frames into the chunk writer's
+    // output. Returns false when frames wait because the kernel still holds too much unsent.
+    bool collect() {
         while (!queue_.empty()) {
             detail::outgoing o = std::move(queue_.front());
             queue_.pop_front();
@@ -539,14 +558,24 @@ private:
             inflight_.push_back(std::move(o.payload));
             ++messages_out_;
         }
+        const std::size_t unsent = kernel_unsent();
+        kernel_unsent_.store(unsent, std::memory_order_relaxed);
+        bool frames_wait = false;
         for (auto& s : streams_) {
             if (!s->playing() || !s->queue_) continue;
+            if (unsent >= options().socket_unsent_limit) {
+                // Frames stay queued; when the queue is full the frame thread drops up to the next
+                // key frame, which keeps what the client still gets decodable.
+                frames_wait = frames_wait || s->queue_->front() != nullptr;
+                continue;
+            }
             while (auto* item = s->queue_->front()) {
                 add_frame(*s, *item);
                 s->queue_->pop();
             }
         }
         pending_bytes_.store(out_.size(), std::memory_order_relaxed);
+        return !frames_wait;
     }
 
     void write_direct(const message_header& h, std::vector<std::byte> payload) {
@@ -606,10 +635,12 @@ private:
     asio::awaitable<void> write_loop() {
         std::vector<asio::const_buffer> buffers;
         for (;;) {
-            collect();
+            const bool frames_flowing = collect();
             if (out_.empty()) {
                 if (ended_) break;
-                wake_.expires_at(clock::time_point::max());
+                // Nothing to write: sleep until woken; while the client is behind, look again
+                // shortly (the kernel tells no one when its unsent bytes go down).
+                wake_.expires_at(frames_flowing ? clock::time_point::max() : clock::now() + congestion_recheck);
                 co_await wake_.async_wait(detail::use_tuple);
                 continue;
             }
@@ -854,7 +885,9 @@ private:
                         asio::post(self->get_executor(), [self] { self->frames_ready(); });
                 },
                 [self] {
-                    return self->pending_bytes_.load(std::memory_order_relaxed) >= self->options().outqueue_full_bytes;
+                    return self->pending_bytes_.load(std::memory_order_relaxed) +
+                           self->kernel_unsent_.load(std::memory_order_relaxed) >=
+                       self->options().outqueue_full_bytes;
                 },
                 [self, sid] { asio::post(self->get_executor(), [self, sid] { self->stream_failed(sid); }); });
         }
@@ -1114,6 +1147,8 @@ private:
     std::vector<std::shared_ptr<const std::vector<std::byte>>> inflight_;
     std::deque<detail::outgoing> queue_;
     std::atomic<std::size_t> pending_bytes_{0};
+    std::atomic<std::size_t> kernel_unsent_{0};
+    static constexpr auto congestion_recheck = std::chrono::milliseconds(10);
     std::atomic<bool> wake_posted_{false};
     asio::steady_timer wake_;
     asio::steady_timer watchdog_;

@@ -45,7 +45,8 @@ struct server_options {
     double max_render_rate = 240;     ///< the largest `render_rate` a stream may set
 
     std::size_t frame_queue_frames = 16;        ///< frames queued per stream between frame thread and writer
-    std::size_t outqueue_full_bytes = 1 << 20;  ///< unsent bytes at which `outqueue_is_full` turns true
+    std::size_t outqueue_full_bytes = 128u << 10; ///< unsent bytes (ours and the kernel's) at which `outqueue_is_full` turns true
+    std::size_t socket_unsent_limit = 64u << 10;  ///< kernel-held unsent bytes above which frames wait (and then drop)
     std::size_t max_queued_messages = 1024;     ///< non-frame messages waiting to be written
     std::size_t max_queued_bytes = 8u << 20;    ///< bytes waiting to be written before the connection is closed
 };

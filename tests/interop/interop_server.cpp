@@ -152,7 +152,12 @@ int main(int argc, char** argv) {
     });
     auto colours = std::make_shared<palette>();
     server.install([colours](rtmpx::connection& conn, const rtmpx::connect_event& e) {
-        if (!e.is_create) return true;
+        if (!e.is_create) {  // the tests read this line (frames sent and dropped per connection)
+            const auto st = conn.statistics();
+            fmt::print(stderr, "closed {} {}: frames_sent={} frames_dropped={} bytes_out={}\n", conn.id(),
+                       conn.peer_address(), st.frames_sent, st.frames_dropped, st.bytes_out);
+            return true;
+        }
         if (e.command.app != "live") return false;
         add_live_calls(conn, colours);
         add_live_streams(conn, colours);
