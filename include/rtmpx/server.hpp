@@ -155,6 +155,10 @@ public:
      */
     void serve(Socket socket) {
         std::error_code ec;
+        if (connection_count() >= state_->options.max_connections) {
+            socket.close(ec);  // refused like an accepted connection beyond the limit
+            return;
+        }
         const auto protocol = socket.local_endpoint(ec).protocol();
         auto slot = std::make_shared<connection_slot>();
         auto native = socket.release(ec);

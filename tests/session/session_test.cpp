@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 #include <chrono>
 #include <thread>
@@ -36,10 +37,21 @@ struct raw_frame_app {
     std::atomic<int> stream_creates{0};
     std::atomic<int> stream_removes{0};
     std::atomic<int> shutdown_closes{0};
+    std::mutex reasons_mutex;
+    std::vector<std::error_code> reasons;  // why each claimed connection ended
+
+    std::vector<std::error_code> close_reasons() {
+        std::lock_guard lock(reasons_mutex);
+        return reasons;
+    }
 
     void install(local_server& srv) {
         srv.install([this](local_connection& c, const connect_event& e) {
             if (!e.is_create) {
+                {
+                    std::lock_guard lock(reasons_mutex);
+                    reasons.push_back(e.reason);
+                }
                 ++closes;
                 if (e.reason == error::shutdown) ++shutdown_closes;
                 return true;
@@ -89,8 +101,8 @@ std::uint32_t connect_and_create(test_client& client) {
 
 TEST_SUITE("session") {
     TEST_CASE("a claimed connect gets window, bandwidth, chunk size and _result, in that order") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         client.handshake();
@@ -120,8 +132,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("a connect nobody claims gets NetConnection.Connect.Rejected and is closed") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         client.handshake();
@@ -137,8 +149,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("connect handlers are asked in order until one claims") {
-        local_server srv(fast_options());
         std::vector<int> asked;
+        local_server srv(fast_options());
         srv.install([&](local_connection&, const connect_event& e) {
             if (e.is_create) asked.push_back(1);
             return false;
@@ -171,8 +183,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("play sends StreamBegin, Play.Reset, Play.Start and sample access on the stream, then frames") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         const auto sid = connect_and_create(client);
@@ -219,8 +231,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("deleteStream ends the stream and tells the stream handler") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         const auto sid = connect_and_create(client);
@@ -242,8 +254,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("commands before connect close the connection") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         client.handshake();
@@ -253,8 +265,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("play on a stream that was never created gets StreamNotFound") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         client.handshake();
@@ -297,8 +309,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("the window acknowledgement and ping are answered") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         client.handshake();
@@ -315,8 +327,8 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE("shutdown ends live connections and tells each claiming handler exactly once") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         std::vector<std::unique_ptr<test_client>> clients;
         for (int i = 0; i < 3; ++i) {
@@ -461,8 +473,8 @@ TEST_SUITE("session calls") {
 
 TEST_SUITE("session streams") {
     TEST_CASE("pause and play(false) stop frames; resume starts again on a key frame") {
+        raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());
-        raw_frame_app app;
         app.install(srv);
         test_client client(srv);
         const auto sid = connect_and_create(client);
@@ -506,9 +518,9 @@ TEST_SUITE("session streams") {
     }
 
     TEST_CASE("stream properties: render_rate validated, user_ keys free, others refused") {
-        local_server srv(fast_options());
         std::vector<std::error_code> results;
         std::optional<std::string> rate_after;
+        local_server srv(fast_options());
         srv.install([&](local_connection& c, const connect_event& e) {
             if (!e.is_create) return true;
             c.on_stream([&](local_stream& s, const stream_event& se) {
@@ -536,5 +548,241 @@ TEST_SUITE("session streams") {
         CHECK(!results[4]);
         CHECK(results[5] == error::invalid_property);
         CHECK(rate_after == std::optional<std::string>("60"));
+    }
+}
+
+TEST_SUITE("session limits and faults") {
+    TEST_CASE("a connection that plays nothing and sends nothing is closed after the idle timeout") {
+        auto o = fast_options();
+        o.timeouts.idle = 300ms;
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(o);
+        app.install(srv);
+        test_client client(srv);
+        client.handshake();
+        client.connect("live");
+        REQUIRE(client.next_command()->name == "_result");
+        CHECK(client.closed_by_server());
+        CHECK_FALSE(client.timed_out);
+        srv.wait();
+        CHECK(app.close_reasons() == std::vector<std::error_code>{error::idle_timeout});
+    }
+
+    TEST_CASE("a playing connection is not idle") {
+        auto o = fast_options();
+        o.timeouts.idle = 300ms;
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(o);
+        app.install(srv);
+        test_client client(srv);
+        const auto sid = connect_and_create(client);
+        client.send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+        const auto until = std::chrono::steady_clock::now() + 1s;
+        int frames = 0;
+        while (std::chrono::steady_clock::now() < until) {
+            auto m = client.next();
+            REQUIRE(m);
+            frames += m->header.type == message_type::video;
+        }
+        CHECK(frames > 20);
+        CHECK(app.closes == 0);
+    }
+
+    TEST_CASE("connections beyond max_connections are closed at once") {
+        auto o = fast_options();
+        o.max_connections = 2;
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(o);
+        app.install(srv);
+        test_client a(srv), b(srv);
+        a.handshake();
+        b.handshake();
+        test_client c(srv);
+        CHECK(c.closed_by_server());
+        CHECK_FALSE(c.timed_out);
+        CHECK(srv.connection_count() == 2);
+    }
+
+    TEST_CASE("createStream beyond max_streams_per_connection gets _error") {
+        auto o = fast_options();
+        o.max_streams_per_connection = 2;
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(o);
+        app.install(srv);
+        test_client client(srv);
+        client.handshake();
+        client.connect("live");
+        REQUIRE(client.next_command()->name == "_result");
+        for (double txn : {2.0, 3.0, 4.0}) client.send(command{"createStream", txn, amf0::value::null(), {}});
+        std::vector<std::string> answers;
+        for (int i = 0; i < 3; ++i) answers.push_back(client.next_command()->name);
+        CHECK(answers == std::vector<std::string>{"_result", "_result", "_error"});
+    }
+
+    TEST_CASE("server calls beyond max_pending_calls fail at once") {
+        auto o = fast_options();
+        o.max_pending_calls = 1;
+        local_server srv(o);
+        srv.install([](local_connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_call("ask", [](local_connection& conn, const call_event&, amf0::value& out) -> asio::awaitable<bool> {
+                auto r = co_await conn.call("question");
+                out = r.error ? amf0::value(r.error.message()) : amf0::value("answered");
+                co_return true;
+            });
+            return true;
+        });
+        test_client client(srv);
+        client.handshake();
+        client.connect("app");
+        REQUIRE(client.next_command()->name == "_result");
+        client.send(command{"ask", 10, amf0::value::null(), {}});
+        client.send(command{"ask", 11, amf0::value::null(), {}});
+        auto second = client.wait_for([](const decoded_message& m, const message_header&) {
+            const auto* c = std::get_if<command>(&m);
+            return c && c->transaction_id == 11;
+        });
+        REQUIRE(second);
+        CHECK(std::get<command>(*second).arguments.at(0).as_string() == make_error_code(error::too_many_pending_calls).message());
+    }
+
+    TEST_CASE("a client that plays and never reads is dropped after the write timeout") {
+        auto o = fast_options();
+        o.timeouts.write = 500ms;
+        std::atomic<int> write_timeouts{0};  // declared first: the server's logger uses it
+        local_server srv(o);
+        srv.install([](local_connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_stream([](local_stream& s, const stream_event&) {
+                s.on_frame([](local_stream&, encoded_frame& out, bool) {
+                    out.data.assign(64 * 1024, std::byte{0x27});  // big frames fill the socket quickly
+                    return true;
+                });
+                return true;
+            });
+            return true;
+        });
+        srv.set_logger([&](const log_record& r) {
+            if (r.error == error::write_timeout && r.category == std::string_view("session")) ++write_timeouts;
+        }, log_level::info);
+        test_client client(srv);
+        const auto sid = connect_and_create(client);
+        client.send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+        // Never read again: the server's writes stall, then it gives up on this client only.
+        const auto start = std::chrono::steady_clock::now();
+        while (srv.connection_count() > 0 && std::chrono::steady_clock::now() - start < 10s) std::this_thread::sleep_for(20ms);
+        CHECK(srv.connection_count() == 0);
+        CHECK(write_timeouts == 1);
+    }
+
+    TEST_CASE("abrupt disconnects at every phase end the connection once, and the server goes on") {
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(fast_options());
+        app.install(srv);
+        SUBCASE("mid-handshake") {
+            test_client client(srv);
+            std::vector<std::byte> partial(700, std::byte{0});
+            partial[0] = std::byte{3};
+            client.write_raw(partial);
+            client.close();
+        }
+        SUBCASE("between the chunks of one message") {
+            test_client client(srv);
+            client.handshake();
+            auto m = to_message(command{"connect", 1, amf0::value::object({{"app", "live"}, {"tcUrl", std::string(300, 'x')}}), {}});
+            detail::chunk_writer w(128);
+            detail::chunked_output out;
+            w.write(m.header, m.payload, out);
+            auto bytes = out.flatten();
+            bytes.resize(200);  // the first chunk and part of the second
+            client.write_raw(bytes);
+            client.close();
+        }
+        SUBCASE("mid-frame and while playing") {
+            test_client client(srv);
+            const auto sid = connect_and_create(client);
+            client.send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+            REQUIRE(client.next());
+            client.close();
+        }
+        SUBCASE("during a remote call") {
+            srv.install([](local_connection& c, const connect_event& e) {
+                if (!e.is_create) return true;
+                c.on_call("slow", [](local_connection& conn, const call_event&, amf0::value&) -> asio::awaitable<bool> {
+                    co_await conn.call("neverAnswered");
+                    co_return true;
+                });
+                return true;
+            });
+            test_client client(srv);
+            client.handshake();
+            client.connect("other");
+            REQUIRE(client.next_command()->name == "_result");
+            client.send(command{"slow", 5, amf0::value::null(), {}});
+            REQUIRE(client.wait_for([](const decoded_message& m, const message_header&) { return is_command(m, "neverAnswered"); }));
+            client.close();
+        }
+        const auto start = std::chrono::steady_clock::now();
+        while (srv.connection_count() > 0 && std::chrono::steady_clock::now() - start < 5s) std::this_thread::sleep_for(10ms);
+        CHECK(srv.connection_count() == 0);
+        CHECK(app.closes <= 1);
+        // The server still serves.
+        test_client next(srv);
+        next.handshake();
+        next.connect("live");
+        CHECK(next.next_command()->name == "_result");
+    }
+
+    TEST_CASE("a handler that blocks stalls only its own connection") {
+        local_server srv(fast_options());
+        std::atomic<bool> release{false};
+        srv.install([&](local_connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_call("block", [&](local_connection&, const call_event&, amf0::value&) {
+                while (!release) std::this_thread::sleep_for(5ms);
+                return true;
+            });
+            c.on_call("ping", [](local_connection&, const call_event&, amf0::value& out) {
+                out = "pong";
+                return true;
+            });
+            return true;
+        });
+        test_client blocked(srv), other(srv);
+        for (auto* c : {&blocked, &other}) {
+            c->handshake();
+            c->connect("app");
+            REQUIRE(c->next_command()->name == "_result");
+        }
+        blocked.send(command{"block", 2, amf0::value::null(), {}});
+        other.send(command{"ping", 2, amf0::value::null(), {}});
+        auto pong = other.next_command();
+        REQUIRE(pong);
+        CHECK(pong->arguments.at(0).as_string() == "pong");
+        release = true;
+        CHECK(blocked.next_command()->name == "_result");
+    }
+
+    TEST_CASE("shutdown while 20 streams play tells every claiming handler once, within the deadline") {
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(fast_options());
+        app.install(srv);
+        std::vector<std::unique_ptr<test_client>> clients;
+        for (int i = 0; i < 20; ++i) {
+            clients.push_back(std::make_unique<test_client>(srv));
+            const auto sid = connect_and_create(*clients.back());
+            clients.back()->send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+        }
+        for (auto& c : clients)
+            REQUIRE(c->wait_for([](const decoded_message& d, const message_header&) {
+                return std::holds_alternative<media_message>(d);
+            }));
+        const auto start = std::chrono::steady_clock::now();
+        srv.stop(200ms);
+        CHECK(std::chrono::steady_clock::now() - start < 3s);
+        CHECK(srv.connection_count() == 0);
+        CHECK(app.closes == 20);
+        CHECK(app.shutdown_closes == 20);
+        CHECK(app.stream_removes == 20);
     }
 }
