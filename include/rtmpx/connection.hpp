@@ -441,7 +441,9 @@ private:
     // ---- reading -------------------------------------------------------------------------
 
     asio::awaitable<std::error_code> read_some() {
-        if (rbuf_.size() - rlen_ < 4096) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 65536));
+        // Small to start (most connections only send commands); the reader consumes as it goes,
+        // so the buffer grows only while one read brings more than it has room for.
+        if (rbuf_.size() - rlen_ < 1024) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 8192));
         auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
                                                         detail::use_tuple);
         if (ec) co_return ec;
@@ -588,7 +590,8 @@ private:
     // One frame from the frame thread: metadata and codec configuration first when they are
     // new, then the frame in an FLV video tag (RTMP carries FLV tag bodies, FLV spec E.4.3).
     void add_frame(stream_type& s, detail::queued_frame& item) {
-        const std::uint32_t ts = std::max(item.timestamp, s.last_timestamp_);  // never backwards
+        // Never backwards, and strictly forward from frame to frame (players reject equal DTS).
+        const std::uint32_t ts = s.sent_key_frame_ ? std::max(item.timestamp, s.last_timestamp_ + 1) : item.timestamp;
         s.last_timestamp_ = ts;
         const message_header video{chunk_stream::video, message_type::video, rtmp_timestamp(ts), s.id()};
         video_codec* codec = s.codec();

@@ -205,6 +205,9 @@ private:
                 std::unique_lock lock(frame_mutex_);
                 if (frame_cv_.wait_until(lock, next, [this] { return frame_stop_; })) return;
             }
+            // The frame's timestamp is its scheduled tick: steady spacing, no wake-up jitter (players
+            // map timestamps onto a frame grid, and jitter would put two frames in one slot).
+            const auto tick = next;
             const auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / render_rate()));
             next += period;
             const auto now = clock::now();
@@ -237,7 +240,7 @@ private:
                 continue;
             }
             item.timestamp = static_cast<std::uint32_t>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - play_start_).count());
+                std::chrono::duration_cast<std::chrono::milliseconds>(tick - play_start_).count());
             if (queue_->try_push(std::move(item))) {
                 skip_until_key_ = false;
                 wake();

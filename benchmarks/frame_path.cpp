@@ -1,0 +1,772 @@
+// SPDX-License-Identifier: MIT
+// Benchmarks of the path a rendered frame takes to a player: the server's frame path latency
+// (frame handler → bytes at the client), play → first key frame with H.264, the OpenH264 encode
+// rate, RGB → I420 conversion, and the frame queue between threads. Prints figures only; it
+// never judges them. Everything runs in this process: the server is a
+// rtmpx::basic_server<asio::local::stream_protocol::socket> serving one end of AF_UNIX socket
+// pairs, and the clients read the other ends with the library's own chunk reader.
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/local/connect_pair.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+#include <rtmpx/detail/chunk_reader.hpp>
+#include <rtmpx/detail/chunk_writer.hpp>
+#include <rtmpx/detail/yuv.hpp>
+#include <rtmpx/frame_queue.hpp>
+#include <rtmpx/media.hpp>
+#include <rtmpx/messages.hpp>
+#include <rtmpx/server.hpp>
+#include <rtmpx/video_codec.hpp>
+
+namespace {
+
+using local_socket = asio::local::stream_protocol::socket;
+using local_server = rtmpx::basic_server<local_socket>;
+using local_connection = rtmpx::basic_connection<local_socket>;
+using local_stream = rtmpx::basic_stream<local_socket>;
+using steady = std::chrono::steady_clock;
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+}
+
+double seconds_since(steady::time_point t) { return std::chrono::duration<double>(steady::now() - t).count(); }
+
+// Nearest-rank percentile of sorted values (p in 0..1).
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+    return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return percentile(v, 0.5);
+}
+
+// ---- a blocking/polled RTMP client over one end of a socket pair -------------------------------
+
+class bench_client {
+public:
+    explicit bench_client(local_server& server) : socket_(io_) {
+        local_socket server_end(io_);
+        asio::local::connect_pair(socket_, server_end);
+        server.serve(std::move(server_end));
+    }
+
+    int fd() { return socket_.native_handle(); }
+    bool failed() const noexcept { return failed_; }
+
+    // The simple handshake: C0+C1 with zero version bytes, then C2 echoing S1.
+    void handshake() {
+        std::vector<std::byte> c0c1(1537, std::byte{0});
+        c0c1[0] = std::byte{3};
+        for (std::size_t i = 9; i < c0c1.size(); ++i) c0c1[i] = std::byte(i * 13 & 0xff);
+        asio::write(socket_, asio::buffer(c0c1));
+        std::vector<std::byte> s(3073);
+        asio::read(socket_, asio::buffer(s));
+        asio::write(socket_, asio::buffer(s.data() + 1, 1536));  // C2 = S1
+    }
+
+    void send(const rtmpx::message& m) {
+        rtmpx::detail::chunked_output out;
+        writer_.write(m.header, m.payload, out);
+        const auto bytes = out.flatten();
+        asio::write(socket_, asio::buffer(bytes));
+    }
+
+    void send(const rtmpx::command& c, std::uint32_t stream_id = 0) {
+        send(rtmpx::to_message(c, stream_id, stream_id == 0 ? 3 : 8));
+    }
+
+    // One non-blocking read of what the socket holds; every completed message goes to `f`.
+    // False when the connection ended or the stream was malformed.
+    template <class F>
+    bool read_ready(F&& f) {
+        const ssize_t n = ::recv(fd(), rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
+        if (n == 0) return false;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        pending_.insert(pending_.end(), rbuf_.begin(), rbuf_.begin() + n);
+        std::size_t used = 0;
+        while (used < pending_.size()) {
+            std::error_code ec;
+            used += reader_.put(std::span<const std::byte>(pending_).subspan(used), ec);
+            if (ec) {
+                failed_ = true;
+                return false;
+            }
+            if (!reader_.has_message()) break;
+            f(reader_.take_message());
+        }
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
+        return true;
+    }
+
+    // The next message, waiting up to `timeout_ms` for it.
+    std::optional<rtmpx::message> next(int timeout_ms = 5000) {
+        const auto deadline = steady::now() + std::chrono::milliseconds(timeout_ms);
+        while (inbox_.empty()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+            if (left <= 0) return std::nullopt;
+            pollfd pfd{fd(), POLLIN, 0};
+            if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+            if (!read_ready([this](rtmpx::message m) { inbox_.push_back(std::move(m)); })) return std::nullopt;
+        }
+        rtmpx::message m = std::move(inbox_.front());
+        inbox_.pop_front();
+        return m;
+    }
+
+    // The next command named `name`, skipping other messages.
+    std::optional<rtmpx::command> wait_command(std::string_view name) {
+        while (auto m = next()) {
+            if (m->header.type != rtmpx::message_type::command_amf0) continue;
+            std::error_code ec;
+            auto d = rtmpx::decode_message(std::move(*m), ec);
+            if (ec) continue;
+            if (auto* c = std::get_if<rtmpx::command>(&d); c && c->name == name) return std::move(*c);
+        }
+        return std::nullopt;
+    }
+
+    // Handshake, connect to "bench", createStream; returns the stream id (0 on failure).
+    std::uint32_t open_stream() {
+        handshake();
+        send(rtmpx::command{"connect", 1,
+                            rtmpx::amf0::value::object({{"app", "bench"},
+                                                        {"flashVer", "LNX 9,0,124,2"},
+                                                        {"tcUrl", "rtmp://127.0.0.1/bench"},
+                                                        {"objectEncoding", 0}}),
+                            {}});
+        if (!wait_command("_result")) return 0;
+        send(rtmpx::command{"createStream", 2, rtmpx::amf0::value::null(), {}});
+        auto created = wait_command("_result");
+        if (!created || created->arguments.empty()) return 0;
+        return static_cast<std::uint32_t>(created->arguments[0].as_number());
+    }
+
+    void play(std::uint32_t sid, const char* name) {
+        send(rtmpx::command{"play", 3, rtmpx::amf0::value::null(), {name}}, sid);
+    }
+
+    void close() {
+        std::error_code ignored;
+        socket_.close(ignored);
+    }
+
+private:
+    asio::io_context io_;
+    local_socket socket_;
+    rtmpx::detail::chunk_writer writer_{128};
+    rtmpx::detail::chunk_reader reader_{[] {
+        rtmpx::chunk_limits l;
+        l.max_chunk_size = 1 << 20;
+        l.max_message_size = 16 << 20;
+        return l;
+    }()};
+    std::vector<std::byte> rbuf_ = std::vector<std::byte>(1 << 16);
+    std::vector<std::byte> pending_;
+    std::deque<rtmpx::message> inbox_;
+    bool failed_ = false;
+};
+
+// An AVC NALU video tag of a key frame: 0x17 0x01 (the sequence header is 0x17 0x00).
+bool is_key_frame_nalu(const rtmpx::message& m) {
+    return m.header.type == rtmpx::message_type::video && m.payload.size() >= 5 && m.payload[0] == std::byte{0x17} &&
+           m.payload[1] == std::byte{0x01};
+}
+
+// A moving picture: drifting gradients, a sliding checkerboard band and a bouncing box.
+void draw(std::byte* px, std::uint32_t w, std::uint32_t h, std::uint32_t stride, std::uint32_t t) {
+    const std::uint32_t box = h / 5;
+    const std::uint32_t bx = (t * 7) % (w - box);
+    const std::uint32_t by = (t * 3) % (h - box);
+    for (std::uint32_t y = 0; y < h; ++y) {
+        std::byte* row = px + std::size_t{y} * stride;
+        const bool band = y > h / 2 && y < h / 2 + h / 8;
+        for (std::uint32_t x = 0; x < w; ++x) {
+            std::uint32_t r = (x * 255 / w + 2 * t) & 0xff;
+            std::uint32_t g = (y * 255 / h + t) & 0xff;
+            std::uint32_t b = ((x + y) / 8 + 3 * t) & 0xff;
+            if (band && (((x + 4 * t) / 16 + y / 16) & 1)) r = g = b = 230;
+            if (x >= bx && x < bx + box && y >= by && y < by + box) r = g = b = 255;
+            std::byte* p = row + std::size_t{x} * 4;
+            p[0] = std::byte(r);
+            p[1] = std::byte(g);
+            p[2] = std::byte(b);
+            p[3] = std::byte{255};
+        }
+    }
+}
+
+void draw(rtmpx::canvas& c, std::uint32_t t) { draw(c.data(), c.width(), c.height(), c.stride(), t); }
+
+// ---- a. frame path latency ------------------------------------------------------------------
+
+constexpr std::size_t raw_frame_bytes = 10 * 1024;
+constexpr double frame_rate = 30;
+
+struct latency_result {
+    std::size_t streams = 0;
+    std::size_t samples = 0;
+    double expected = 0;
+    double p50 = 0, p99 = 0, p999 = 0, max = 0;
+    std::uint64_t dropped = 0;
+    bool failed = false;
+};
+
+latency_result run_latency(std::size_t streams, double seconds, double warmup) {
+    latency_result r;
+    r.streams = streams;
+    std::atomic<std::uint64_t> dropped{0};
+    {
+        rtmpx::server_options options;
+        options.max_connections = streams + 8;
+        local_server srv(options);
+        srv.install([&dropped](local_connection& c, const rtmpx::connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_stream([&dropped](local_stream& s, const rtmpx::stream_event& se) {
+                if (!se.is_create) {
+                    dropped += s.frames_dropped();
+                    return true;
+                }
+                // No codec: the frame handler's bytes are the FLV video tag body as sent.
+                s.on_frame([](local_stream&, rtmpx::encoded_frame& out, bool) {
+                    out.data.resize(raw_frame_bytes);  // zero padding to the size of a real frame
+                    const std::byte head[5] = {std::byte{0x17}, std::byte{0x01}, std::byte{0}, std::byte{0},
+                                               std::byte{0}};
+                    std::memcpy(out.data.data(), head, sizeof head);
+                    out.key_frame = true;
+                    const std::int64_t stamp = now_ns();
+                    std::memcpy(out.data.data() + 5, &stamp, sizeof stamp);
+                    return true;
+                });
+                return true;
+            });
+            return true;
+        });
+
+        std::vector<std::unique_ptr<bench_client>> clients;
+        for (std::size_t i = 0; i < streams; ++i) {
+            auto c = std::make_unique<bench_client>(srv);
+            const std::uint32_t sid = c->open_stream();
+            if (sid == 0) {
+                r.failed = true;
+                break;
+            }
+            c->play(sid, "raw");
+            clients.push_back(std::move(c));
+        }
+
+        std::vector<double> samples;
+        samples.reserve(static_cast<std::size_t>(streams * frame_rate * (seconds + warmup) * 1.2));
+        std::vector<pollfd> fds;
+        for (auto& c : clients) fds.push_back({c->fd(), POLLIN, 0});
+        const std::int64_t begin = now_ns();
+        const std::int64_t measure_from = begin + static_cast<std::int64_t>(warmup * 1e9);
+        const std::int64_t end = measure_from + static_cast<std::int64_t>(seconds * 1e9);
+        while (!r.failed && now_ns() < end) {
+            if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+            for (std::size_t i = 0; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                const bool ok = clients[i]->read_ready([&](const rtmpx::message& m) {
+                    if (m.header.type != rtmpx::message_type::video || m.payload.size() < 13) return;
+                    std::int64_t stamp = 0;
+                    std::memcpy(&stamp, m.payload.data() + 5, sizeof stamp);
+                    const std::int64_t t = now_ns();
+                    if (t >= measure_from && t < end) samples.push_back(static_cast<double>(t - stamp) / 1e3);
+                });
+                if (!ok) r.failed = true;
+            }
+        }
+        for (auto& c : clients) c->close();
+        srv.stop(std::chrono::seconds(2));
+
+        std::sort(samples.begin(), samples.end());
+        r.samples = samples.size();
+        r.expected = static_cast<double>(streams) * frame_rate * seconds;
+        r.p50 = percentile(samples, 0.5);
+        r.p99 = percentile(samples, 0.99);
+        r.p999 = percentile(samples, 0.999);
+        r.max = samples.empty() ? 0 : samples.back();
+    }
+    r.dropped = dropped.load();
+    return r;
+}
+
+#if defined(RTMPX_WITH_OPENH264)
+
+// ---- b. play → first key frame ---------------------------------------------------------------
+
+struct key_frame_app {
+    std::uint32_t width = 640;
+    std::uint32_t height = 360;
+    std::atomic<std::int64_t> first_call_ns{0};    // when the frame handler was first called
+    std::atomic<std::int64_t> first_draw_ns{0};    // how long its drawing took
+    std::atomic<std::int64_t> first_encode_ns{0};  // how long its first encode took (with the lazy init)
+    std::atomic<std::int64_t> first_return_ns{0};  // when it returned
+};
+
+struct key_frame_result {
+    std::uint32_t width = 0, height = 0;
+    std::size_t plays = 0;
+    double total_median = 0, total_max = 0;      // play sent → key frame received, ms
+    double to_handler_median = 0;                // play sent → frame handler first called, ms
+    double draw_median = 0;                      // the handler drawing the canvas, ms
+    double encode_median = 0, encode_max = 0;    // first encode (with encoder init), ms
+    double delivery_median = 0;                  // frame handler returned → key frame received, ms
+    bool failed = false;
+};
+
+key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, int plays) {
+    key_frame_result r;
+    r.width = width;
+    r.height = height;
+    key_frame_app app;
+    app.width = width;
+    app.height = height;
+    local_server srv;
+    srv.install([&app](local_connection& c, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        c.on_stream([&app](local_stream& s, const rtmpx::stream_event& se) {
+            if (!se.is_create) return true;
+            if (!s.use_codec("h264")) return false;
+            struct state {
+                rtmpx::canvas canvas;
+                std::uint32_t n = 0;
+            };
+            auto st = std::make_shared<state>(state{rtmpx::canvas(app.width, app.height), 0});
+            s.on_frame([st, &app](local_stream& stream, rtmpx::encoded_frame& out, bool) {
+                const std::int64_t called = now_ns();
+                draw(st->canvas, st->n);
+                const std::int64_t t0 = now_ns();
+                const auto ec = stream.codec()->encode(st->canvas.view(), out);
+                const std::int64_t t1 = now_ns();
+                if (st->n++ == 0) {
+                    app.first_draw_ns = t0 - called;
+                    app.first_encode_ns = t1 - t0;
+                    app.first_call_ns = called;
+                    app.first_return_ns = now_ns();
+                }
+                return !ec;
+            });
+            return true;
+        });
+        return true;
+    });
+
+    std::vector<double> total, to_handler, draw_ms, encode, delivery;
+    for (int i = 0; i < plays && !r.failed; ++i) {
+        bench_client c(srv);
+        const std::uint32_t sid = c.open_stream();
+        if (sid == 0) {
+            r.failed = true;
+            break;
+        }
+        app.first_call_ns = 0;
+        app.first_return_ns = 0;
+        const std::int64_t sent = now_ns();
+        c.play(sid, "h264");
+        std::int64_t received = 0;
+        while (auto m = c.next()) {
+            if (is_key_frame_nalu(*m)) {
+                received = now_ns();
+                break;
+            }
+        }
+        if (received == 0 || app.first_return_ns == 0) {
+            r.failed = true;
+            break;
+        }
+        total.push_back(static_cast<double>(received - sent) / 1e6);
+        to_handler.push_back(static_cast<double>(app.first_call_ns.load() - sent) / 1e6);
+        draw_ms.push_back(static_cast<double>(app.first_draw_ns.load()) / 1e6);
+        encode.push_back(static_cast<double>(app.first_encode_ns.load()) / 1e6);
+        delivery.push_back(static_cast<double>(received - app.first_return_ns.load()) / 1e6);
+        c.close();
+        srv.wait();  // the connection (and its frame thread) ends before the next play
+    }
+    srv.stop();
+    r.plays = total.size();
+    if (!total.empty()) {
+        r.total_median = median(total);
+        r.total_max = *std::max_element(total.begin(), total.end());
+        r.to_handler_median = median(to_handler);
+        r.draw_median = median(draw_ms);
+        r.encode_median = median(encode);
+        r.encode_max = *std::max_element(encode.begin(), encode.end());
+        r.delivery_median = median(delivery);
+    }
+    return r;
+}
+
+// ---- c. OpenH264 encode rate --------------------------------------------------------------------
+
+struct encode_result {
+    std::uint32_t width = 0, height = 0;
+    int frames = 0;
+    double i420_fps = 0;
+    double rgba_fps = 0;
+    double init_ms = 0;   // WelsCreateSVCEncoder + init (I420 pass)
+    double first_ms = 0;  // the first encode after init: an IDR picture (I420 pass)
+    std::size_t bytes = 0;
+    std::size_t first_bytes = 0;
+    bool failed = false;
+};
+
+encode_result run_encode(std::uint32_t width, std::uint32_t height, int frames) {
+    encode_result r;
+    r.width = width;
+    r.height = height;
+    r.frames = frames;
+    rtmpx::canvas picture(width, height);
+    rtmpx::detail::i420_buffer yuv;
+    yuv.resize(width, height);
+    for (int pass = 0; pass < 2 && !r.failed; ++pass) {
+        const bool i420 = pass == 0;
+        const auto init_start = steady::now();
+        rtmpx::openh264_encoder enc;
+        std::vector<std::byte> header;
+        if (enc.set_parameter("threads", 1) || enc.init(width, height, header)) {
+            r.failed = true;
+            break;
+        }
+        if (i420) r.init_ms = seconds_since(init_start) * 1e3;
+        rtmpx::encoded_frame out;
+        std::chrono::nanoseconds spent{0};
+        for (int i = 0; i < frames; ++i) {
+            draw(picture, static_cast<std::uint32_t>(i));  // not timed
+            if (i420) rtmpx::detail::convert_to_i420(picture.view(), yuv.planes());  // not timed
+            const auto view = i420 ? yuv.view() : picture.view();
+            const auto t0 = steady::now();
+            const auto ec = enc.encode(view, out);
+            const auto took = steady::now() - t0;
+            spent += took;
+            if (i420 && i == 0) {
+                r.first_ms = std::chrono::duration<double, std::milli>(took).count();
+                r.first_bytes = out.data.size();
+            }
+            if (ec) {
+                r.failed = true;
+                break;
+            }
+            if (i420) r.bytes += out.data.size();
+        }
+        const double fps = frames / std::chrono::duration<double>(spent).count();
+        (i420 ? r.i420_fps : r.rgba_fps) = fps;
+    }
+    return r;
+}
+
+#endif // RTMPX_WITH_OPENH264
+
+// ---- d. RGB → I420 ----------------------------------------------------------------------------
+
+struct convert_result {
+    const char* format = "";
+    double ns_per_pixel = 0;      // median over the repetitions
+    double ns_per_pixel_min = 0;
+};
+
+convert_result run_convert(rtmpx::pixel_format format, const char* name, int reps) {
+    constexpr std::uint32_t w = 1280, h = 720;
+    rtmpx::canvas picture(w, h, format);
+    rtmpx::canvas rgba(w, h);
+    draw(rgba, 5);
+    for (std::uint32_t y = 0; y < h; ++y)
+        for (std::uint32_t x = 0; x < w; ++x) {
+            auto p = rgba.pixel(x, y);
+            picture.set_pixel(x, y, std::to_integer<std::uint8_t>(p[0]), std::to_integer<std::uint8_t>(p[1]),
+                              std::to_integer<std::uint8_t>(p[2]));
+        }
+    rtmpx::detail::i420_buffer yuv;
+    yuv.resize(w, h);
+    std::vector<double> per_pixel;
+    std::uint64_t check = 0;
+    rtmpx::detail::convert_to_i420(picture.view(), yuv.planes());  // warm the caches and pages
+    for (int i = 0; i < reps; ++i) {
+        const auto t0 = steady::now();
+        rtmpx::detail::convert_to_i420(picture.view(), yuv.planes());
+        const auto ns = std::chrono::duration<double, std::nano>(steady::now() - t0).count();
+        per_pixel.push_back(ns / (double(w) * h));
+        check += std::to_integer<unsigned>(yuv.planes().y[static_cast<std::size_t>(i) % (w * h)]);
+    }
+    if (check == 1) std::printf(" ");  // keeps the conversions observable
+    convert_result r;
+    r.format = name;
+    r.ns_per_pixel = median(per_pixel);
+    r.ns_per_pixel_min = *std::min_element(per_pixel.begin(), per_pixel.end());
+    return r;
+}
+
+// ---- e. frame_queue vs a mutex-protected deque -------------------------------------------------
+
+// Spins a little, then yields: the machine may have fewer free cores than threads.
+struct backoff {
+    int spins = 0;
+    void operator()() {
+        if (++spins < 64) return;
+        spins = 0;
+        std::this_thread::yield();
+    }
+};
+
+class locked_deque {
+public:
+    explicit locked_deque(std::size_t capacity) : capacity_(capacity) {}
+    bool try_push(std::uint64_t v) {
+        std::lock_guard lock(mutex_);
+        if (items_.size() >= capacity_) return false;
+        items_.push_back(v);
+        return true;
+    }
+    bool try_pop(std::uint64_t& v) {
+        std::lock_guard lock(mutex_);
+        if (items_.empty()) return false;
+        v = items_.front();
+        items_.pop_front();
+        return true;
+    }
+
+private:
+    std::mutex mutex_;
+    std::deque<std::uint64_t> items_;
+    const std::size_t capacity_;
+};
+
+// Items per second from one producer thread to one consumer thread (this one).
+template <class Push, class Pop>
+double transfer_rate(std::uint64_t items, Push push, Pop pop, bool& ok) {
+    const auto t0 = steady::now();
+    // The producer gets copies: nothing it reads may share a cache line with the consumer's stack.
+    std::thread producer([items, push]() mutable {
+        backoff wait;
+        for (std::uint64_t i = 1; i <= items; ++i)
+            while (!push(i)) wait();
+    });
+    std::uint64_t sum = 0;
+    backoff wait;
+    for (std::uint64_t got = 0; got < items;) {
+        std::uint64_t v = 0;
+        if (pop(v)) {
+            sum += v;
+            ++got;
+        } else {
+            wait();
+        }
+    }
+    producer.join();
+    const double secs = seconds_since(t0);
+    ok = sum == items * (items + 1) / 2;
+    return static_cast<double>(items) / secs;
+}
+
+struct queue_result {
+    std::size_t capacity = 0;
+    double spsc = 0;    // best of the rounds
+    double locked = 0;  // best of the rounds
+    bool ok = true;
+};
+
+// The best of `rounds` runs of each: other work on the machine only ever slows a run down.
+queue_result run_queue(std::size_t capacity, std::uint64_t items, int rounds) {
+    queue_result r;
+    r.capacity = capacity;
+    for (int round = 0; round < rounds; ++round) {
+        bool ok1 = false, ok2 = false;
+        {
+            rtmpx::frame_queue<std::uint64_t> q(capacity);
+            r.spsc = std::max(r.spsc, transfer_rate(
+                                          items, [&q](std::uint64_t v) { return q.try_push(std::move(v)); },
+                                          [&q](std::uint64_t& v) {
+                                              auto* p = q.front();
+                                              if (!p) return false;
+                                              v = *p;
+                                              q.pop();
+                                              return true;
+                                          },
+                                          ok1));
+        }
+        {
+            locked_deque q(capacity);
+            r.locked = std::max(r.locked, transfer_rate(
+                                              items, [&q](std::uint64_t v) { return q.try_push(v); },
+                                              [&q](std::uint64_t& v) { return q.try_pop(v); }, ok2));
+        }
+        r.ok = r.ok && ok1 && ok2;
+    }
+    return r;
+}
+
+// ---- the machine ------------------------------------------------------------------------------
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(colon + 2);
+        }
+    }
+    return "unknown";
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+int online_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+    return static_cast<int>(std::thread::hardware_concurrency());
+}
+
+const char* compiler() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "GCC " __VERSION__;
+#else
+    return "unknown compiler";
+#endif
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    // An optional argument picks sections, e.g. "ce"; all of them by default.
+    const std::string only = argc > 1 ? argv[1] : "abcde";
+    auto runs = [&only](char section) { return only.find(section) != std::string::npos; };
+    const auto started = steady::now();
+    char date[64];
+    const std::time_t t = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
+
+    std::printf("rtmpx frame_path benchmark, %s\n", date);
+    std::printf("machine:  %d cores (nproc), %s; load average at start %s\n", online_cpus(), cpu_model().c_str(),
+                load_average().c_str());
+    std::printf("compiler: %s, %s\n", compiler(),
+#if defined(__OPTIMIZE__)
+                "optimised"
+#else
+                "NOT optimised"
+#endif
+    );
+    std::printf("transport: AF_UNIX socket pairs; server rtmpx::basic_server<asio::local::stream_protocol::socket>"
+                " in this process\n\n");
+
+    if (runs('a')) {
+        std::printf("a. frame path latency, raw 10 KB frames (no codec), %.0f frames/s per stream,\n"
+                    "   5 s measured after 0.5 s of warm-up\n",
+                    frame_rate);
+        std::printf("   from the frame handler returning to the whole message parsed by the client on the other\n");
+        std::printf("   end of the socket: an upper bound of \"handed to the socket\". One client thread polls\n");
+        std::printf("   every socket. dropped: frames the server dropped (frames_dropped).\n");
+        std::printf("   %7s %9s %9s %9s %9s %9s %9s %8s\n", "streams", "frames", "expected", "p50_us", "p99_us",
+                    "p99.9_us", "max_us", "dropped");
+        for (std::size_t n : {std::size_t{1}, std::size_t{8}, std::size_t{64}}) {
+            const auto r = run_latency(n, 5.0, 0.5);
+            std::printf("   %7zu %9zu %9.0f %9.0f %9.0f %9.0f %9.0f %8llu%s\n", r.streams, r.samples, r.expected,
+                        r.p50, r.p99, r.p999, r.max, static_cast<unsigned long long>(r.dropped),
+                        r.failed ? "  (client failed)" : "");
+            std::fflush(stdout);
+        }
+    }
+
+#if defined(RTMPX_WITH_OPENH264)
+    if (runs('b')) {
+        std::printf("\nb. play -> first key frame: use_codec(\"h264\"), an RGBA canvas drawn and encoded in the\n");
+        std::printf("   frame handler; 20 plays, each on a new connection. Time from sending play to receiving the\n");
+        std::printf("   first key-frame video message, in ms. Goal: one frame interval (33.3 ms) plus one encode.\n");
+        std::printf("   %9s %7s %7s %10s %6s %10s %8s %8s %6s\n", "size", "median", "max", "to_handler", "draw",
+                    "1st_encode", "enc_max", "delivery", "goal");
+        for (auto [w, h] : {std::pair{640u, 360u}, std::pair{1280u, 720u}}) {
+            const auto r = run_key_frame(w, h, 20);
+            const std::string size = std::to_string(w) + "x" + std::to_string(h);
+            std::printf("   %9s %7.1f %7.1f %10.2f %6.1f %10.1f %8.1f %8.2f %6.1f%s\n", size.c_str(), r.total_median,
+                        r.total_max, r.to_handler_median, r.draw_median, r.encode_median, r.encode_max,
+                        r.delivery_median, 1000.0 / frame_rate + r.encode_median, r.failed ? "  (failed)" : "");
+            std::fflush(stdout);
+        }
+        std::printf("   Medians except max and enc_max. to_handler: play sent -> frame handler first called; draw:\n");
+        std::printf("   the handler drawing the canvas; 1st_encode: its first encode, which includes the encoder's\n");
+        std::printf("   lazy init; delivery: handler returned -> message at the client; goal: 33.3 + 1st_encode.\n");
+    }
+
+    if (runs('c')) {
+        std::printf("\nc. OpenH264 encode rate, one thread (threads=1), 150 frames of a moving pattern, default\n"
+                    "   settings (2.5 Mbit/s, key frame every 60 frames)\n");
+        std::printf("   %9s %9s %9s %9s %9s %10s %10s\n", "size", "i420_fps", "rgba_fps", "kbit/fr", "init_ms",
+                    "idr_ms", "idr_kbit");
+        for (auto [w, h] : {std::pair{640u, 360u}, std::pair{1280u, 720u}, std::pair{1920u, 1080u}}) {
+            const auto r = run_encode(w, h, 150);
+            const std::string size = std::to_string(w) + "x" + std::to_string(h);
+            std::printf("   %9s %9.1f %9.1f %9.1f %9.1f %10.1f %10.1f%s\n", size.c_str(), r.i420_fps, r.rgba_fps,
+                        static_cast<double>(r.bytes) * 8 / 1000 / r.frames, r.init_ms, r.first_ms,
+                        static_cast<double>(r.first_bytes) * 8 / 1000, r.failed ? "  (failed)" : "");
+            std::fflush(stdout);
+        }
+        std::printf("   i420_fps: encode only (I420 input); rgba_fps: RGBA -> I420 conversion + encode; both over\n");
+        std::printf("   all 150 frames. init_ms: encoder creation + init; idr_ms: the first encode after it (an IDR\n");
+        std::printf("   picture); kbit/fr and idr_kbit: output sizes.\n");
+    }
+#else
+    if (runs('b') || runs('c')) std::printf("\nb., c.: skipped (built without OpenH264)\n");
+#endif
+
+    if (runs('d')) {
+        std::printf("\nd. RGB -> I420 (rtmpx::detail::convert_to_i420), 1280x720, 200 conversions\n");
+        std::printf("   %9s %14s %14s %12s\n", "format", "ns/pixel", "ns/pixel_min", "ms/frame");
+        for (auto [f, name] :
+             {std::pair{rtmpx::pixel_format::rgba, "rgba"}, std::pair{rtmpx::pixel_format::rgb24, "rgb24"}}) {
+            const auto r = run_convert(f, name, 200);
+            std::printf("   %9s %14.3f %14.3f %12.2f\n", r.format, r.ns_per_pixel, r.ns_per_pixel_min,
+                        r.ns_per_pixel * 1280 * 720 / 1e6);
+        }
+    }
+
+    if (runs('e')) {
+        std::printf("\ne. one producer thread -> one consumer thread, 2M std::uint64_t items, best of 3 rounds\n");
+        std::printf("   %9s %16s %16s %8s\n", "capacity", "frame_queue/s", "mutex_deque/s", "ratio");
+        for (std::size_t cap : {std::size_t{16}, std::size_t{1024}}) {
+            const auto r = run_queue(cap, 2'000'000, 3);
+            std::printf("   %9zu %16.3g %16.3g %8.2f%s\n", r.capacity, r.spsc, r.locked, r.spsc / r.locked,
+                        r.ok ? "" : "  (items lost!)");
+        }
+    }
+
+    std::printf("\ntotal run time %.1f s; load average at end %s\n", seconds_since(started), load_average().c_str());
+    return 0;
+}

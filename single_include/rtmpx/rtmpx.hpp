@@ -1,0 +1,7111 @@
+// SPDX-License-Identifier: MIT
+// rtmpx 0.1.0: header-only C++20 RTMP server, single-header edition.
+//
+// GENERATED FILE, DO NOT EDIT. It is generated from include/ by scripts/amalgamate.py;
+// edit the headers under include/ and regenerate it.
+#pragma once
+
+// ---- include/rtmpx/rtmpx.hpp ----
+// Umbrella header: includes every public rtmpx header.
+
+// ---- include/rtmpx/version.hpp ----
+// Library version and the inline ABI namespace every rtmpx entity lives in.
+
+#define RTMPX_VERSION_MAJOR 0
+#define RTMPX_VERSION_MINOR 1
+#define RTMPX_VERSION_PATCH 0
+
+/// Opens `rtmpx::v0`; the inline namespace lets two copies of different versions link together.
+#define RTMPX_NAMESPACE_BEGIN \
+    namespace rtmpx {         \
+    inline namespace v0 {
+#define RTMPX_NAMESPACE_END \
+    }                       \
+    }
+// ---- end of include/rtmpx/version.hpp ----
+// ---- include/rtmpx/config.hpp ----
+// The only place user-settable macros are read.
+
+#include <cassert>
+#include <cstdlib>
+
+
+/// Compile-time floor for log records (0 trace .. 5 off); calls below it vanish.
+#ifndef RTMPX_MIN_LOG_LEVEL
+#define RTMPX_MIN_LOG_LEVEL 0
+#endif
+
+/// Precondition check for programmer errors (never for bad input, which gets an error_code).
+#ifndef RTMPX_ASSERT
+#define RTMPX_ASSERT(cond) assert(cond)
+#endif
+
+/// The one place the library throws; with exceptions disabled it aborts instead.
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define RTMPX_THROW(ex) throw(ex)
+#else
+#define RTMPX_THROW(ex) std::abort()
+#endif
+// ---- end of include/rtmpx/config.hpp ----
+// ---- include/rtmpx/error.hpp ----
+// Error codes of the protocol core and the server, and the conditions that group them.
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * Specific failures. Values are never renumbered; a retired value stays as `unused_N`.
+ * Compare against `rtmpx::condition` to handle a whole class at once.
+ */
+enum class error {
+    // handshake
+    bad_handshake_version = 1,  ///< C0 carried a version other than 3
+    handshake_malformed = 2,    ///< C2 or the handshake bytes are unusable
+    // chunk stream
+    chunk_size_invalid = 10,     ///< Set Chunk Size of 0 or with the top bit set (RTMP 1.0 §5.4.1)
+    chunk_size_too_large = 11,   ///< Set Chunk Size above the configured maximum
+    message_too_large = 12,      ///< message length above the configured maximum
+    too_many_chunk_streams = 13, ///< more live chunk streams than allowed
+    reassembly_limit = 14,       ///< partially assembled bytes above the configured maximum
+    chunk_header_invalid = 15,   ///< a type 1/2/3 header on a chunk stream with no previous header
+    chunk_stream_id_invalid = 16,///< a chunk stream id the spec reserves
+    // messages
+    message_malformed = 20,      ///< a control or command message whose body does not parse
+    unknown_message_type = 21,   ///< a message type id RTMP does not define
+    aggregate_malformed = 22,    ///< an aggregate message whose parts do not add up
+    // AMF
+    amf_truncated = 30,          ///< input ended inside a value
+    amf_unknown_marker = 31,     ///< a type marker AMF0/AMF3 does not define
+    amf_depth_exceeded = 32,     ///< nesting deeper than the configured maximum
+    amf_too_many_elements = 33,  ///< more values than the configured maximum
+    amf_bad_reference = 34,      ///< a reference to an object, string or trait not seen yet
+    amf3_externalizable = 35,    ///< an AMF3 externalizable object (its format is private)
+    amf_malformed = 36,          ///< a value that is structurally wrong (e.g. a bad object end)
+    // session
+    unexpected_command = 50,     ///< a command that is not valid in the current state
+    rejected_by_handler = 51,    ///< no connect handler claimed the connection
+    handshake_timeout = 52,
+    connect_timeout = 53,
+    idle_timeout = 54,
+    write_timeout = 55,
+    handler_exception = 56,      ///< a user handler threw; the connection is closed
+    too_many_connections = 57,
+    too_many_streams = 58,
+    shutdown = 59,               ///< the server ended the connection while shutting down
+    stream_not_found = 60,       ///< a stream id that was never created
+    queue_full = 61,             ///< the outgoing queue stayed full past the write timeout
+    invalid_property = 62,       ///< a stream property key that is neither reserved nor `user_`
+    invalid_property_value = 63, ///< a reserved property set to a value it does not accept
+    handler_failed = 64,         ///< a render or frame handler returned false
+    call_timeout = 65,           ///< the client did not answer a server call in time
+    too_many_pending_calls = 66, ///< more server-to-client calls waiting than allowed
+};
+
+/// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
+enum class condition {
+    protocol_violation = 1,
+    limit_exceeded = 2,
+    rejected = 3,
+    timeout = 4,
+};
+
+namespace detail {
+
+inline const char* error_message(error e) noexcept {
+    switch (e) {
+    case error::bad_handshake_version: return "handshake: C0 version is not 3";
+    case error::handshake_malformed: return "handshake: malformed handshake data";
+    case error::chunk_size_invalid: return "chunk size must be between 1 and 2^31-1";
+    case error::chunk_size_too_large: return "chunk size above the configured maximum";
+    case error::message_too_large: return "message length above the configured maximum";
+    case error::too_many_chunk_streams: return "too many live chunk streams";
+    case error::reassembly_limit: return "too many bytes waiting for reassembly";
+    case error::chunk_header_invalid: return "chunk header refers to a chunk stream with no previous header";
+    case error::chunk_stream_id_invalid: return "reserved chunk stream id";
+    case error::message_malformed: return "malformed message body";
+    case error::unknown_message_type: return "unknown message type";
+    case error::aggregate_malformed: return "malformed aggregate message";
+    case error::amf_truncated: return "AMF: value truncated";
+    case error::amf_unknown_marker: return "AMF: unknown type marker";
+    case error::amf_depth_exceeded: return "AMF: nesting too deep";
+    case error::amf_too_many_elements: return "AMF: too many elements";
+    case error::amf_bad_reference: return "AMF: reference to an unknown entry";
+    case error::amf3_externalizable: return "AMF3: externalizable objects are not supported";
+    case error::amf_malformed: return "AMF: malformed value";
+    case error::unexpected_command: return "command not valid in this state";
+    case error::rejected_by_handler: return "connection rejected: no handler claimed it";
+    case error::handshake_timeout: return "handshake timed out";
+    case error::connect_timeout: return "no connect command in time";
+    case error::idle_timeout: return "connection idle for too long";
+    case error::write_timeout: return "client stopped reading";
+    case error::handler_exception: return "a handler threw an exception";
+    case error::too_many_connections: return "too many connections";
+    case error::too_many_streams: return "too many streams on this connection";
+    case error::shutdown: return "server shutting down";
+    case error::stream_not_found: return "no such stream";
+    case error::queue_full: return "outgoing queue full";
+    case error::invalid_property: return "unknown property (user properties start with user_)";
+    case error::invalid_property_value: return "invalid property value";
+    case error::handler_failed: return "a handler reported failure";
+    case error::call_timeout: return "the client did not answer the call in time";
+    case error::too_many_pending_calls: return "too many calls waiting for the client";
+    }
+    return "unknown rtmpx error";
+}
+
+inline condition error_condition_of(error e) noexcept {
+    switch (e) {
+    case error::chunk_size_too_large:
+    case error::message_too_large:
+    case error::too_many_chunk_streams:
+    case error::reassembly_limit:
+    case error::amf_depth_exceeded:
+    case error::amf_too_many_elements:
+    case error::too_many_connections:
+    case error::too_many_streams:
+    case error::too_many_pending_calls:
+    case error::queue_full: return condition::limit_exceeded;
+    case error::rejected_by_handler: return condition::rejected;
+    case error::handshake_timeout:
+    case error::connect_timeout:
+    case error::idle_timeout:
+    case error::write_timeout:
+    case error::call_timeout: return condition::timeout;
+    default: return condition::protocol_violation;
+    }
+}
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "rtmpx"; }
+    std::string message(int ev) const override { return error_message(static_cast<error>(ev)); }
+    std::error_condition default_error_condition(int ev) const noexcept override;
+};
+
+class condition_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "rtmpx.condition"; }
+    std::string message(int ev) const override {
+        switch (static_cast<condition>(ev)) {
+        case condition::protocol_violation: return "protocol violation";
+        case condition::limit_exceeded: return "limit exceeded";
+        case condition::rejected: return "rejected";
+        case condition::timeout: return "timeout";
+        }
+        return "unknown rtmpx condition";
+    }
+};
+
+} // namespace detail
+
+/// The category of `rtmpx::error` values.
+inline const std::error_category& error_category() noexcept {
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+/// The category of `rtmpx::condition` values.
+inline const std::error_category& condition_category() noexcept {
+    static const detail::condition_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(error e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+inline std::error_condition make_error_condition(condition c) noexcept {
+    return {static_cast<int>(c), condition_category()};
+}
+
+inline std::error_condition detail::error_category_impl::default_error_condition(int ev) const noexcept {
+    return make_error_condition(error_condition_of(static_cast<error>(ev)));
+}
+
+RTMPX_NAMESPACE_END
+
+template <>
+struct std::is_error_code_enum<rtmpx::error> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<rtmpx::condition> : std::true_type {};
+// ---- end of include/rtmpx/error.hpp ----
+// ---- include/rtmpx/timestamp.hpp ----
+// RTMP timestamps: 32-bit milliseconds with wraparound-aware arithmetic and ordering.
+
+#include <compare>
+#include <cstdint>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * A point on RTMP's 32-bit millisecond clock. Arithmetic wraps modulo 2^32 and ordering is
+ * serial-number arithmetic (RFC 1982): `a < b` when b is less than 2^31 ms ahead of a, so a
+ * timestamp that wrapped past 0xffffffff still compares as later.
+ */
+class rtmp_timestamp {
+public:
+    constexpr rtmp_timestamp() noexcept = default;
+    constexpr explicit rtmp_timestamp(std::uint32_t ms) noexcept : ms_(ms) {}
+
+    /// The raw 32-bit value as sent on the wire.
+    constexpr std::uint32_t value() const noexcept { return ms_; }
+
+    /// This timestamp advanced by `delta` milliseconds, wrapping at 2^32.
+    constexpr rtmp_timestamp operator+(std::uint32_t delta) const noexcept { return rtmp_timestamp(ms_ + delta); }
+    constexpr rtmp_timestamp& operator+=(std::uint32_t delta) noexcept {
+        ms_ += delta;
+        return *this;
+    }
+    /// Milliseconds from `earlier` to this timestamp, modulo 2^32.
+    constexpr std::uint32_t operator-(rtmp_timestamp earlier) const noexcept { return ms_ - earlier.ms_; }
+
+    constexpr bool operator==(const rtmp_timestamp&) const noexcept = default;
+    constexpr std::strong_ordering operator<=>(const rtmp_timestamp& other) const noexcept {
+        if (ms_ == other.ms_) return std::strong_ordering::equal;
+        return (other.ms_ - ms_) < 0x80000000u ? std::strong_ordering::less : std::strong_ordering::greater;
+    }
+
+private:
+    std::uint32_t ms_ = 0;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/timestamp.hpp ----
+// ---- include/rtmpx/limits.hpp ----
+// Limits of the protocol core: every one finite by default and configurable.
+
+#include <cstddef>
+#include <cstdint>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// Bounds for AMF decoding: exceeding one yields `error::amf_depth_exceeded` or
+/// `error::amf_too_many_elements`, never an unbounded allocation.
+struct amf_limits {
+    std::size_t max_depth = 32;        ///< nested objects/arrays
+    std::size_t max_elements = 65536;  ///< values decoded in one message, nested ones included
+};
+
+/// Bounds for the chunk stream reader (exceeding one yields the named `rtmpx::error`).
+struct chunk_limits {
+    std::uint32_t max_chunk_size = 65536;          ///< largest Set Chunk Size accepted (chunk_size_too_large)
+    std::uint32_t max_message_size = 4u << 20;     ///< largest message length (message_too_large)
+    std::size_t max_chunk_streams = 64;            ///< live chunk streams (too_many_chunk_streams)
+    std::size_t max_reassembly_bytes = 16u << 20;  ///< bytes held in partial messages (reassembly_limit)
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/limits.hpp ----
+// ---- include/rtmpx/amf0.hpp ----
+// AMF0 values, their encoder and their bounded decoder (with the AVM+ switch to AMF3).
+
+#include <algorithm>
+#include <bit>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- include/rtmpx/detail/endian.hpp ----
+// Big- and little-endian loads and stores on byte spans (no casts of wire bytes to structs).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+inline std::uint8_t u8(std::byte b) noexcept { return std::to_integer<std::uint8_t>(b); }
+
+inline std::uint16_t load_be16(std::span<const std::byte> p) noexcept {
+    return static_cast<std::uint16_t>((u8(p[0]) << 8) | u8(p[1]));
+}
+inline std::uint32_t load_be24(std::span<const std::byte> p) noexcept {
+    return (std::uint32_t{u8(p[0])} << 16) | (std::uint32_t{u8(p[1])} << 8) | u8(p[2]);
+}
+inline std::uint32_t load_be32(std::span<const std::byte> p) noexcept {
+    return (std::uint32_t{u8(p[0])} << 24) | (std::uint32_t{u8(p[1])} << 16) | (std::uint32_t{u8(p[2])} << 8) |
+           u8(p[3]);
+}
+inline std::uint32_t load_le32(std::span<const std::byte> p) noexcept {
+    return (std::uint32_t{u8(p[3])} << 24) | (std::uint32_t{u8(p[2])} << 16) | (std::uint32_t{u8(p[1])} << 8) |
+           u8(p[0]);
+}
+inline std::uint64_t load_be64(std::span<const std::byte> p) noexcept {
+    return (std::uint64_t{load_be32(p)} << 32) | load_be32(p.subspan(4));
+}
+
+inline void store_be16(std::span<std::byte> p, std::uint16_t v) noexcept {
+    p[0] = std::byte(v >> 8);
+    p[1] = std::byte(v & 0xff);
+}
+inline void store_be24(std::span<std::byte> p, std::uint32_t v) noexcept {
+    p[0] = std::byte((v >> 16) & 0xff);
+    p[1] = std::byte((v >> 8) & 0xff);
+    p[2] = std::byte(v & 0xff);
+}
+inline void store_be32(std::span<std::byte> p, std::uint32_t v) noexcept {
+    p[0] = std::byte(v >> 24);
+    p[1] = std::byte((v >> 16) & 0xff);
+    p[2] = std::byte((v >> 8) & 0xff);
+    p[3] = std::byte(v & 0xff);
+}
+inline void store_le32(std::span<std::byte> p, std::uint32_t v) noexcept {
+    p[0] = std::byte(v & 0xff);
+    p[1] = std::byte((v >> 8) & 0xff);
+    p[2] = std::byte((v >> 16) & 0xff);
+    p[3] = std::byte(v >> 24);
+}
+inline void store_be64(std::span<std::byte> p, std::uint64_t v) noexcept {
+    store_be32(p, static_cast<std::uint32_t>(v >> 32));
+    store_be32(p.subspan(4), static_cast<std::uint32_t>(v));
+}
+
+/// Appends big-endian integers to a growing byte vector.
+inline void put_u8(std::vector<std::byte>& out, std::uint8_t v) { out.push_back(std::byte(v)); }
+inline void put_be16(std::vector<std::byte>& out, std::uint16_t v) {
+    out.push_back(std::byte(v >> 8));
+    out.push_back(std::byte(v & 0xff));
+}
+inline void put_be24(std::vector<std::byte>& out, std::uint32_t v) {
+    out.push_back(std::byte((v >> 16) & 0xff));
+    out.push_back(std::byte((v >> 8) & 0xff));
+    out.push_back(std::byte(v & 0xff));
+}
+inline void put_be32(std::vector<std::byte>& out, std::uint32_t v) {
+    put_be16(out, static_cast<std::uint16_t>(v >> 16));
+    put_be16(out, static_cast<std::uint16_t>(v & 0xffff));
+}
+inline void put_le32(std::vector<std::byte>& out, std::uint32_t v) {
+    out.push_back(std::byte(v & 0xff));
+    out.push_back(std::byte((v >> 8) & 0xff));
+    out.push_back(std::byte((v >> 16) & 0xff));
+    out.push_back(std::byte(v >> 24));
+}
+inline void put_be64(std::vector<std::byte>& out, std::uint64_t v) {
+    put_be32(out, static_cast<std::uint32_t>(v >> 32));
+    put_be32(out, static_cast<std::uint32_t>(v));
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/endian.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace amf0 {
+
+/// What a `value` holds. byte_array and dictionary exist only in AMF3 and travel inside AMF0
+/// through the AVM+ switch.
+enum class kind {
+    number,
+    boolean,
+    string,
+    object,
+    null,
+    undefined,
+    ecma_array,
+    strict_array,
+    date,
+    xml_document,
+    typed_object,
+    unsupported,
+    byte_array,
+    dictionary
+};
+
+class value;
+using property = std::pair<std::string, value>;
+using properties = std::vector<property>;  ///< ordered, as on the wire
+
+/**
+ * One AMF value (AMF0, or AMF3 mapped onto the same kinds). Objects keep their properties in
+ * wire order and may repeat a key. Accessors of the "as_" and lookup family are lenient: the
+ * wrong kind yields the fallback or a null value. The reference accessors (props(), elements(),
+ * ...) have a precondition on the kind.
+ */
+class value {
+public:
+    value() noexcept = default;  ///< null
+    value(double d) noexcept : data_(std::in_place_type<double>, d), kind_(kind::number) {}
+    value(bool b) noexcept : data_(std::in_place_type<bool>, b), kind_(kind::boolean) {}
+    value(std::string s) : data_(std::in_place_type<std::string>, std::move(s)), kind_(kind::string) {}
+    value(std::string_view s) : value(std::string(s)) {}
+    value(const char* s) : value(std::string_view(s != nullptr ? s : "")) {}
+    template <std::integral I>
+        requires(!std::same_as<I, bool>)
+    value(I i) noexcept : data_(std::in_place_type<double>, static_cast<double>(i)), kind_(kind::number) {}
+
+    static value null() noexcept { return value(); }
+    static value undefined() noexcept { return value(kind::undefined, std::in_place_type<std::monostate>); }
+    static value unsupported() noexcept { return value(kind::unsupported, std::in_place_type<std::monostate>); }
+    static value object(properties props = {}) {
+        return value(kind::object, std::in_place_type<properties>, std::move(props));
+    }
+    static value object(std::initializer_list<property> props) { return object(properties(props)); }
+    static value ecma_array(properties props = {}) {
+        return value(kind::ecma_array, std::in_place_type<properties>, std::move(props));
+    }
+    static value ecma_array(std::initializer_list<property> props) { return ecma_array(properties(props)); }
+    static value strict_array(std::vector<value> items = {}) {
+        return value(kind::strict_array, std::in_place_type<std::vector<value>>, std::move(items));
+    }
+    static value date(double ms_since_epoch, std::int16_t timezone_minutes = 0) noexcept {
+        return value(kind::date, std::in_place_type<date_data>, date_data{ms_since_epoch, timezone_minutes});
+    }
+    static value xml_document(std::string text) {
+        return value(kind::xml_document, std::in_place_type<std::string>, std::move(text));
+    }
+    static value typed_object(std::string name, properties props = {}) {
+        return value(kind::typed_object, std::in_place_type<typed_data>, typed_data{std::move(name), std::move(props)});
+    }
+    static value typed_object(std::string name, std::initializer_list<property> props) {
+        return typed_object(std::move(name), properties(props));
+    }
+    static value byte_array(std::vector<std::byte> data) {
+        return value(kind::byte_array, std::in_place_type<std::vector<std::byte>>, std::move(data));
+    }
+    static value dictionary(std::vector<std::pair<value, value>> pairs) {
+        return value(kind::dictionary, std::in_place_type<entry_list>, std::move(pairs));
+    }
+
+    kind type() const noexcept { return kind_; }
+    bool is_number() const noexcept { return kind_ == kind::number; }
+    bool is_boolean() const noexcept { return kind_ == kind::boolean; }
+    bool is_string() const noexcept { return kind_ == kind::string; }
+    bool is_object() const noexcept { return kind_ == kind::object; }
+    bool is_null() const noexcept { return kind_ == kind::null; }
+    bool is_undefined() const noexcept { return kind_ == kind::undefined; }
+    bool is_ecma_array() const noexcept { return kind_ == kind::ecma_array; }
+    bool is_strict_array() const noexcept { return kind_ == kind::strict_array; }
+    bool is_date() const noexcept { return kind_ == kind::date; }
+    bool is_xml_document() const noexcept { return kind_ == kind::xml_document; }
+    bool is_typed_object() const noexcept { return kind_ == kind::typed_object; }
+    bool is_unsupported() const noexcept { return kind_ == kind::unsupported; }
+    bool is_byte_array() const noexcept { return kind_ == kind::byte_array; }
+    bool is_dictionary() const noexcept { return kind_ == kind::dictionary; }
+    /// object, ecma_array or typed_object: the kinds with named properties.
+    bool has_properties() const noexcept {
+        return kind_ == kind::object || kind_ == kind::ecma_array || kind_ == kind::typed_object;
+    }
+
+    /// The number, or `fallback` for any other kind (dates included).
+    double as_number(double fallback = 0) const noexcept {
+        const double* d = std::get_if<double>(&data_);
+        return d != nullptr ? *d : fallback;
+    }
+    bool as_bool(bool fallback = false) const noexcept {
+        const bool* b = std::get_if<bool>(&data_);
+        return b != nullptr ? *b : fallback;
+    }
+    /// The text of a string or xml_document, else `fallback`.
+    std::string_view as_string(std::string_view fallback = {}) const noexcept {
+        const std::string* s = std::get_if<std::string>(&data_);
+        return s != nullptr ? std::string_view(*s) : fallback;
+    }
+
+    /// First property named `key`, or a null value (also for kinds without properties).
+    const value& operator[](std::string_view key) const noexcept {
+        const value* v = find(key);
+        return v != nullptr ? *v : null_value();
+    }
+    /// Element `index` of a strict_array, or a null value.
+    const value& operator[](std::size_t index) const noexcept {
+        const auto* elems = std::get_if<std::vector<value>>(&data_);
+        return elems != nullptr && index < elems->size() ? (*elems)[index] : null_value();
+    }
+    const value* find(std::string_view key) const noexcept {
+        const properties* props = props_if();
+        if (props == nullptr) return nullptr;
+        for (const property& p : *props) {
+            if (p.first == key) return &p.second;
+        }
+        return nullptr;
+    }
+    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+    /// Replaces the first property named `key` or appends one. Precondition: has_properties().
+    value& set(std::string key, value v) {
+        properties& list = props();
+        for (property& p : list) {
+            if (p.first == key) {
+                p.second = std::move(v);
+                return *this;
+            }
+        }
+        list.emplace_back(std::move(key), std::move(v));
+        return *this;
+    }
+
+    properties& props() {
+        RTMPX_ASSERT(has_properties());
+        if (kind_ == kind::typed_object) return std::get<typed_data>(data_).props;
+        return std::get<properties>(data_);
+    }
+    const properties& props() const {
+        RTMPX_ASSERT(has_properties());
+        if (kind_ == kind::typed_object) return std::get<typed_data>(data_).props;
+        return std::get<properties>(data_);
+    }
+    std::vector<value>& elements() {
+        RTMPX_ASSERT(is_strict_array());
+        return std::get<std::vector<value>>(data_);
+    }
+    const std::vector<value>& elements() const {
+        RTMPX_ASSERT(is_strict_array());
+        return std::get<std::vector<value>>(data_);
+    }
+    const std::string& class_name() const {
+        RTMPX_ASSERT(is_typed_object());
+        return std::get<typed_data>(data_).class_name;
+    }
+    double date_ms() const {
+        RTMPX_ASSERT(is_date());
+        return std::get<date_data>(data_).ms;
+    }
+    std::int16_t date_timezone() const {
+        RTMPX_ASSERT(is_date());
+        return std::get<date_data>(data_).timezone;
+    }
+    std::vector<std::byte>& bytes() {
+        RTMPX_ASSERT(is_byte_array());
+        return std::get<std::vector<std::byte>>(data_);
+    }
+    const std::vector<std::byte>& bytes() const {
+        RTMPX_ASSERT(is_byte_array());
+        return std::get<std::vector<std::byte>>(data_);
+    }
+    std::vector<std::pair<value, value>>& entries() {
+        RTMPX_ASSERT(is_dictionary());
+        return std::get<entry_list>(data_);
+    }
+    const std::vector<std::pair<value, value>>& entries() const {
+        RTMPX_ASSERT(is_dictionary());
+        return std::get<entry_list>(data_);
+    }
+
+    /// Number of properties, elements or dictionary entries; 0 for every other kind.
+    std::size_t size() const noexcept {
+        if (const properties* props = props_if()) return props->size();
+        if (const auto* elems = std::get_if<std::vector<value>>(&data_)) return elems->size();
+        if (const auto* list = std::get_if<entry_list>(&data_)) return list->size();
+        return 0;
+    }
+
+    /// Deep equality; numbers (and dates) compare equal when == holds or their bits match, so NaN == NaN.
+    friend bool operator==(const value& a, const value& b);
+
+private:
+    struct date_data {
+        double ms = 0;
+        std::int16_t timezone = 0;
+    };
+    struct typed_data {
+        std::string class_name;
+        properties props;
+    };
+    using entry_list = std::vector<std::pair<value, value>>;
+    using storage = std::variant<std::monostate, double, bool, std::string, properties, std::vector<value>, date_data,
+                                 typed_data, std::vector<std::byte>, entry_list>;
+
+    template <typename T, typename... Args>
+    value(kind k, std::in_place_type_t<T> tag, Args&&... args) : data_(tag, std::forward<Args>(args)...), kind_(k) {}
+
+    const properties* props_if() const noexcept {
+        if (const auto* typed = std::get_if<typed_data>(&data_)) return &typed->props;
+        return std::get_if<properties>(&data_);
+    }
+    static const value& null_value() noexcept {
+        static const value instance;
+        return instance;
+    }
+    static bool same_number(double a, double b) noexcept {
+        return a == b || std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+    }
+    static bool same_properties(const properties& a, const properties& b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (a[i].first != b[i].first || !(a[i].second == b[i].second)) return false;
+        }
+        return true;
+    }
+
+    storage data_;
+    kind kind_ = kind::null;
+};
+
+inline bool operator==(const value& a, const value& b) {
+    if (a.kind_ != b.kind_) return false;
+    switch (a.kind_) {
+    case kind::null:
+    case kind::undefined:
+    case kind::unsupported: return true;
+    case kind::number: return value::same_number(std::get<double>(a.data_), std::get<double>(b.data_));
+    case kind::boolean: return std::get<bool>(a.data_) == std::get<bool>(b.data_);
+    case kind::string:
+    case kind::xml_document: return std::get<std::string>(a.data_) == std::get<std::string>(b.data_);
+    case kind::object:
+    case kind::ecma_array: return value::same_properties(std::get<properties>(a.data_), std::get<properties>(b.data_));
+    case kind::typed_object: {
+        const auto& x = std::get<value::typed_data>(a.data_);
+        const auto& y = std::get<value::typed_data>(b.data_);
+        return x.class_name == y.class_name && value::same_properties(x.props, y.props);
+    }
+    case kind::strict_array: {
+        const auto& x = std::get<std::vector<value>>(a.data_);
+        const auto& y = std::get<std::vector<value>>(b.data_);
+        if (x.size() != y.size()) return false;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            if (!(x[i] == y[i])) return false;
+        }
+        return true;
+    }
+    case kind::date: {
+        const auto& x = std::get<value::date_data>(a.data_);
+        const auto& y = std::get<value::date_data>(b.data_);
+        return value::same_number(x.ms, y.ms) && x.timezone == y.timezone;
+    }
+    case kind::byte_array: return std::get<std::vector<std::byte>>(a.data_) == std::get<std::vector<std::byte>>(b.data_);
+    case kind::dictionary: {
+        const auto& x = std::get<value::entry_list>(a.data_);
+        const auto& y = std::get<value::entry_list>(b.data_);
+        if (x.size() != y.size()) return false;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            if (!(x[i].first == y[i].first) || !(x[i].second == y[i].second)) return false;
+        }
+        return true;
+    }
+    }
+    return false;
+}
+
+} // namespace amf0
+
+namespace detail {
+
+/// Appends the bytes of `text` (AMF strings are raw UTF-8; no validation either way).
+inline void amf_put_text(std::vector<std::byte>& out, std::string_view text) {
+    const std::size_t at = out.size();
+    out.resize(at + text.size());
+    std::transform(text.begin(), text.end(), out.begin() + static_cast<std::ptrdiff_t>(at),
+                   [](char c) { return static_cast<std::byte>(c); });
+}
+
+inline void amf_put_double(std::vector<std::byte>& out, double d) { put_be64(out, std::bit_cast<std::uint64_t>(d)); }
+
+/// Writes one AMF3 value (marker included); defined in detail/amf3_encoder.hpp.
+inline void amf3_encode(const amf0::value& v, std::vector<std::byte>& out);
+
+inline std::size_t amf_saturating_add(std::size_t a, std::size_t b) noexcept {
+    return a > std::numeric_limits<std::size_t>::max() - b ? std::numeric_limits<std::size_t>::max() : a + b;
+}
+
+/**
+ * Cursor and budgets shared by the AMF0 and AMF3 decoders during one decode call. Besides the
+ * depth and element limits, bytes that references copy (AMF0 object references, AMF3 string,
+ * trait and object references) are bounded by the input size plus 64 bytes per allowed
+ * element, so a few bytes of references cannot expand into gigabytes of copies.
+ */
+struct amf_decode_context {
+    amf_decode_context(std::span<const std::byte> input, const amf_limits& lim) noexcept
+        : in(input),
+          limits(lim),
+          copy_budget(amf_saturating_add(
+              input.size(), lim.max_elements > std::numeric_limits<std::size_t>::max() / 64
+                                ? std::numeric_limits<std::size_t>::max()
+                                : lim.max_elements * 64)) {}
+
+    std::span<const std::byte> in;
+    std::size_t pos = 0;
+    amf_limits limits;
+    std::size_t elements = 0;
+    std::size_t copy_budget = 0;
+    std::size_t replaying = 0;  ///< > 0 while a reference re-reads an earlier value
+    std::error_code ec;
+
+    bool fail(error e) noexcept {
+        ec = make_error_code(e);
+        return false;
+    }
+    std::size_t remaining() const noexcept { return in.size() - pos; }
+    bool need(std::size_t n) noexcept { return n <= remaining() || fail(error::amf_truncated); }
+    // The readers below require a successful need() first.
+    std::uint8_t peek_u8() const noexcept { return u8(in[pos]); }
+    std::uint8_t read_u8() noexcept { return u8(in[pos++]); }
+    std::uint16_t read_be16() noexcept {
+        const std::uint16_t v = load_be16(in.subspan(pos));
+        pos += 2;
+        return v;
+    }
+    std::uint32_t read_be32() noexcept {
+        const std::uint32_t v = load_be32(in.subspan(pos));
+        pos += 4;
+        return v;
+    }
+    double read_double() noexcept {
+        const double v = std::bit_cast<double>(load_be64(in.subspan(pos)));
+        pos += 8;
+        return v;
+    }
+
+    /// Counts one decoded value against max_elements.
+    bool count_element() noexcept {
+        if (elements >= limits.max_elements) return fail(error::amf_too_many_elements);
+        ++elements;
+        return true;
+    }
+    /// Checks that `n` more values would still fit, before room is reserved for them.
+    bool room_for(std::size_t n) noexcept {
+        return n <= limits.max_elements - std::min(elements, limits.max_elements) ||
+               fail(error::amf_too_many_elements);
+    }
+    /// Entering a container whose parents number `depth`.
+    bool enter(std::size_t depth) noexcept { return depth < limits.max_depth || fail(error::amf_depth_exceeded); }
+    bool charge_copy(std::size_t n) noexcept {
+        if (n > copy_budget) return fail(error::amf_too_many_elements);
+        copy_budget -= n;
+        return true;
+    }
+
+    /// The `len` input bytes at `offset` as a string; `copy` marks bytes materialized before.
+    bool make_string(std::size_t offset, std::size_t len, bool copy, std::string& out) {
+        if ((copy || replaying > 0) && !charge_copy(len)) return false;
+        const auto src = in.subspan(offset, len);
+        out.resize(len);
+        std::transform(src.begin(), src.end(), out.begin(), [](std::byte b) { return static_cast<char>(b); });
+        return true;
+    }
+    /// Reads `len` bytes at the cursor as a string.
+    bool read_string(std::size_t len, std::string& out) {
+        if (!need(len) || !make_string(pos, len, false, out)) return false;
+        pos += len;
+        return true;
+    }
+};
+
+/// Decodes one AMF3 value (marker included) with its own reference tables; in amf3_decoder.hpp.
+inline bool amf3_decode_value(amf_decode_context& ctx, std::size_t depth, amf0::value& out);
+
+/// AMF0 type markers.
+enum class amf0_marker : std::uint8_t {
+    number = 0x00,
+    boolean = 0x01,
+    string = 0x02,
+    object = 0x03,
+    movieclip = 0x04,
+    null = 0x05,
+    undefined = 0x06,
+    reference = 0x07,
+    ecma_array = 0x08,
+    object_end = 0x09,
+    strict_array = 0x0a,
+    date = 0x0b,
+    long_string = 0x0c,
+    unsupported = 0x0d,
+    recordset = 0x0e,
+    xml_document = 0x0f,
+    typed_object = 0x10,
+    avmplus = 0x11,
+};
+
+/// AMF3 type markers.
+enum class amf3_marker : std::uint8_t {
+    undefined = 0x00,
+    null = 0x01,
+    false_ = 0x02,
+    true_ = 0x03,
+    integer = 0x04,
+    double_ = 0x05,
+    string = 0x06,
+    xml_document = 0x07,
+    date = 0x08,
+    array = 0x09,
+    object = 0x0a,
+    xml = 0x0b,
+    byte_array = 0x0c,
+    vector_int = 0x0d,
+    vector_uint = 0x0e,
+    vector_double = 0x0f,
+    vector_object = 0x10,
+    dictionary = 0x11,
+};
+
+inline void amf0_put_marker(std::vector<std::byte>& out, amf0_marker m) { put_u8(out, static_cast<std::uint8_t>(m)); }
+
+inline void amf0_put_short_text(std::vector<std::byte>& out, std::string_view text) {
+    RTMPX_ASSERT(text.size() <= 0xffff);
+    put_be16(out, static_cast<std::uint16_t>(text.size()));
+    amf_put_text(out, text);
+}
+
+inline void amf0_encode_value(const amf0::value& v, std::vector<std::byte>& out);
+
+inline void amf0_encode_properties(const amf0::properties& props, std::vector<std::byte>& out) {
+    for (const amf0::property& p : props) {
+        amf0_put_short_text(out, p.first);
+        amf0_encode_value(p.second, out);
+    }
+    put_be16(out, 0);
+    amf0_put_marker(out, amf0_marker::object_end);
+}
+
+inline void amf0_encode_value(const amf0::value& v, std::vector<std::byte>& out) {
+    using amf0::kind;
+    switch (v.type()) {
+    case kind::number:
+        amf0_put_marker(out, amf0_marker::number);
+        amf_put_double(out, v.as_number());
+        return;
+    case kind::boolean:
+        amf0_put_marker(out, amf0_marker::boolean);
+        put_u8(out, v.as_bool() ? 1 : 0);
+        return;
+    case kind::string: {
+        const std::string_view s = v.as_string();
+        if (s.size() <= 0xffff) {
+            amf0_put_marker(out, amf0_marker::string);
+            amf0_put_short_text(out, s);
+        } else {
+            RTMPX_ASSERT(s.size() <= 0xffffffffu);
+            amf0_put_marker(out, amf0_marker::long_string);
+            put_be32(out, static_cast<std::uint32_t>(s.size()));
+            amf_put_text(out, s);
+        }
+        return;
+    }
+    case kind::object:
+        amf0_put_marker(out, amf0_marker::object);
+        amf0_encode_properties(v.props(), out);
+        return;
+    case kind::null: amf0_put_marker(out, amf0_marker::null); return;
+    case kind::undefined: amf0_put_marker(out, amf0_marker::undefined); return;
+    case kind::unsupported: amf0_put_marker(out, amf0_marker::unsupported); return;
+    case kind::ecma_array:
+        RTMPX_ASSERT(v.size() <= 0xffffffffu);
+        amf0_put_marker(out, amf0_marker::ecma_array);
+        put_be32(out, static_cast<std::uint32_t>(v.size()));
+        amf0_encode_properties(v.props(), out);
+        return;
+    case kind::strict_array:
+        RTMPX_ASSERT(v.size() <= 0xffffffffu);
+        amf0_put_marker(out, amf0_marker::strict_array);
+        put_be32(out, static_cast<std::uint32_t>(v.size()));
+        for (const amf0::value& e : v.elements()) amf0_encode_value(e, out);
+        return;
+    case kind::date:
+        amf0_put_marker(out, amf0_marker::date);
+        amf_put_double(out, v.date_ms());
+        put_be16(out, static_cast<std::uint16_t>(v.date_timezone()));
+        return;
+    case kind::xml_document: {
+        const std::string_view s = v.as_string();
+        RTMPX_ASSERT(s.size() <= 0xffffffffu);
+        amf0_put_marker(out, amf0_marker::xml_document);
+        put_be32(out, static_cast<std::uint32_t>(s.size()));
+        amf_put_text(out, s);
+        return;
+    }
+    case kind::typed_object:
+        amf0_put_marker(out, amf0_marker::typed_object);
+        amf0_put_short_text(out, v.class_name());
+        amf0_encode_properties(v.props(), out);
+        return;
+    case kind::byte_array:
+    case kind::dictionary:
+        amf0_put_marker(out, amf0_marker::avmplus);
+        amf3_encode(v, out);
+        return;
+    }
+}
+
+/**
+ * The AMF0 reader. Complex values (objects, ECMA arrays, strict arrays, typed objects) are
+ * numbered in the order they begin; a reference re-reads the referenced bytes, which yields the
+ * deep copy and charges every copied element against the limits again.
+ */
+class amf0_decoder {
+public:
+    explicit amf0_decoder(amf_decode_context& ctx) noexcept : ctx_(ctx) {}
+
+    /// Decodes the value at the cursor; `depth` counts the containers around it.
+    bool decode_value(std::size_t depth, amf0::value& out) {
+        if (!ctx_.need(1)) return false;
+        const std::size_t start = ctx_.pos;
+        const auto marker = static_cast<amf0_marker>(ctx_.read_u8());
+        if (marker == amf0_marker::reference) return decode_reference(depth, out);
+        if (marker == amf0_marker::avmplus) return amf3_decode_value(ctx_, depth, out);
+        if (!ctx_.count_element()) return false;
+        switch (marker) {
+        case amf0_marker::number:
+            if (!ctx_.need(8)) return false;
+            out = amf0::value(ctx_.read_double());
+            return true;
+        case amf0_marker::boolean:
+            if (!ctx_.need(1)) return false;
+            out = amf0::value(ctx_.read_u8() != 0);
+            return true;
+        case amf0_marker::string:
+        case amf0_marker::long_string: {
+            const std::size_t width = marker == amf0_marker::string ? 2 : 4;
+            if (!ctx_.need(width)) return false;
+            const std::size_t len = width == 2 ? ctx_.read_be16() : ctx_.read_be32();
+            std::string s;
+            if (!ctx_.read_string(len, s)) return false;
+            out = amf0::value(std::move(s));
+            return true;
+        }
+        case amf0_marker::xml_document: {
+            if (!ctx_.need(4)) return false;
+            std::string s;
+            if (!ctx_.read_string(ctx_.read_be32(), s)) return false;
+            out = amf0::value::xml_document(std::move(s));
+            return true;
+        }
+        case amf0_marker::null: out = amf0::value::null(); return true;
+        case amf0_marker::undefined: out = amf0::value::undefined(); return true;
+        case amf0_marker::unsupported: out = amf0::value::unsupported(); return true;
+        case amf0_marker::date: {
+            if (!ctx_.need(10)) return false;
+            const double ms = ctx_.read_double();
+            out = amf0::value::date(ms, static_cast<std::int16_t>(ctx_.read_be16()));
+            return true;
+        }
+        case amf0_marker::object:
+        case amf0_marker::ecma_array:
+        case amf0_marker::typed_object: {
+            if (!ctx_.enter(depth)) return false;
+            const std::size_t slot = begin_complex(start);
+            std::string class_name;
+            if (marker == amf0_marker::ecma_array) {
+                if (!ctx_.need(4)) return false;
+                ctx_.read_be32();  // a count hint only; the object end decides
+            } else if (marker == amf0_marker::typed_object) {
+                if (!ctx_.need(2) || !ctx_.read_string(ctx_.read_be16(), class_name)) return false;
+            }
+            amf0::properties props;
+            if (!decode_properties(depth + 1, props)) return false;
+            end_complex(slot);
+            if (marker == amf0_marker::object) {
+                out = amf0::value::object(std::move(props));
+            } else if (marker == amf0_marker::ecma_array) {
+                out = amf0::value::ecma_array(std::move(props));
+            } else {
+                out = amf0::value::typed_object(std::move(class_name), std::move(props));
+            }
+            return true;
+        }
+        case amf0_marker::strict_array: {
+            if (!ctx_.enter(depth) || !ctx_.need(4)) return false;
+            const std::size_t slot = begin_complex(start);
+            const std::uint32_t count = ctx_.read_be32();
+            // every element takes at least one byte: check before reserving
+            if (count > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+            if (!ctx_.room_for(count)) return false;
+            std::vector<amf0::value> elements;
+            elements.reserve(count);
+            for (std::uint32_t i = 0; i < count; ++i) {
+                amf0::value e;
+                if (!decode_value(depth + 1, e)) return false;
+                elements.push_back(std::move(e));
+            }
+            end_complex(slot);
+            out = amf0::value::strict_array(std::move(elements));
+            return true;
+        }
+        case amf0_marker::object_end: return ctx_.fail(error::amf_malformed);
+        case amf0_marker::movieclip:
+        case amf0_marker::recordset:
+        default: return ctx_.fail(error::amf_unknown_marker);
+        }
+    }
+
+private:
+    struct complex_entry {
+        std::size_t offset;  ///< of the marker
+        bool complete;
+    };
+    static constexpr std::size_t no_slot = std::numeric_limits<std::size_t>::max();
+
+    std::size_t begin_complex(std::size_t offset) {
+        if (replay_ > 0) return no_slot;  // a copy is not a new table entry
+        table_.push_back({offset, false});
+        return table_.size() - 1;
+    }
+    void end_complex(std::size_t slot) noexcept {
+        if (slot != no_slot) table_[slot].complete = true;
+    }
+
+    /// Properties up to the object end: an empty key followed by the 0x09 marker.
+    bool decode_properties(std::size_t depth, amf0::properties& props) {
+        for (;;) {
+            if (!ctx_.need(2)) return false;
+            const std::uint16_t len = ctx_.read_be16();
+            if (len == 0) {
+                if (!ctx_.need(1)) return false;
+                if (ctx_.peek_u8() == static_cast<std::uint8_t>(amf0_marker::object_end)) {
+                    ++ctx_.pos;
+                    return true;
+                }
+            }
+            std::string key;
+            if (!ctx_.read_string(len, key)) return false;
+            amf0::value v;
+            if (!decode_value(depth, v)) return false;
+            props.emplace_back(std::move(key), std::move(v));
+        }
+    }
+
+    bool decode_reference(std::size_t depth, amf0::value& out) {
+        if (!ctx_.need(2)) return false;
+        const std::uint16_t index = ctx_.read_be16();
+        if (index >= table_.size() || !table_[index].complete) return ctx_.fail(error::amf_bad_reference);
+        const std::size_t resume = ctx_.pos;
+        ctx_.pos = table_[index].offset;
+        ++replay_;
+        ++ctx_.replaying;
+        const bool ok = decode_value(depth, out);
+        --replay_;
+        --ctx_.replaying;
+        ctx_.pos = resume;
+        return ok;
+    }
+
+    amf_decode_context& ctx_;
+    std::vector<complex_entry> table_;
+    std::size_t replay_ = 0;
+};
+
+/// Appends the JSON-like text of `s` in double quotes.
+inline void amf_format_quoted(std::string& out, std::string_view s) {
+    out += '"';
+    for (const char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
+}
+
+inline void amf_format_key(std::string& out, std::string_view key) {
+    const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+    });
+    if (plain) {
+        out += key;
+    } else {
+        amf_format_quoted(out, key);
+    }
+}
+
+inline void amf_format_value(std::string& out, const amf0::value& v);
+
+inline void amf_format_properties(std::string& out, const amf0::properties& props) {
+    out += '{';
+    bool first = true;
+    for (const amf0::property& p : props) {
+        if (!first) out += ", ";
+        first = false;
+        amf_format_key(out, p.first);
+        out += ": ";
+        amf_format_value(out, p.second);
+    }
+    out += '}';
+}
+
+inline void amf_format_value(std::string& out, const amf0::value& v) {
+    using amf0::kind;
+    switch (v.type()) {
+    case kind::number: fmt::format_to(std::back_inserter(out), "{}", v.as_number()); return;
+    case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
+    case kind::string: amf_format_quoted(out, v.as_string()); return;
+    case kind::object: amf_format_properties(out, v.props()); return;
+    case kind::null: out += "null"; return;
+    case kind::undefined: out += "undefined"; return;
+    case kind::unsupported: out += "unsupported"; return;
+    case kind::ecma_array:
+        out += "ecma";
+        amf_format_properties(out, v.props());
+        return;
+    case kind::strict_array: {
+        out += '[';
+        bool first = true;
+        for (const amf0::value& e : v.elements()) {
+            if (!first) out += ", ";
+            first = false;
+            amf_format_value(out, e);
+        }
+        out += ']';
+        return;
+    }
+    case kind::date:
+        if (v.date_timezone() == 0) {
+            fmt::format_to(std::back_inserter(out), "date({})", v.date_ms());
+        } else {
+            fmt::format_to(std::back_inserter(out), "date({}, tz {})", v.date_ms(), v.date_timezone());
+        }
+        return;
+    case kind::xml_document:
+        out += "xml(";
+        amf_format_quoted(out, v.as_string());
+        out += ')';
+        return;
+    case kind::typed_object:
+        out += v.class_name();
+        amf_format_properties(out, v.props());
+        return;
+    case kind::byte_array: fmt::format_to(std::back_inserter(out), "bytes({})", v.bytes().size()); return;
+    case kind::dictionary: {
+        out += "dict{";
+        bool first = true;
+        for (const auto& [key, val] : v.entries()) {
+            if (!first) out += ", ";
+            first = false;
+            amf_format_value(out, key);
+            out += " => ";
+            amf_format_value(out, val);
+        }
+        out += '}';
+        return;
+    }
+    }
+}
+
+} // namespace detail
+
+namespace amf0 {
+
+/// Appends the AMF0 encoding of `v`. Strings over 65535 bytes become long strings; byte arrays
+/// and dictionaries (AMF3-only kinds) are written as an AVM+ switch followed by their AMF3 form.
+/// Preconditions: keys and class names up to 65535 bytes, other lengths and counts below 2^32.
+inline void encode(const value& v, std::vector<std::byte>& out) { detail::amf0_encode_value(v, out); }
+
+inline std::vector<std::byte> encode(const value& v) {
+    std::vector<std::byte> out;
+    detail::amf0_encode_value(v, out);
+    return out;
+}
+
+/**
+ * Decodes one value from the front of `in` into `out`. Returns the bytes consumed; on failure
+ * returns 0, sets `ec` and leaves `out` alone.
+ */
+inline std::size_t decode(std::span<const std::byte> in, value& out, std::error_code& ec,
+                          const amf_limits& limits = {}) {
+    detail::amf_decode_context ctx(in, limits);
+    detail::amf0_decoder decoder(ctx);
+    value v;
+    if (!decoder.decode_value(0, v)) {
+        ec = ctx.ec;
+        return 0;
+    }
+    ec.clear();
+    out = std::move(v);
+    return ctx.pos;
+}
+
+/**
+ * Decodes values until `in` ends (a command or data message body). `out` is cleared first; on
+ * failure it keeps the values decoded before the bad one and `ec` says why. The limits and the
+ * reference table span the whole call.
+ */
+inline bool decode_all(std::span<const std::byte> in, std::vector<value>& out, std::error_code& ec,
+                       const amf_limits& limits = {}) {
+    out.clear();
+    detail::amf_decode_context ctx(in, limits);
+    detail::amf0_decoder decoder(ctx);
+    while (ctx.pos < in.size()) {
+        value v;
+        if (!decoder.decode_value(0, v)) {
+            ec = ctx.ec;
+            return false;
+        }
+        out.push_back(std::move(v));
+    }
+    ec.clear();
+    return true;
+}
+
+/// Compact JSON-like text: `{app: "live", n: 3}`, `ecma{...}`, `[1, 2]`, `date(ms)`, `bytes(N)`...
+inline std::string to_string(const value& v) {
+    std::string out;
+    detail::amf_format_value(out, v);
+    return out;
+}
+
+} // namespace amf0
+RTMPX_NAMESPACE_END
+
+template <>
+struct fmt::formatter<rtmpx::amf0::value> {
+    constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
+    template <typename FormatContext>
+    auto format(const rtmpx::amf0::value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+        const std::string text = rtmpx::amf0::to_string(v);
+        return std::copy(text.begin(), text.end(), ctx.out());
+    }
+};
+
+// The AMF3 halves need the complete amf0::value; each also includes this header itself.
+// ---- include/rtmpx/detail/amf3_decoder.hpp ----
+// Bounded AMF3 decoding into amf0::value, for the AVM+ switch (0x11) inside AMF0 data.
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/**
+ * Reads one AMF3 value with its own string, trait and object reference tables. AMF3 kinds map
+ * onto amf0::value: integers and doubles to number, XML and XMLDocument to xml_document, a dense
+ * array to strict_array, an array with an associative part to ecma_array (associative pairs
+ * first, then the dense elements keyed "0", "1", ...), an object with a class name to
+ * typed_object, vectors to strict_array. An object reference re-reads the referenced bytes, so
+ * the copy is charged against the limits like the original; a reference to a value still being
+ * read (a cycle) is amf_bad_reference.
+ */
+class amf3_decoder {
+public:
+    explicit amf3_decoder(amf_decode_context& ctx) noexcept : ctx_(ctx) {}
+
+    bool decode_value(std::size_t depth, amf0::value& out) {
+        if (!ctx_.need(1)) return false;
+        const std::size_t start = ctx_.pos;
+        const auto marker = static_cast<amf3_marker>(ctx_.read_u8());
+        switch (marker) {
+        case amf3_marker::undefined: return scalar(out, amf0::value::undefined());
+        case amf3_marker::null: return scalar(out, amf0::value::null());
+        case amf3_marker::false_: return scalar(out, amf0::value(false));
+        case amf3_marker::true_: return scalar(out, amf0::value(true));
+        case amf3_marker::integer: {
+            std::uint32_t v = 0;
+            if (!ctx_.count_element() || !read_u29(v)) return false;
+            // sign-extend the 29-bit two's complement value
+            const std::int32_t i = (v & 0x10000000u) != 0 ? static_cast<std::int32_t>(v) - 0x20000000
+                                                            : static_cast<std::int32_t>(v);
+            out = amf0::value(static_cast<double>(i));
+            return true;
+        }
+        case amf3_marker::double_:
+            if (!ctx_.count_element() || !ctx_.need(8)) return false;
+            out = amf0::value(ctx_.read_double());
+            return true;
+        case amf3_marker::string: {
+            text t;
+            std::string s;
+            if (!ctx_.count_element() || !read_text(t) || !make(t, false, s)) return false;
+            out = amf0::value(std::move(s));
+            return true;
+        }
+        case amf3_marker::xml_document:
+        case amf3_marker::xml: return decode_xml(start, depth, out);
+        case amf3_marker::date: return decode_date(start, depth, out);
+        case amf3_marker::array: return decode_array(start, depth, out);
+        case amf3_marker::object: return decode_object(start, depth, out);
+        case amf3_marker::byte_array: return decode_byte_array(start, depth, out);
+        case amf3_marker::vector_int:
+        case amf3_marker::vector_uint:
+        case amf3_marker::vector_double: return decode_number_vector(marker, start, depth, out);
+        case amf3_marker::vector_object: return decode_object_vector(start, depth, out);
+        case amf3_marker::dictionary: return decode_dictionary(start, depth, out);
+        }
+        return ctx_.fail(error::amf_unknown_marker);
+    }
+
+private:
+    /// Input bytes of a string; `copied` when they came through a reference.
+    struct text {
+        std::size_t offset = 0;
+        std::size_t size = 0;
+        bool copied = false;
+    };
+    struct traits {
+        text class_name;
+        std::vector<text> members;
+        bool dynamic = false;
+    };
+    struct object_entry {
+        std::size_t offset;  ///< of the marker
+        bool complete;
+    };
+    static constexpr std::size_t no_slot = std::numeric_limits<std::size_t>::max();
+
+    bool scalar(amf0::value& out, amf0::value v) {
+        if (!ctx_.count_element()) return false;
+        out = std::move(v);
+        return true;
+    }
+
+    bool read_u29(std::uint32_t& v) {
+        v = 0;
+        for (int i = 0; i < 3; ++i) {
+            if (!ctx_.need(1)) return false;
+            const std::uint8_t b = ctx_.read_u8();
+            v = (v << 7) | (b & 0x7fu);
+            if ((b & 0x80) == 0) return true;
+        }
+        if (!ctx_.need(1)) return false;
+        v = (v << 8) | ctx_.read_u8();
+        return true;
+    }
+
+    /// UTF-8-vr: a string reference or an inline string (non-empty ones enter the table).
+    bool read_text(text& t) {
+        std::uint32_t h = 0;
+        if (!read_u29(h)) return false;
+        if ((h & 1u) == 0) {
+            const std::size_t index = h >> 1;
+            if (index >= strings_.size()) return ctx_.fail(error::amf_bad_reference);
+            t = strings_[index];
+            t.copied = true;
+            return true;
+        }
+        const std::size_t len = h >> 1;
+        if (!ctx_.need(len)) return false;
+        t = text{ctx_.pos, len, false};
+        ctx_.pos += len;
+        if (len > 0 && replay_ == 0) strings_.push_back(t);
+        return true;
+    }
+
+    bool make(const text& t, bool copied, std::string& out) {
+        return ctx_.make_string(t.offset, t.size, copied || t.copied, out);
+    }
+
+    /// The U29 header of a value that may be an object reference. A reference is resolved into
+    /// `out` and `resolved` set; otherwise `payload` is the header without its low bit.
+    bool header(std::size_t depth, amf0::value& out, std::uint32_t& payload, bool& resolved) {
+        std::uint32_t h = 0;
+        if (!read_u29(h)) return false;
+        payload = h >> 1;
+        resolved = (h & 1u) == 0;
+        return !resolved || replay(payload, depth, out);
+    }
+
+    bool replay(std::uint32_t index, std::size_t depth, amf0::value& out) {
+        if (index >= objects_.size() || !objects_[index].complete) return ctx_.fail(error::amf_bad_reference);
+        const std::size_t resume = ctx_.pos;
+        ctx_.pos = objects_[index].offset;
+        ++replay_;
+        ++ctx_.replaying;
+        const bool ok = decode_value(depth, out);
+        --replay_;
+        --ctx_.replaying;
+        ctx_.pos = resume;
+        return ok;
+    }
+
+    std::size_t begin_object(std::size_t offset) {
+        if (replay_ > 0) return no_slot;  // a copy is not a new table entry
+        objects_.push_back({offset, false});
+        return objects_.size() - 1;
+    }
+    void end_object(std::size_t slot) noexcept {
+        if (slot != no_slot) objects_[slot].complete = true;
+    }
+
+    bool decode_xml(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t len = 0;
+        bool resolved = false;
+        if (!header(depth, out, len, resolved)) return false;
+        if (resolved) return true;
+        std::string s;
+        if (!ctx_.count_element() || !ctx_.read_string(len, s)) return false;
+        end_object(begin_object(start));
+        out = amf0::value::xml_document(std::move(s));
+        return true;
+    }
+
+    bool decode_date(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t unused = 0;
+        bool resolved = false;
+        if (!header(depth, out, unused, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.need(8)) return false;
+        end_object(begin_object(start));
+        out = amf0::value::date(ctx_.read_double());
+        return true;
+    }
+
+    bool decode_byte_array(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t len = 0;
+        bool resolved = false;
+        if (!header(depth, out, len, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.need(len)) return false;
+        if (ctx_.replaying > 0 && !ctx_.charge_copy(len)) return false;
+        const auto src = ctx_.in.subspan(ctx_.pos, len);
+        std::vector<std::byte> data(src.begin(), src.end());
+        ctx_.pos += len;
+        end_object(begin_object(start));
+        out = amf0::value::byte_array(std::move(data));
+        return true;
+    }
+
+    bool decode_array(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t dense = 0;
+        bool resolved = false;
+        if (!header(depth, out, dense, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.enter(depth)) return false;
+        const std::size_t slot = begin_object(start);
+        amf0::properties assoc;
+        for (;;) {
+            text key;
+            if (!read_text(key)) return false;
+            if (key.size == 0) break;
+            std::string name;
+            amf0::value v;
+            if (!make(key, false, name) || !decode_value(depth + 1, v)) return false;
+            assoc.emplace_back(std::move(name), std::move(v));
+        }
+        // every element takes at least one byte: check before reserving
+        if (dense > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+        if (!ctx_.room_for(dense)) return false;
+        std::vector<amf0::value> items;
+        items.reserve(dense);
+        for (std::uint32_t i = 0; i < dense; ++i) {
+            amf0::value v;
+            if (!decode_value(depth + 1, v)) return false;
+            items.push_back(std::move(v));
+        }
+        end_object(slot);
+        if (assoc.empty()) {
+            out = amf0::value::strict_array(std::move(items));
+            return true;
+        }
+        assoc.reserve(assoc.size() + items.size());
+        for (std::size_t i = 0; i < items.size(); ++i) assoc.emplace_back(std::to_string(i), std::move(items[i]));
+        out = amf0::value::ecma_array(std::move(assoc));
+        return true;
+    }
+
+    bool decode_object(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t h = 0;
+        bool resolved = false;
+        if (!header(depth, out, h, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.enter(depth)) return false;
+        // h (the header without its low bit): bit 0 inline traits, bit 1 externalizable,
+        // bit 2 dynamic, the rest the sealed member count
+        traits t;
+        bool traits_copied = false;
+        if ((h & 1u) == 0) {
+            const std::size_t index = h >> 1;
+            if (index >= traits_.size()) return ctx_.fail(error::amf_bad_reference);
+            // every sealed member needs a value of at least one byte: check before copying
+            if (traits_[index].members.size() > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+            t = traits_[index];
+            traits_copied = true;
+        } else {
+            if ((h & 2u) != 0) return ctx_.fail(error::amf3_externalizable);
+            t.dynamic = (h & 4u) != 0;
+            const std::size_t sealed = h >> 3;
+            if (!read_text(t.class_name)) return false;
+            if (sealed > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+            t.members.reserve(sealed);
+            for (std::size_t i = 0; i < sealed; ++i) {
+                text name;
+                if (!read_text(name)) return false;
+                t.members.push_back(name);
+            }
+            if (replay_ == 0) traits_.push_back(t);
+        }
+        const std::size_t slot = begin_object(start);
+        if (t.members.size() > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+        if (!ctx_.room_for(t.members.size())) return false;
+        amf0::properties props;
+        props.reserve(t.members.size());
+        for (const text& member : t.members) {
+            std::string name;
+            amf0::value v;
+            if (!make(member, traits_copied, name) || !decode_value(depth + 1, v)) return false;
+            props.emplace_back(std::move(name), std::move(v));
+        }
+        if (t.dynamic) {
+            for (;;) {
+                text key;
+                if (!read_text(key)) return false;
+                if (key.size == 0) break;
+                std::string name;
+                amf0::value v;
+                if (!make(key, false, name) || !decode_value(depth + 1, v)) return false;
+                props.emplace_back(std::move(name), std::move(v));
+            }
+        }
+        std::string class_name;
+        if (!make(t.class_name, traits_copied, class_name)) return false;
+        end_object(slot);
+        out = class_name.empty() ? amf0::value::object(std::move(props))
+                                 : amf0::value::typed_object(std::move(class_name), std::move(props));
+        return true;
+    }
+
+    bool decode_number_vector(amf3_marker marker, std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t count = 0;
+        bool resolved = false;
+        if (!header(depth, out, count, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.enter(depth) || !ctx_.need(1)) return false;
+        ctx_.read_u8();  // fixed-length flag
+        const std::size_t width = marker == amf3_marker::vector_double ? 8 : 4;
+        if (count > ctx_.remaining() / width) return ctx_.fail(error::amf_truncated);
+        if (!ctx_.room_for(count)) return false;
+        std::vector<amf0::value> items;
+        items.reserve(count);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            ctx_.count_element();  // cannot fail after room_for
+            if (marker == amf3_marker::vector_double) {
+                items.emplace_back(ctx_.read_double());
+            } else if (marker == amf3_marker::vector_int) {
+                items.emplace_back(static_cast<double>(static_cast<std::int32_t>(ctx_.read_be32())));
+            } else {
+                items.emplace_back(static_cast<double>(ctx_.read_be32()));
+            }
+        }
+        end_object(begin_object(start));
+        out = amf0::value::strict_array(std::move(items));
+        return true;
+    }
+
+    bool decode_object_vector(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t count = 0;
+        bool resolved = false;
+        if (!header(depth, out, count, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.enter(depth) || !ctx_.need(1)) return false;
+        ctx_.read_u8();  // fixed-length flag
+        const std::size_t slot = begin_object(start);
+        text type_name;  // the element class name; amf0::value has nowhere to keep it
+        if (!read_text(type_name)) return false;
+        if (count > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+        if (!ctx_.room_for(count)) return false;
+        std::vector<amf0::value> items;
+        items.reserve(count);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            amf0::value v;
+            if (!decode_value(depth + 1, v)) return false;
+            items.push_back(std::move(v));
+        }
+        end_object(slot);
+        out = amf0::value::strict_array(std::move(items));
+        return true;
+    }
+
+    bool decode_dictionary(std::size_t start, std::size_t depth, amf0::value& out) {
+        std::uint32_t count = 0;
+        bool resolved = false;
+        if (!header(depth, out, count, resolved)) return false;
+        if (resolved) return true;
+        if (!ctx_.count_element() || !ctx_.enter(depth) || !ctx_.need(1)) return false;
+        ctx_.read_u8();  // weak-keys flag
+        const std::size_t slot = begin_object(start);
+        if (count > ctx_.remaining() / 2) return ctx_.fail(error::amf_truncated);
+        if (!ctx_.room_for(std::size_t{count} * 2)) return false;
+        std::vector<std::pair<amf0::value, amf0::value>> pairs;
+        pairs.reserve(count);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            amf0::value key;
+            amf0::value v;
+            if (!decode_value(depth + 1, key) || !decode_value(depth + 1, v)) return false;
+            pairs.emplace_back(std::move(key), std::move(v));
+        }
+        end_object(slot);
+        out = amf0::value::dictionary(std::move(pairs));
+        return true;
+    }
+
+    amf_decode_context& ctx_;
+    std::vector<text> strings_;
+    std::vector<traits> traits_;
+    std::vector<object_entry> objects_;
+    std::size_t replay_ = 0;
+};
+
+inline bool amf3_decode_value(amf_decode_context& ctx, std::size_t depth, amf0::value& out) {
+    amf3_decoder decoder(ctx);
+    return decoder.decode_value(depth, out);
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/amf3_decoder.hpp ----
+// ---- include/rtmpx/detail/amf3_encoder.hpp ----
+// A small AMF3 encoder for amf0::value, used for the AMF3-only kinds behind the AVM+ switch.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+inline void amf3_put_marker(std::vector<std::byte>& out, amf3_marker m) { put_u8(out, static_cast<std::uint8_t>(m)); }
+
+/// The variable-length U29: 7 bits per byte with a continuation bit, the fourth byte all 8 bits.
+inline void amf3_put_u29(std::vector<std::byte>& out, std::uint32_t v) {
+    RTMPX_ASSERT(v <= 0x1fffffffu);
+    if (v < 0x80) {
+        put_u8(out, static_cast<std::uint8_t>(v));
+    } else if (v < 0x4000) {
+        put_u8(out, static_cast<std::uint8_t>(((v >> 7) & 0x7f) | 0x80));
+        put_u8(out, static_cast<std::uint8_t>(v & 0x7f));
+    } else if (v < 0x200000) {
+        put_u8(out, static_cast<std::uint8_t>(((v >> 14) & 0x7f) | 0x80));
+        put_u8(out, static_cast<std::uint8_t>(((v >> 7) & 0x7f) | 0x80));
+        put_u8(out, static_cast<std::uint8_t>(v & 0x7f));
+    } else {
+        put_u8(out, static_cast<std::uint8_t>(((v >> 22) & 0x7f) | 0x80));
+        put_u8(out, static_cast<std::uint8_t>(((v >> 15) & 0x7f) | 0x80));
+        put_u8(out, static_cast<std::uint8_t>(((v >> 8) & 0x7f) | 0x80));
+        put_u8(out, static_cast<std::uint8_t>(v & 0xff));
+    }
+}
+
+/// A U29 whose low bit 1 says "inline, not a reference", the length or count in the other 28.
+inline void amf3_put_inline(std::vector<std::byte>& out, std::size_t n) {
+    RTMPX_ASSERT(n <= 0x0fffffffu);
+    amf3_put_u29(out, (static_cast<std::uint32_t>(n) << 1) | 1u);
+}
+
+/// UTF-8-vr, always inline (this encoder never writes references).
+inline void amf3_put_string(std::vector<std::byte>& out, std::string_view s) {
+    amf3_put_inline(out, s.size());
+    amf_put_text(out, s);
+}
+
+/// An object with inline traits: sealed members (class name, member names, values) or, for an
+/// anonymous object whose keys are all non-empty, dynamic members ended by the empty string.
+inline void amf3_encode_object(std::string_view class_name, const amf0::properties& props, bool sealed,
+                               std::vector<std::byte>& out) {
+    amf3_put_marker(out, amf3_marker::object);
+    if (sealed) {
+        RTMPX_ASSERT(props.size() <= 0x01ffffffu);
+        amf3_put_u29(out, (static_cast<std::uint32_t>(props.size()) << 4) | 0x03u);  // inline traits, not dynamic
+        amf3_put_string(out, class_name);
+        for (const amf0::property& p : props) amf3_put_string(out, p.first);
+        for (const amf0::property& p : props) amf3_encode(p.second, out);
+    } else {
+        amf3_put_u29(out, 0x0bu);  // inline traits, dynamic, no sealed members
+        amf3_put_string(out, class_name);
+        for (const amf0::property& p : props) {
+            amf3_put_string(out, p.first);
+            amf3_encode(p.second, out);
+        }
+        amf3_put_string(out, {});
+    }
+}
+
+inline bool amf3_has_empty_key(const amf0::properties& props) noexcept {
+    for (const amf0::property& p : props) {
+        if (p.first.empty()) return true;
+    }
+    return false;
+}
+
+/**
+ * Writes `v` as one AMF3 value. AMF3 has no time zone on dates (written as 0 offset, i.e.
+ * dropped), no `unsupported` (written as undefined), and cannot hold an empty key in an
+ * associative array (such an ECMA array is written as an anonymous object); an empty ECMA array
+ * reads back as an empty strict array.
+ */
+inline void amf3_encode(const amf0::value& v, std::vector<std::byte>& out) {
+    using amf0::kind;
+    switch (v.type()) {
+    case kind::number: {
+        const double d = v.as_number();
+        if (d >= -268435456.0 && d <= 268435455.0 && std::trunc(d) == d && !(d == 0 && std::signbit(d))) {
+            amf3_put_marker(out, amf3_marker::integer);
+            amf3_put_u29(out, static_cast<std::uint32_t>(static_cast<std::int32_t>(d)) & 0x1fffffffu);
+        } else {
+            amf3_put_marker(out, amf3_marker::double_);
+            amf_put_double(out, d);
+        }
+        return;
+    }
+    case kind::boolean: amf3_put_marker(out, v.as_bool() ? amf3_marker::true_ : amf3_marker::false_); return;
+    case kind::string:
+        amf3_put_marker(out, amf3_marker::string);
+        amf3_put_string(out, v.as_string());
+        return;
+    case kind::null: amf3_put_marker(out, amf3_marker::null); return;
+    case kind::undefined:
+    case kind::unsupported: amf3_put_marker(out, amf3_marker::undefined); return;
+    case kind::object: amf3_encode_object({}, v.props(), amf3_has_empty_key(v.props()), out); return;
+    case kind::typed_object: amf3_encode_object(v.class_name(), v.props(), true, out); return;
+    case kind::ecma_array:
+        if (amf3_has_empty_key(v.props())) {
+            amf3_encode_object({}, v.props(), true, out);
+            return;
+        }
+        amf3_put_marker(out, amf3_marker::array);
+        amf3_put_inline(out, 0);  // no dense part
+        for (const amf0::property& p : v.props()) {
+            amf3_put_string(out, p.first);
+            amf3_encode(p.second, out);
+        }
+        amf3_put_string(out, {});
+        return;
+    case kind::strict_array:
+        amf3_put_marker(out, amf3_marker::array);
+        amf3_put_inline(out, v.size());
+        amf3_put_string(out, {});  // no associative part
+        for (const amf0::value& e : v.elements()) amf3_encode(e, out);
+        return;
+    case kind::date:
+        amf3_put_marker(out, amf3_marker::date);
+        amf3_put_inline(out, 0);
+        amf_put_double(out, v.date_ms());
+        return;
+    case kind::xml_document:
+        amf3_put_marker(out, amf3_marker::xml_document);
+        amf3_put_string(out, v.as_string());
+        return;
+    case kind::byte_array:
+        amf3_put_marker(out, amf3_marker::byte_array);
+        amf3_put_inline(out, v.bytes().size());
+        out.insert(out.end(), v.bytes().begin(), v.bytes().end());
+        return;
+    case kind::dictionary:
+        amf3_put_marker(out, amf3_marker::dictionary);
+        amf3_put_inline(out, v.size());
+        put_u8(out, 0);  // strong keys
+        for (const auto& [key, val] : v.entries()) {
+            amf3_encode(key, out);
+            amf3_encode(val, out);
+        }
+        return;
+    }
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/amf3_encoder.hpp ----
+// ---- end of include/rtmpx/amf0.hpp ----
+// ---- include/rtmpx/message.hpp ----
+// A whole RTMP message as the chunk layer reads and writes it: header fields plus payload.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// RTMP message type ids (RTMP 1.0 §5.4, §7.1). The chunk layer carries any 8-bit value.
+enum class message_type : std::uint8_t {
+    set_chunk_size = 1,
+    abort = 2,
+    acknowledgement = 3,
+    user_control = 4,
+    window_ack_size = 5,
+    set_peer_bandwidth = 6,
+    audio = 8,
+    video = 9,
+    data_amf3 = 15,
+    shared_object_amf3 = 16,
+    command_amf3 = 17,
+    data_amf0 = 18,
+    shared_object_amf0 = 19,
+    command_amf0 = 20,
+    aggregate = 22,
+};
+
+/// The header fields every message carries (RTMP 1.0 §6.1.1).
+struct message_header {
+    std::uint32_t chunk_stream_id = 3;  ///< 2..65599; 2 is reserved for protocol control
+    message_type type = message_type::command_amf0;
+    rtmp_timestamp timestamp;
+    std::uint32_t stream_id = 0;        ///< the message stream id (0 for the NetConnection)
+
+    bool operator==(const message_header&) const = default;
+};
+
+/// A complete message: its header and its reassembled payload.
+struct message {
+    message_header header;
+    std::vector<std::byte> payload;
+
+    bool operator==(const message&) const = default;
+};
+
+/// Chunk stream ids the server uses for what it sends.
+namespace chunk_stream {
+inline constexpr std::uint32_t protocol_control = 2;  ///< RTMP 1.0 §5.4: control messages use chunk stream 2
+inline constexpr std::uint32_t command = 3;           ///< NetConnection commands and replies
+inline constexpr std::uint32_t audio = 4;
+inline constexpr std::uint32_t stream_command = 5;    ///< onStatus and data on a message stream
+inline constexpr std::uint32_t video = 6;
+} // namespace chunk_stream
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/message.hpp ----
+// ---- include/rtmpx/messages.hpp ----
+// Typed RTMP messages: protocol control, user control, commands, data, media and aggregates.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+// ---------------------------------------------------------------------------------------------
+// Protocol control messages (RTMP 1.0 §5.4), always on chunk stream 2, message stream 0.
+
+/// Type 1: the sender's new maximum chunk size.
+struct set_chunk_size {
+    std::uint32_t chunk_size = 128;
+    bool operator==(const set_chunk_size&) const = default;
+};
+/// Type 2: discard the partial message of a chunk stream.
+struct abort_message {
+    std::uint32_t chunk_stream_id = 0;
+    bool operator==(const abort_message&) const = default;
+};
+/// Type 3: bytes received so far (the sequence number).
+struct acknowledgement {
+    std::uint32_t sequence_number = 0;
+    bool operator==(const acknowledgement&) const = default;
+};
+/// Type 5: how many bytes the peer may send before it must see an acknowledgement.
+struct window_ack_size {
+    std::uint32_t window = 0;
+    bool operator==(const window_ack_size&) const = default;
+};
+/// Limit types of Set Peer Bandwidth (RTMP 1.0 §5.4.5).
+enum class bandwidth_limit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
+/// Type 6: limits the peer's output bandwidth (its window acknowledgement size).
+struct set_peer_bandwidth {
+    std::uint32_t window = 0;
+    bandwidth_limit limit = bandwidth_limit::dynamic;
+    bool operator==(const set_peer_bandwidth&) const = default;
+};
+
+/// User control event types (RTMP 1.0 §7.1.7, plus the ones players use in practice).
+enum class user_control_event : std::uint16_t {
+    stream_begin = 0,
+    stream_eof = 1,
+    stream_dry = 2,
+    set_buffer_length = 3,
+    stream_is_recorded = 4,
+    ping_request = 6,
+    ping_response = 7,
+    swf_verify_request = 26,
+    swf_verify_response = 27,
+    buffer_empty = 31,
+    buffer_ready = 32,
+};
+
+/// Type 4: a user control event. `value` is the stream id, or the timestamp for pings.
+struct user_control {
+    user_control_event event = user_control_event::stream_begin;
+    std::uint32_t value = 0;
+    std::uint32_t buffer_length = 0;  ///< set_buffer_length only: milliseconds
+    std::vector<std::byte> data;      ///< the body after the event type, for events without fixed fields
+
+    bool operator==(const user_control&) const = default;
+
+    static user_control stream_begin(std::uint32_t stream_id) { return {user_control_event::stream_begin, stream_id, 0, {}}; }
+    static user_control stream_eof(std::uint32_t stream_id) { return {user_control_event::stream_eof, stream_id, 0, {}}; }
+    static user_control stream_dry(std::uint32_t stream_id) { return {user_control_event::stream_dry, stream_id, 0, {}}; }
+    static user_control stream_is_recorded(std::uint32_t stream_id) {
+        return {user_control_event::stream_is_recorded, stream_id, 0, {}};
+    }
+    static user_control set_buffer_length(std::uint32_t stream_id, std::uint32_t ms) {
+        return {user_control_event::set_buffer_length, stream_id, ms, {}};
+    }
+    static user_control ping_request(std::uint32_t timestamp) { return {user_control_event::ping_request, timestamp, 0, {}}; }
+    static user_control ping_response(std::uint32_t timestamp) { return {user_control_event::ping_response, timestamp, 0, {}}; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Commands and data (RTMP 1.0 §7.1.1-2, §7.2).
+
+/// A command message (type 20, or 17 with its leading format byte): name, transaction id,
+/// command object and the values after it.
+struct command {
+    std::string name;
+    double transaction_id = 0;
+    amf0::value object;                    ///< null when the peer sent null (or nothing)
+    std::vector<amf0::value> arguments;    ///< the values after the command object
+
+    bool operator==(const command&) const = default;
+};
+
+/// A data message (type 18, or 15): a handler name such as "onMetaData" and its values.
+struct data_message {
+    std::string handler;
+    std::vector<amf0::value> values;
+
+    bool operator==(const data_message&) const = default;
+};
+
+/// Audio (type 8) or video (type 9) data: the FLV tag body, passed through.
+struct media_message {
+    message_type type = message_type::video;
+    std::vector<std::byte> payload;
+
+    bool operator==(const media_message&) const = default;
+};
+
+/// Type 22: the messages an aggregate carried, with their timestamps rebased (RTMP 1.0 §7.1.6).
+struct aggregate_message {
+    std::vector<message> parts;
+    bool operator==(const aggregate_message&) const = default;
+};
+
+/// A message of a type this library does not interpret (shared objects, unknown ids).
+struct unknown_message {
+    message_type type{};
+    std::vector<std::byte> payload;
+    bool operator==(const unknown_message&) const = default;
+};
+
+/// Any message, typed.
+using decoded_message = std::variant<set_chunk_size, abort_message, acknowledgement, user_control, window_ack_size,
+                                     set_peer_bandwidth, command, data_message, media_message, aggregate_message,
+                                     unknown_message>;
+
+namespace detail {
+
+inline bool decode_amf_values(std::span<const std::byte> body, std::vector<amf0::value>& out, std::error_code& ec,
+                              const amf_limits& limits) {
+    if (!amf0::decode_all(body, out, ec, limits)) return false;
+    return true;
+}
+
+inline std::optional<command> decode_command(std::span<const std::byte> body, std::error_code& ec,
+                                             const amf_limits& limits) {
+    std::vector<amf0::value> values;
+    if (!decode_amf_values(body, values, ec, limits)) return std::nullopt;
+    // RTMP 1.0 §7.1.1: name, transaction id, command object, then optional arguments. Some
+    // peers omit the transaction id of notifications (ffmpeg's onFCPublish): read it as 0.
+    if (values.empty() || !values[0].is_string()) {
+        ec = error::message_malformed;
+        return std::nullopt;
+    }
+    command c;
+    c.name = std::string(values[0].as_string());
+    std::size_t next = 1;
+    if (values.size() > 1 && values[1].is_number()) c.transaction_id = values[next++].as_number();
+    if (values.size() > next) c.object = std::move(values[next++]);
+    for (std::size_t i = next; i < values.size(); ++i) c.arguments.push_back(std::move(values[i]));
+    return c;
+}
+
+inline std::optional<data_message> decode_data(std::span<const std::byte> body, std::error_code& ec,
+                                               const amf_limits& limits) {
+    std::vector<amf0::value> values;
+    if (!decode_amf_values(body, values, ec, limits)) return std::nullopt;
+    data_message d;
+    std::size_t first = 0;
+    if (!values.empty() && values[0].is_string()) {
+        d.handler = std::string(values[0].as_string());
+        first = 1;
+    }
+    for (std::size_t i = first; i < values.size(); ++i) d.values.push_back(std::move(values[i]));
+    return d;
+}
+
+inline std::optional<aggregate_message> decode_aggregate(const message& m, std::error_code& ec) {
+    // Each part: type(1) length(3) timestamp(3) timestamp-extended(1) stream id(3), the body,
+    // then a 4-byte back pointer (the part's size), like an FLV tag.
+    aggregate_message out;
+    std::span<const std::byte> rest(m.payload);
+    std::optional<rtmp_timestamp> first;
+    while (!rest.empty()) {
+        if (rest.size() < 11) {
+            ec = error::aggregate_malformed;
+            return std::nullopt;
+        }
+        const auto type = static_cast<message_type>(u8(rest[0]));
+        const std::uint32_t length = load_be24(rest.subspan(1));
+        const rtmp_timestamp ts((std::uint32_t{u8(rest[7])} << 24) | load_be24(rest.subspan(4)));
+        if (rest.size() < 11 + std::size_t{length} + 4) {
+            ec = error::aggregate_malformed;
+            return std::nullopt;
+        }
+        if (!first) first = ts;
+        message part;
+        part.header.chunk_stream_id = m.header.chunk_stream_id;
+        part.header.type = type;
+        part.header.stream_id = m.header.stream_id;
+        part.header.timestamp = m.header.timestamp + (ts - *first);
+        part.payload.assign(rest.begin() + 11, rest.begin() + 11 + length);
+        out.parts.push_back(std::move(part));
+        rest = rest.subspan(11 + std::size_t{length} + 4);
+    }
+    return out;
+}
+
+template <class T>
+message control_message(message_type type, const T& body_writer) {
+    message m;
+    m.header.chunk_stream_id = chunk_stream::protocol_control;
+    m.header.type = type;
+    m.header.stream_id = 0;
+    body_writer(m.payload);
+    return m;
+}
+
+} // namespace detail
+
+/**
+ * Interprets a message by its type. Media and unknown payloads are moved, not copied.
+ *
+ * Errors: `error::message_malformed` for a control message whose body is too short or a command
+ * without name and transaction id; AMF errors from decoding; `error::aggregate_malformed`.
+ * On error the returned value is meaningless.
+ */
+inline decoded_message decode_message(message m, std::error_code& ec, const amf_limits& limits = {}) {
+    using detail::load_be16;
+    using detail::load_be32;
+    ec.clear();
+    const std::span<const std::byte> body(m.payload);
+    auto need = [&](std::size_t n) {
+        if (body.size() < n) ec = error::message_malformed;
+        return !ec;
+    };
+    switch (m.header.type) {
+    case message_type::set_chunk_size:
+        if (need(4)) return set_chunk_size{load_be32(body) & 0x7fffffffu};
+        break;
+    case message_type::abort:
+        if (need(4)) return abort_message{load_be32(body)};
+        break;
+    case message_type::acknowledgement:
+        if (need(4)) return acknowledgement{load_be32(body)};
+        break;
+    case message_type::window_ack_size:
+        if (need(4)) return window_ack_size{load_be32(body)};
+        break;
+    case message_type::set_peer_bandwidth:
+        if (need(5)) {
+            const auto limit = detail::u8(body[4]);
+            if (limit > 2) {
+                ec = error::message_malformed;
+                break;
+            }
+            return set_peer_bandwidth{load_be32(body), static_cast<bandwidth_limit>(limit)};
+        }
+        break;
+    case message_type::user_control: {
+        if (!need(2)) break;
+        user_control uc;
+        uc.event = static_cast<user_control_event>(load_be16(body));
+        const auto rest = body.subspan(2);
+        switch (uc.event) {
+        case user_control_event::set_buffer_length:
+            if (!need(10)) return uc;
+            uc.value = load_be32(rest);
+            uc.buffer_length = load_be32(rest.subspan(4));
+            break;
+        case user_control_event::stream_begin:
+        case user_control_event::stream_eof:
+        case user_control_event::stream_dry:
+        case user_control_event::stream_is_recorded:
+        case user_control_event::ping_request:
+        case user_control_event::ping_response:
+        case user_control_event::buffer_empty:
+        case user_control_event::buffer_ready:
+            if (!need(6)) return uc;
+            uc.value = load_be32(rest);
+            break;
+        default:
+            uc.data.assign(rest.begin(), rest.end());
+            break;
+        }
+        return uc;
+    }
+    case message_type::command_amf3:
+        if (!need(1)) break;  // a format byte precedes AMF0 values (with AVM+ switches)
+        if (auto c = detail::decode_command(body.subspan(1), ec, limits)) return std::move(*c);
+        break;
+    case message_type::command_amf0:
+        if (auto c = detail::decode_command(body, ec, limits)) return std::move(*c);
+        break;
+    case message_type::data_amf3:
+        if (!need(1)) break;
+        if (auto d = detail::decode_data(body.subspan(1), ec, limits)) return std::move(*d);
+        break;
+    case message_type::data_amf0:
+        if (auto d = detail::decode_data(body, ec, limits)) return std::move(*d);
+        break;
+    case message_type::audio:
+    case message_type::video: return media_message{m.header.type, std::move(m.payload)};
+    case message_type::aggregate:
+        if (auto a = detail::decode_aggregate(m, ec)) return std::move(*a);
+        break;
+    default: return unknown_message{m.header.type, std::move(m.payload)};
+    }
+    return unknown_message{m.header.type, {}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding: each typed message to a whole `message` ready for the chunk writer.
+
+inline message to_message(const set_chunk_size& v) {
+    return detail::control_message(message_type::set_chunk_size, [&](auto& p) { detail::put_be32(p, v.chunk_size); });
+}
+inline message to_message(const abort_message& v) {
+    return detail::control_message(message_type::abort, [&](auto& p) { detail::put_be32(p, v.chunk_stream_id); });
+}
+inline message to_message(const acknowledgement& v) {
+    return detail::control_message(message_type::acknowledgement,
+                                   [&](auto& p) { detail::put_be32(p, v.sequence_number); });
+}
+inline message to_message(const window_ack_size& v) {
+    return detail::control_message(message_type::window_ack_size, [&](auto& p) { detail::put_be32(p, v.window); });
+}
+inline message to_message(const set_peer_bandwidth& v) {
+    return detail::control_message(message_type::set_peer_bandwidth, [&](auto& p) {
+        detail::put_be32(p, v.window);
+        detail::put_u8(p, static_cast<std::uint8_t>(v.limit));
+    });
+}
+inline message to_message(const user_control& v) {
+    return detail::control_message(message_type::user_control, [&](auto& p) {
+        detail::put_be16(p, static_cast<std::uint16_t>(v.event));
+        switch (v.event) {
+        case user_control_event::set_buffer_length:
+            detail::put_be32(p, v.value);
+            detail::put_be32(p, v.buffer_length);
+            break;
+        case user_control_event::stream_begin:
+        case user_control_event::stream_eof:
+        case user_control_event::stream_dry:
+        case user_control_event::stream_is_recorded:
+        case user_control_event::ping_request:
+        case user_control_event::ping_response:
+        case user_control_event::buffer_empty:
+        case user_control_event::buffer_ready: detail::put_be32(p, v.value); break;
+        default: p.insert(p.end(), v.data.begin(), v.data.end()); break;
+        }
+    });
+}
+
+/// The AMF0 body of a command: name, transaction id, command object, arguments.
+inline std::vector<std::byte> encode_payload(const command& c) {
+    std::vector<std::byte> out;
+    amf0::encode(amf0::value(c.name), out);
+    amf0::encode(amf0::value(c.transaction_id), out);
+    amf0::encode(c.object, out);
+    for (const auto& a : c.arguments) amf0::encode(a, out);
+    return out;
+}
+
+/// The AMF0 body of a data message: handler name, then the values.
+inline std::vector<std::byte> encode_payload(const data_message& d) {
+    std::vector<std::byte> out;
+    amf0::encode(amf0::value(d.handler), out);
+    for (const auto& v : d.values) amf0::encode(v, out);
+    return out;
+}
+
+/// A command as a type-20 message on `stream_id` (0 is the NetConnection).
+inline message to_message(const command& c, std::uint32_t stream_id = 0,
+                          std::uint32_t chunk_stream_id = chunk_stream::command) {
+    return message{message_header{chunk_stream_id, message_type::command_amf0, rtmp_timestamp(0), stream_id},
+                   encode_payload(c)};
+}
+
+/// A data message as a type-18 message on `stream_id`.
+inline message to_message(const data_message& d, std::uint32_t stream_id,
+                          std::uint32_t chunk_stream_id = chunk_stream::stream_command,
+                          rtmp_timestamp timestamp = rtmp_timestamp(0)) {
+    return message{message_header{chunk_stream_id, message_type::data_amf0, timestamp, stream_id}, encode_payload(d)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed commands a server receives (RTMP 1.0 §7.2.1-2 and the ones players send in practice).
+
+/**
+ * `connect`: the command object's well-known fields, typed, with the raw object and the user
+ * arguments after it still available.
+ */
+struct connect_command {
+    double transaction_id = 1;
+    amf0::value object;                  ///< the whole command object
+    std::vector<amf0::value> arguments;  ///< optional user arguments after it
+    std::string app;
+    std::string tc_url;
+    std::string flash_ver;
+    std::string swf_url;
+    std::string page_url;
+    double object_encoding = 0;  ///< 0 for AMF0, 3 for AMF3
+    double capabilities = 0;
+    double audio_codecs = 0;
+    double video_codecs = 0;
+    std::vector<std::string> fourcc_list;  ///< Enhanced RTMP codecs the client accepts
+};
+struct create_stream_command {
+    double transaction_id = 0;
+    amf0::value object;
+};
+/// `play`: start is -2 (live or recorded), -1 (live only) or a position in seconds.
+struct play_command {
+    double transaction_id = 0;
+    std::string stream_name;
+    double start = -2;
+    double duration = -1;
+    bool reset = true;
+    bool stop = false;  ///< `play(false)`: stop playing instead
+};
+struct play2_command {
+    double transaction_id = 0;
+    amf0::value parameters;
+};
+struct pause_command {
+    double transaction_id = 0;
+    bool pause = true;
+    double milliseconds = 0;
+};
+struct seek_command {
+    double transaction_id = 0;
+    double milliseconds = 0;
+};
+struct delete_stream_command {
+    double transaction_id = 0;
+    double stream_id = 0;
+};
+struct close_stream_command {
+    double transaction_id = 0;
+};
+struct receive_audio_command {
+    double transaction_id = 0;
+    bool enable = true;
+};
+struct receive_video_command {
+    double transaction_id = 0;
+    bool enable = true;
+};
+struct publish_command {
+    double transaction_id = 0;
+    std::string stream_name;
+    std::string type = "live";
+};
+struct release_stream_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+struct fc_publish_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+struct fc_subscribe_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+struct get_stream_length_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+/// Any other command: a remote procedure call (or a reply such as `_result` to the server's own).
+struct call_command {
+    command cmd;
+};
+
+using typed_command =
+    std::variant<connect_command, create_stream_command, play_command, play2_command, pause_command, seek_command,
+                 delete_stream_command, close_stream_command, receive_audio_command, receive_video_command,
+                 publish_command, release_stream_command, fc_publish_command, fc_subscribe_command,
+                 get_stream_length_command, call_command>;
+
+namespace detail {
+
+inline const amf0::value& argument(const command& c, std::size_t i) {
+    static const amf0::value null_value;
+    return i < c.arguments.size() ? c.arguments[i] : null_value;
+}
+
+inline bool string_argument(const command& c, std::size_t i, std::string& out, std::error_code& ec) {
+    const auto& v = argument(c, i);
+    if (!v.is_string()) {
+        ec = error::message_malformed;
+        return false;
+    }
+    out = std::string(v.as_string());
+    return true;
+}
+
+} // namespace detail
+
+/**
+ * Types a command by its name. Names that are not standard commands become `call_command`.
+ *
+ * Errors: `error::message_malformed` when a standard command lacks a required argument
+ * (play without a stream name, pause without its flag, ...).
+ */
+inline typed_command parse_command(command c, std::error_code& ec) {
+    ec.clear();
+    const double txn = c.transaction_id;
+    const auto& name = c.name;
+    if (name == "connect") {
+        connect_command cc;
+        cc.transaction_id = txn;
+        if (!c.object.has_properties()) {
+            ec = error::message_malformed;
+            return cc;
+        }
+        const auto& o = c.object;
+        cc.app = std::string(o["app"].as_string());
+        cc.tc_url = std::string(o["tcUrl"].as_string());
+        cc.flash_ver = std::string(o["flashVer"].as_string());
+        cc.swf_url = std::string(o["swfUrl"].as_string());
+        cc.page_url = std::string(o["pageUrl"].as_string());
+        cc.object_encoding = o["objectEncoding"].as_number();
+        cc.capabilities = o["capabilities"].as_number();
+        cc.audio_codecs = o["audioCodecs"].as_number();
+        cc.video_codecs = o["videoCodecs"].as_number();
+        if (const auto* list = o.find("fourCcList"); list && list->is_strict_array()) {
+            for (const auto& e : list->elements())
+                if (e.is_string()) cc.fourcc_list.emplace_back(e.as_string());
+        }
+        cc.object = std::move(c.object);
+        cc.arguments = std::move(c.arguments);
+        return cc;
+    }
+    if (name == "createStream") return create_stream_command{txn, std::move(c.object)};
+    if (name == "play") {
+        play_command p;
+        p.transaction_id = txn;
+        if (const auto& first = detail::argument(c, 0); first.is_boolean() && !first.as_bool()) {
+            p.stop = true;
+            return p;
+        }
+        if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
+        if (const auto& v = detail::argument(c, 1); v.is_number()) p.start = v.as_number();
+        if (const auto& v = detail::argument(c, 2); v.is_number()) p.duration = v.as_number();
+        if (const auto& v = detail::argument(c, 3); v.is_boolean()) p.reset = v.as_bool();
+        return p;
+    }
+    if (name == "play2") return play2_command{txn, detail::argument(c, 0)};
+    if (name == "pause") {
+        const auto& flag = detail::argument(c, 0);
+        if (!flag.is_boolean()) {
+            ec = error::message_malformed;
+            return pause_command{txn, false, 0};
+        }
+        return pause_command{txn, flag.as_bool(), detail::argument(c, 1).as_number()};
+    }
+    if (name == "seek") return seek_command{txn, detail::argument(c, 0).as_number()};
+    if (name == "deleteStream") {
+        const auto& id = detail::argument(c, 0);
+        if (!id.is_number()) ec = error::message_malformed;
+        return delete_stream_command{txn, id.as_number()};
+    }
+    if (name == "closeStream") return close_stream_command{txn};
+    if (name == "receiveAudio") return receive_audio_command{txn, detail::argument(c, 0).as_bool(true)};
+    if (name == "receiveVideo") return receive_video_command{txn, detail::argument(c, 0).as_bool(true)};
+    if (name == "publish") {
+        publish_command p;
+        p.transaction_id = txn;
+        if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
+        if (const auto& v = detail::argument(c, 1); v.is_string()) p.type = std::string(v.as_string());
+        return p;
+    }
+    auto named = [&](auto cmd) {
+        cmd.transaction_id = txn;
+        detail::string_argument(c, 0, cmd.stream_name, ec);
+        return cmd;
+    };
+    if (name == "releaseStream") return named(release_stream_command{});
+    if (name == "FCPublish") return named(fc_publish_command{});
+    if (name == "FCSubscribe") return named(fc_subscribe_command{});
+    if (name == "getStreamLength") return named(get_stream_length_command{});
+    return call_command{std::move(c)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders for what a server sends.
+
+/// An info object {level, code, description} as onStatus and _error carry (RTMP 1.0 §7.2.2).
+inline amf0::value status_info(std::string_view level, std::string_view code, std::string_view description) {
+    return amf0::value::object({{"level", amf0::value(level)},
+                                {"code", amf0::value(code)},
+                                {"description", amf0::value(description)}});
+}
+
+/// `_result` for transaction `txn`: the command object (often null) and the values after it.
+inline command make_result(double txn, amf0::value object = amf0::value::null(),
+                           std::vector<amf0::value> arguments = {}) {
+    return command{"_result", txn, std::move(object), std::move(arguments)};
+}
+
+/// `_error` for transaction `txn`, carrying an info object.
+inline command make_error(double txn, amf0::value info, amf0::value object = amf0::value::null()) {
+    return command{"_error", txn, std::move(object), {std::move(info)}};
+}
+
+/// `onStatus` with transaction id 0, a null command object and the info object.
+inline command make_on_status(amf0::value info) { return command{"onStatus", 0, amf0::value::null(), {std::move(info)}}; }
+
+/// `onStatus` built from level, code and description.
+inline command make_on_status(std::string_view level, std::string_view code, std::string_view description) {
+    return make_on_status(status_info(level, code, description));
+}
+
+/// `onMetaData` carrying an ECMA array (players read stream properties from it).
+inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
+
+/// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
+/// NetConnection.Connect.Success info object with the client's objectEncoding echoed).
+inline command make_connect_result(double txn, double object_encoding) {
+    auto props = amf0::value::object({{"fmsVer", amf0::value("FMS/3,0,1,123")}, {"capabilities", amf0::value(31)}});
+    auto info = status_info("status", "NetConnection.Connect.Success", "Connection succeeded.");
+    info.set("objectEncoding", amf0::value(object_encoding));
+    return make_result(txn, std::move(props), {std::move(info)});
+}
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/messages.hpp ----
+// ---- include/rtmpx/media.hpp ----
+// Raw pictures, encoded frames and the video_encoder concept that turns one into the other.
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// Layouts of a raw picture. Packed formats name their bytes in memory order (rgba: R first).
+enum class pixel_format {
+    rgba,   ///< 4 bytes a pixel: R, G, B, A
+    bgra,   ///< 4 bytes a pixel: B, G, R, A
+    rgb24,  ///< 3 bytes a pixel: R, G, B
+    bgr24,  ///< 3 bytes a pixel: B, G, R
+    i420,   ///< planar Y, U, V; chroma planes (w+1)/2 x (h+1)/2
+    nv12,   ///< planar Y, then interleaved U/V pairs; chroma (w+1)/2 pairs x (h+1)/2 rows
+};
+
+/// Bytes a pixel of a packed format takes (4 or 3); 0 for the planar formats.
+inline constexpr std::uint32_t bytes_per_pixel(pixel_format f) noexcept {
+    switch (f) {
+    case pixel_format::rgba:
+    case pixel_format::bgra: return 4;
+    case pixel_format::rgb24:
+    case pixel_format::bgr24: return 3;
+    case pixel_format::i420:
+    case pixel_format::nv12: return 0;
+    }
+    return 0;
+}
+
+/// True for the one-plane formats (rgba, bgra, rgb24, bgr24).
+inline constexpr bool is_packed(pixel_format f) noexcept { return bytes_per_pixel(f) != 0; }
+
+/**
+ * A non-owning view of a raw picture: up to three planes with their strides in bytes.
+ * Packed formats use plane 0 only; i420 uses Y, U, V; nv12 uses Y and UV.
+ *
+ * Lifetime: the planes must stay valid while the view is used (an encoder reads them only
+ * during `encode`).
+ */
+struct canvas_view {
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+    pixel_format format = pixel_format::rgba;
+    const std::byte* planes[3] = {nullptr, nullptr, nullptr};
+    std::uint32_t strides[3] = {0, 0, 0};
+
+    /// A packed picture (rgba, bgra, rgb24 or bgr24) of `stride` bytes a row.
+    static canvas_view packed(const void* data, std::uint32_t w, std::uint32_t h, std::uint32_t stride,
+                              pixel_format f) noexcept {
+        RTMPX_ASSERT(is_packed(f));
+        canvas_view v;
+        v.width = w;
+        v.height = h;
+        v.format = f;
+        v.planes[0] = static_cast<const std::byte*>(data);
+        v.strides[0] = stride;
+        return v;
+    }
+
+    /// A planar I420 picture (chroma planes (w+1)/2 x (h+1)/2).
+    static canvas_view i420(const void* y, std::uint32_t y_stride, const void* u, std::uint32_t u_stride,
+                            const void* v, std::uint32_t v_stride, std::uint32_t w, std::uint32_t h) noexcept {
+        canvas_view c;
+        c.width = w;
+        c.height = h;
+        c.format = pixel_format::i420;
+        c.planes[0] = static_cast<const std::byte*>(y);
+        c.planes[1] = static_cast<const std::byte*>(u);
+        c.planes[2] = static_cast<const std::byte*>(v);
+        c.strides[0] = y_stride;
+        c.strides[1] = u_stride;
+        c.strides[2] = v_stride;
+        return c;
+    }
+
+    /// An NV12 picture: a Y plane and an interleaved U/V plane ((h+1)/2 rows of (w+1)/2 pairs).
+    static canvas_view nv12(const void* y, std::uint32_t y_stride, const void* uv, std::uint32_t uv_stride,
+                            std::uint32_t w, std::uint32_t h) noexcept {
+        canvas_view c;
+        c.width = w;
+        c.height = h;
+        c.format = pixel_format::nv12;
+        c.planes[0] = static_cast<const std::byte*>(y);
+        c.planes[1] = static_cast<const std::byte*>(uv);
+        c.strides[0] = y_stride;
+        c.strides[1] = uv_stride;
+        return c;
+    }
+};
+
+/**
+ * An owning packed image (rgba by default) with tightly packed rows, for drawing into.
+ *
+ * Thread: a plain value; no internal synchronisation.
+ */
+class canvas {
+public:
+    /// An empty 0x0 canvas.
+    canvas() = default;
+
+    /// A `width` x `height` canvas of a packed format, all bytes zero (transparent black).
+    canvas(std::uint32_t width, std::uint32_t height, pixel_format format = pixel_format::rgba)
+        : width_(width), height_(height), stride_(width * bytes_per_pixel(format)), format_(format),
+          pixels_(std::size_t{stride_} * height) {
+        RTMPX_ASSERT(is_packed(format));
+    }
+
+    std::uint32_t width() const noexcept { return width_; }
+    std::uint32_t height() const noexcept { return height_; }
+    /// Bytes a row (width x bytes a pixel).
+    std::uint32_t stride() const noexcept { return stride_; }
+    pixel_format format() const noexcept { return format_; }
+    std::byte* data() noexcept { return pixels_.data(); }
+    const std::byte* data() const noexcept { return pixels_.data(); }
+    /// Bytes of the whole image (stride x height).
+    std::size_t size_bytes() const noexcept { return pixels_.size(); }
+
+    /// The bytes of pixel (x, y), in the format's order. Precondition: x < width, y < height.
+    std::span<std::byte> pixel(std::uint32_t x, std::uint32_t y) noexcept {
+        RTMPX_ASSERT(x < width_ && y < height_);
+        return {pixels_.data() + offset(x, y), bytes_per_pixel(format_)};
+    }
+    std::span<const std::byte> pixel(std::uint32_t x, std::uint32_t y) const noexcept {
+        RTMPX_ASSERT(x < width_ && y < height_);
+        return {pixels_.data() + offset(x, y), bytes_per_pixel(format_)};
+    }
+
+    /// Writes pixel (x, y) from RGBA components (alpha is dropped by the 3-byte formats).
+    void set_pixel(std::uint32_t x, std::uint32_t y, std::uint8_t r, std::uint8_t g, std::uint8_t b,
+                   std::uint8_t a = 255) noexcept {
+        store(pixel(x, y).data(), r, g, b, a);
+    }
+
+    /// Sets every pixel to one colour.
+    void fill(std::uint8_t r, std::uint8_t g, std::uint8_t b, std::uint8_t a = 255) noexcept {
+        const std::uint32_t bpp = bytes_per_pixel(format_);
+        if (pixels_.empty()) return;
+        std::byte first[4];
+        store(first, r, g, b, a);
+        for (std::size_t i = 0; i < pixels_.size(); i += bpp) std::copy_n(first, bpp, pixels_.data() + i);
+    }
+
+    /// A view of the whole image, valid until the canvas is resized, moved or destroyed.
+    canvas_view view() const noexcept { return canvas_view::packed(pixels_.data(), width_, height_, stride_, format_); }
+
+private:
+    std::size_t offset(std::uint32_t x, std::uint32_t y) const noexcept {
+        return std::size_t{y} * stride_ + std::size_t{x} * bytes_per_pixel(format_);
+    }
+
+    void store(std::byte* p, std::uint8_t r, std::uint8_t g, std::uint8_t b, std::uint8_t a) const noexcept {
+        switch (format_) {
+        case pixel_format::rgba: p[3] = std::byte{a}; [[fallthrough]];
+        case pixel_format::rgb24:
+            p[0] = std::byte{r};
+            p[1] = std::byte{g};
+            p[2] = std::byte{b};
+            break;
+        case pixel_format::bgra: p[3] = std::byte{a}; [[fallthrough]];
+        case pixel_format::bgr24:
+            p[0] = std::byte{b};
+            p[1] = std::byte{g};
+            p[2] = std::byte{r};
+            break;
+        case pixel_format::i420:
+        case pixel_format::nv12: break;
+        }
+    }
+
+    std::uint32_t width_ = 0;
+    std::uint32_t height_ = 0;
+    std::uint32_t stride_ = 0;
+    pixel_format format_ = pixel_format::rgba;
+    std::vector<std::byte> pixels_;
+};
+
+/**
+ * One encoded picture. For H.264 `data` is AVCC: NAL units each preceded by a 4-byte big-endian
+ * length, without SPS/PPS (they are in the sequence header) and without an FLV tag header.
+ * Empty `data` means the encoder produced nothing for this picture.
+ */
+struct encoded_frame {
+    std::vector<std::byte> data;
+    bool key_frame = false;  ///< a random access point (an IDR picture for H.264)
+};
+
+/// Failures of a video encoder. Values are never renumbered.
+enum class encoder_error {
+    invalid_parameter = 1,     ///< unknown parameter name, value out of range, or not changeable now
+    unsupported_resolution,    ///< width/height the encoder cannot take
+    not_initialized,           ///< `encode` (or a call needing the codec) before `init`
+    already_closed,            ///< any call after `close`
+    allocation_failure,        ///< the codec could not allocate its state
+    encode_failure,            ///< the codec failed on a picture
+    unsupported_pixel_format,  ///< a canvas format the encoder does not take
+};
+
+namespace detail {
+
+inline const char* encoder_error_message(encoder_error e) noexcept {
+    switch (e) {
+    case encoder_error::invalid_parameter: return "encoder: invalid parameter";
+    case encoder_error::unsupported_resolution: return "encoder: unsupported resolution";
+    case encoder_error::not_initialized: return "encoder: not initialized";
+    case encoder_error::already_closed: return "encoder: already closed";
+    case encoder_error::allocation_failure: return "encoder: allocation failure";
+    case encoder_error::encode_failure: return "encoder: encoding failed";
+    case encoder_error::unsupported_pixel_format: return "encoder: unsupported pixel format";
+    }
+    return "unknown rtmpx encoder error";
+}
+
+class encoder_error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "rtmpx.encoder"; }
+    std::string message(int ev) const override { return encoder_error_message(static_cast<encoder_error>(ev)); }
+};
+
+} // namespace detail
+
+/// The category of `rtmpx::encoder_error` values.
+inline const std::error_category& encoder_error_category() noexcept {
+    static const detail::encoder_error_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(encoder_error e) noexcept {
+    return {static_cast<int>(e), encoder_error_category()};
+}
+
+/**
+ * A video encoder the server can drive. Call order: `set_parameter`* → `init` → (`encode` |
+ * `force_key_frame` | `set_parameter`)* → `close`.
+ *
+ * - `init(width, height, header)`: fills `header` with the codec configuration (for AVC the
+ *   AVCDecoderConfigurationRecord; empty for codecs without one).
+ * - `set_parameter(name, value)` / `get_parameter(name)`: codec settings by name.
+ * - `supported_pixel_formats()`: canvas formats `encode` takes, most preferred first.
+ * - `encode(view, frame)`: one picture in, zero or one encoded frame out.
+ * - `force_key_frame()`: the next `encode` gives a key frame.
+ * - `close(remaining)`: ends the stream; `remaining` gets any buffered output.
+ * - `identifier()`: a short name ("openh264"); `flv_codec_id()`: the FLV CodecID (7 for AVC).
+ *
+ * Thread: implementations need not be thread-safe; one thread drives an encoder at a time.
+ * Errors: reported through `std::error_code` (usually `encoder_error`); no exceptions.
+ */
+template <class E>
+concept video_encoder = requires(E& e, const E& ce, std::uint32_t size, std::vector<std::byte>& bytes,
+                                 std::string_view name, double value, const canvas_view& view,
+                                 encoded_frame& frame) {
+    { e.init(size, size, bytes) } -> std::same_as<std::error_code>;
+    { e.set_parameter(name, value) } -> std::same_as<std::error_code>;
+    { ce.get_parameter(name) } -> std::same_as<std::optional<double>>;
+    { ce.supported_pixel_formats() } -> std::same_as<std::span<const pixel_format>>;
+    { e.encode(view, frame) } -> std::same_as<std::error_code>;
+    e.force_key_frame();
+    { e.close(bytes) } -> std::same_as<std::error_code>;
+    { ce.identifier() } -> std::same_as<std::string_view>;
+    { ce.flv_codec_id() } -> std::same_as<std::uint8_t>;
+};
+
+RTMPX_NAMESPACE_END
+
+template <>
+struct std::is_error_code_enum<rtmpx::encoder_error> : std::true_type {};
+// ---- end of include/rtmpx/media.hpp ----
+// ---- include/rtmpx/codec/openh264_encoder.hpp ----
+// An H.264 (baseline, low-latency) video_encoder over Cisco's OpenH264; only with RTMPX_WITH_OPENH264.
+
+// ---- include/rtmpx/detail/avc.hpp ----
+// H.264 NAL unit framing (Annex-B start codes, AVCC lengths) and the AVCDecoderConfigurationRecord.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/// How NAL units are delimited in a byte stream.
+enum class nal_framing {
+    annex_b,  ///< ITU-T H.264 Annex B: each NAL unit after a 00 00 01 or 00 00 00 01 start code
+    avcc,     ///< ISO 14496-15: each NAL unit after its 4-byte big-endian length
+};
+
+/// H.264 nal_unit_type values the library looks at.
+enum class nal_type : std::uint8_t {
+    slice = 1,
+    idr = 5,
+    sei = 6,
+    sps = 7,
+    pps = 8,
+    access_unit_delimiter = 9,
+};
+
+/// The nal_unit_type (low 5 bits of the first byte) of a NAL unit; 0 for an empty span.
+inline std::uint8_t nal_unit_type(std::span<const std::byte> nal) noexcept {
+    return nal.empty() ? std::uint8_t{0} : static_cast<std::uint8_t>(u8(nal[0]) & 0x1f);
+}
+
+/**
+ * Appends the NAL units of an Annex-B stream to `out` (spans into `data`). Bytes before the
+ * first start code are ignored; trailing zero bytes of a unit (the first byte of a 4-byte start
+ * code, or trailing_zero_8bits) are not part of it; empty units are skipped.
+ */
+inline void split_annex_b(std::span<const std::byte> data, std::vector<std::span<const std::byte>>& out) {
+    constexpr std::size_t none = static_cast<std::size_t>(-1);
+    const std::size_t n = data.size();
+    auto emit = [&](std::size_t begin, std::size_t end) {
+        while (end > begin && data[end - 1] == std::byte{0}) --end;
+        if (end > begin) out.push_back(data.subspan(begin, end - begin));
+    };
+    std::size_t start = none;
+    std::size_t i = 0;
+    while (i + 3 <= n) {
+        const std::uint8_t third = u8(data[i + 2]);
+        if (third > 1) {
+            i += 3;  // no start code can begin at i, i+1 or i+2
+        } else if (third == 1 && data[i] == std::byte{0} && data[i + 1] == std::byte{0}) {
+            if (start != none) emit(start, i);
+            i += 3;
+            start = i;
+        } else {
+            ++i;
+        }
+    }
+    if (start != none) emit(start, n);
+}
+
+/**
+ * Appends the NAL units of an AVCC stream (4-byte lengths) to `out` (spans into `data`).
+ * Returns false, with `out` holding the units before the fault, when a length runs past the end
+ * or fewer than 4 bytes are left for a length.
+ */
+inline bool split_avcc(std::span<const std::byte> data, std::vector<std::span<const std::byte>>& out) {
+    std::size_t i = 0;
+    while (i < data.size()) {
+        if (data.size() - i < 4) return false;
+        const std::uint32_t len = load_be32(data.subspan(i, 4));
+        i += 4;
+        if (len > data.size() - i) return false;
+        out.push_back(data.subspan(i, len));
+        i += len;
+    }
+    return true;
+}
+
+/**
+ * Replaces `out` with the NAL units of `data` in the given framing (spans into `data`).
+ *
+ * Errors: false for a malformed AVCC stream (Annex-B always parses).
+ */
+inline bool split_nal_units(std::span<const std::byte> data, nal_framing framing,
+                            std::vector<std::span<const std::byte>>& out) {
+    out.clear();
+    if (framing == nal_framing::annex_b) {
+        split_annex_b(data, out);
+        return true;
+    }
+    return split_avcc(data, out);
+}
+
+/// Appends one NAL unit to `out` in the given framing (Annex-B with a 4-byte start code).
+inline void append_nal_unit(std::vector<std::byte>& out, std::span<const std::byte> nal, nal_framing framing) {
+    if (framing == nal_framing::annex_b) {
+        put_be32(out, 1);
+    } else {
+        put_be32(out, static_cast<std::uint32_t>(nal.size()));
+    }
+    out.insert(out.end(), nal.begin(), nal.end());
+}
+
+/**
+ * Appends the NAL units of `in` (framed as `from`) to `out`, framed as `to`.
+ *
+ * Errors: false for a malformed AVCC input; `out` then holds the units before the fault.
+ */
+inline bool convert_nal_units(std::span<const std::byte> in, nal_framing from, nal_framing to,
+                              std::vector<std::byte>& out) {
+    std::vector<std::span<const std::byte>> units;
+    const bool ok = split_nal_units(in, from, units);
+    std::size_t total = out.size();
+    for (auto u : units) total += 4 + u.size();
+    out.reserve(total);
+    for (auto u : units) append_nal_unit(out, u, to);
+    return ok;
+}
+
+/// An Annex-B stream (3- or 4-byte start codes) as AVCC (4-byte lengths).
+inline std::vector<std::byte> annex_b_to_avcc(std::span<const std::byte> in) {
+    std::vector<std::byte> out;
+    convert_nal_units(in, nal_framing::annex_b, nal_framing::avcc, out);
+    return out;
+}
+
+/**
+ * The AVCDecoderConfigurationRecord (ISO 14496-15 §5.2.4.1) for one SPS and one PPS (NAL units
+ * without start codes or lengths): version 1, profile/compatibility/level copied from SPS bytes
+ * 1..3, lengthSizeMinusOne 3, one SPS, one PPS. The high-profile extension (chroma format, bit
+ * depths) is not written; baseline/main streams do not have it.
+ *
+ * Errors: an empty vector when the SPS is shorter than 4 bytes, the PPS is empty, or either is
+ * longer than 65535 bytes.
+ */
+inline std::vector<std::byte> build_avc_decoder_config(std::span<const std::byte> sps, std::span<const std::byte> pps) {
+    std::vector<std::byte> out;
+    if (sps.size() < 4 || pps.empty() || sps.size() > 0xffff || pps.size() > 0xffff) return out;
+    out.reserve(11 + sps.size() + pps.size());
+    put_u8(out, 1);         // configurationVersion
+    out.push_back(sps[1]);  // AVCProfileIndication
+    out.push_back(sps[2]);  // profile_compatibility
+    out.push_back(sps[3]);  // AVCLevelIndication
+    put_u8(out, 0xff);      // reserved 6 bits '111111' + lengthSizeMinusOne = 3
+    put_u8(out, 0xe1);      // reserved 3 bits '111' + numOfSequenceParameterSets = 1
+    put_be16(out, static_cast<std::uint16_t>(sps.size()));
+    out.insert(out.end(), sps.begin(), sps.end());
+    put_u8(out, 1);  // numOfPictureParameterSets
+    put_be16(out, static_cast<std::uint16_t>(pps.size()));
+    out.insert(out.end(), pps.begin(), pps.end());
+    return out;
+}
+
+/**
+ * Reads the SPS and PPS NAL units out of an AVCDecoderConfigurationRecord (spans into
+ * `record`; anything after the PPS list is ignored).
+ *
+ * Errors: false when the record is truncated or its version is not 1.
+ */
+inline bool parse_avc_decoder_config(std::span<const std::byte> record, std::vector<std::span<const std::byte>>& sps,
+                                     std::vector<std::span<const std::byte>>& pps) {
+    sps.clear();
+    pps.clear();
+    if (record.size() < 6 || u8(record[0]) != 1) return false;
+    std::size_t i = 5;
+    auto read_list = [&](std::size_t count, std::vector<std::span<const std::byte>>& list) {
+        for (std::size_t k = 0; k < count; ++k) {
+            if (record.size() - i < 2) return false;
+            const std::size_t len = load_be16(record.subspan(i, 2));
+            i += 2;
+            if (record.size() - i < len) return false;
+            list.push_back(record.subspan(i, len));
+            i += len;
+        }
+        return true;
+    };
+    if (!read_list(u8(record[i++]) & 0x1fu, sps)) return false;
+    if (i >= record.size()) return false;
+    const std::size_t pps_count = u8(record[i++]);
+    return read_list(pps_count, pps);
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/avc.hpp ----
+// ---- include/rtmpx/detail/yuv.hpp ----
+// Conversion of any canvas_view to I420 (BT.601 limited range, integer arithmetic) for encoders.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/// Writable I420 planes: Y is width x height, U and V are (width+1)/2 x (height+1)/2.
+struct i420_planes {
+    std::byte* y = nullptr;
+    std::byte* u = nullptr;
+    std::byte* v = nullptr;
+    std::uint32_t y_stride = 0;
+    std::uint32_t u_stride = 0;
+    std::uint32_t v_stride = 0;
+};
+
+/// Chroma samples along a luma dimension of `n` (rounded up for odd sizes).
+inline constexpr std::uint32_t chroma_extent(std::uint32_t n) noexcept { return n / 2 + (n & 1u); }
+
+// BT.601 limited range from full-range 8-bit RGB, coefficients scaled by 2^16:
+//   Y = 16  + ( 0.256788 R + 0.504129 G + 0.097906 B)
+//   U = 128 + (-0.148223 R - 0.290993 G + 0.439216 B)
+//   V = 128 + ( 0.439216 R - 0.367788 G - 0.071427 B)
+// The chroma rows sum to exactly 0 so that greys give U = V = 128.
+inline constexpr std::int32_t yuv_y_r = 16829, yuv_y_g = 33039, yuv_y_b = 6416;
+inline constexpr std::int32_t yuv_u_r = -9714, yuv_u_g = -19070, yuv_u_b = 28784;
+inline constexpr std::int32_t yuv_v_r = 28784, yuv_v_g = -24103, yuv_v_b = -4681;
+
+inline std::byte rgb_to_y(std::int32_t r, std::int32_t g, std::int32_t b) noexcept {
+    return static_cast<std::byte>(16 + ((yuv_y_r * r + yuv_y_g * g + yuv_y_b * b + (1 << 15)) >> 16));
+}
+
+// From the sums of four samples (hence the extra 2 bits of shift).
+inline std::byte rgb4_to_u(std::int32_t r4, std::int32_t g4, std::int32_t b4) noexcept {
+    return static_cast<std::byte>(128 + ((yuv_u_r * r4 + yuv_u_g * g4 + yuv_u_b * b4 + (1 << 17)) >> 18));
+}
+inline std::byte rgb4_to_v(std::int32_t r4, std::int32_t g4, std::int32_t b4) noexcept {
+    return static_cast<std::byte>(128 + ((yuv_v_r * r4 + yuv_v_g * g4 + yuv_v_b * b4 + (1 << 17)) >> 18));
+}
+
+/**
+ * Packed RGB → I420, two rows at a time; each chroma sample averages a 2x2 block (the last
+ * column/row is repeated for odd widths/heights). `R`, `G`, `B` are byte offsets in a pixel.
+ */
+template <unsigned R, unsigned G, unsigned B, unsigned Bpp>
+void packed_rgb_to_i420(const canvas_view& src, const i420_planes& dst) noexcept {
+    const std::uint32_t w = src.width;
+    const std::uint32_t h = src.height;
+    const std::uint32_t even_w = w & ~1u;
+    auto c = [](const std::byte* p, unsigned off) { return static_cast<std::int32_t>(p[off]); };
+
+    for (std::uint32_t y = 0; y < h; y += 2) {
+        const bool second = y + 1 < h;
+        const std::byte* row0 = src.planes[0] + std::size_t{y} * src.strides[0];
+        const std::byte* row1 = second ? row0 + src.strides[0] : row0;
+        std::byte* y0 = dst.y + std::size_t{y} * dst.y_stride;
+        std::byte* y1 = second ? y0 + dst.y_stride : y0;  // rewrites row 0 with the same values
+        std::byte* u = dst.u + std::size_t{y / 2} * dst.u_stride;
+        std::byte* v = dst.v + std::size_t{y / 2} * dst.v_stride;
+
+        std::uint32_t x = 0;
+        for (; x < even_w; x += 2) {
+            const std::byte* a = row0 + std::size_t{x} * Bpp;
+            const std::byte* b = a + Bpp;
+            const std::byte* d = row1 + std::size_t{x} * Bpp;
+            const std::byte* e = d + Bpp;
+            y0[x] = rgb_to_y(c(a, R), c(a, G), c(a, B));
+            y0[x + 1] = rgb_to_y(c(b, R), c(b, G), c(b, B));
+            y1[x] = rgb_to_y(c(d, R), c(d, G), c(d, B));
+            y1[x + 1] = rgb_to_y(c(e, R), c(e, G), c(e, B));
+            const std::int32_t r4 = c(a, R) + c(b, R) + c(d, R) + c(e, R);
+            const std::int32_t g4 = c(a, G) + c(b, G) + c(d, G) + c(e, G);
+            const std::int32_t b4 = c(a, B) + c(b, B) + c(d, B) + c(e, B);
+            u[x / 2] = rgb4_to_u(r4, g4, b4);
+            v[x / 2] = rgb4_to_v(r4, g4, b4);
+        }
+        if (x < w) {  // odd width: the last column counts twice
+            const std::byte* a = row0 + std::size_t{x} * Bpp;
+            const std::byte* d = row1 + std::size_t{x} * Bpp;
+            y0[x] = rgb_to_y(c(a, R), c(a, G), c(a, B));
+            y1[x] = rgb_to_y(c(d, R), c(d, G), c(d, B));
+            const std::int32_t r4 = 2 * (c(a, R) + c(d, R));
+            const std::int32_t g4 = 2 * (c(a, G) + c(d, G));
+            const std::int32_t b4 = 2 * (c(a, B) + c(d, B));
+            u[x / 2] = rgb4_to_u(r4, g4, b4);
+            v[x / 2] = rgb4_to_v(r4, g4, b4);
+        }
+    }
+}
+
+/// True when `src` has the planes and strides its format needs, and a non-zero size.
+inline bool canvas_view_valid(const canvas_view& src) noexcept {
+    if (src.width == 0 || src.height == 0) return false;
+    const std::uint32_t cw = chroma_extent(src.width);
+    switch (src.format) {
+    case pixel_format::rgba:
+    case pixel_format::bgra:
+    case pixel_format::rgb24:
+    case pixel_format::bgr24:
+        return src.planes[0] && std::uint64_t{src.strides[0]} >= std::uint64_t{src.width} * bytes_per_pixel(src.format);
+    case pixel_format::i420:
+        return src.planes[0] && src.planes[1] && src.planes[2] && src.strides[0] >= src.width &&
+               src.strides[1] >= cw && src.strides[2] >= cw;
+    case pixel_format::nv12:
+        return src.planes[0] && src.planes[1] && src.strides[0] >= src.width &&
+               std::uint64_t{src.strides[1]} >= 2 * std::uint64_t{cw};
+    }
+    return false;
+}
+
+/**
+ * Converts (or copies) any supported picture into I420 planes of the same size.
+ *
+ * Errors: `encoder_error::unsupported_pixel_format` for a format value outside `pixel_format`;
+ * `encoder_error::invalid_parameter` for a view with a zero size, missing planes or too small
+ * strides. `dst` must hold width x height luma and chroma_extent() x chroma_extent() chroma.
+ */
+inline std::error_code convert_to_i420(const canvas_view& src, const i420_planes& dst) noexcept {
+    switch (src.format) {
+    case pixel_format::rgba:
+    case pixel_format::bgra:
+    case pixel_format::rgb24:
+    case pixel_format::bgr24:
+    case pixel_format::i420:
+    case pixel_format::nv12: break;
+    default: return encoder_error::unsupported_pixel_format;
+    }
+    if (!canvas_view_valid(src)) return encoder_error::invalid_parameter;
+
+    const std::uint32_t cw = chroma_extent(src.width);
+    const std::uint32_t ch = chroma_extent(src.height);
+    switch (src.format) {
+    case pixel_format::rgba: packed_rgb_to_i420<0, 1, 2, 4>(src, dst); break;
+    case pixel_format::bgra: packed_rgb_to_i420<2, 1, 0, 4>(src, dst); break;
+    case pixel_format::rgb24: packed_rgb_to_i420<0, 1, 2, 3>(src, dst); break;
+    case pixel_format::bgr24: packed_rgb_to_i420<2, 1, 0, 3>(src, dst); break;
+    case pixel_format::i420:
+        for (std::uint32_t y = 0; y < src.height; ++y)
+            std::copy_n(src.planes[0] + std::size_t{y} * src.strides[0], src.width, dst.y + std::size_t{y} * dst.y_stride);
+        for (std::uint32_t y = 0; y < ch; ++y) {
+            std::copy_n(src.planes[1] + std::size_t{y} * src.strides[1], cw, dst.u + std::size_t{y} * dst.u_stride);
+            std::copy_n(src.planes[2] + std::size_t{y} * src.strides[2], cw, dst.v + std::size_t{y} * dst.v_stride);
+        }
+        break;
+    case pixel_format::nv12:
+        for (std::uint32_t y = 0; y < src.height; ++y)
+            std::copy_n(src.planes[0] + std::size_t{y} * src.strides[0], src.width, dst.y + std::size_t{y} * dst.y_stride);
+        for (std::uint32_t y = 0; y < ch; ++y) {
+            const std::byte* uv = src.planes[1] + std::size_t{y} * src.strides[1];
+            std::byte* u = dst.u + std::size_t{y} * dst.u_stride;
+            std::byte* v = dst.v + std::size_t{y} * dst.v_stride;
+            for (std::uint32_t x = 0; x < cw; ++x) {
+                u[x] = uv[2 * x];
+                v[x] = uv[2 * x + 1];
+            }
+        }
+        break;
+    }
+    return {};
+}
+
+/**
+ * An owning, contiguous I420 picture (Y, then U, then V, tightly packed), reused across
+ * frames: `resize` reallocates only when the size grows.
+ */
+class i420_buffer {
+public:
+    void resize(std::uint32_t width, std::uint32_t height) {
+        width_ = width;
+        height_ = height;
+        const std::size_t luma = std::size_t{width} * height;
+        const std::size_t chroma = std::size_t{chroma_extent(width)} * chroma_extent(height);
+        bytes_.resize(luma + 2 * chroma);
+    }
+
+    std::uint32_t width() const noexcept { return width_; }
+    std::uint32_t height() const noexcept { return height_; }
+
+    i420_planes planes() noexcept {
+        const std::size_t luma = std::size_t{width_} * height_;
+        const std::size_t chroma = std::size_t{chroma_extent(width_)} * chroma_extent(height_);
+        const std::uint32_t cw = chroma_extent(width_);
+        return {bytes_.data(), bytes_.data() + luma, bytes_.data() + luma + chroma, width_, cw, cw};
+    }
+
+    canvas_view view() const noexcept {
+        const std::size_t luma = std::size_t{width_} * height_;
+        const std::size_t chroma = std::size_t{chroma_extent(width_)} * chroma_extent(height_);
+        const std::uint32_t cw = chroma_extent(width_);
+        return canvas_view::i420(bytes_.data(), width_, bytes_.data() + luma, cw, bytes_.data() + luma + chroma, cw,
+                                 width_, height_);
+    }
+
+private:
+    std::uint32_t width_ = 0;
+    std::uint32_t height_ = 0;
+    std::vector<std::byte> bytes_;
+};
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/yuv.hpp ----
+#if defined(RTMPX_WITH_OPENH264)
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <wels/codec_api.h>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * H.264 through OpenH264, set up for camera-style real-time streaming: one spatial layer, one
+ * temporal layer, baseline profile (CAVLC, no B-frames, so output order is input order), no
+ * frame skipping, constant SPS/PPS ids (the sequence header from `init` stays valid).
+ *
+ * Parameters (`set_parameter` before or after `init`; after `init` the ones OpenH264 can change
+ * on the fly are applied at once, the others give `invalid_parameter`):
+ * - "bitrate": target bits/s, > 0 (default 2'500'000); changeable after init.
+ * - "max_bitrate": bits/s, 0 for unspecified (default 0); at init and on a change after init it
+ *   must be 0 or at least "bitrate" (to move both, order the calls so that this holds at each
+ *   step); after init it can be changed but not set back to 0.
+ * - "frame_rate": 1..120 (default 30); changeable after init.
+ * - "key_frame_interval": frames between IDR pictures, 0 for only the first (default 2 s worth
+ *   of frames, following "frame_rate" until set); changeable after init.
+ * - "rate_control": -1 off, 0 quality, 1 bitrate (default), 2 buffer-based, 3 timestamp-based;
+ *   changeable after init.
+ * - "complexity": 0 low, 1 medium (default), 2 high; changeable after init.
+ * - "threads": 0 automatic, 1 (default) single-threaded, N threads (one slice each); before
+ *   init only.
+ *
+ * Thread: not thread-safe; one thread at a time drives an encoder (distinct encoders are
+ * independent).
+ * Errors: `encoder_error` values; nothing is thrown (beyond std::bad_alloc from the containers).
+ * Lifetime: move-only; the destructor releases the OpenH264 instance.
+ */
+class openh264_encoder {
+public:
+    openh264_encoder() noexcept = default;
+    openh264_encoder(const openh264_encoder&) = delete;
+    openh264_encoder& operator=(const openh264_encoder&) = delete;
+
+    openh264_encoder(openh264_encoder&& other) noexcept
+        : encoder_(std::exchange(other.encoder_, nullptr)), state_(std::exchange(other.state_, state::fresh)),
+          settings_(other.settings_), width_(other.width_), height_(other.height_),
+          pending_idr_(other.pending_idr_), base_ms_(other.base_ms_), frames_(other.frames_),
+          buffer_(std::move(other.buffer_)), nals_(std::move(other.nals_)) {}
+
+    openh264_encoder& operator=(openh264_encoder&& other) noexcept {
+        if (this != &other) {
+            release();
+            encoder_ = std::exchange(other.encoder_, nullptr);
+            state_ = std::exchange(other.state_, state::fresh);
+            settings_ = other.settings_;
+            width_ = other.width_;
+            height_ = other.height_;
+            pending_idr_ = other.pending_idr_;
+            base_ms_ = other.base_ms_;
+            frames_ = other.frames_;
+            buffer_ = std::move(other.buffer_);
+            nals_ = std::move(other.nals_);
+        }
+        return *this;
+    }
+
+    ~openh264_encoder() { release(); }
+
+    /**
+     * Opens the codec for `width` x `height` pictures and puts the AVCDecoderConfigurationRecord
+     * in `header_data`. Calling it again re-opens the codec (e.g. for a new size).
+     *
+     * Errors: `unsupported_resolution` unless both sizes are even and in 16..4096;
+     * `invalid_parameter` when OpenH264 refuses the settings (e.g. max_bitrate below bitrate);
+     * `allocation_failure`; `encode_failure` when no SPS/PPS come out; `already_closed`.
+     */
+    std::error_code init(std::uint32_t width, std::uint32_t height, std::vector<std::byte>& header_data) {
+        header_data.clear();
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (width < 16 || height < 16 || width > 4096 || height > 4096 || (width & 1u) || (height & 1u))
+            return encoder_error::unsupported_resolution;
+        if (settings_.max_bitrate != 0 && settings_.max_bitrate < settings_.bitrate)
+            return encoder_error::invalid_parameter;
+        if (!encoder_) {
+            if (WelsCreateSVCEncoder(&encoder_) != 0 || !encoder_) {
+                encoder_ = nullptr;
+                return encoder_error::allocation_failure;
+            }
+            int quiet = WELS_LOG_QUIET;
+            encoder_->SetOption(ENCODER_OPTION_TRACE_LEVEL, &quiet);
+        }
+        if (state_ == state::ready) {
+            encoder_->Uninitialize();
+            state_ = state::fresh;
+        }
+
+        SEncParamExt p{};
+        encoder_->GetDefaultParams(&p);
+        fill_params(p, width, height);
+        if (const int rc = encoder_->InitializeExt(&p); rc != cmResultSuccess) return map_result(rc);
+        int format = videoFormatI420;
+        encoder_->SetOption(ENCODER_OPTION_DATAFORMAT, &format);
+
+        SFrameBSInfo info{};
+        if (encoder_->EncodeParameterSets(&info) != cmResultSuccess) {
+            encoder_->Uninitialize();
+            return encoder_error::encode_failure;
+        }
+        collect_nal_units(info);
+        std::span<const std::byte> sps, pps;
+        for (auto nal : nals_) {
+            const std::uint8_t type = detail::nal_unit_type(nal);
+            if (type == static_cast<std::uint8_t>(detail::nal_type::sps) && sps.empty()) sps = nal;
+            if (type == static_cast<std::uint8_t>(detail::nal_type::pps) && pps.empty()) pps = nal;
+        }
+        header_data = detail::build_avc_decoder_config(sps, pps);
+        if (header_data.empty()) {
+            encoder_->Uninitialize();
+            return encoder_error::encode_failure;
+        }
+
+        width_ = width;
+        height_ = height;
+        base_ms_ = 0;
+        frames_ = 0;
+        buffer_.resize(width, height);
+        state_ = state::ready;
+        return {};
+    }
+
+    /**
+     * Sets a parameter by name (see the class comment for names and ranges).
+     *
+     * Errors: `invalid_parameter` for an unknown name, a value out of range or not integral
+     * where an integer is expected, or a change OpenH264 refuses after init; `already_closed`.
+     */
+    std::error_code set_parameter(std::string_view name, double value) {
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (!std::isfinite(value)) return encoder_error::invalid_parameter;
+        settings next = settings_;
+        ENCODER_OPTION option{};
+        if (name == "bitrate") {
+            if (value < 1 || value > std::numeric_limits<int>::max()) return encoder_error::invalid_parameter;
+            next.bitrate = static_cast<int>(std::lround(value));
+            option = ENCODER_OPTION_BITRATE;
+        } else if (name == "max_bitrate") {
+            if (value < 0 || value > std::numeric_limits<int>::max()) return encoder_error::invalid_parameter;
+            next.max_bitrate = static_cast<int>(std::lround(value));
+            option = ENCODER_OPTION_MAX_BITRATE;
+        } else if (name == "frame_rate") {
+            if (value < 1 || value > 120) return encoder_error::invalid_parameter;
+            next.frame_rate = value;
+            option = ENCODER_OPTION_FRAME_RATE;
+        } else if (name == "key_frame_interval") {
+            if (!integral_in(value, 0, std::numeric_limits<int>::max())) return encoder_error::invalid_parameter;
+            next.key_frame_interval = static_cast<int>(value);
+            option = ENCODER_OPTION_IDR_INTERVAL;
+        } else if (name == "rate_control") {
+            if (!integral_in(value, -1, 3)) return encoder_error::invalid_parameter;
+            next.rate_control = static_cast<int>(value);
+            option = ENCODER_OPTION_RC_MODE;
+        } else if (name == "complexity") {
+            if (!integral_in(value, 0, 2)) return encoder_error::invalid_parameter;
+            next.complexity = static_cast<int>(value);
+            option = ENCODER_OPTION_COMPLEXITY;
+        } else if (name == "threads") {
+            if (!integral_in(value, 0, 64)) return encoder_error::invalid_parameter;
+            if (state_ == state::ready) return encoder_error::invalid_parameter;
+            next.threads = static_cast<int>(value);
+            settings_ = next;
+            return {};
+        } else {
+            return encoder_error::invalid_parameter;
+        }
+        if (state_ == state::ready) {
+            // OpenH264 cannot lift a cap on the fly, and it handles a cap below the target unevenly.
+            if (option == ENCODER_OPTION_MAX_BITRATE && next.max_bitrate == 0) return encoder_error::invalid_parameter;
+            if (next.max_bitrate != 0 && next.max_bitrate < next.bitrate) return encoder_error::invalid_parameter;
+            if (auto ec = apply(option, next); ec) return ec;
+        }
+        settings_ = next;
+        return {};
+    }
+
+    /// The current value of a parameter (the effective key-frame interval); nullopt for an unknown name.
+    std::optional<double> get_parameter(std::string_view name) const {
+        if (name == "bitrate") return settings_.bitrate;
+        if (name == "max_bitrate") return settings_.max_bitrate;
+        if (name == "frame_rate") return settings_.frame_rate;
+        if (name == "key_frame_interval") return settings_.effective_key_frame_interval();
+        if (name == "rate_control") return settings_.rate_control;
+        if (name == "complexity") return settings_.complexity;
+        if (name == "threads") return settings_.threads;
+        return std::nullopt;
+    }
+
+    /// I420 first (passed through without a copy), then the formats converted on the way in.
+    std::span<const pixel_format> supported_pixel_formats() const noexcept { return formats_; }
+
+    /**
+     * Encodes one picture of the size given to `init`. `out.data` gets the AVCC NAL units of
+     * the picture without SPS/PPS/SEI; it is empty when OpenH264 skipped the picture.
+     *
+     * Errors: `not_initialized`; `already_closed`; `unsupported_pixel_format`;
+     * `invalid_parameter` for a picture of another size or with missing planes;
+     * `encode_failure`.
+     */
+    std::error_code encode(const canvas_view& picture, encoded_frame& out) {
+        out.data.clear();
+        out.key_frame = false;
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (state_ != state::ready) return encoder_error::not_initialized;
+        if (picture.width != width_ || picture.height != height_) return encoder_error::invalid_parameter;
+
+        SSourcePicture pic{};
+        pic.iColorFormat = videoFormatI420;
+        pic.iPicWidth = static_cast<int>(width_);
+        pic.iPicHeight = static_cast<int>(height_);
+        if (picture.format == pixel_format::i420) {
+            if (!detail::canvas_view_valid(picture)) return encoder_error::invalid_parameter;
+            for (int i = 0; i < 3; ++i) {
+                pic.pData[i] = mutable_bytes(picture.planes[i]);
+                pic.iStride[i] = static_cast<int>(picture.strides[i]);
+            }
+        } else {
+            const detail::i420_planes planes = buffer_.planes();
+            if (auto ec = detail::convert_to_i420(picture, planes); ec) return ec;
+            pic.pData[0] = mutable_bytes(planes.y);
+            pic.pData[1] = mutable_bytes(planes.u);
+            pic.pData[2] = mutable_bytes(planes.v);
+            pic.iStride[0] = static_cast<int>(planes.y_stride);
+            pic.iStride[1] = static_cast<int>(planes.u_stride);
+            pic.iStride[2] = static_cast<int>(planes.v_stride);
+        }
+        pic.uiTimeStamp = std::llround(base_ms_ + static_cast<double>(frames_) * 1000.0 / settings_.frame_rate);
+
+        if (pending_idr_) {
+            encoder_->ForceIntraFrame(true);
+            pending_idr_ = false;
+        }
+        SFrameBSInfo info{};
+        if (encoder_->EncodeFrame(&pic, &info) != cmResultSuccess) return encoder_error::encode_failure;
+        ++frames_;
+        if (info.eFrameType == videoFrameTypeSkip || info.eFrameType == videoFrameTypeInvalid) return {};
+
+        collect_nal_units(info);
+        std::size_t total = 0;
+        for (auto nal : nals_) total += 4 + nal.size();
+        out.data.reserve(total);
+        for (auto nal : nals_) {
+            switch (static_cast<detail::nal_type>(detail::nal_unit_type(nal))) {
+            case detail::nal_type::sei:
+            case detail::nal_type::sps:
+            case detail::nal_type::pps:
+            case detail::nal_type::access_unit_delimiter: continue;
+            default: detail::append_nal_unit(out.data, nal, detail::nal_framing::avcc);
+            }
+        }
+        out.key_frame = info.eFrameType == videoFrameTypeIDR;
+        return {};
+    }
+
+    /// Makes the next `encode` produce an IDR picture.
+    void force_key_frame() noexcept { pending_idr_ = true; }
+
+    /**
+     * Uninitialises the codec; every later call gives `already_closed`. OpenH264 buffers
+     * nothing, so `remaining` is left empty.
+     *
+     * Errors: `already_closed` on a second call.
+     */
+    std::error_code close(std::vector<std::byte>& remaining) {
+        remaining.clear();
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (state_ == state::ready) encoder_->Uninitialize();
+        state_ = state::closed;
+        return {};
+    }
+
+    std::string_view identifier() const noexcept { return "openh264"; }
+    /// FLV VideoTagHeader CodecID: 7 (AVC).
+    std::uint8_t flv_codec_id() const noexcept { return 7; }
+
+private:
+    enum class state { fresh, ready, closed };
+
+    struct settings {
+        int bitrate = 2'500'000;
+        int max_bitrate = 0;
+        double frame_rate = 30;
+        int key_frame_interval = -1;  // -1: two seconds' worth of frames
+        int rate_control = RC_BITRATE_MODE;
+        int complexity = MEDIUM_COMPLEXITY;
+        int threads = 1;
+
+        int effective_key_frame_interval() const noexcept {
+            return key_frame_interval >= 0 ? key_frame_interval : static_cast<int>(std::lround(2 * frame_rate));
+        }
+    };
+
+    static constexpr std::array<pixel_format, 6> formats_ = {pixel_format::i420, pixel_format::nv12,
+                                                             pixel_format::rgba, pixel_format::bgra,
+                                                             pixel_format::rgb24, pixel_format::bgr24};
+
+    static bool integral_in(double v, double lo, double hi) noexcept {
+        return v >= lo && v <= hi && std::floor(v) == v;
+    }
+
+    static unsigned char* mutable_bytes(const std::byte* p) noexcept {
+        // OpenH264 takes non-const plane pointers but only reads the source picture.
+        return static_cast<unsigned char*>(const_cast<void*>(static_cast<const void*>(p)));
+    }
+
+    static std::error_code map_result(int rc) noexcept {
+        switch (rc) {
+        case cmInitParaError:
+        case cmUnsupportedData: return encoder_error::invalid_parameter;
+        case cmMallocMemeError: return encoder_error::allocation_failure;
+        default: return encoder_error::encode_failure;
+        }
+    }
+
+    void fill_params(SEncParamExt& p, std::uint32_t width, std::uint32_t height) const noexcept {
+        p.iUsageType = CAMERA_VIDEO_REAL_TIME;
+        p.iPicWidth = static_cast<int>(width);
+        p.iPicHeight = static_cast<int>(height);
+        p.iTargetBitrate = settings_.bitrate;
+        p.iMaxBitrate = settings_.max_bitrate == 0 ? UNSPECIFIED_BIT_RATE : settings_.max_bitrate;
+        p.iRCMode = static_cast<RC_MODES>(settings_.rate_control);
+        p.fMaxFrameRate = static_cast<float>(settings_.frame_rate);
+        p.iTemporalLayerNum = 1;
+        p.iSpatialLayerNum = 1;
+        p.iComplexityMode = static_cast<ECOMPLEXITY_MODE>(settings_.complexity);
+        p.uiIntraPeriod = static_cast<unsigned int>(settings_.effective_key_frame_interval());
+        p.iNumRefFrame = 1;
+        p.eSpsPpsIdStrategy = CONSTANT_ID;
+        p.bPrefixNalAddingCtrl = false;
+        p.bEnableSSEI = false;
+        p.bSimulcastAVC = false;
+        p.iPaddingFlag = 0;
+        p.iEntropyCodingModeFlag = 0;  // CAVLC: baseline
+        p.bEnableFrameSkip = false;
+        p.bEnableLongTermReference = false;
+        p.iMultipleThreadIdc = static_cast<unsigned short>(settings_.threads);
+
+        SSpatialLayerConfig& layer = p.sSpatialLayers[0];
+        layer.iVideoWidth = p.iPicWidth;
+        layer.iVideoHeight = p.iPicHeight;
+        layer.fFrameRate = p.fMaxFrameRate;
+        layer.iSpatialBitrate = p.iTargetBitrate;
+        layer.iMaxSpatialBitrate = p.iMaxBitrate;
+        layer.uiProfileIdc = PRO_BASELINE;
+        if (settings_.threads == 1) {
+            layer.sSliceArgument.uiSliceMode = SM_SINGLE_SLICE;
+        } else {
+            layer.sSliceArgument.uiSliceMode = SM_FIXEDSLCNUM_SLICE;
+            layer.sSliceArgument.uiSliceNum = static_cast<unsigned int>(settings_.threads);  // 0: automatic
+        }
+    }
+
+    // Applies a changed parameter to the running codec.
+    std::error_code apply(ENCODER_OPTION option, const settings& next) {
+        int rc = cmResultSuccess;
+        switch (option) {
+        case ENCODER_OPTION_BITRATE: {
+            SBitrateInfo b{SPATIAL_LAYER_ALL, next.bitrate};
+            rc = encoder_->SetOption(option, &b);
+            break;
+        }
+        case ENCODER_OPTION_MAX_BITRATE: {
+            SBitrateInfo b{SPATIAL_LAYER_ALL, next.max_bitrate};
+            rc = encoder_->SetOption(option, &b);
+            break;
+        }
+        case ENCODER_OPTION_FRAME_RATE: {
+            float f = static_cast<float>(next.frame_rate);
+            rc = encoder_->SetOption(option, &f);
+            if (rc == cmResultSuccess && next.key_frame_interval < 0) {
+                int idr = next.effective_key_frame_interval();
+                rc = encoder_->SetOption(ENCODER_OPTION_IDR_INTERVAL, &idr);
+            }
+            if (rc == cmResultSuccess) {  // timestamps continue from where the old rate left them
+                base_ms_ += static_cast<double>(frames_) * 1000.0 / settings_.frame_rate;
+                frames_ = 0;
+            }
+            break;
+        }
+        case ENCODER_OPTION_IDR_INTERVAL: {
+            int idr = next.key_frame_interval;
+            rc = encoder_->SetOption(option, &idr);
+            break;
+        }
+        case ENCODER_OPTION_RC_MODE: {
+            RC_MODES mode = static_cast<RC_MODES>(next.rate_control);
+            rc = encoder_->SetOption(option, &mode);
+            break;
+        }
+        case ENCODER_OPTION_COMPLEXITY: {
+            ECOMPLEXITY_MODE mode = static_cast<ECOMPLEXITY_MODE>(next.complexity);
+            rc = encoder_->SetOption(option, &mode);
+            break;
+        }
+        default: return encoder_error::invalid_parameter;
+        }
+        return rc == cmResultSuccess ? std::error_code{} : std::error_code{encoder_error::invalid_parameter};
+    }
+
+    // The NAL units of every layer of `info` into nals_ (spans into OpenH264's buffers).
+    void collect_nal_units(const SFrameBSInfo& info) {
+        nals_.clear();
+        for (int i = 0; i < info.iLayerNum; ++i) {
+            const SLayerBSInfo& layer = info.sLayerInfo[i];
+            std::size_t size = 0;
+            for (int n = 0; n < layer.iNalCount; ++n) size += static_cast<std::size_t>(layer.pNalLengthInByte[n]);
+            const void* bytes = layer.pBsBuf;
+            detail::split_annex_b({static_cast<const std::byte*>(bytes), size}, nals_);
+        }
+    }
+
+    void release() noexcept {
+        if (!encoder_) return;
+        if (state_ == state::ready) encoder_->Uninitialize();
+        WelsDestroySVCEncoder(encoder_);
+        encoder_ = nullptr;
+    }
+
+    ISVCEncoder* encoder_ = nullptr;
+    state state_ = state::fresh;
+    settings settings_;
+    std::uint32_t width_ = 0;
+    std::uint32_t height_ = 0;
+    bool pending_idr_ = false;
+    double base_ms_ = 0;       // timestamp of frame 0 at the current frame rate
+    std::uint64_t frames_ = 0; // frames encoded at the current frame rate
+    detail::i420_buffer buffer_;
+    std::vector<std::span<const std::byte>> nals_;
+};
+
+static_assert(video_encoder<openh264_encoder>);
+
+RTMPX_NAMESPACE_END
+
+#endif // defined(RTMPX_WITH_OPENH264)
+// ---- end of include/rtmpx/codec/openh264_encoder.hpp ----
+// ---- include/rtmpx/codec/screen_video_encoder.hpp ----
+// A lossless Flash Screen Video (version 1, FLV codec id 3) video_encoder over zlib; only with RTMPX_WITH_ZLIB.
+
+#if defined(RTMPX_WITH_ZLIB)
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <zlib.h>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * Flash Screen Video version 1 (FLV VideoTagHeader CodecID 3): lossless, the picture cut into
+ * square blocks, each block's BGR pixels compressed with zlib. Suits synthetic pictures (user
+ * interfaces, charts, text) where most blocks stay the same from frame to frame.
+ *
+ * Bitstream of one frame (`encoded_frame::data`, without the FLV FrameType/CodecID byte that
+ * the server puts in front):
+ * - UB[4] block width / 16 - 1, UB[12] image width, UB[4] block height / 16 - 1,
+ *   UB[12] image height (4 bytes, big-endian bit order);
+ * - the blocks in rows starting at the bottom-left corner: left to right within a row, rows
+ *   bottom to top; the blocks of the last column and of the top row are cut to the picture;
+ * - each block: UB[16] size, then `size` bytes of zlib data holding the block's pixels as
+ *   B, G, R bytes, pixel rows bottom to top. Size 0 (inter frames only) means "as in the
+ *   previous frame".
+ *
+ * Key frames carry every block; inter frames give size 0 to every block whose pixels did not
+ * change. There is no sequence header: `init` leaves `header` empty.
+ *
+ * Parameters (`set_parameter` before or after `init`, integral values):
+ * - "block_size": block width and height in pixels, 16..256 and a multiple of 16 (default 64);
+ *   a change after init makes the next frame a key frame.
+ * - "key_frame_interval": frames from one key frame to the next, 0 for only the first (and
+ *   forced ones) (default 60).
+ * - "compression_level": zlib level 0..9 (default 6). A block whose zlib data would not fit
+ *   the 16-bit size at this level is compressed again at level 9.
+ *
+ * Thread: not thread-safe; one thread at a time drives an encoder (distinct encoders are
+ * independent).
+ * Errors: `encoder_error` values; nothing is thrown (beyond std::bad_alloc from the containers).
+ * Lifetime: a plain value (copyable and movable); it holds two BGR copies of the picture.
+ */
+class screen_video_encoder {
+public:
+    screen_video_encoder() noexcept = default;
+
+    /**
+     * Prepares for `width` x `height` pictures; `header` is cleared (codec 3 has none). Calling
+     * it again starts over (e.g. for a new size) with a key frame.
+     *
+     * Errors: `unsupported_resolution` unless both sizes are in 1..4095; `already_closed`.
+     */
+    std::error_code init(std::uint32_t width, std::uint32_t height, std::vector<std::byte>& header) {
+        header.clear();
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (width < 1 || height < 1 || width > max_dimension || height > max_dimension)
+            return encoder_error::unsupported_resolution;
+        width_ = width;
+        height_ = height;
+        const std::size_t bytes = std::size_t{width} * height * 3;
+        current_.assign(bytes, std::byte{0});
+        previous_.assign(bytes, std::byte{0});
+        frames_since_key_ = 0;
+        pending_key_ = true;
+        state_ = state::ready;
+        return {};
+    }
+
+    /**
+     * Sets a parameter by name (see the class comment for names and ranges).
+     *
+     * Errors: `invalid_parameter` for an unknown name or a value out of range or not integral;
+     * `already_closed`.
+     */
+    std::error_code set_parameter(std::string_view name, double value) noexcept {
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (name == "block_size") {
+            if (!integral_in(value, 16, 256) || static_cast<int>(value) % 16 != 0) return encoder_error::invalid_parameter;
+            const auto size = static_cast<std::uint32_t>(value);
+            if (size != block_size_ && state_ == state::ready) pending_key_ = true;
+            block_size_ = size;
+        } else if (name == "key_frame_interval") {
+            if (!integral_in(value, 0, 1'000'000'000)) return encoder_error::invalid_parameter;
+            key_frame_interval_ = static_cast<std::uint32_t>(value);
+        } else if (name == "compression_level") {
+            if (!integral_in(value, 0, 9)) return encoder_error::invalid_parameter;
+            compression_level_ = static_cast<int>(value);
+        } else {
+            return encoder_error::invalid_parameter;
+        }
+        return {};
+    }
+
+    /// The current value of a parameter; nullopt for an unknown name.
+    std::optional<double> get_parameter(std::string_view name) const noexcept {
+        if (name == "block_size") return block_size_;
+        if (name == "key_frame_interval") return key_frame_interval_;
+        if (name == "compression_level") return compression_level_;
+        return std::nullopt;
+    }
+
+    /// The packed RGB formats: rgba, bgra, rgb24, bgr24 (alpha is ignored).
+    std::span<const pixel_format> supported_pixel_formats() const noexcept { return formats_; }
+
+    /**
+     * Encodes one picture of the size given to `init` into `out.data` (header and blocks, see
+     * the class comment); `out.key_frame` tells whether every block is present.
+     *
+     * Errors: `not_initialized`; `already_closed`; `unsupported_pixel_format` for i420/nv12;
+     * `invalid_parameter` for a picture of another size, a missing plane or a short stride;
+     * `allocation_failure` when zlib runs out of memory; `encode_failure` when a block does
+     * not fit in 65535 bytes of zlib data even at level 9. On an error `out.data` is empty
+     * and the reference picture is unchanged.
+     */
+    std::error_code encode(const canvas_view& picture, encoded_frame& out) {
+        out.data.clear();
+        out.key_frame = false;
+        if (state_ == state::closed) return encoder_error::already_closed;
+        if (state_ != state::ready) return encoder_error::not_initialized;
+        if (!is_packed(picture.format)) return encoder_error::unsupported_pixel_format;
+        if (picture.width != width_ || picture.height != height_ || !detail::canvas_view_valid(picture))
+            return encoder_error::invalid_parameter;
+
+        to_bgr(picture);
+        const bool key = pending_key_ || (key_frame_interval_ != 0 && frames_since_key_ >= key_frame_interval_);
+
+        const std::uint32_t bs = block_size_;
+        const std::uint32_t columns = (width_ + bs - 1) / bs;
+        const std::uint32_t rows = (height_ + bs - 1) / bs;
+        const auto code = static_cast<std::uint32_t>(bs / 16 - 1);
+        out.data.reserve(4 + std::size_t{columns} * rows * 2);
+        out.data.push_back(static_cast<std::byte>((code << 4) | (width_ >> 8)));
+        out.data.push_back(static_cast<std::byte>(width_ & 0xffu));
+        out.data.push_back(static_cast<std::byte>((code << 4) | (height_ >> 8)));
+        out.data.push_back(static_cast<std::byte>(height_ & 0xffu));
+
+        for (std::uint32_t row = 0; row < rows; ++row) {
+            // Block row 0 is at the bottom: its lowest pixel row is picture row height - 1.
+            const std::uint32_t bottom = height_ - row * bs;  // one past the block's lowest row (top-down)
+            const std::uint32_t bh = std::min(bs, bottom);
+            for (std::uint32_t column = 0; column < columns; ++column) {
+                const std::uint32_t x = column * bs;
+                const std::uint32_t bw = std::min(bs, width_ - x);
+                if (!key && block_unchanged(x, bottom - bh, bw, bh)) {
+                    out.data.push_back(std::byte{0});
+                    out.data.push_back(std::byte{0});
+                    continue;
+                }
+                if (auto ec = append_block(out.data, x, bottom, bw, bh); ec) {
+                    out.data.clear();
+                    return ec;
+                }
+            }
+        }
+
+        current_.swap(previous_);
+        pending_key_ = false;
+        frames_since_key_ = key ? 1 : frames_since_key_ + 1;
+        out.key_frame = key;
+        return {};
+    }
+
+    /// Makes the next `encode` produce a key frame (every block present).
+    void force_key_frame() noexcept { pending_key_ = true; }
+
+    /**
+     * Ends the stream; every later call gives `already_closed`. Nothing is buffered, so
+     * `remaining` is left empty.
+     *
+     * Errors: `already_closed` on a second call.
+     */
+    std::error_code close(std::vector<std::byte>& remaining) {
+        remaining.clear();
+        if (state_ == state::closed) return encoder_error::already_closed;
+        state_ = state::closed;
+        current_ = {};
+        previous_ = {};
+        scratch_ = {};
+        block_ = {};
+        return {};
+    }
+
+    std::string_view identifier() const noexcept { return "screen video"; }
+    /// FLV VideoTagHeader CodecID: 3 (Screen video).
+    std::uint8_t flv_codec_id() const noexcept { return 3; }
+
+    /// Largest width or height the 12-bit header fields hold.
+    static constexpr std::uint32_t max_dimension = 4095;
+
+private:
+    enum class state { fresh, ready, closed };
+
+    static constexpr std::array<pixel_format, 4> formats_ = {pixel_format::rgba, pixel_format::bgra,
+                                                             pixel_format::rgb24, pixel_format::bgr24};
+
+    static bool integral_in(double v, double lo, double hi) noexcept {
+        return std::isfinite(v) && v >= lo && v <= hi && std::floor(v) == v;
+    }
+
+    // The picture into current_: top-down rows of B, G, R.
+    void to_bgr(const canvas_view& picture) noexcept {
+        const std::uint32_t bpp = bytes_per_pixel(picture.format);
+        const bool red_first = picture.format == pixel_format::rgba || picture.format == pixel_format::rgb24;
+        const unsigned r = red_first ? 0 : 2;
+        const unsigned b = red_first ? 2 : 0;
+        for (std::uint32_t y = 0; y < height_; ++y) {
+            const std::byte* src = picture.planes[0] + std::size_t{y} * picture.strides[0];
+            std::byte* dst = current_.data() + std::size_t{y} * width_ * 3;
+            for (std::uint32_t x = 0; x < width_; ++x, src += bpp, dst += 3) {
+                dst[0] = src[b];
+                dst[1] = src[1];
+                dst[2] = src[r];
+            }
+        }
+    }
+
+    // True when the block at column x, top-down rows [top, top + h) is the same in both pictures.
+    bool block_unchanged(std::uint32_t x, std::uint32_t top, std::uint32_t w, std::uint32_t h) const noexcept {
+        for (std::uint32_t y = top; y < top + h; ++y) {
+            const std::size_t at = (std::size_t{y} * width_ + x) * 3;
+            if (!std::equal(current_.begin() + static_cast<std::ptrdiff_t>(at),
+                            current_.begin() + static_cast<std::ptrdiff_t>(at + std::size_t{w} * 3),
+                            previous_.begin() + static_cast<std::ptrdiff_t>(at)))
+                return false;
+        }
+        return true;
+    }
+
+    // Appends UB[16] size + zlib data of the block whose lowest row is `bottom` - 1 (top-down).
+    std::error_code append_block(std::vector<std::byte>& data, std::uint32_t x, std::uint32_t bottom, std::uint32_t w,
+                                 std::uint32_t h) {
+        const std::size_t row_bytes = std::size_t{w} * 3;
+        block_.resize(row_bytes * h);
+        std::byte* dst = block_.data();
+        for (std::uint32_t i = 1; i <= h; ++i, dst += row_bytes) {  // rows bottom to top
+            const std::byte* src = current_.data() + (std::size_t{bottom - i} * width_ + x) * 3;
+            std::copy_n(src, row_bytes, dst);
+        }
+
+        const uLong source_size = static_cast<uLong>(block_.size());
+        scratch_.resize(static_cast<std::size_t>(compressBound(source_size)));
+        uLongf size = 0;
+        int level = compression_level_;
+        for (;;) {
+            size = static_cast<uLongf>(scratch_.size());
+            const int rc = compress2(reinterpret_cast<Bytef*>(scratch_.data()), &size,
+                                     reinterpret_cast<const Bytef*>(block_.data()), source_size, level);
+            if (rc == Z_MEM_ERROR) return encoder_error::allocation_failure;
+            if (rc != Z_OK) return encoder_error::encode_failure;
+            if (size <= max_block_data) break;
+            if (level == Z_BEST_COMPRESSION) return encoder_error::encode_failure;
+            level = Z_BEST_COMPRESSION;
+        }
+
+        data.push_back(static_cast<std::byte>(size >> 8));
+        data.push_back(static_cast<std::byte>(size & 0xffu));
+        data.insert(data.end(), scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(size));
+        return {};
+    }
+
+    static constexpr uLongf max_block_data = 0xffff;
+
+    state state_ = state::fresh;
+    std::uint32_t width_ = 0;
+    std::uint32_t height_ = 0;
+    std::uint32_t block_size_ = 64;
+    std::uint32_t key_frame_interval_ = 60;
+    int compression_level_ = 6;
+    std::uint64_t frames_since_key_ = 0;  // frames encoded since the last key frame, counting it
+    bool pending_key_ = false;
+    std::vector<std::byte> current_;   // the picture being encoded, top-down BGR
+    std::vector<std::byte> previous_;  // the last encoded picture, top-down BGR
+    std::vector<std::byte> block_;     // one block's BGR rows, bottom to top
+    std::vector<std::byte> scratch_;   // zlib output of one block
+};
+
+static_assert(video_encoder<screen_video_encoder>);
+
+RTMPX_NAMESPACE_END
+
+#endif // defined(RTMPX_WITH_ZLIB)
+// ---- end of include/rtmpx/codec/screen_video_encoder.hpp ----
+// ---- include/rtmpx/video_codec.hpp ----
+// A stream's encoder behind one type (any `video_encoder`), and the registry of codecs by name.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * The encoder a stream owns: any type that satisfies `video_encoder`, plus lazy initialisation.
+ *
+ * `encode` initialises the encoder on the first canvas, and again whenever the canvas size
+ * changes; each initialisation produces a new codec configuration (`header()`, with a new
+ * `generation()`), which the server sends to the player before the next frame.
+ *
+ * Thread: once the stream plays, only the frame thread may use it (the frame handler calls
+ * `encode`). Before play (in the stream or play handler) the connection's thread may set it up.
+ */
+class video_codec {
+public:
+    template <video_encoder E>
+    explicit video_codec(E encoder) : impl_(std::make_unique<model<E>>(std::move(encoder))) {}
+
+    /// Initialises for `width` x `height`; the codec configuration is then in `header()`.
+    std::error_code init(std::uint32_t width, std::uint32_t height) {
+        std::vector<std::byte> header;
+        if (auto ec = impl_->init(width, height, header)) return ec;
+        header_ = std::move(header);
+        width_ = width;
+        height_ = height;
+        ++generation_;
+        return {};
+    }
+
+    /// Encodes one canvas, (re)initialising first when needed.
+    std::error_code encode(const canvas_view& canvas, encoded_frame& out) {
+        if (generation_ == 0 || canvas.width != width_ || canvas.height != height_) {
+            if (auto ec = init(canvas.width, canvas.height)) return ec;
+        }
+        return impl_->encode(canvas, out);
+    }
+
+    std::error_code set_parameter(std::string_view name, double value) { return impl_->set_parameter(name, value); }
+    std::optional<double> get_parameter(std::string_view name) const { return impl_->get_parameter(name); }
+    std::span<const pixel_format> supported_pixel_formats() const { return impl_->supported_pixel_formats(); }
+    void force_key_frame() { impl_->force_key_frame(); }
+    std::error_code close(std::vector<std::byte>& remaining) { return impl_->close(remaining); }
+    std::string_view identifier() const { return impl_->identifier(); }
+    /// The FLV video codec id (RTMP video tag): 3 screen video, 7 AVC, ...
+    std::uint8_t flv_codec_id() const { return impl_->flv_codec_id(); }
+
+    /// The codec configuration of the last initialisation (AVCDecoderConfigurationRecord for H.264).
+    const std::vector<std::byte>& header() const noexcept { return header_; }
+    std::uint32_t width() const noexcept { return width_; }
+    std::uint32_t height() const noexcept { return height_; }
+    /// Counts initialisations; 0 until the first.
+    std::uint64_t generation() const noexcept { return generation_; }
+
+private:
+    struct concept_t {
+        virtual ~concept_t() = default;
+        virtual std::error_code init(std::uint32_t, std::uint32_t, std::vector<std::byte>&) = 0;
+        virtual std::error_code set_parameter(std::string_view, double) = 0;
+        virtual std::optional<double> get_parameter(std::string_view) const = 0;
+        virtual std::span<const pixel_format> supported_pixel_formats() const = 0;
+        virtual std::error_code encode(const canvas_view&, encoded_frame&) = 0;
+        virtual void force_key_frame() = 0;
+        virtual std::error_code close(std::vector<std::byte>&) = 0;
+        virtual std::string_view identifier() const = 0;
+        virtual std::uint8_t flv_codec_id() const = 0;
+    };
+    template <class E>
+    struct model final : concept_t {
+        explicit model(E e) : enc(std::move(e)) {}
+        std::error_code init(std::uint32_t w, std::uint32_t h, std::vector<std::byte>& out) override {
+            return enc.init(w, h, out);
+        }
+        std::error_code set_parameter(std::string_view n, double v) override { return enc.set_parameter(n, v); }
+        std::optional<double> get_parameter(std::string_view n) const override { return enc.get_parameter(n); }
+        std::span<const pixel_format> supported_pixel_formats() const override {
+            return enc.supported_pixel_formats();
+        }
+        std::error_code encode(const canvas_view& c, encoded_frame& f) override { return enc.encode(c, f); }
+        void force_key_frame() override { enc.force_key_frame(); }
+        std::error_code close(std::vector<std::byte>& r) override { return enc.close(r); }
+        std::string_view identifier() const override { return enc.identifier(); }
+        std::uint8_t flv_codec_id() const override { return enc.flv_codec_id(); }
+        E enc;
+    };
+
+    std::unique_ptr<concept_t> impl_;
+    std::vector<std::byte> header_;
+    std::uint32_t width_ = 0;
+    std::uint32_t height_ = 0;
+    std::uint64_t generation_ = 0;
+};
+
+/**
+ * Codecs by name, for `stream.use_codec(name)`. "h264" is registered when the OpenH264 adapter
+ * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
+ * (`RTMPX_WITH_ZLIB`); applications add their own encoders, "sorenson" for instance.
+ *
+ * Thread: safe to use from any thread.
+ */
+class codec_registry {
+public:
+    codec_registry() {
+#if defined(RTMPX_WITH_OPENH264)
+        add("h264", [] { return openh264_encoder(); });
+#endif
+#if defined(RTMPX_WITH_ZLIB)
+        add("screen video", [] { return screen_video_encoder(); });
+#endif
+    }
+
+    /// Registers (or replaces) `name`; `factory()` returns a new encoder for each stream.
+    template <class Factory>
+        requires video_encoder<std::invoke_result_t<Factory&>>
+    void add(std::string name, Factory factory) {
+        std::lock_guard lock(mutex_);
+        factories_[std::move(name)] = [f = std::move(factory)]() mutable { return std::make_unique<video_codec>(f()); };
+    }
+
+    /// Removes `name`; true when it was registered.
+    bool remove(std::string_view name) {
+        std::lock_guard lock(mutex_);
+        auto it = factories_.find(name);
+        if (it == factories_.end()) return false;
+        factories_.erase(it);
+        return true;
+    }
+
+    /// A new encoder for `name`, or null when no codec has that name.
+    std::unique_ptr<video_codec> make(std::string_view name) const {
+        std::function<std::unique_ptr<video_codec>()> factory;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = factories_.find(name);
+            if (it == factories_.end()) return nullptr;
+            factory = it->second;
+        }
+        return factory();
+    }
+
+    bool contains(std::string_view name) const {
+        std::lock_guard lock(mutex_);
+        return factories_.find(name) != factories_.end();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::function<std::unique_ptr<video_codec>()>, std::less<>> factories_;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/video_codec.hpp ----
+// ---- include/rtmpx/frame_queue.hpp ----
+// A bounded lock-free single-producer/single-consumer queue for frames crossing threads.
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * A bounded single-producer/single-consumer ring of move-only items.
+ *
+ * One thread calls `try_push`, one other thread calls `front`/`pop`. Indices live on their own
+ * cache lines, and each side caches the other's index so that it reads the shared one only when
+ * the cached value says full (producer) or empty (consumer). Policy (what to drop when full) is
+ * the caller's; the queue only reports full and empty.
+ *
+ * Thread: exactly one producer and one consumer thread at a time; `size_approx` from anywhere.
+ */
+template <class T>
+class frame_queue {
+    static_assert(std::is_nothrow_move_constructible_v<T>, "frame_queue: T must be nothrow move constructible");
+    static_assert(std::is_nothrow_destructible_v<T>, "frame_queue: T must be nothrow destructible");
+
+public:
+    /// A queue that holds up to `capacity` items (at least 1).
+    explicit frame_queue(std::size_t capacity)
+        : capacity_(capacity < 1 ? 2 : capacity + 1),  // one slot stays empty to tell full from empty
+          slots_(std::allocator<slot>().allocate(capacity_)) {}
+
+    frame_queue(const frame_queue&) = delete;
+    frame_queue& operator=(const frame_queue&) = delete;
+
+    ~frame_queue() {
+        while (front()) pop();
+        std::allocator<slot>().deallocate(slots_, capacity_);
+    }
+
+    /// Producer: moves `item` in; false (and `item` untouched) when full.
+    bool try_push(T&& item) noexcept {
+        const std::size_t write = write_.load(std::memory_order_relaxed);
+        const std::size_t next = write + 1 == capacity_ ? 0 : write + 1;
+        if (next == read_cache_) {
+            read_cache_ = read_.load(std::memory_order_acquire);
+            if (next == read_cache_) return false;
+        }
+        ::new (static_cast<void*>(&slots_[write])) T(std::move(item));
+        write_.store(next, std::memory_order_release);
+        return true;
+    }
+
+    /// Consumer: the oldest item, or nullptr when empty.
+    T* front() noexcept {
+        const std::size_t read = read_.load(std::memory_order_relaxed);
+        if (read == write_cache_) {
+            write_cache_ = write_.load(std::memory_order_acquire);
+            if (read == write_cache_) return nullptr;
+        }
+        return std::launder(reinterpret_cast<T*>(&slots_[read]));
+    }
+
+    /// Consumer: removes the oldest item. Precondition: `front() != nullptr`.
+    void pop() noexcept {
+        const std::size_t read = read_.load(std::memory_order_relaxed);
+        RTMPX_ASSERT(write_.load(std::memory_order_acquire) != read);
+        std::launder(reinterpret_cast<T*>(&slots_[read]))->~T();
+        read_.store(read + 1 == capacity_ ? 0 : read + 1, std::memory_order_release);
+    }
+
+    /// Items queued; exact only when both sides are idle.
+    std::size_t size_approx() const noexcept {
+        const std::ptrdiff_t diff = static_cast<std::ptrdiff_t>(write_.load(std::memory_order_acquire)) -
+                                    static_cast<std::ptrdiff_t>(read_.load(std::memory_order_acquire));
+        return static_cast<std::size_t>(diff < 0 ? diff + static_cast<std::ptrdiff_t>(capacity_) : diff);
+    }
+
+    bool empty() const noexcept { return size_approx() == 0; }
+    std::size_t capacity() const noexcept { return capacity_ - 1; }
+
+private:
+    static constexpr std::size_t cache_line = 64;
+    struct slot {
+        alignas(T) std::byte storage[sizeof(T)];
+    };
+
+    const std::size_t capacity_;
+    slot* const slots_;
+
+    alignas(cache_line) std::atomic<std::size_t> write_{0};
+    std::size_t read_cache_ = 0;  // producer's copy of read_
+    alignas(cache_line) std::atomic<std::size_t> read_{0};
+    std::size_t write_cache_ = 0;  // consumer's copy of write_
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/frame_queue.hpp ----
+// ---- include/rtmpx/log.hpp ----
+// The logging hook: silent by default, cheap when disabled, never writes to stdout by itself.
+
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// Severity of a log record.
+enum class log_level : std::uint8_t { trace = 0, debug = 1, info = 2, warning = 3, error = 4, off = 5 };
+
+/// One log line: level, the connection it concerns (0 for the server), a static category and text.
+struct log_record {
+    log_level level = log_level::info;
+    std::uint64_t connection_id = 0;
+    std::string_view category;  ///< "server", "session", "stream", ...
+    std::string_view message;   ///< valid only during the sink call
+    std::error_code error;      ///< the reason, for records about failures and closes
+};
+
+/**
+ * A log sink: any callable taking `log_record const&`.
+ *
+ * Thread: called from the acceptor thread, connection threads and frame threads, possibly at
+ * once; a sink that shares state must synchronise it.
+ */
+template <class F>
+concept log_sink = std::invocable<F&, const log_record&>;
+
+/// The default sink: discards everything.
+struct no_log {
+    void operator()(const log_record&) const noexcept {}
+};
+
+namespace detail {
+
+/// The type-erased sink a server holds, with a runtime level check before any formatting.
+class logger {
+public:
+    logger() = default;
+    template <log_sink F>
+    logger(F sink, log_level level) : sink_(std::move(sink)), level_(level) {}
+
+    bool enabled(log_level level) const noexcept {
+        constexpr auto compile_floor = static_cast<log_level>(RTMPX_MIN_LOG_LEVEL);
+        return level >= compile_floor && level >= level_ && level != log_level::off && static_cast<bool>(sink_);
+    }
+
+    /// Formats and emits a record only when `level` is enabled.
+    template <class... Args>
+    void log(log_level level, std::uint64_t id, std::string_view category, std::error_code ec,
+             fmt::format_string<Args...> format, Args&&... args) const {
+        if (!enabled(level)) return;
+        fmt::memory_buffer buf;
+        fmt::format_to(std::back_inserter(buf), format, std::forward<Args>(args)...);
+        sink_(log_record{level, id, category, std::string_view(buf.data(), buf.size()), ec});
+    }
+
+private:
+    std::function<void(const log_record&)> sink_;
+    log_level level_ = log_level::off;
+};
+
+} // namespace detail
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/log.hpp ----
+// ---- include/rtmpx/options.hpp ----
+// Server options: limits, timeouts and protocol settings, every one finite by default.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// Timeouts of a connection (all finite by default).
+struct timeouts {
+    std::chrono::milliseconds handshake{10'000};  ///< from accept to the end of the handshake
+    std::chrono::milliseconds connect{10'000};    ///< from the handshake to a claimed `connect`
+    std::chrono::milliseconds idle{60'000};       ///< nothing received and nothing playing
+    std::chrono::milliseconds write{10'000};      ///< a write that makes no progress
+    std::chrono::milliseconds call{10'000};       ///< waiting for the client's answer to `connection::call`
+    std::chrono::milliseconds ping{10'000};       ///< interval of ping requests (round-trip time); 0: none
+};
+
+/**
+ * Everything a server can be configured with. Copy it, change what you need, pass it to the
+ * server's constructor.
+ */
+struct server_options {
+    chunk_limits chunks;         ///< incoming chunk stream limits
+    amf_limits amf;              ///< AMF decoding limits for every incoming message
+    struct timeouts timeouts;
+
+    std::uint32_t chunk_size = 4096;           ///< the chunk size the server announces and writes with
+    std::uint32_t window_ack_size = 2'500'000; ///< Window Acknowledgement Size sent to clients
+    std::uint32_t peer_bandwidth = 2'500'000;  ///< Set Peer Bandwidth sent to clients
+    std::size_t max_connections = 1000;        ///< beyond it, new connections are closed at once
+    std::size_t max_streams_per_connection = 16;
+    std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
+
+    /// Report failed remote calls as `_result` carrying the error info object instead of `_error`
+    /// (python-librtmp waits for `_result` only). Off by default.
+    bool call_errors_as_result = false;
+
+    double default_render_rate = 30;  ///< render (and frame) calls per second when a stream sets none
+    double max_render_rate = 240;     ///< the largest `render_rate` a stream may set
+
+    std::size_t frame_queue_frames = 16;        ///< frames queued per stream between frame thread and writer
+    std::size_t outqueue_full_bytes = 128u << 10; ///< unsent bytes (ours and the kernel's) at which `outqueue_is_full` turns true
+    std::size_t socket_unsent_limit = 64u << 10;  ///< kernel-held unsent bytes above which frames wait (and then drop)
+    std::size_t max_queued_messages = 1024;     ///< non-frame messages waiting to be written
+    std::size_t max_queued_bytes = 8u << 20;    ///< bytes waiting to be written before the connection is closed
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/options.hpp ----
+// ---- include/rtmpx/handlers.hpp ----
+// The events handlers receive and one concept per handler, so that handlers are plain lambdas.
+
+#include <concepts>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// What a connect handler is told: a new `connect` (is_create) or the end of its connection.
+struct connect_event {
+    bool is_create = true;
+    const connect_command& command;  ///< the client's connect command (also on close)
+    std::error_code reason;          ///< on close: why the connection ended (empty: the client closed it)
+};
+
+/// What a stream handler is told: `createStream` (is_create) or the stream's removal.
+struct stream_event {
+    bool is_create = true;
+    const amf0::value& command_object;  ///< the createStream command object (null on removal)
+    std::error_code reason;             ///< on removal: why (empty for deleteStream/closeStream)
+};
+
+/// What a play handler is told: `play` (is_start) or stop. It may fill `video_data` with
+/// initialisation (on start) or closing (on stop) video data to send.
+struct play_event {
+    bool is_start = true;
+    std::string_view stream_name;
+    double start = -2;            ///< the play command's start argument
+    encoded_frame video_data;     ///< out: sent as is when non-empty
+};
+
+/// What a pause handler is told: pause (is_pause) or resume.
+struct pause_event {
+    bool is_pause = true;
+    double milliseconds = 0;  ///< the stream position the client paused or resumed at
+};
+
+namespace detail {
+template <class R>
+concept boolean_result = std::convertible_to<R, bool>;
+}
+
+/**
+ * `bool (connection&, connect_event const&)`: on `connect`, true claims the connection (the
+ * handler then registers stream and call handlers on it); false lets the next handler decide.
+ * Called again with `is_create == false` exactly once when a claimed connection ends; the return
+ * value is then ignored. Thread: the connection's thread. Lifetime: both arguments are valid only
+ * during the call.
+ */
+template <class F, class Connection>
+concept connect_handler = std::invocable<F&, Connection&, const connect_event&> &&
+                          detail::boolean_result<std::invoke_result_t<F&, Connection&, const connect_event&>>;
+
+/**
+ * `bool (stream&, stream_event const&)`: on `createStream`, true allows the stream (the handler
+ * registers render/frame/play/pause handlers and picks a codec); false refuses it. Called with
+ * `is_create == false` when the stream is deleted or its connection ends. Thread: the
+ * connection's thread.
+ */
+template <class F, class Stream>
+concept stream_handler = std::invocable<F&, Stream&, const stream_event&> &&
+                         detail::boolean_result<std::invoke_result_t<F&, Stream&, const stream_event&>>;
+
+/**
+ * `bool (stream&, play_event&)`: true honours play (or stop); false refuses it. Optional: with
+ * no play handler, play is allowed. Thread: the connection's thread.
+ */
+template <class F, class Stream>
+concept play_handler = std::invocable<F&, Stream&, play_event&> &&
+                       detail::boolean_result<std::invoke_result_t<F&, Stream&, play_event&>>;
+
+/// `bool (stream&, pause_event const&)`: true honours pause (or resume). Thread: the connection's.
+template <class F, class Stream>
+concept pause_handler = std::invocable<F&, Stream&, const pause_event&> &&
+                        detail::boolean_result<std::invoke_result_t<F&, Stream&, const pause_event&>>;
+
+/**
+ * `bool (stream&)`: called by the render loop at the stream's render rate while it plays; false
+ * stops the stream with an error status. Thread: the connection's thread.
+ */
+template <class F, class Stream>
+concept render_handler =
+    std::invocable<F&, Stream&> && detail::boolean_result<std::invoke_result_t<F&, Stream&>>;
+
+/**
+ * `bool (stream&, encoded_frame& out, bool outqueue_is_full)`: called on the stream's own frame
+ * thread at the frame rate while it plays; fills `out` with one encoded frame (leave it empty to
+ * send nothing). When `outqueue_is_full` the client is not keeping up: skip, or send something
+ * cheap. False stops the stream with an error status. Thread: the stream's frame thread, never
+ * the connection's; share state with the render handler under your own lock.
+ */
+template <class F, class Stream>
+concept frame_handler = std::invocable<F&, Stream&, encoded_frame&, bool> &&
+                        detail::boolean_result<std::invoke_result_t<F&, Stream&, encoded_frame&, bool>>;
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/handlers.hpp ----
+// ---- include/rtmpx/stream.hpp ----
+// basic_stream: one RTMP NetStream of a connection, with its handlers, codec and frame thread.
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+template <class Socket>
+class basic_connection;
+
+namespace detail {
+
+/// A frame on its way from the frame thread to the connection's writer.
+struct queued_frame {
+    encoded_frame frame;
+    std::uint32_t timestamp = 0;                          ///< ms since play start
+    std::shared_ptr<const std::vector<std::byte>> config; ///< new codec configuration, if any
+    std::uint32_t width = 0;
+    std::uint32_t height = 0;
+};
+
+} // namespace detail
+
+/**
+ * One NetStream of a connection: created by `createStream`, played by `play`.
+ *
+ * A stream handler registers the stream's render, frame, play and pause handlers and may choose
+ * a codec. While the stream plays, the render handler runs on the connection's thread at the
+ * render rate and the frame handler on the stream's own frame thread at the same rate.
+ *
+ * Thread: the connection's thread, except where a member says otherwise. From the frame thread
+ * the frame handler may call `id`, `name`, `codec`, `property`, `render_rate` and `connection_id`.
+ * Lifetime: a `stream&` is valid during the handler call it is passed to.
+ */
+template <class Socket>
+class basic_stream {
+public:
+    using connection_type = basic_connection<Socket>;
+
+    basic_stream(connection_type& conn, std::uint32_t id, double render_rate)
+        : connection_(conn), id_(id), render_rate_(render_rate) {}
+    basic_stream(const basic_stream&) = delete;
+    basic_stream& operator=(const basic_stream&) = delete;
+    ~basic_stream() { stop_frame_thread(); }
+
+    /// The message stream id the client uses for this stream (never 0).
+    std::uint32_t id() const noexcept { return id_; }
+    /// The name the player passed to `play` (empty before play). Thread: any, once playing.
+    const std::string& name() const noexcept { return name_; }
+    /// The connection this stream belongs to (to register more call handlers, ...).
+    connection_type& connection() noexcept { return connection_; }
+    /// Whether `play` was honoured and the stream has not stopped since.
+    bool playing() const noexcept { return playing_; }
+    /// Whether an honoured pause is in effect.
+    bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
+
+    /// Registers the render handler; `nullptr` removes it.
+    template <class F>
+    void on_render(F handler) {
+        static_assert(render_handler<F, basic_stream>, "on_render: expected bool (stream&)");
+        render_ = std::move(handler);
+    }
+    void on_render(std::nullptr_t) { render_ = nullptr; }
+
+    /// Registers the frame handler; `nullptr` removes it. Takes effect at the next play.
+    template <class F>
+    void on_frame(F handler) {
+        static_assert(frame_handler<F, basic_stream>,
+                      "on_frame: expected bool (stream&, encoded_frame& out, bool outqueue_is_full)");
+        frame_ = std::move(handler);
+    }
+    void on_frame(std::nullptr_t) { frame_ = nullptr; }
+
+    /// Registers the play handler; `nullptr` removes it (play is then always allowed).
+    template <class F>
+    void on_play(F handler) {
+        static_assert(play_handler<F, basic_stream>, "on_play: expected bool (stream&, play_event&)");
+        play_ = std::move(handler);
+    }
+    void on_play(std::nullptr_t) { play_ = nullptr; }
+
+    /// Registers the pause handler; `nullptr` removes it (pause is then always honoured).
+    template <class F>
+    void on_pause(F handler) {
+        static_assert(pause_handler<F, basic_stream>, "on_pause: expected bool (stream&, pause_event const&)");
+        pause_ = std::move(handler);
+    }
+    void on_pause(std::nullptr_t) { pause_ = nullptr; }
+
+    /**
+     * Chooses the video codec by name ("h264", or any name registered with the server's codec
+     * registry). False when no codec has that name; the stream then keeps its previous choice.
+     * With no codec, the frame handler's bytes are sent as they are (a complete FLV video tag body).
+     */
+    bool use_codec(std::string_view name) {
+        auto codec = connection_.make_codec(name);
+        if (!codec) return false;
+        codec_ = std::move(codec);
+        return true;
+    }
+
+    /// The stream's own encoder, or null when no codec was chosen.
+    video_codec* codec() noexcept { return codec_.get(); }
+
+    /**
+     * Sets a property. `render_rate` (calls per second, a positive number up to the server's
+     * maximum) takes effect at the next tick; user keys start with `user_`.
+     * Errors: `error::invalid_property` for another key, `error::invalid_property_value` for a
+     * bad render rate; nothing changes then.
+     */
+    std::error_code set_property(std::string_view key, std::string_view value) {
+        if (key == "render_rate") {
+            double rate = 0;
+            const auto* end = value.data() + value.size();
+            auto [ptr, ec] = std::from_chars(value.data(), end, rate);
+            if (ec != std::errc() || ptr != end || !(rate > 0) || rate > connection_.options().max_render_rate)
+                return error::invalid_property_value;
+            render_rate_.store(rate, std::memory_order_relaxed);
+            return {};
+        }
+        if (key.substr(0, 5) != "user_") return error::invalid_property;
+        std::lock_guard lock(properties_mutex_);
+        properties_[std::string(key)] = std::string(value);
+        return {};
+    }
+
+    /// A property's value: `render_rate` or a user key. Thread: any.
+    std::optional<std::string> property(std::string_view key) const {
+        if (key == "render_rate") return fmt::format("{}", render_rate());
+        std::lock_guard lock(properties_mutex_);
+        auto it = properties_.find(key);
+        if (it == properties_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    /// Render (and frame) calls per second. Thread: any.
+    double render_rate() const noexcept { return render_rate_.load(std::memory_order_relaxed); }
+
+    /// Frames handed to the writer and frames dropped under backpressure. Thread: any.
+    std::uint64_t frames_sent() const noexcept { return frames_sent_.load(std::memory_order_relaxed); }
+    std::uint64_t frames_dropped() const noexcept { return frames_dropped_.load(std::memory_order_relaxed); }
+
+    /// The id of the connection, for logs. Thread: any.
+    std::uint64_t connection_id() const noexcept { return connection_.id(); }
+
+private:
+    friend class basic_connection<Socket>;
+
+    // Starts the frame thread; `wake` is called after each queued frame (it posts to the
+    // connection), `full` says whether the connection has too many unsent bytes, `fail` is
+    // posted when the frame handler fails.
+    void start_frame_thread(std::size_t queue_frames, std::function<void()> wake, std::function<bool()> full,
+                            std::function<void()> fail) {
+        stop_frame_thread();
+        queue_ = std::make_unique<frame_queue<detail::queued_frame>>(queue_frames);
+        frame_stop_ = false;
+        skip_until_key_ = false;
+        config_generation_ = 0;
+        play_start_ = std::chrono::steady_clock::now();
+        if (codec_) codec_->force_key_frame();  // a joining player starts on a key frame
+        frame_thread_ = std::thread([this, wake = std::move(wake), full = std::move(full), fail = std::move(fail)] {
+            frame_loop(wake, full, fail);
+        });
+    }
+
+    void stop_frame_thread() {
+        {
+            std::lock_guard lock(frame_mutex_);
+            frame_stop_ = true;
+        }
+        frame_cv_.notify_all();
+        if (frame_thread_.joinable()) frame_thread_.join();
+    }
+
+    void frame_loop(const std::function<void()>& wake, const std::function<bool()>& full,
+                    const std::function<void()>& fail) {
+        using clock = std::chrono::steady_clock;
+        auto next = clock::now();
+        for (;;) {
+            {
+                std::unique_lock lock(frame_mutex_);
+                if (frame_cv_.wait_until(lock, next, [this] { return frame_stop_; })) return;
+            }
+            // The frame's timestamp is its scheduled tick: steady spacing, no wake-up jitter (players
+            // map timestamps onto a frame grid, and jitter would put two frames in one slot).
+            const auto tick = next;
+            const auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / render_rate()));
+            next += period;
+            const auto now = clock::now();
+            if (next < now) next = now;  // fell behind: do not burst to catch up
+            if (paused()) continue;
+            if (force_key_.exchange(false) && codec_) codec_->force_key_frame();
+
+            detail::queued_frame item;
+            const bool queue_full = queue_->size_approx() * 2 >= queue_->capacity() || full();
+            bool ok = false;
+            try {
+                ok = frame_ ? static_cast<bool>(frame_(*this, item.frame, queue_full)) : true;
+            } catch (...) {
+                ok = false;
+            }
+            if (!ok) {
+                fail();
+                return;
+            }
+            if (item.frame.data.empty()) continue;
+            if (codec_ && codec_->generation() != config_generation_) {
+                config_generation_ = codec_->generation();
+                item.config = std::make_shared<const std::vector<std::byte>>(codec_->header());
+                item.width = codec_->width();
+                item.height = codec_->height();
+            }
+            // After a drop, frames that depend on the dropped one are useless: skip to a key frame.
+            if (skip_until_key_ && !item.frame.key_frame) {
+                frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+            item.timestamp = static_cast<std::uint32_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(tick - play_start_).count());
+            if (queue_->try_push(std::move(item))) {
+                skip_until_key_ = false;
+                wake();
+            } else {
+                frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+                skip_until_key_ = true;
+                if (codec_) codec_->force_key_frame();
+            }
+        }
+    }
+
+    connection_type& connection_;
+    const std::uint32_t id_;
+    std::string name_;
+    bool playing_ = false;
+    std::atomic<bool> paused_{false};
+    std::atomic<double> render_rate_;
+
+    std::function<bool(basic_stream&)> render_;
+    std::function<bool(basic_stream&, encoded_frame&, bool)> frame_;
+    std::function<bool(basic_stream&, play_event&)> play_;
+    std::function<bool(basic_stream&, const pause_event&)> pause_;
+    std::unique_ptr<video_codec> codec_;
+
+    mutable std::mutex properties_mutex_;
+    std::map<std::string, std::string, std::less<>> properties_;
+
+    // Frame thread state.
+    std::thread frame_thread_;
+    std::mutex frame_mutex_;
+    std::condition_variable frame_cv_;
+    bool frame_stop_ = false;
+    std::atomic<bool> force_key_{false};
+    bool skip_until_key_ = false;
+    std::uint64_t config_generation_ = 0;
+    std::chrono::steady_clock::time_point play_start_;
+    std::unique_ptr<frame_queue<detail::queued_frame>> queue_;
+    std::atomic<std::uint64_t> frames_sent_{0};
+    std::atomic<std::uint64_t> frames_dropped_{0};
+
+    // Writer state (connection thread).
+    bool metadata_sent_ = false;
+    bool sent_key_frame_ = false;
+    std::uint32_t last_timestamp_ = 0;
+    std::shared_ptr<bool> render_alive_;  // the render loop runs while this is set and true
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/stream.hpp ----
+// ---- include/rtmpx/connection.hpp ----
+// basic_connection: one client, driven by coroutines on its own thread (reader, writer, watchdog).
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__linux__)
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#endif
+
+#include <asio/buffer.hpp>
+#include <asio/error.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+
+// ---- include/rtmpx/detail/asio_compat.hpp ----
+// The one place that papers over differences between Asio versions.
+
+#include <asio/version.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+
+#if ASIO_VERSION >= 102400
+#include <asio/as_tuple.hpp>
+#else
+#include <asio/experimental/as_tuple.hpp>
+#endif
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/// Completion token for coroutines that want `(error_code, result...)` instead of exceptions.
+#if ASIO_VERSION >= 102400
+inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+#else
+inline constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+#endif
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/asio_compat.hpp ----
+// ---- include/rtmpx/detail/chunk_reader.hpp ----
+// Sans-I/O chunk stream reader: bytes in, reassembled messages out, within configured limits.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/**
+ * De-multiplexes an RTMP chunk stream (RTMP 1.0 §5.3) into whole messages.
+ *
+ * Feed bytes with `put`; it consumes as much as it can and stops after each completed message,
+ * which `take_message` then hands over. Bytes of an incomplete chunk header are not consumed:
+ * the caller keeps them and passes them again with more input. Set Chunk Size (type 1) and
+ * Abort (type 2) take effect inside the reader as soon as they complete, and are still returned.
+ *
+ * Errors: any limit in `chunk_limits` exceeded, a malformed header or control message. After an
+ * error the reader stays failed and consumes nothing more.
+ */
+class chunk_reader {
+public:
+    explicit chunk_reader(chunk_limits limits = {}) : limits_(limits) {}
+
+    /// Consumes input until one message completes or the input runs out; returns bytes consumed.
+    std::size_t put(std::span<const std::byte> in, std::error_code& ec) {
+        if (failed_) {
+            ec = failed_;
+            return 0;
+        }
+        ec.clear();
+        std::size_t used = 0;
+        while (!ready_ && used < in.size()) {
+            const std::size_t n = in_chunk_ ? read_payload(in.subspan(used)) : read_header(in.subspan(used), ec);
+            used += n;
+            if (ec) failed_ = ec;
+            if (failed_) {
+                ec = failed_;
+                return used;
+            }
+            if (n == 0) break;  // incomplete header: wait for more input
+        }
+        return used;
+    }
+
+    /// Whether a completed message is waiting to be taken.
+    bool has_message() const noexcept { return ready_.has_value(); }
+
+    /// Hands over the completed message. Precondition: `has_message()`.
+    message take_message() {
+        RTMPX_ASSERT(ready_);
+        message m = std::move(*ready_);
+        ready_.reset();
+        return m;
+    }
+
+    /// The chunk size the peer announced (128 until it sends Set Chunk Size).
+    std::uint32_t chunk_size() const noexcept { return chunk_size_; }
+    /// Chunk streams the peer has used so far (each keeps header state for compression).
+    std::size_t live_chunk_streams() const noexcept { return streams_.size(); }
+    /// Payload bytes held in partially received messages.
+    std::size_t buffered_bytes() const noexcept { return buffered_; }
+
+private:
+    struct stream_state {
+        std::uint32_t id = 0;
+        message_header header;
+        std::uint32_t length = 0;
+        std::uint32_t delta = 0;          // the last timestamp field of a type 1/2 (or 0) header
+        bool extended = false;            // the last header carried an extended timestamp
+        std::uint32_t extended_value = 0; // ... and this was its value
+        std::vector<std::byte> partial;   // payload received so far of the current message
+        bool in_progress = false;
+    };
+
+    stream_state* find(std::uint32_t id) noexcept {
+        auto it = std::find_if(streams_.begin(), streams_.end(), [id](const stream_state& s) { return s.id == id; });
+        return it == streams_.end() ? nullptr : &*it;
+    }
+
+    // Parses one chunk header and applies it. Returns bytes consumed, 0 when incomplete.
+    std::size_t read_header(std::span<const std::byte> in, std::error_code& ec) {
+        // RTMP 1.0 §5.3.1.1: basic header of 1, 2 or 3 bytes.
+        const auto b0 = u8(in[0]);
+        const unsigned fmt = b0 >> 6;
+        std::uint32_t csid = b0 & 0x3f;
+        std::size_t pos = 1;
+        if (csid == 0) {
+            if (in.size() < 2) return 0;
+            csid = 64 + u8(in[1]);
+            pos = 2;
+        } else if (csid == 1) {
+            if (in.size() < 3) return 0;
+            csid = 64 + u8(in[1]) + 256u * u8(in[2]);
+            pos = 3;
+        }
+        // RTMP 1.0 §5.3.1.2: message header of 11, 7, 3 or 0 bytes.
+        static constexpr std::size_t header_sizes[4] = {11, 7, 3, 0};
+        const std::size_t mh = header_sizes[fmt];
+        if (in.size() < pos + mh) return 0;
+
+        stream_state* st = find(csid);
+        if (!st) {
+            if (fmt != 0) {
+                ec = error::chunk_header_invalid;
+                return 0;
+            }
+            if (streams_.size() >= limits_.max_chunk_streams) {
+                ec = error::too_many_chunk_streams;
+                return 0;
+            }
+        }
+        const bool new_message = !st || !st->in_progress || fmt != 3;
+
+        std::uint32_t field = 0;  // timestamp (fmt 0) or timestamp delta (fmt 1, 2)
+        std::uint32_t length = st ? st->length : 0;
+        auto type = st ? st->header.type : message_type::command_amf0;
+        std::uint32_t stream_id = st ? st->header.stream_id : 0;
+        if (fmt <= 2) field = load_be24(in.subspan(pos));
+        if (fmt <= 1) {
+            length = load_be24(in.subspan(pos + 3));
+            type = static_cast<message_type>(u8(in[pos + 6]));
+        }
+        if (fmt == 0) stream_id = load_le32(in.subspan(pos + 7));  // §5.3.1.2.1: little-endian
+        pos += mh;
+
+        // §5.3.1.3: a 4-byte extended timestamp follows when the field is 0xffffff. On type 3
+        // chunks some clients repeat it and some do not; accept both by comparing the next 4 bytes
+        // with the value the stream last used.
+        bool extended = false;
+        if (fmt <= 2 && field == 0xffffff) {
+            if (in.size() < pos + 4) return 0;
+            field = load_be32(in.subspan(pos));
+            pos += 4;
+            extended = true;
+        } else if (fmt == 3 && st && st->extended) {
+            // Decide as soon as the available bytes differ from the expected value; wait only
+            // while they match a prefix of it.
+            const std::size_t avail = std::min<std::size_t>(4, in.size() - pos);
+            bool same = true;
+            for (std::size_t i = 0; i < avail && same; ++i)
+                same = u8(in[pos + i]) == ((st->extended_value >> (24 - 8 * i)) & 0xff);
+            if (same && avail < 4) return 0;
+            if (same) pos += 4;
+        }
+
+        if (new_message && length > limits_.max_message_size) {
+            ec = error::message_too_large;
+            return 0;
+        }
+
+        if (!st) {
+            streams_.push_back(stream_state{});
+            st = &streams_.back();
+            st->id = csid;
+        }
+        if (new_message) {
+            if (st->in_progress) discard(*st);  // a new header abandons an unfinished message
+            st->header.chunk_stream_id = csid;
+            st->header.type = type;
+            st->header.stream_id = stream_id;
+            st->length = length;
+            if (fmt == 0) {
+                st->header.timestamp = rtmp_timestamp(field);
+                st->delta = field;  // a later type 3 message reuses it as its delta, as FFmpeg does
+            } else if (fmt <= 2) {
+                st->header.timestamp += field;
+                st->delta = field;
+            } else {
+                st->header.timestamp += st->delta;
+            }
+            if (fmt <= 2) {
+                st->extended = extended;
+                st->extended_value = field;
+            }
+            st->in_progress = true;
+        }
+        in_chunk_ = st;
+        chunk_left_ = std::min<std::uint32_t>(chunk_size_, st->length - static_cast<std::uint32_t>(st->partial.size()));
+        if (chunk_left_ == 0) complete(*st, ec);  // a zero-length message
+        return pos;
+    }
+
+    std::size_t read_payload(std::span<const std::byte> in) {
+        stream_state& st = *in_chunk_;
+        const std::size_t n = std::min<std::size_t>(chunk_left_, in.size());
+        if (buffered_ + n > limits_.max_reassembly_bytes) {
+            failed_ = error::reassembly_limit;
+            in_chunk_ = nullptr;
+            return 0;
+        }
+        st.partial.insert(st.partial.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(n));
+        buffered_ += n;
+        chunk_left_ -= static_cast<std::uint32_t>(n);
+        if (chunk_left_ == 0) {
+            in_chunk_ = nullptr;
+            if (st.partial.size() == st.length) {
+                std::error_code ec;
+                complete(st, ec);
+                if (ec) failed_ = ec;
+            }
+        }
+        return n;
+    }
+
+    void complete(stream_state& st, std::error_code& ec) {
+        in_chunk_ = nullptr;
+        buffered_ -= st.partial.size();
+        st.in_progress = false;
+        message m{st.header, std::move(st.partial)};
+        st.partial = {};
+        apply_control(m, ec);
+        ready_ = std::move(m);
+    }
+
+    // Set Chunk Size and Abort change how the following chunks are read (RTMP 1.0 §5.4.1-2).
+    void apply_control(const message& m, std::error_code& ec) {
+        if (m.header.stream_id != 0 && m.header.chunk_stream_id != chunk_stream::protocol_control) return;
+        if (m.header.type == message_type::set_chunk_size) {
+            if (m.payload.size() < 4) {
+                ec = error::message_malformed;
+                return;
+            }
+            const std::uint32_t size = load_be32(m.payload);
+            if (size == 0 || size > 0x7fffffffu) {
+                ec = error::chunk_size_invalid;
+            } else if (size > limits_.max_chunk_size) {
+                ec = error::chunk_size_too_large;
+            } else {
+                chunk_size_ = size;
+            }
+        } else if (m.header.type == message_type::abort) {
+            if (m.payload.size() < 4) {
+                ec = error::message_malformed;
+                return;
+            }
+            if (stream_state* st = find(load_be32(m.payload)); st && st->in_progress) discard(*st);
+        }
+    }
+
+    void discard(stream_state& st) noexcept {
+        buffered_ -= st.partial.size();
+        st.partial.clear();
+        st.in_progress = false;
+    }
+
+    chunk_limits limits_;
+    std::uint32_t chunk_size_ = 128;  // RTMP 1.0 §5.4.1: the default maximum chunk size
+    std::vector<stream_state> streams_;
+    stream_state* in_chunk_ = nullptr;  // set while inside a chunk's payload
+    std::uint32_t chunk_left_ = 0;
+    std::size_t buffered_ = 0;
+    std::optional<message> ready_;
+    std::error_code failed_;
+};
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/chunk_reader.hpp ----
+// ---- include/rtmpx/detail/chunk_writer.hpp ----
+// Sans-I/O chunk stream writer: messages in, scatter-gather buffers out that reference the payload.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/**
+ * The chunked form of one or more messages: chunk headers owned here, payload referenced.
+ *
+ * Lifetime: the payload spans passed to `chunk_writer::write` must outlive the buffers
+ * (one payload can serve the writes of many connections). `clear()` keeps the capacity.
+ */
+class chunked_output {
+public:
+    /// Calls `f(std::span<const std::byte>)` for each buffer, in wire order.
+    template <class F>
+    void for_each_buffer(F&& f) const {
+        for (const piece& p : pieces_) {
+            if (p.data) {
+                f(std::span<const std::byte>(p.data, p.size));
+            } else {
+                f(std::span<const std::byte>(headers_.data() + p.offset, p.size));
+            }
+        }
+    }
+
+    /// The buffers in wire order (valid until the next write or clear).
+    std::vector<std::span<const std::byte>> buffers() const {
+        std::vector<std::span<const std::byte>> out;
+        out.reserve(pieces_.size());
+        for_each_buffer([&](std::span<const std::byte> b) { out.push_back(b); });
+        return out;
+    }
+
+    /// All bytes copied into one vector (for tests and small control messages).
+    std::vector<std::byte> flatten() const {
+        std::vector<std::byte> out;
+        out.reserve(size_);
+        for_each_buffer([&](std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); });
+        return out;
+    }
+
+    std::size_t size() const noexcept { return size_; }
+    std::size_t buffer_count() const noexcept { return pieces_.size(); }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept {
+        headers_.clear();
+        pieces_.clear();
+        size_ = 0;
+    }
+
+private:
+    friend class chunk_writer;
+    struct piece {
+        const std::byte* data;  // payload bytes, or nullptr for header bytes at `offset`
+        std::size_t offset;
+        std::size_t size;
+    };
+
+    void begin_header() { header_start_ = headers_.size(); }
+    void end_header() {
+        const std::size_t n = headers_.size() - header_start_;
+        if (!pieces_.empty() && !pieces_.back().data && pieces_.back().offset + pieces_.back().size == header_start_) {
+            pieces_.back().size += n;  // adjacent header bytes (a payload-less message) share a buffer
+        } else {
+            pieces_.push_back({nullptr, header_start_, n});
+        }
+        size_ += n;
+    }
+    void add_payload(std::span<const std::byte> p) {
+        if (p.empty()) return;
+        pieces_.push_back({p.data(), 0, p.size()});
+        size_ += p.size();
+    }
+
+    std::vector<std::byte> headers_;
+    std::vector<piece> pieces_;
+    std::size_t header_start_ = 0;
+    std::size_t size_ = 0;
+};
+
+/**
+ * Serialises messages into chunks (RTMP 1.0 §5.3), choosing per chunk stream the smallest
+ * header that is correct: type 0 for a new stream id or a timestamp going back, type 1 when the
+ * length or type changes, type 2 when only the timestamp delta changes, type 3 otherwise.
+ * Extended timestamps are written on every chunk that needs them, continuation chunks included.
+ */
+class chunk_writer {
+public:
+    explicit chunk_writer(std::uint32_t chunk_size = 128) : chunk_size_(chunk_size) {}
+
+    /// Changes the chunk size of everything written after this call. Send the Set Chunk Size
+    /// message (written at the old size) before the first message written at the new one.
+    void set_chunk_size(std::uint32_t size) noexcept {
+        RTMPX_ASSERT(size >= 1 && size <= 0x7fffffffu);
+        chunk_size_ = size;
+    }
+    std::uint32_t chunk_size() const noexcept { return chunk_size_; }
+
+    /// Appends the chunks of one message to `out`. The payload is referenced, not copied.
+    void write(const message_header& h, std::span<const std::byte> payload, chunked_output& out) {
+        RTMPX_ASSERT(h.chunk_stream_id >= 2 && h.chunk_stream_id <= 65599);
+        RTMPX_ASSERT(payload.size() <= 0xffffff);
+        state& st = find_or_add(h.chunk_stream_id);
+        const auto length = static_cast<std::uint32_t>(payload.size());
+
+        unsigned fmt = 0;
+        std::uint32_t field = h.timestamp.value();
+        if (st.valid && st.stream_id == h.stream_id && h.timestamp >= st.timestamp) {
+            const std::uint32_t delta = h.timestamp - st.timestamp;
+            field = delta;
+            if (st.length != length || st.type != h.type) {
+                fmt = 1;
+            } else if (!st.delta_valid || st.delta != delta) {
+                fmt = 2;
+            } else {
+                fmt = 3;
+            }
+            st.delta = delta;
+            st.delta_valid = true;
+        } else {
+            st.delta_valid = false;  // after type 0 the next message states its delta explicitly
+        }
+        st.valid = true;
+        st.stream_id = h.stream_id;
+        st.length = length;
+        st.type = h.type;
+        st.timestamp = h.timestamp;
+
+        const bool extended = field >= 0xffffff;
+        std::size_t offset = 0;
+        do {
+            const std::size_t n = std::min<std::size_t>(chunk_size_, payload.size() - offset);
+            out.begin_header();
+            write_basic_header(out.headers_, offset == 0 ? fmt : 3, h.chunk_stream_id);
+            if (offset == 0) {
+                const std::uint32_t f = extended ? 0xffffff : field;
+                if (fmt <= 2) put_be24(out.headers_, f);
+                if (fmt <= 1) {
+                    put_be24(out.headers_, length);
+                    put_u8(out.headers_, static_cast<std::uint8_t>(h.type));
+                }
+                if (fmt == 0) put_le32(out.headers_, h.stream_id);
+            }
+            if (extended) put_be32(out.headers_, field);
+            out.end_header();
+            out.add_payload(payload.subspan(offset, n));
+            offset += n;
+        } while (offset < payload.size());
+    }
+
+private:
+    struct state {
+        std::uint32_t id = 0;
+        bool valid = false;
+        bool delta_valid = false;
+        std::uint32_t stream_id = 0;
+        std::uint32_t length = 0;
+        message_type type{};
+        rtmp_timestamp timestamp;
+        std::uint32_t delta = 0;
+    };
+
+    state& find_or_add(std::uint32_t id) {
+        for (state& s : states_)
+            if (s.id == id) return s;
+        states_.push_back(state{});
+        states_.back().id = id;
+        return states_.back();
+    }
+
+    // RTMP 1.0 §5.3.1.1: ids 2-63 in one byte, 64-319 in two, 320-65599 in three.
+    static void write_basic_header(std::vector<std::byte>& out, unsigned fmt, std::uint32_t csid) {
+        const auto top = static_cast<std::uint8_t>(fmt << 6);
+        if (csid < 64) {
+            put_u8(out, static_cast<std::uint8_t>(top | csid));
+        } else if (csid < 320) {
+            put_u8(out, top);
+            put_u8(out, static_cast<std::uint8_t>(csid - 64));
+        } else {
+            put_u8(out, static_cast<std::uint8_t>(top | 1));
+            put_u8(out, static_cast<std::uint8_t>((csid - 64) & 0xff));
+            put_u8(out, static_cast<std::uint8_t>((csid - 64) >> 8));
+        }
+    }
+
+    std::uint32_t chunk_size_;
+    std::vector<state> states_;
+};
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/chunk_writer.hpp ----
+// ---- include/rtmpx/detail/handshake.hpp ----
+// Sans-I/O server side of the RTMP handshake: C0 C1 C2 in, S0 S1 S2 out, plain or FP9 digest.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+// ---- include/rtmpx/detail/sha256.hpp ----
+// SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104), as the RTMP digest handshake needs them.
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/**
+ * Incremental SHA-256 (FIPS 180-4 §6.2).
+ *
+ * Feed data with `update` in pieces of any size, then `finish` pads the message, returns the
+ * 32-byte digest and resets the object so it can hash another message.
+ */
+class sha256 {
+public:
+    static constexpr std::size_t digest_size = 32;
+    static constexpr std::size_t block_size = 64;
+
+    sha256() noexcept { reset(); }
+
+    /// Starts a new message (FIPS 180-4 §5.3.3 initial hash value).
+    void reset() noexcept {
+        state_ = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                  0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+        buffered_ = 0;
+        length_ = 0;
+    }
+
+    /// Appends message bytes.
+    void update(std::span<const std::byte> data) noexcept {
+        length_ += data.size();
+        if (buffered_ > 0) {
+            const std::size_t n = data.size() < block_size - buffered_ ? data.size() : block_size - buffered_;
+            for (std::size_t i = 0; i < n; ++i) buffer_[buffered_ + i] = data[i];
+            buffered_ += n;
+            data = data.subspan(n);
+            if (buffered_ < block_size) return;
+            compress(buffer_);
+            buffered_ = 0;
+        }
+        while (data.size() >= block_size) {
+            compress(data.first<block_size>());
+            data = data.subspan(block_size);
+        }
+        for (std::size_t i = 0; i < data.size(); ++i) buffer_[i] = data[i];
+        buffered_ = data.size();
+    }
+
+    /// Pads the message (§5.1.1), returns its digest and resets for the next message.
+    std::array<std::byte, digest_size> finish() noexcept {
+        const std::uint64_t bit_length = length_ * 8;
+        buffer_[buffered_++] = std::byte{0x80};
+        if (buffered_ > block_size - 8) {
+            for (std::size_t i = buffered_; i < block_size; ++i) buffer_[i] = std::byte{0};
+            compress(buffer_);
+            buffered_ = 0;
+        }
+        for (std::size_t i = buffered_; i < block_size - 8; ++i) buffer_[i] = std::byte{0};
+        store_be64(std::span(buffer_).subspan(block_size - 8), bit_length);
+        compress(buffer_);
+
+        std::array<std::byte, digest_size> out{};
+        for (std::size_t i = 0; i < state_.size(); ++i) store_be32(std::span(out).subspan(i * 4), state_[i]);
+        reset();
+        return out;
+    }
+
+private:
+    // First 32 bits of the fractional parts of the cube roots of the first 64 primes (§4.2.2).
+    static constexpr std::array<std::uint32_t, 64> round_constants_ = {
+        0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
+        0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+        0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+        0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+        0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
+        0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+        0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+        0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u,
+    };
+
+    // One application of the compression function to a 64-byte block (§6.2.2).
+    void compress(std::span<const std::byte, block_size> block) noexcept {
+        std::array<std::uint32_t, 64> w{};
+        for (std::size_t t = 0; t < 16; ++t) w[t] = load_be32(block.subspan(t * 4, 4));
+        for (std::size_t t = 16; t < 64; ++t) {
+            const std::uint32_t s0 = std::rotr(w[t - 15], 7) ^ std::rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
+            const std::uint32_t s1 = std::rotr(w[t - 2], 17) ^ std::rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
+            w[t] = s1 + w[t - 7] + s0 + w[t - 16];
+        }
+
+        std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
+        std::uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
+        for (std::size_t t = 0; t < 64; ++t) {
+            const std::uint32_t big_s1 = std::rotr(e, 6) ^ std::rotr(e, 11) ^ std::rotr(e, 25);
+            const std::uint32_t ch = (e & f) ^ (~e & g);
+            const std::uint32_t t1 = h + big_s1 + ch + round_constants_[t] + w[t];
+            const std::uint32_t big_s0 = std::rotr(a, 2) ^ std::rotr(a, 13) ^ std::rotr(a, 22);
+            const std::uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+            const std::uint32_t t2 = big_s0 + maj;
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        state_[0] += a;
+        state_[1] += b;
+        state_[2] += c;
+        state_[3] += d;
+        state_[4] += e;
+        state_[5] += f;
+        state_[6] += g;
+        state_[7] += h;
+    }
+
+    std::array<std::uint32_t, 8> state_{};
+    std::array<std::byte, block_size> buffer_{};
+    std::size_t buffered_ = 0;
+    std::uint64_t length_ = 0;  // message bytes so far
+};
+
+/// HMAC-SHA256 (RFC 2104) of the message `a` followed by `b`, without joining them.
+inline std::array<std::byte, sha256::digest_size> hmac_sha256(std::span<const std::byte> key,
+                                                              std::span<const std::byte> a,
+                                                              std::span<const std::byte> b) noexcept {
+    std::array<std::byte, sha256::block_size> block_key{};  // zero-padded key
+    sha256 h;
+    if (key.size() > sha256::block_size) {
+        h.update(key);
+        const auto hashed = h.finish();
+        for (std::size_t i = 0; i < hashed.size(); ++i) block_key[i] = hashed[i];
+    } else {
+        for (std::size_t i = 0; i < key.size(); ++i) block_key[i] = key[i];
+    }
+
+    std::array<std::byte, sha256::block_size> pad{};
+    for (std::size_t i = 0; i < pad.size(); ++i) pad[i] = block_key[i] ^ std::byte{0x36};
+    h.update(pad);
+    h.update(a);
+    h.update(b);
+    const auto inner = h.finish();
+
+    for (std::size_t i = 0; i < pad.size(); ++i) pad[i] = block_key[i] ^ std::byte{0x5c};
+    h.update(pad);
+    h.update(inner);
+    return h.finish();
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
+inline std::array<std::byte, sha256::digest_size> hmac_sha256(std::span<const std::byte> key,
+                                                              std::span<const std::byte> message) noexcept {
+    return hmac_sha256(key, message, {});
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/sha256.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/// Size of C1, C2, S1 and S2 (RTMP 1.0 §5.2.3).
+inline constexpr std::size_t handshake_packet_size = 1536;
+/// The only protocol version C0 may carry (3 is plain RTMP; 6 would be RTMPE).
+inline constexpr std::uint8_t handshake_rtmp_version = 3;
+/// Length of an FP9 handshake digest (one SHA-256 output).
+inline constexpr std::size_t handshake_digest_size = sha256::digest_size;
+
+/// The 32 constant bytes that follow the text of both FP9 handshake keys.
+inline constexpr std::array<std::uint8_t, 32> handshake_key_tail = {
+    0xf0, 0xee, 0xc2, 0x4a, 0x80, 0x68, 0xbe, 0xe8, 0x2e, 0x00, 0xd0, 0xd1, 0x02, 0x9e, 0x7e, 0x57,
+    0x6e, 0xec, 0x5d, 0x2d, 0x29, 0x80, 0x6f, 0xab, 0x93, 0xb8, 0xe6, 0x36, 0xcf, 0xeb, 0x31, 0xae,
+};
+
+/// Builds an FP9 key: the text (without its terminating NUL) followed by `handshake_key_tail`.
+template <std::size_t N>
+constexpr std::array<std::byte, N - 1 + 32> make_handshake_key(const char (&text)[N]) noexcept {
+    std::array<std::byte, N - 1 + 32> key{};
+    for (std::size_t i = 0; i + 1 < N; ++i) key[i] = std::byte(static_cast<unsigned char>(text[i]));
+    for (std::size_t i = 0; i < handshake_key_tail.size(); ++i) key[N - 1 + i] = std::byte(handshake_key_tail[i]);
+    return key;
+}
+
+/// The client (Flash Player) key; its first 30 bytes (the text) key the C1 digest.
+inline constexpr auto handshake_player_key = make_handshake_key("Genuine Adobe Flash Player 001");
+inline constexpr std::size_t handshake_player_key_text_size = 30;
+/// The server (Flash Media Server) key; its first 36 bytes (the text) key the S1 digest and the
+/// whole 68 bytes key the S2 signature key.
+inline constexpr auto handshake_server_key = make_handshake_key("Genuine Adobe Flash Media Server 001");
+inline constexpr std::size_t handshake_server_key_text_size = 36;
+
+/// Where the digest of a 1536-byte handshake packet sits under the scheme whose offset bytes
+/// start at `base` (8 or 772): the four bytes at `base` summed, modulo 728, plus `base + 4`.
+inline std::size_t handshake_digest_position(std::span<const std::byte> packet, std::size_t base) noexcept {
+    RTMPX_ASSERT(packet.size() == handshake_packet_size && (base == 8 || base == 772));
+    const std::size_t sum = std::size_t{u8(packet[base])} + u8(packet[base + 1]) + u8(packet[base + 2]) +
+                            u8(packet[base + 3]);
+    return sum % 728 + base + 4;
+}
+
+/// HMAC-SHA256 under `key` of a handshake packet with its 32 digest bytes at `position` left out.
+inline std::array<std::byte, handshake_digest_size> handshake_digest(std::span<const std::byte> packet,
+                                                                     std::size_t position,
+                                                                     std::span<const std::byte> key) noexcept {
+    RTMPX_ASSERT(position + handshake_digest_size <= packet.size());
+    return hmac_sha256(key, packet.first(position), packet.subspan(position + handshake_digest_size));
+}
+
+/**
+ * The server side of the RTMP handshake, without I/O, clocks or threads.
+ *
+ * Feed client bytes with `put`. Once C0 and C1 are in, S0 S1 S2 (3073 bytes) wait in `output`
+ * until `consume_output`; once C2 is in, `done` is true. `put` never consumes bytes past C2: they
+ * begin the chunk stream and stay with the caller.
+ *
+ * If C1 carries a valid FP9 digest (Flash Player key, offset scheme 8 or 772) the reply is the
+ * digest handshake: S1 with a non-zero server version and a digest under the Flash Media Server
+ * key in the client's scheme, and S2 signed with a key derived from the client's digest. Otherwise
+ * it is the plain handshake of RTMP 1.0: S1 with zero version bytes and S2 an echo of C1. The
+ * random parts come from a generator seeded by the constructor. C2 is only counted, not checked.
+ *
+ * Errors: a C0 other than 3 gives `error::bad_handshake_version` as soon as that byte arrives;
+ * the handshake then stays failed and consumes nothing more.
+ */
+class server_handshake {
+public:
+    /// `random_seed` drives the random bytes of S1/S2; `server_time` is the S1 time field.
+    explicit server_handshake(std::uint64_t random_seed, std::uint32_t server_time = 0) noexcept
+        : rng_state_(random_seed), server_time_(server_time) {}
+
+    /// Consumes client handshake bytes, stopping at the end of C2; returns bytes consumed.
+    std::size_t put(std::span<const std::byte> in, std::error_code& ec) noexcept {
+        if (failed_) {
+            ec = failed_;
+            return 0;
+        }
+        ec.clear();
+        std::size_t used = 0;
+        while (used < in.size() && stage_ != stage::done) {
+            const auto rest = in.subspan(used);
+            switch (stage_) {
+            case stage::c0:
+                if (u8(rest[0]) != handshake_rtmp_version) {
+                    failed_ = make_error_code(error::bad_handshake_version);
+                    ec = failed_;
+                    return used;
+                }
+                ++used;
+                stage_ = stage::c1;
+                break;
+            case stage::c1: {
+                const std::size_t n = std::min(handshake_packet_size - received_, rest.size());
+                std::copy_n(rest.begin(), n, c1_.begin() + static_cast<std::ptrdiff_t>(received_));
+                received_ += n;
+                used += n;
+                if (received_ == handshake_packet_size) {
+                    respond();
+                    received_ = 0;
+                    stage_ = stage::c2;
+                }
+                break;
+            }
+            case stage::c2: {
+                const std::size_t n = std::min(handshake_packet_size - received_, rest.size());
+                received_ += n;
+                used += n;
+                if (received_ == handshake_packet_size) stage_ = stage::done;
+                break;
+            }
+            case stage::done: break;
+            }
+        }
+        return used;
+    }
+
+    /// S0 S1 S2 while they wait to be sent, else empty. Stays valid until `consume_output`.
+    std::span<const std::byte> output() const noexcept {
+        if (!output_pending_) return {};
+        return out_;
+    }
+
+    /// Marks the whole of `output()` as sent.
+    void consume_output() noexcept { output_pending_ = false; }
+
+    /// Whether C2 has been received (the caller still sends any pending `output()` first).
+    bool done() const noexcept { return stage_ == stage::done; }
+
+    /// Whether C1 carried a valid digest and the FP9 digest handshake was answered.
+    bool used_digest() const noexcept { return used_digest_; }
+
+    /// The client's C1 once it is complete, else empty.
+    std::span<const std::byte> client_c1() const noexcept {
+        if (stage_ == stage::c0 || stage_ == stage::c1) return {};
+        return c1_;
+    }
+
+private:
+    enum class stage { c0, c1, c2, done };
+
+    static constexpr std::size_t s1_offset_ = 1;
+    static constexpr std::size_t s2_offset_ = 1 + handshake_packet_size;
+    static constexpr std::uint32_t server_version_ = 0x04050001;  // advertised on the digest path
+
+    // splitmix64: a seed-only generator, enough for handshake padding (not cryptographic).
+    std::uint64_t next_random() noexcept {
+        std::uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    }
+
+    void fill_random(std::span<std::byte> out) noexcept {
+        while (out.size() >= 8) {
+            store_be64(out, next_random());
+            out = out.subspan(8);
+        }
+        if (!out.empty()) {
+            const std::uint64_t v = next_random();
+            for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte((v >> (56 - 8 * i)) & 0xff);
+        }
+    }
+
+    // Finds a valid client digest under either scheme; records its position.
+    bool find_client_digest() noexcept {
+        const auto key = std::span(handshake_player_key).first(handshake_player_key_text_size);
+        for (std::size_t base : {std::size_t{772}, std::size_t{8}}) {
+            const std::size_t pos = handshake_digest_position(c1_, base);
+            const auto expected = handshake_digest(c1_, pos, key);
+            if (std::equal(expected.begin(), expected.end(), c1_.begin() + static_cast<std::ptrdiff_t>(pos))) {
+                client_scheme_ = base;
+                client_digest_pos_ = pos;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // Builds S0 S1 S2 from the complete C1.
+    void respond() noexcept {
+        const auto all = std::span(out_);
+        const auto s1 = all.subspan(s1_offset_, handshake_packet_size);
+        const auto s2 = all.subspan(s2_offset_, handshake_packet_size);
+        all[0] = std::byte{handshake_rtmp_version};
+        store_be32(s1, server_time_);
+        fill_random(s1.subspan(8));
+
+        used_digest_ = find_client_digest();
+        if (!used_digest_) {
+            store_be32(s1.subspan(4), 0);
+            std::copy(c1_.begin(), c1_.end(), s2.begin());
+        } else {
+            store_be32(s1.subspan(4), server_version_);
+            const std::size_t pos = handshake_digest_position(s1, client_scheme_);
+            const auto s1_digest =
+                handshake_digest(s1, pos, std::span(handshake_server_key).first(handshake_server_key_text_size));
+            std::copy(s1_digest.begin(), s1_digest.end(), s1.begin() + static_cast<std::ptrdiff_t>(pos));
+
+            const auto body = s2.first(handshake_packet_size - handshake_digest_size);
+            fill_random(body);
+            const auto client_digest =
+                std::span<const std::byte>(c1_).subspan(client_digest_pos_, handshake_digest_size);
+            const auto signing_key = hmac_sha256(handshake_server_key, client_digest);
+            const auto signature = hmac_sha256(signing_key, body);
+            std::copy(signature.begin(), signature.end(), s2.begin() + static_cast<std::ptrdiff_t>(body.size()));
+        }
+        output_pending_ = true;
+    }
+
+    std::array<std::byte, handshake_packet_size> c1_{};
+    std::array<std::byte, 1 + 2 * handshake_packet_size> out_{};
+    std::uint64_t rng_state_;
+    std::uint32_t server_time_;
+    std::size_t received_ = 0;  // bytes of the current C1 or C2 so far
+    std::size_t client_scheme_ = 0;
+    std::size_t client_digest_pos_ = 0;
+    std::error_code failed_;
+    stage stage_ = stage::c0;
+    bool used_digest_ = false;
+    bool output_pending_ = false;
+};
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/handshake.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+
+template <class Socket>
+class basic_connection;
+
+/// What a call handler is told: a remote procedure call from the client.
+struct call_event {
+    std::string_view procedure;               ///< the command name
+    double transaction_id = 0;                ///< 0: the client expects no reply
+    const amf0::value& command_object;        ///< usually null
+    const std::vector<amf0::value>& arguments;///< the user arguments
+};
+
+namespace detail {
+template <class R>
+concept awaitable_bool = std::same_as<R, asio::awaitable<bool>>;
+}
+
+/**
+ * `bool (connection&, call_event const&, amf0::value& response)`, or the same returning
+ * `asio::awaitable<bool>` (a coroutine, e.g. one that calls the client back): handles a remote
+ * call. True sends `_result` with `response`; false sends `_error` (with `response` as the info
+ * object when it has properties, else a NetConnection.Call.Failed one). A handler that throws
+ * gets the client an `_error`; the connection lives on. Thread: the connection's thread; while a
+ * coroutine handler is suspended, the connection handles no other message. Lifetime: the
+ * arguments stay valid until the handler returns or its coroutine completes.
+ */
+template <class F, class Connection>
+concept call_handler =
+    std::invocable<F&, Connection&, const call_event&, amf0::value&> &&
+    (detail::boolean_result<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>> ||
+     detail::awaitable_bool<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>>);
+
+/// The client's answer to a call the server made (`basic_connection::call`).
+struct call_result {
+    std::error_code error;             ///< set when there was no answer: timeout, closed, too many calls
+    bool ok = false;                   ///< `_result` (true) or `_error` (false)
+    amf0::value object;                ///< the answer's command object
+    std::vector<amf0::value> values;   ///< the values after it
+};
+
+/// Figures about one connection, for display and logging.
+struct connection_statistics {
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t messages_in = 0;
+    std::uint64_t messages_out = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_dropped = 0;
+    std::size_t queued_bytes = 0;        ///< bytes waiting to be written
+    std::size_t streams = 0;
+    std::size_t playing_streams = 0;
+    std::uint32_t chunk_size_in = 128;   ///< the client's chunk size
+    std::uint32_t chunk_size_out = 128;  ///< ours
+    std::uint64_t acknowledged_bytes = 0;///< the client's last acknowledgement
+    std::chrono::milliseconds uptime{0};
+    std::chrono::microseconds round_trip{0};  ///< from the last answered ping (0: none yet)
+
+    /// The same figures as key/value text, for printing.
+    std::vector<std::pair<std::string, std::string>> to_map() const {
+        return {{"bytes_in", std::to_string(bytes_in)},
+                {"bytes_out", std::to_string(bytes_out)},
+                {"messages_in", std::to_string(messages_in)},
+                {"messages_out", std::to_string(messages_out)},
+                {"frames_sent", std::to_string(frames_sent)},
+                {"frames_dropped", std::to_string(frames_dropped)},
+                {"queued_bytes", std::to_string(queued_bytes)},
+                {"streams", std::to_string(streams)},
+                {"playing_streams", std::to_string(playing_streams)},
+                {"chunk_size_in", std::to_string(chunk_size_in)},
+                {"chunk_size_out", std::to_string(chunk_size_out)},
+                {"acknowledged_bytes", std::to_string(acknowledged_bytes)},
+                {"uptime_ms", std::to_string(uptime.count())},
+                {"round_trip_us", std::to_string(round_trip.count())}};
+    }
+};
+
+namespace detail {
+
+/// What every connection of one server shares: options, log, codecs, connect handlers.
+template <class Socket>
+struct server_state {
+    using connect_fn = std::function<bool(basic_connection<Socket>&, const connect_event&)>;
+
+    explicit server_state(server_options o) : options(std::move(o)) {}
+
+    std::vector<std::shared_ptr<connect_fn>> connect_handlers() const {
+        std::lock_guard lock(mutex);
+        std::vector<std::shared_ptr<connect_fn>> out;
+        out.reserve(handlers.size());
+        for (const auto& h : handlers) out.push_back(h.second);
+        return out;
+    }
+
+    server_options options;
+    logger log;
+    codec_registry codecs;
+    mutable std::mutex mutex;
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<connect_fn>>> handlers;
+    std::uint64_t next_handler_id = 1;
+};
+
+/// A message waiting for the writer; the payload is shared and immutable.
+struct outgoing {
+    message_header header;
+    std::shared_ptr<const std::vector<std::byte>> payload;
+};
+
+template <class Socket>
+std::string describe_peer(const Socket& socket) {
+    std::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (ec) return "unknown";
+    if constexpr (requires { ep.address(); ep.port(); }) {
+        const auto addr = ep.address();
+        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), ep.port())
+                            : fmt::format("{}:{}", addr.to_string(), ep.port());
+    } else {
+        return "local";
+    }
+}
+
+} // namespace detail
+
+/**
+ * One client connection. Each runs on its own thread and executor; all its handlers run there
+ * except frame handlers (see `basic_stream`). The session is three coroutines: a reader
+ * (handshake, chunk stream, command dispatch), the single writer, and a watchdog for timeouts.
+ *
+ * Lifetime: a `connection&` passed to a handler is valid during that call.
+ */
+template <class Socket>
+class basic_connection : public std::enable_shared_from_this<basic_connection<Socket>> {
+public:
+    using socket_type = Socket;
+    using stream_type = basic_stream<Socket>;
+    using executor_type = typename Socket::executor_type;
+
+    basic_connection(Socket socket, std::shared_ptr<detail::server_state<Socket>> server, std::uint64_t id)
+        : socket_(std::move(socket)),
+          server_(std::move(server)),
+          id_(id),
+          peer_(detail::describe_peer(socket_)),
+          reader_(server_->options.chunks),
+          writer_(128),
+          wake_(socket_.get_executor()),
+          watchdog_(socket_.get_executor()),
+          writer_done_(socket_.get_executor()),
+          ping_timer_(socket_.get_executor()),
+          started_(std::chrono::steady_clock::now()) {}
+
+    basic_connection(const basic_connection&) = delete;
+    basic_connection& operator=(const basic_connection&) = delete;
+
+    /// A number unique within the process, for logs.
+    std::uint64_t id() const noexcept { return id_; }
+    /// The client's address, "ip:port".
+    const std::string& peer_address() const noexcept { return peer_; }
+    /// The `connect` command that opened this connection (empty before it).
+    const connect_command& connect_info() const noexcept { return connect_; }
+    /// The server's options.
+    const server_options& options() const noexcept { return server_->options; }
+    /// The executor all of this connection's handlers (but frame handlers) run on.
+    executor_type get_executor() noexcept { return socket_.get_executor(); }
+
+    /// Registers the stream handler, asked on every `createStream`; `nullptr` removes it (every
+    /// stream is then allowed, with no handlers).
+    template <class F>
+    void on_stream(F handler) {
+        static_assert(stream_handler<F, stream_type>, "on_stream: expected bool (stream&, stream_event const&)");
+        stream_handler_ = std::move(handler);
+    }
+    void on_stream(std::nullptr_t) { stream_handler_ = nullptr; }
+
+    /// Registers a handler for the remote procedure `name`; `nullptr` removes it.
+    template <class F>
+    void on_call(std::string name, F handler) {
+        static_assert(call_handler<F, basic_connection>,
+                      "on_call: expected bool or awaitable<bool> (connection&, call_event const&, amf0::value& response)");
+        call_handlers_[std::move(name)] = wrap_call(std::move(handler));
+    }
+    void on_call(std::string_view name, std::nullptr_t) {
+        if (auto it = call_handlers_.find(name); it != call_handlers_.end()) call_handlers_.erase(it);
+    }
+    /// Registers the default handler, for calls no named handler takes; `nullptr` removes it.
+    template <class F>
+    void on_call(F handler) {
+        static_assert(call_handler<F, basic_connection>,
+                      "on_call: expected bool or awaitable<bool> (connection&, call_event const&, amf0::value& response)");
+        default_call_ = wrap_call(std::move(handler));
+    }
+    void on_call(std::nullptr_t) { default_call_ = nullptr; }
+
+    /**
+     * Calls procedure `name` on the client and waits for its `_result` or `_error`, at most
+     * `options().timeouts.call`. Coroutine; run it on `get_executor()` (for instance with
+     * `asio::co_spawn`), or `co_await` it from a coroutine call handler.
+     * Errors (in `call_result::error`): `error::call_timeout`, `error::too_many_pending_calls`,
+     * `error::shutdown` when the connection ends first.
+     */
+    template <class... Args>
+    asio::awaitable<call_result> call(std::string name, Args&&... args) {
+        return call_with_timeout(std::move(name), {amf0::value(std::forward<Args>(args))...}, options().timeouts.call);
+    }
+
+    /// `call` with explicit arguments and timeout. Coroutine.
+    asio::awaitable<call_result> call_with_timeout(std::string name, std::vector<amf0::value> args,
+                                                   std::chrono::milliseconds timeout) {
+        auto self = this->shared_from_this();  // the connection outlives the wait
+        if (ended_ || phase_ != phase::connected) co_return call_result{error::shutdown, false, {}, {}};
+        if (pending_calls_.size() >= options().max_pending_calls)
+            co_return call_result{error::too_many_pending_calls, false, {}, {}};
+        const double txn = next_call_txn_++;
+        pending_call pending{asio::steady_timer(get_executor(), timeout), std::nullopt};
+        pending_calls_[txn] = &pending;
+        send(command{std::move(name), txn, amf0::value::null(), std::move(args)});
+        co_await pending.timer.async_wait(detail::use_tuple);
+        pending_calls_.erase(txn);
+        if (!pending.result) co_return call_result{ended_ ? error::shutdown : error::call_timeout, false, {}, {}};
+        co_return std::move(*pending.result);
+    }
+
+    /// Sends `name(args...)` to the client without expecting an answer (transaction id 0).
+    template <class... Args>
+    void notify(std::string name, Args&&... args) {
+        send(command{std::move(name), 0, amf0::value::null(), {amf0::value(std::forward<Args>(args))...}});
+    }
+
+    /// The stream with message stream id `id`, or null. The pointer is valid during the handler
+    /// call it was obtained in.
+    stream_type* find_stream(std::uint32_t id) noexcept {
+        for (auto& s : streams_)
+            if (s->id() == id) return s.get();
+        return nullptr;
+    }
+
+    /// Sets a connection property (any key).
+    void set_property(std::string key, std::string value) { properties_[std::move(key)] = std::move(value); }
+    /// A connection property, if set.
+    std::optional<std::string> property(std::string_view key) const {
+        auto it = properties_.find(key);
+        if (it == properties_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    /// Figures about this connection.
+    connection_statistics statistics() const {
+        connection_statistics s;
+        s.bytes_in = bytes_in_;
+        s.bytes_out = bytes_out_;
+        s.messages_in = messages_in_;
+        s.messages_out = messages_out_;
+        s.queued_bytes = pending_bytes_.load(std::memory_order_relaxed) + kernel_unsent_.load(std::memory_order_relaxed);
+        s.streams = streams_.size();
+        for (const auto& st : streams_) {
+            s.frames_sent += st->frames_sent();
+            s.frames_dropped += st->frames_dropped();
+            if (st->playing()) ++s.playing_streams;
+        }
+        s.frames_sent += closed_frames_sent_;
+        s.frames_dropped += closed_frames_dropped_;
+        s.chunk_size_in = reader_.chunk_size();
+        s.chunk_size_out = writer_.chunk_size();
+        s.acknowledged_bytes = acknowledged_;
+        s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+        s.round_trip = round_trip_;
+        return s;
+    }
+
+    /// Ends the connection: what is queued is still written, then it closes. Thread: the
+    /// connection's (post to `get_executor()` from elsewhere).
+    void close(std::error_code reason = {}) { end(reason, true); }
+
+    /// The session: runs until the connection ends. Coroutine. Called by the server.
+    asio::awaitable<void> run() {
+        auto self = this->shared_from_this();
+        arm(deadline_handshake_, started_ + options().timeouts.handshake);
+        asio::co_spawn(get_executor(), watchdog(), [self](std::exception_ptr) {});
+        std::error_code ec = co_await handshake();
+        if (!ec && !ended_) {
+            writer_running_ = true;
+            asio::co_spawn(get_executor(), write_loop(), [self](std::exception_ptr) {
+                self->writer_running_ = false;
+                self->writer_done_.cancel();
+            });
+            ec = co_await read_loop();
+        }
+        end(ec, false);
+        if (writer_running_) {
+            writer_done_.expires_at(std::chrono::steady_clock::time_point::max());
+            co_await writer_done_.async_wait(detail::use_tuple);
+        }
+        teardown();
+        watchdog_.cancel();
+        ping_timer_.cancel();
+    }
+
+private:
+    template <class S>
+    friend class basic_stream;
+    template <class S>
+    friend class basic_server;
+
+    using clock = std::chrono::steady_clock;
+    enum class phase { handshake, handshaken, connected };
+
+    detail::logger& log() { return server_->log; }
+
+    std::unique_ptr<video_codec> make_codec(std::string_view name) { return server_->codecs.make(name); }
+
+    // ---- ending --------------------------------------------------------------------------
+
+    // Ends the connection once; the first reason wins. With `flush`, the writer sends what is
+    // queued and then closes the socket; otherwise the socket closes now.
+    void end(std::error_code reason, bool flush) {
+        if (ended_) return;
+        ended_ = true;
+        reason_ = reason;
+        if (flush && writer_running_) {
+            wake_.cancel();
+        } else {
+            close_socket();
+        }
+    }
+
+    void close_socket() {
+        std::error_code ignored;
+        if constexpr (requires { socket_.shutdown(Socket::shutdown_both, ignored); })
+            socket_.shutdown(Socket::shutdown_both, ignored);
+        socket_.close(ignored);
+        wake_.cancel();
+    }
+
+    // After the reader and writer have stopped: streams end, then the claiming connect handler
+    // learns the connection ended.
+    void teardown() {
+        for (auto& pending : pending_calls_) pending.second->timer.cancel();  // their callers see `shutdown`
+        for (auto& s : streams_) {
+            stop_play(*s, reason_, false);
+            call_stream_handler(*s, false);
+            closed_frames_sent_ += s->frames_sent();
+            closed_frames_dropped_ += s->frames_dropped();
+        }
+        streams_.clear();
+        if (claimed_) {
+            try {
+                (*claimed_)(*this, connect_event{false, connect_, reason_});
+            } catch (...) {
+                log().log(log_level::error, id_, "session", error::handler_exception, "connect handler threw on close");
+            }
+            claimed_.reset();
+        }
+        log().log(log_level::info, id_, "session", reason_, "connection from {} closed: {}", peer_,
+                  reason_ ? reason_.message() : "by the client");
+    }
+
+    // ---- timeouts ------------------------------------------------------------------------
+
+    void arm(std::optional<clock::time_point>& slot, clock::time_point when) {
+        slot = when;
+        if (when < watchdog_armed_) watchdog_.cancel();  // wake the watchdog to re-arm earlier
+    }
+
+    asio::awaitable<void> watchdog() {
+        while (!ended_) {
+            clock::time_point next = clock::now() + std::chrono::hours(1);
+            for (const auto* d : {&deadline_handshake_, &deadline_connect_, &deadline_idle_, &deadline_write_})
+                if (*d && **d < next) next = **d;
+            watchdog_armed_ = next;
+            watchdog_.expires_at(next);
+            co_await watchdog_.async_wait(detail::use_tuple);
+            watchdog_armed_ = clock::time_point::max();
+            const auto now = clock::now();
+            if (ended_) break;
+            if (deadline_handshake_ && *deadline_handshake_ <= now) {
+                end(error::handshake_timeout, false);
+            } else if (deadline_connect_ && *deadline_connect_ <= now) {
+                end(error::connect_timeout, false);
+            } else if (deadline_write_ && *deadline_write_ <= now) {
+                end(error::write_timeout, false);
+            } else if (deadline_idle_ && *deadline_idle_ <= now) {
+                if (std::none_of(streams_.begin(), streams_.end(), [](const auto& s) { return s->playing(); })) {
+                    end(error::idle_timeout, false);
+                } else {
+                    deadline_idle_ = now + options().timeouts.idle;
+                }
+            }
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    asio::awaitable<std::error_code> read_some() {
+        // Small to start (most connections only send commands); the reader consumes as it goes,
+        // so the buffer grows only while one read brings more than it has room for.
+        if (rbuf_.size() - rlen_ < 1024) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 8192));
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                                                        detail::use_tuple);
+        if (ec) co_return ec;
+        rlen_ += n;
+        bytes_in_ += n;
+        if (deadline_idle_) deadline_idle_ = clock::now() + options().timeouts.idle;
+        co_return std::error_code{};
+    }
+
+    void consume(std::size_t n) {
+        std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(n), rbuf_.begin() + static_cast<std::ptrdiff_t>(rlen_),
+                  rbuf_.begin());
+        rlen_ -= n;
+    }
+
+    asio::awaitable<std::error_code> handshake() {
+        std::random_device rd;
+        detail::server_handshake hs((std::uint64_t{rd()} << 32) ^ rd() ^ id_);
+        while (!hs.done()) {
+            if (auto ec = co_await read_some()) co_return ec;
+            std::error_code ec;
+            const std::size_t n = hs.put(std::span<const std::byte>(rbuf_.data(), rlen_), ec);
+            if (ec) co_return ec;
+            consume(n);
+            if (!hs.output().empty()) {
+                auto [wec, written] = co_await asio::async_write(
+                    socket_, asio::buffer(hs.output().data(), hs.output().size()), detail::use_tuple);
+                if (wec) co_return wec;
+                bytes_out_ += written;
+                hs.consume_output();
+            }
+        }
+        phase_ = phase::handshaken;
+        deadline_handshake_.reset();
+        arm(deadline_connect_, clock::now() + options().timeouts.connect);
+        co_return std::error_code{};
+    }
+
+    asio::awaitable<std::error_code> read_loop() {
+        for (;;) {
+            std::size_t used = 0;
+            for (;;) {
+                std::error_code ec;
+                used += reader_.put(std::span<const std::byte>(rbuf_.data() + used, rlen_ - used), ec);
+                if (ec) co_return ec;
+                if (!reader_.has_message()) break;
+                ++messages_in_;
+                co_await dispatch(reader_.take_message());
+                if (ended_) co_return reason_;
+            }
+            consume(used);
+            acknowledge();
+            if (auto ec = co_await read_some()) {
+                if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return std::error_code{};
+                co_return ended_ ? reason_ : ec;
+            }
+        }
+    }
+
+    // RTMP 1.0 §5.4.3: acknowledge once the client's window has passed since the last one.
+    void acknowledge() {
+        if (client_window_ == 0 || bytes_in_ - last_ack_ < client_window_) return;
+        last_ack_ = bytes_in_;
+        send(to_message(acknowledgement{static_cast<std::uint32_t>(bytes_in_)}));
+    }
+
+    // ---- writing -------------------------------------------------------------------------
+
+    // Queues a message for the writer (and wakes it). Errors end the connection.
+    void send(message m) {
+        if (ended_) return;
+        if (queue_.size() >= options().max_queued_messages ||
+            pending_bytes_.load(std::memory_order_relaxed) + m.payload.size() > options().max_queued_bytes) {
+            end(error::queue_full, false);
+            return;
+        }
+        pending_bytes_.fetch_add(m.payload.size(), std::memory_order_relaxed);
+        queue_.push_back({m.header, std::make_shared<const std::vector<std::byte>>(std::move(m.payload))});
+        wake_.cancel();
+    }
+
+    void send(const command& c, std::uint32_t stream_id = 0) {
+        send(to_message(c, stream_id, stream_id == 0 ? chunk_stream::command : chunk_stream::stream_command));
+    }
+
+    // Called (through a post) when a frame thread queued a frame.
+    void frames_ready() {
+        wake_posted_.store(false, std::memory_order_relaxed);
+        wake_.cancel();
+    }
+
+    // Bytes the kernel holds for this socket that it has not sent yet (TCP on Linux; else 0).
+    // A client that reads slowly shows here first: the kernel's buffers fill before ours do.
+    std::size_t kernel_unsent() {
+#if defined(__linux__) && defined(SIOCOUTQNSD)
+        if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
+            int n = 0;
+            if (socket_.is_open() && ::ioctl(socket_.native_handle(), SIOCOUTQNSD, &n) == 0 && n > 0)
+                return static_cast<std::size_t>(n);
+        }
+#endif
+        return 0;
+    }
+
+    // Moves queued messages and, unless the client is behind, frames into the chunk writer's
+    // output. Returns false when frames wait because the kernel still holds too much unsent.
+    bool collect() {
+        while (!queue_.empty()) {
+            detail::outgoing o = std::move(queue_.front());
+            queue_.pop_front();
+            writer_.write(o.header, *o.payload, out_);
+            if (o.header.type == message_type::set_chunk_size && o.payload->size() == 4)
+                writer_.set_chunk_size(detail::load_be32(*o.payload));  // applies after this message
+            inflight_.push_back(std::move(o.payload));
+            ++messages_out_;
+        }
+        const std::size_t unsent = kernel_unsent();
+        kernel_unsent_.store(unsent, std::memory_order_relaxed);
+        bool frames_wait = false;
+        for (auto& s : streams_) {
+            if (!s->playing() || !s->queue_) continue;
+            if (unsent >= options().socket_unsent_limit) {
+                // Frames stay queued; when the queue is full the frame thread drops up to the next
+                // key frame, which keeps what the client still gets decodable.
+                frames_wait = frames_wait || s->queue_->front() != nullptr;
+                continue;
+            }
+            while (auto* item = s->queue_->front()) {
+                add_frame(*s, *item);
+                s->queue_->pop();
+            }
+        }
+        pending_bytes_.store(out_.size(), std::memory_order_relaxed);
+        return !frames_wait;
+    }
+
+    void write_direct(const message_header& h, std::vector<std::byte> payload) {
+        auto p = std::make_shared<const std::vector<std::byte>>(std::move(payload));
+        writer_.write(h, *p, out_);
+        inflight_.push_back(std::move(p));
+        ++messages_out_;
+    }
+
+    // One frame from the frame thread: metadata and codec configuration first when they are
+    // new, then the frame in an FLV video tag (RTMP carries FLV tag bodies, FLV spec E.4.3).
+    void add_frame(stream_type& s, detail::queued_frame& item) {
+        // Never backwards, and strictly forward from frame to frame (players reject equal DTS).
+        const std::uint32_t ts = s.sent_key_frame_ ? std::max(item.timestamp, s.last_timestamp_ + 1) : item.timestamp;
+        s.last_timestamp_ = ts;
+        const message_header video{chunk_stream::video, message_type::video, rtmp_timestamp(ts), s.id()};
+        video_codec* codec = s.codec();
+        if (!codec) {
+            write_direct(video, std::move(item.frame.data));
+            s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        const std::uint8_t codec_id = codec->flv_codec_id();
+        if (item.config) {
+            auto meta = amf0::value::ecma_array({{"width", amf0::value(item.width)},
+                                                 {"height", amf0::value(item.height)},
+                                                 {"framerate", amf0::value(s.render_rate())},
+                                                 {"videocodecid", amf0::value(codec_id)},
+                                                 {"encoder", amf0::value("rtmpx")}});
+            // At timestamp 0: FFmpeg's FLV reader treats metadata at a later time as a data stream.
+            auto m = to_message(make_on_metadata(std::move(meta)), s.id(), chunk_stream::stream_command,
+                                rtmp_timestamp(0));
+            write_direct(m.header, std::move(m.payload));
+            if (codec_id == 7 && !item.config->empty()) {
+                std::vector<std::byte> seq = {std::byte{0x17}, std::byte{0x00}, std::byte{0}, std::byte{0}, std::byte{0}};
+                seq.insert(seq.end(), item.config->begin(), item.config->end());  // key frame, AVC sequence header
+                write_direct(video, std::move(seq));
+            }
+        }
+        if (!s.sent_key_frame_ && !item.frame.key_frame) {  // players must start on a key frame
+            s.frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        s.sent_key_frame_ = true;
+        std::vector<std::byte> tag;
+        const std::size_t header = codec_id == 7 ? 5 : 1;
+        tag.reserve(header + item.frame.data.size());
+        tag.push_back(std::byte(((item.frame.key_frame ? 1 : 2) << 4) | codec_id));  // frame type, codec id
+        if (codec_id == 7) {
+            tag.push_back(std::byte{0x01});  // AVC NALU
+            tag.insert(tag.end(), 3, std::byte{0});  // composition time 0 (no B-frames)
+        }
+        tag.insert(tag.end(), item.frame.data.begin(), item.frame.data.end());
+        write_direct(video, std::move(tag));
+        s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    asio::awaitable<void> write_loop() {
+        std::vector<asio::const_buffer> buffers;
+        for (;;) {
+            const bool frames_flowing = collect();
+            if (out_.empty()) {
+                if (ended_) break;
+                // Nothing to write: sleep until woken; while the client is behind, look again
+                // shortly (the kernel tells no one when its unsent bytes go down).
+                wake_.expires_at(frames_flowing ? clock::time_point::max() : clock::now() + congestion_recheck);
+                co_await wake_.async_wait(detail::use_tuple);
+                continue;
+            }
+            buffers.clear();
+            out_.for_each_buffer([&](std::span<const std::byte> b) { buffers.emplace_back(b.data(), b.size()); });
+            arm(deadline_write_, clock::now() + options().timeouts.write);
+            auto [ec, n] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
+            deadline_write_.reset();
+            bytes_out_ += n;
+            out_.clear();
+            inflight_.clear();
+            pending_bytes_.store(0, std::memory_order_relaxed);
+            if (ec) {
+                end(ec, false);
+                break;
+            }
+        }
+        close_socket();  // after a flush: the reader sees the end and the session finishes
+        writer_running_ = false;
+        writer_done_.cancel();
+    }
+
+    // ---- dispatch ------------------------------------------------------------------------
+
+    asio::awaitable<void> dispatch(message m) {
+        const message_header header = m.header;
+        std::error_code ec;
+        auto decoded = decode_message(std::move(m), ec, options().amf);
+        if (ec) {
+            end(ec, false);
+            co_return;
+        }
+        if (auto* c = std::get_if<command>(&decoded)) {
+            co_await on_command(std::move(*c), header);
+        } else if (auto* uc = std::get_if<user_control>(&decoded)) {
+            if (uc->event == user_control_event::ping_request) send(to_message(user_control::ping_response(uc->value)));
+            if (uc->event == user_control_event::ping_response && uc->value == ping_stamp_ && ping_stamp_ != 0)
+                round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - ping_sent_);
+        } else if (auto* w = std::get_if<window_ack_size>(&decoded)) {
+            client_window_ = w->window;
+        } else if (auto* a = std::get_if<acknowledgement>(&decoded)) {
+            acknowledged_ = a->sequence_number;
+        }
+        // Chunk size and abort were applied by the reader; media, data and the rest are not
+        // for a server that only plays.
+    }
+
+    std::shared_ptr<stream_type> find_shared(std::uint32_t id) {
+        for (auto& s : streams_)
+            if (s->id() == id) return s;
+        return nullptr;
+    }
+
+    asio::awaitable<void> on_command(command c, const message_header& header) {
+        std::error_code ec;
+        const double txn = c.transaction_id;
+        auto typed = parse_command(std::move(c), ec);
+        if (ec) {
+            end(ec, false);
+            co_return;
+        }
+        if (auto* connect = std::get_if<connect_command>(&typed)) {
+            on_connect(std::move(*connect));
+            co_return;
+        }
+        if (phase_ != phase::connected) {  // nothing but connect before connect
+            end(error::unexpected_command, false);
+            co_return;
+        }
+        if (auto* call = std::get_if<call_command>(&typed)) {
+            on_call_command(std::move(call->cmd));
+            co_return;
+        }
+        std::visit(
+            [&](auto& cmd) {
+                using T = std::decay_t<decltype(cmd)>;
+                if constexpr (std::is_same_v<T, create_stream_command>) {
+                    on_create_stream(cmd);
+                } else if constexpr (std::is_same_v<T, play_command>) {
+                    on_play(cmd, header.stream_id);
+                } else if constexpr (std::is_same_v<T, pause_command>) {
+                    on_pause(cmd, header.stream_id);
+                } else if constexpr (std::is_same_v<T, delete_stream_command>) {
+                    delete_stream(static_cast<std::uint32_t>(cmd.stream_id));
+                } else if constexpr (std::is_same_v<T, close_stream_command>) {
+                    delete_stream(header.stream_id);
+                } else if constexpr (std::is_same_v<T, get_stream_length_command>) {
+                    // A live stream has no length; an _error here would end an FFmpeg player.
+                    if (txn != 0) send(make_result(txn, amf0::value::null(), {amf0::value(0)}));
+                } else if constexpr (std::is_same_v<T, fc_subscribe_command> ||
+                                     std::is_same_v<T, release_stream_command> ||
+                                     std::is_same_v<T, fc_publish_command>) {
+                    if (txn != 0) send(make_result(txn));
+                } else if constexpr (std::is_same_v<T, receive_video_command>) {
+                    if (auto* s = find_stream(header.stream_id)) set_paused(*s, !cmd.enable, false);
+                } else if constexpr (std::is_same_v<T, call_command>) {
+                    // handled above
+                } else {
+                    // publish, seek, play2, receiveAudio/Video: not served by a render server.
+                    if (txn != 0)
+                        send(make_error(txn, status_info("error", "NetConnection.Call.Failed",
+                                                         "not supported by this server")));
+                }
+            },
+            typed);
+    }
+
+    void on_connect(connect_command cmd) {
+        if (phase_ != phase::handshaken) {
+            end(error::unexpected_command, false);
+            return;
+        }
+        connect_ = std::move(cmd);
+        for (const auto& handler : server_->connect_handlers()) {
+            bool claimed = false;
+            try {
+                claimed = (*handler)(*this, connect_event{true, connect_, {}});
+            } catch (...) {
+                log().log(log_level::error, id_, "session", error::handler_exception, "connect handler threw");
+                end(error::handler_exception, false);
+                return;
+            }
+            if (claimed) {
+                claimed_ = handler;
+                break;
+            }
+        }
+        const double txn = connect_.transaction_id;
+        if (!claimed_) {
+            send(make_error(txn, status_info("error", "NetConnection.Connect.Rejected", "Connection rejected.")));
+            log().log(log_level::info, id_, "session", error::rejected_by_handler, "connect to app '{}' refused",
+                      connect_.app);
+            end(error::rejected_by_handler, true);
+            return;
+        }
+        phase_ = phase::connected;
+        deadline_connect_.reset();
+        arm(deadline_idle_, clock::now() + options().timeouts.idle);
+        // The order players expect (players.md): window, peer bandwidth, chunk size, result.
+        send(to_message(window_ack_size{options().window_ack_size}));
+        send(to_message(set_peer_bandwidth{options().peer_bandwidth, bandwidth_limit::dynamic}));
+        send(to_message(set_chunk_size{options().chunk_size}));
+        send(to_message(user_control::stream_begin(0)));
+        send(make_connect_result(txn, connect_.object_encoding));
+        if (options().timeouts.ping.count() > 0) {
+            auto self = this->shared_from_this();
+            asio::co_spawn(get_executor(), ping_loop(), [self](std::exception_ptr) {});
+        }
+        log().log(log_level::info, id_, "session", {}, "connect from {} to app '{}' accepted", peer_, connect_.app);
+    }
+
+    bool call_stream_handler(stream_type& s, bool is_create, const amf0::value& object = amf0::value()) {
+        if (!stream_handler_) return true;
+        try {
+            return static_cast<bool>(stream_handler_(s, stream_event{is_create, object, is_create ? std::error_code{} : reason_}));
+        } catch (...) {
+            log().log(log_level::error, id_, "stream", error::handler_exception, "stream handler threw");
+            if (is_create) end(error::handler_exception, false);
+            return false;
+        }
+    }
+
+    void on_create_stream(const create_stream_command& cmd) {
+        if (streams_.size() >= options().max_streams_per_connection) {
+            send(make_error(cmd.transaction_id,
+                            status_info("error", "NetConnection.Call.Failed", "too many streams on this connection")));
+            return;
+        }
+        auto s = std::make_shared<stream_type>(*this, next_stream_id_++, options().default_render_rate);
+        if (!call_stream_handler(*s, true, cmd.object)) {
+            if (!ended_)
+                send(make_error(cmd.transaction_id,
+                                status_info("error", "NetConnection.Call.Failed", "stream refused")));
+            return;
+        }
+        const std::uint32_t sid = s->id();
+        streams_.push_back(std::move(s));
+        send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(sid)}));
+    }
+
+    void send_status(std::uint32_t stream_id, std::string_view level, std::string_view code, std::string description) {
+        auto info = status_info(level, code, description);
+        send(make_on_status(std::move(info)), stream_id);
+    }
+
+    void on_play(const play_command& cmd, std::uint32_t stream_id) {
+        stream_type* s = find_stream(stream_id);
+        if (!s) {
+            send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream.");
+            return;
+        }
+        if (cmd.stop) {  // NetStream.play(false): stop playing
+            stop_play(*s, {}, true);
+            return;
+        }
+        if (s->playing_) stop_play(*s, {}, false);
+        play_event ev{true, cmd.stream_name, cmd.start, {}};
+        bool allowed = true;
+        if (s->play_) {
+            try {
+                allowed = static_cast<bool>(s->play_(*s, ev));
+            } catch (...) {
+                log().log(log_level::error, id_, "stream", error::handler_exception, "play handler threw");
+                allowed = false;
+            }
+        }
+        if (!allowed) {
+            send_status(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name));
+            return;
+        }
+        s->name_ = cmd.stream_name;
+        send(to_message(user_control::stream_begin(stream_id)));
+        send_status(stream_id, "status", "NetStream.Play.Reset", fmt::format("Playing and resetting {}.", s->name_));
+        send_status(stream_id, "status", "NetStream.Play.Start", fmt::format("Started playing {}.", s->name_));
+        send(to_message(data_message{"|RtmpSampleAccess", {amf0::value(true), amf0::value(true)}}, stream_id));
+        if (!ev.video_data.data.empty())
+            send(message{{chunk_stream::video, message_type::video, rtmp_timestamp(0), stream_id},
+                         std::move(ev.video_data.data)});
+        start_play(*s);
+        log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", stream_id, s->name_);
+    }
+
+    void start_play(stream_type& s) {
+        s.playing_ = true;
+        s.paused_ = false;
+        s.metadata_sent_ = false;
+        s.sent_key_frame_ = false;
+        s.last_timestamp_ = 0;
+        if (s.render_) {
+            s.render_alive_ = std::make_shared<bool>(true);
+            auto self = this->shared_from_this();
+            asio::co_spawn(get_executor(), render_loop(find_shared(s.id()), s.render_alive_),
+                           [self](std::exception_ptr) {});
+        }
+        if (s.frame_) {
+            auto self = this->shared_from_this();
+            const std::uint32_t sid = s.id();
+            s.start_frame_thread(
+                options().frame_queue_frames,
+                [self] {
+                    if (!self->wake_posted_.exchange(true, std::memory_order_relaxed))
+                        asio::post(self->get_executor(), [self] { self->frames_ready(); });
+                },
+                [self] {
+                    return self->pending_bytes_.load(std::memory_order_relaxed) +
+                           self->kernel_unsent_.load(std::memory_order_relaxed) >=
+                       self->options().outqueue_full_bytes;
+                },
+                [self, sid] { asio::post(self->get_executor(), [self, sid] { self->stream_failed(sid); }); });
+        }
+    }
+
+    // Stops playing: loops end, the play handler hears of it, the player gets Play.Stop and EOF.
+    void stop_play(stream_type& s, std::error_code, bool notify_client) {
+        if (!s.playing_) return;
+        s.playing_ = false;
+        if (s.render_alive_) *s.render_alive_ = false;
+        s.render_alive_.reset();
+        s.stop_frame_thread();
+        if (s.queue_) {
+            while (s.queue_->front()) s.queue_->pop();
+        }
+        play_event ev{false, s.name_, 0, {}};
+        if (s.play_) {
+            try {
+                s.play_(s, ev);
+            } catch (...) {
+                log().log(log_level::error, id_, "stream", error::handler_exception, "play handler threw on stop");
+            }
+        }
+        if (notify_client && !ended_) {
+            if (!ev.video_data.data.empty())
+                send(message{{chunk_stream::video, message_type::video, rtmp_timestamp(s.last_timestamp_), s.id()},
+                             std::move(ev.video_data.data)});
+            send_status(s.id(), "status", "NetStream.Play.Stop", fmt::format("Stopped playing {}.", s.name_));
+            send(to_message(user_control::stream_eof(s.id())));
+        }
+    }
+
+    // A render or frame handler returned false: the stream stops with an error status.
+    void stream_failed(std::uint32_t sid) {
+        stream_type* s = find_stream(sid);
+        if (!s || !s->playing_) return;
+        log().log(log_level::warning, id_, "stream", error::handler_failed, "stream {} stopped: a handler failed", sid);
+        stop_play(*s, error::handler_failed, false);
+        if (!ended_) {
+            send_status(sid, "error", "NetStream.Failed", "The stream's handler failed.");
+            send(to_message(user_control::stream_eof(sid)));
+        }
+    }
+
+    // Pings the client now and then; the answer gives the round-trip time.
+    asio::awaitable<void> ping_loop() {
+        while (!ended_) {
+            ping_timer_.expires_after(options().timeouts.ping);
+            co_await ping_timer_.async_wait(detail::use_tuple);
+            if (ended_) break;
+            ping_sent_ = clock::now();
+            ping_stamp_ = static_cast<std::uint32_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(ping_sent_ - started_).count()) | 1u;
+            send(to_message(user_control::ping_request(ping_stamp_)));
+        }
+    }
+
+    asio::awaitable<void> render_loop(std::shared_ptr<stream_type> s, std::shared_ptr<bool> alive) {
+        asio::steady_timer timer(get_executor());
+        auto next = clock::now();
+        while (*alive) {
+            timer.expires_at(next);
+            co_await timer.async_wait(detail::use_tuple);
+            if (!*alive || ended_) break;
+            if (!s->paused()) {
+                bool ok = false;
+                try {
+                    ok = static_cast<bool>(s->render_(*s));
+                } catch (...) {
+                    ok = false;
+                }
+                if (!ok) {
+                    stream_failed(s->id());
+                    break;
+                }
+            }
+            next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / s->render_rate()));
+            if (const auto now = clock::now(); next < now) next = now;
+        }
+    }
+
+    void on_pause(const pause_command& cmd, std::uint32_t stream_id) {
+        stream_type* s = find_stream(stream_id);
+        if (!s || !s->playing_) return;
+        bool honoured = true;
+        if (s->pause_) {
+            try {
+                honoured = static_cast<bool>(s->pause_(*s, pause_event{cmd.pause, cmd.milliseconds}));
+            } catch (...) {
+                log().log(log_level::error, id_, "stream", error::handler_exception, "pause handler threw");
+                honoured = false;
+            }
+        }
+        if (honoured) set_paused(*s, cmd.pause, true);
+    }
+
+    // Pause stops render calls and frames; resume restarts them, with a key frame first.
+    // `receiveVideo false/true` does the same without status messages.
+    void set_paused(stream_type& s, bool pause, bool notify) {
+        if (!s.playing_) return;
+        s.paused_ = pause;
+        if (!pause) {
+            s.sent_key_frame_ = false;
+            s.force_key_.store(true);
+        }
+        if (!notify) return;
+        if (pause) {
+            send_status(s.id(), "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", s.name_));
+        } else {
+            send_status(s.id(), "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", s.name_));
+        }
+    }
+
+    void delete_stream(std::uint32_t sid) {
+        auto it = std::find_if(streams_.begin(), streams_.end(), [sid](const auto& s) { return s->id() == sid; });
+        if (it == streams_.end()) return;
+        auto s = *it;
+        stop_play(*s, {}, false);
+        streams_.erase(it);
+        call_stream_handler(*s, false);
+        closed_frames_sent_ += s->frames_sent();
+        closed_frames_dropped_ += s->frames_dropped();
+    }
+
+    // A call handler: plain functions run inline, in message order; coroutines run on their own
+    // so that the connection goes on reading (their answer may need the client's next message).
+    struct call_entry {
+        std::function<bool(basic_connection&, const call_event&, amf0::value&)> plain;
+        std::function<asio::awaitable<bool>(basic_connection&, const call_event&, amf0::value&)> coroutine;
+    };
+
+    template <class F>
+    static std::shared_ptr<call_entry> wrap_call(F f) {
+        using R = std::invoke_result_t<F&, basic_connection&, const call_event&, amf0::value&>;
+        auto entry = std::make_shared<call_entry>();
+        if constexpr (detail::awaitable_bool<R>) {
+            entry->coroutine = std::move(f);
+        } else {
+            entry->plain = std::move(f);
+        }
+        return entry;
+    }
+
+    struct pending_call {
+        asio::steady_timer timer;
+        std::optional<call_result> result;
+    };
+
+    // A `_result` or `_error` from the client answers one of our calls.
+    void on_reply(command& c) {
+        auto it = pending_calls_.find(c.transaction_id);
+        if (it == pending_calls_.end()) return;  // late or unknown: ignored
+        it->second->result = call_result{{}, c.name == "_result", std::move(c.object), std::move(c.arguments)};
+        it->second->timer.cancel();
+    }
+
+    // Reports a failed call: `_error`, or `_result` carrying the error object when the option
+    // for clients that cannot read `_error` (python-librtmp) is on.
+    void send_call_failure(double txn, amf0::value info) {
+        if (options().call_errors_as_result) {
+            send(make_result(txn, amf0::value::null(), {std::move(info)}));
+        } else {
+            send(make_error(txn, std::move(info)));
+        }
+    }
+
+    void on_call_command(command c) {
+        const double txn = c.transaction_id;
+        if (c.name == "_result" || c.name == "_error") {
+            on_reply(c);
+            return;
+        }
+        if (c.name == "_checkbw") {
+            if (txn != 0) send(make_result(txn));
+            return;
+        }
+        std::shared_ptr<call_entry> handler;  // held for the whole call, even if unregistered meanwhile
+        if (auto it = call_handlers_.find(c.name); it != call_handlers_.end()) {
+            handler = it->second;
+        } else {
+            handler = default_call_;
+        }
+        if (!handler) {
+            if (txn != 0)
+                send_call_failure(txn, status_info("error", "NetConnection.Call.Failed",
+                                                   fmt::format("Method not found ({}).", c.name)));
+            return;
+        }
+        if (handler->coroutine) {
+            auto self = this->shared_from_this();
+            asio::co_spawn(get_executor(), run_coroutine_call(std::move(handler), std::move(c)),
+                           [self](std::exception_ptr) {});
+            return;
+        }
+        amf0::value response;
+        bool ok = false;
+        bool threw = false;
+        try {
+            ok = static_cast<bool>(handler->plain(*this, call_event{c.name, txn, c.object, c.arguments}, response));
+        } catch (const std::exception& e) {
+            threw = log_call_exception(c.name, e.what());
+        } catch (...) {
+            threw = log_call_exception(c.name, "unknown exception");
+        }
+        finish_call(c, ok && !threw, threw, std::move(response));
+    }
+
+    asio::awaitable<void> run_coroutine_call(std::shared_ptr<call_entry> handler, command c) {
+        amf0::value response;
+        bool ok = false;
+        bool threw = false;
+        try {
+            ok = co_await handler->coroutine(*this, call_event{c.name, c.transaction_id, c.object, c.arguments},
+                                             response);
+        } catch (const std::exception& e) {
+            threw = log_call_exception(c.name, e.what());
+        } catch (...) {
+            threw = log_call_exception(c.name, "unknown exception");
+        }
+        finish_call(c, ok && !threw, threw, std::move(response));
+    }
+
+    bool log_call_exception(std::string_view name, std::string_view what) {
+        log().log(log_level::error, id_, "call", error::handler_exception, "call handler for {} threw: {}", name, what);
+        return true;
+    }
+
+    // Answers a call: `_result` with the response, or a failure (transaction id 0: no answer).
+    void finish_call(const command& c, bool ok, bool threw, amf0::value response) {
+        if (c.transaction_id == 0 || ended_) return;
+        if (ok) {
+            send(make_result(c.transaction_id, amf0::value::null(), {std::move(response)}));
+            return;
+        }
+        if (threw || !response.has_properties())
+            response = status_info("error", "NetConnection.Call.Failed",
+                                   threw ? fmt::format("The handler of {} failed.", c.name)
+                                         : fmt::format("Call to {} failed.", c.name));
+        send_call_failure(c.transaction_id, std::move(response));
+    }
+
+    // ---- state ---------------------------------------------------------------------------
+
+    Socket socket_;
+    std::shared_ptr<detail::server_state<Socket>> server_;
+    const std::uint64_t id_;
+    const std::string peer_;
+    phase phase_ = phase::handshake;
+    bool ended_ = false;
+    std::error_code reason_;
+
+    std::vector<std::byte> rbuf_;
+    std::size_t rlen_ = 0;
+    detail::chunk_reader reader_;
+    detail::chunk_writer writer_;
+    detail::chunked_output out_;
+    std::vector<std::shared_ptr<const std::vector<std::byte>>> inflight_;
+    std::deque<detail::outgoing> queue_;
+    std::atomic<std::size_t> pending_bytes_{0};
+    std::atomic<std::size_t> kernel_unsent_{0};
+    static constexpr auto congestion_recheck = std::chrono::milliseconds(10);
+    std::atomic<bool> wake_posted_{false};
+    asio::steady_timer wake_;
+    asio::steady_timer watchdog_;
+    asio::steady_timer writer_done_;
+    asio::steady_timer ping_timer_;
+    std::uint32_t ping_stamp_ = 0;
+    clock::time_point ping_sent_;
+    std::chrono::microseconds round_trip_{0};
+    bool writer_running_ = false;
+    clock::time_point watchdog_armed_ = clock::time_point::max();
+    std::optional<clock::time_point> deadline_handshake_;
+    std::optional<clock::time_point> deadline_connect_;
+    std::optional<clock::time_point> deadline_idle_;
+    std::optional<clock::time_point> deadline_write_;
+
+    connect_command connect_;
+    std::shared_ptr<typename detail::server_state<Socket>::connect_fn> claimed_;
+    std::function<bool(stream_type&, const stream_event&)> stream_handler_;
+    std::map<std::string, std::shared_ptr<call_entry>, std::less<>> call_handlers_;
+    std::shared_ptr<call_entry> default_call_;
+    std::map<double, pending_call*> pending_calls_;
+    double next_call_txn_ = 1;
+    std::map<std::string, std::string, std::less<>> properties_;
+    std::vector<std::shared_ptr<stream_type>> streams_;
+    std::uint32_t next_stream_id_ = 1;
+
+    const clock::time_point started_;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+    std::uint64_t messages_in_ = 0;
+    std::uint64_t messages_out_ = 0;
+    std::uint64_t last_ack_ = 0;
+    std::uint32_t client_window_ = 0;
+    std::uint64_t acknowledged_ = 0;
+    std::uint64_t closed_frames_sent_ = 0;
+    std::uint64_t closed_frames_dropped_ = 0;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/connection.hpp ----
+// ---- include/rtmpx/server.hpp ----
+// basic_server: accepts on its own thread, runs every connection on a thread of its own.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * An RTMP server: install connect handlers, `start` it on an address, and players connect.
+ *
+ * The acceptor runs on a thread of its own; every connection runs on its own thread with its own
+ * single-threaded executor, so a slow handler stalls only its own connection. Several servers can
+ * live in one process; they share nothing.
+ *
+ * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
+ * socket can be handed to `serve` (tests use a local socket pair).
+ *
+ * Thread: the public members may be called from any thread.
+ */
+template <class Socket = asio::ip::tcp::socket>
+class basic_server {
+public:
+    using connection_type = basic_connection<Socket>;
+    using stream_type = basic_stream<Socket>;
+
+    explicit basic_server(server_options options = {})
+        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {}
+
+    basic_server(const basic_server&) = delete;
+    basic_server& operator=(const basic_server&) = delete;
+
+    /// Stops accepting, ends every connection and waits for them.
+    ~basic_server() { stop(); }
+
+    /**
+     * Installs a connect handler, asked after those installed before it. Returns a handle for
+     * `remove`. See `connect_handler` for the signature.
+     */
+    template <class F>
+    std::uint64_t install(F handler) {
+        static_assert(connect_handler<F, connection_type>,
+                      "install: expected bool (connection&, connect_event const&)");
+        std::lock_guard lock(state_->mutex);
+        const std::uint64_t handle = state_->next_handler_id++;
+        state_->handlers.emplace_back(
+            handle, std::make_shared<typename detail::server_state<Socket>::connect_fn>(std::move(handler)));
+        return handle;
+    }
+
+    /// Removes a connect handler; connections it already claimed keep it. False if unknown.
+    bool remove(std::uint64_t handle) {
+        std::lock_guard lock(state_->mutex);
+        auto& hs = state_->handlers;
+        auto it = std::find_if(hs.begin(), hs.end(), [handle](const auto& h) { return h.first == handle; });
+        if (it == hs.end()) return false;
+        hs.erase(it);
+        return true;
+    }
+
+    /// Installs the log sink (silent by default). Call before `start`.
+    template <class F>
+    void set_logger(F sink, log_level level = log_level::info) {
+        static_assert(log_sink<F>, "set_logger: expected void (log_record const&)");
+        state_->log = detail::logger(std::move(sink), level);
+    }
+
+    /// The codecs streams can choose by name; add your own encoders here.
+    codec_registry& codecs() noexcept { return state_->codecs; }
+
+    /// The options the server was made with.
+    const server_options& options() const noexcept { return state_->options; }
+
+    /**
+     * Listens on "host:port" (IPv4, or IPv6 in brackets; port 0 picks a free port) and starts
+     * accepting on the server's own thread.
+     * Errors: a bad address (std::errc::invalid_argument), an address in use, a second start.
+     */
+    void start(std::string_view address, std::error_code& ec)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>
+    {
+        ec.clear();
+        if (acceptor_thread_.joinable()) {
+            ec = std::make_error_code(std::errc::operation_in_progress);
+            return;
+        }
+        asio::ip::tcp::endpoint endpoint;
+        if (!parse_address(address, endpoint)) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            return;
+        }
+        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(accept_context_);
+        acceptor->open(endpoint.protocol(), ec);
+        if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor->bind(endpoint, ec);
+        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (!ec) local_ = acceptor->local_endpoint(ec);
+        if (ec) return;
+        acceptor_ = std::move(acceptor);
+        asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
+            if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
+        });
+        acceptor_thread_ = std::thread([this] { accept_context_.run(); });
+        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", listen_address());
+    }
+
+    /// Throwing form of `start`. @throws std::system_error
+    void start(std::string_view address)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>
+    {
+        std::error_code ec;
+        start(address, ec);
+        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
+    }
+
+    /// The address the server listens on, "host:port" with the real port (empty before start).
+    std::string listen_address() const {
+        if (!acceptor_) return {};
+        const auto addr = local_.address();
+        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local_.port())
+                            : fmt::format("{}:{}", addr.to_string(), local_.port());
+    }
+
+    /// The port the server listens on (0 before start).
+    std::uint16_t port() const noexcept { return acceptor_ ? local_.port() : 0; }
+
+    /**
+     * Serves an already connected socket (any transport), on a new thread like an accepted one.
+     * The socket is moved onto the connection's own executor.
+     */
+    void serve(Socket socket) {
+        std::error_code ec;
+        if (connection_count() >= state_->options.max_connections) {
+            socket.close(ec);  // refused like an accepted connection beyond the limit
+            return;
+        }
+        const auto protocol = socket.local_endpoint(ec).protocol();
+        auto slot = std::make_shared<connection_slot>();
+        auto native = socket.release(ec);
+        if (ec) return;
+        launch(slot, Socket(slot->context, protocol, native));
+    }
+
+    /// Stops accepting new connections at once; live connections run on until they end.
+    void shutdown() {
+        if (!acceptor_) return;
+        asio::post(accept_context_, [this] {
+            std::error_code ignored;
+            acceptor_->close(ignored);
+        });
+    }
+
+    /// Ends every live connection (what is queued is still sent), with `reason` as its cause.
+    void close_all(std::error_code reason = error::shutdown) {
+        std::lock_guard lock(slots_mutex_);
+        for (auto& slot : slots_) {
+            if (auto conn = slot->connection.lock())
+                asio::post(slot->context, [conn, reason] { conn->close(reason); });
+        }
+    }
+
+    /// Waits until every connection has ended.
+    void wait() {
+        std::unique_lock lock(slots_mutex_);
+        slots_cv_.wait(lock, [this] { return live_ == 0; });
+        reap(lock);
+    }
+
+    /// Waits up to `timeout` for every connection to end; true if they all did.
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) {
+        std::unique_lock lock(slots_mutex_);
+        const bool done = slots_cv_.wait_for(lock, timeout, [this] { return live_ == 0; });
+        reap(lock);
+        return done;
+    }
+
+    /**
+     * Shuts down: stops accepting, gives live connections `grace` to end on their own, ends the
+     * rest, and waits for them. Safe to call more than once.
+     */
+    template <class Rep = long, class Period = std::ratio<1>>
+    void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
+        shutdown();
+        if (!wait_for(grace)) {
+            close_all(error::shutdown);
+            wait();
+        }
+        accept_context_.stop();
+        if (acceptor_thread_.joinable()) acceptor_thread_.join();
+    }
+
+    /// Connections being served now.
+    std::size_t connection_count() const {
+        std::lock_guard lock(slots_mutex_);
+        return live_;
+    }
+
+private:
+    // A connection's thread and executor; the thread ends when the session does.
+    struct connection_slot {
+        asio::io_context context{1};
+        std::thread thread;
+        std::weak_ptr<connection_type> connection;
+        bool done = false;
+    };
+
+    static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return false;
+        std::string host(text.substr(0, colon));
+        const std::string_view port_text = text.substr(colon + 1);
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (host == "localhost") host = "127.0.0.1";
+        if (host.empty()) host = "0.0.0.0";
+        unsigned port = 0;
+        if (port_text.empty() || port_text.size() > 5) return false;
+        for (char c : port_text) {
+            if (c < '0' || c > '9') return false;
+            port = port * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (port > 65535) return false;
+        std::error_code ec;
+        const auto addr = asio::ip::make_address(host, ec);
+        if (ec) return false;
+        out = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+        return true;
+    }
+
+    asio::awaitable<void> accept_loop() {
+        for (;;) {
+            auto slot = std::make_shared<connection_slot>();
+            auto [ec, socket] = co_await acceptor_->async_accept(slot->context, detail::use_tuple);
+            if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+            if (ec) continue;  // a connection that failed before we got it
+            if (connection_count() >= state_->options.max_connections) {
+                std::error_code ignored;
+                socket.close(ignored);  // refused cleanly: the client sees the connection close
+                state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
+                                "connection refused: {} connections", state_->options.max_connections);
+                continue;
+            }
+            std::error_code ignored;
+            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+            launch(slot, std::move(socket));
+        }
+    }
+
+    void launch(const std::shared_ptr<connection_slot>& slot, Socket socket) {
+        const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
+        auto conn = std::make_shared<connection_type>(std::move(socket), state_, id);
+        slot->connection = conn;
+        auto state = state_;
+        // The completion handler owns the connection until its session has finished.
+        asio::co_spawn(slot->context, conn->run(), [state, id, conn](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by: {}",
+                               ex.what());
+            } catch (...) {
+                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by an exception");
+            }
+        });
+        std::unique_lock lock(slots_mutex_);
+        reap(lock);
+        ++live_;
+        slots_.push_back(slot);
+        slot->thread = std::thread([this, raw = slot.get()] {
+            raw->context.run();
+            std::lock_guard guard(slots_mutex_);
+            raw->done = true;
+            --live_;
+            slots_cv_.notify_all();
+        });
+    }
+
+    // Joins the threads of finished connections. Called with the lock held.
+    void reap(std::unique_lock<std::mutex>&) {
+        for (auto it = slots_.begin(); it != slots_.end();) {
+            if ((*it)->done) {
+                if ((*it)->thread.joinable()) (*it)->thread.join();
+                it = slots_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    std::shared_ptr<detail::server_state<Socket>> state_;
+    asio::io_context accept_context_{1};
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+    asio::ip::tcp::endpoint local_;
+    std::thread acceptor_thread_;
+    std::atomic<std::uint64_t> next_connection_id_{1};
+
+    mutable std::mutex slots_mutex_;
+    std::condition_variable slots_cv_;
+    std::list<std::shared_ptr<connection_slot>> slots_;
+    std::size_t live_ = 0;
+};
+
+/// The server over TCP.
+using server = basic_server<asio::ip::tcp::socket>;
+/// A connection over TCP, as handlers receive it.
+using connection = basic_connection<asio::ip::tcp::socket>;
+/// A stream over TCP, as handlers receive it.
+using stream = basic_stream<asio::ip::tcp::socket>;
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/server.hpp ----
+// ---- end of include/rtmpx/rtmpx.hpp ----
