@@ -2,7 +2,9 @@
 // A small animated test picture for the examples: gradient, moving square, frame counter, clock.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <ctime>
 #include <mutex>
@@ -37,7 +39,8 @@ public:
                 drawing_.set_pixel(x, y, static_cast<std::uint8_t>(x * 255 / w), static_cast<std::uint8_t>(y * 255 / h),
                                    static_cast<std::uint8_t>(tint_ + frame_ % 64));
         const std::uint32_t size = h / 4;
-        const std::uint32_t sx = static_cast<std::uint32_t>(frame_ * 4 % (w - size));
+        position_ = std::fmod(position_ + 4 * speed_, static_cast<double>(w - size));
+        const auto sx = static_cast<std::uint32_t>(position_);
         fill_rect(sx, h / 2 - size / 2, size, size, color_[0], color_[1], color_[2]);
         draw_text(16, 16, fmt::format("{:%H:%M:%S}", fmt::localtime(std::time(nullptr))));
         draw_text(16, 16 + 8 * scale_, std::to_string(frame_));
@@ -57,6 +60,13 @@ public:
         color_[0] = r;
         color_[1] = g;
         color_[2] = b;
+    }
+
+    /// Changes how fast the square moves: 1 (the default) is 4 pixels a frame, 0 stops it;
+    /// clamped to 0..100.
+    void set_speed(double speed) {
+        std::lock_guard draw_lock(draw_mutex_);
+        speed_ = speed > 0 ? std::min(speed, 100.0) : 0;  // NaN stops it too
     }
 
 private:
@@ -90,6 +100,8 @@ private:
     std::uint64_t frame_ = 0;
     std::uint8_t tint_ = 96;
     std::uint8_t color_[3] = {255, 255, 255};
+    double speed_ = 1;
+    double position_ = 0;  // left edge of the square, in pixels
     std::chrono::steady_clock::duration min_interval_;
     std::chrono::steady_clock::time_point last_draw_{};
     std::uint32_t scale_ = 6;

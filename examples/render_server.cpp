@@ -2,13 +2,18 @@
 // render_server: streams a rendered, animated picture as H.264 to any RTMP player, and answers
 // remote calls: echo(args...) returns its arguments, setColor(r, g, b) recolours the square.
 // Try it: ./render_server [HOST:PORT], then ffplay rtmp://127.0.0.1:1935/live/demo
+#include <unistd.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include <rtmpx/rtmpx.hpp>
@@ -33,7 +38,7 @@ int main(int argc, char** argv) {
         });
         conn.on_call("setColor", [scene](rtmpx::connection&, const rtmpx::call_event& call, rtmpx::amf0::value& out) {
             if (call.arguments.size() != 3) return false;  // the client gets an _error
-            auto c = [&](int i) { return static_cast<std::uint8_t>(call.arguments[i].as_number()); };
+            auto c = [&](int i) { return static_cast<std::uint8_t>(std::clamp(call.arguments[i].as_number(), 0.0, 255.0)); };
             scene->set_color(c(0), c(1), c(2));
             out = "ok";
             return true;
@@ -64,10 +69,23 @@ int main(int argc, char** argv) {
     fmt::print("watch it with: ffplay rtmp://{}/live/demo   (Ctrl-C stops the server)\n", server.listen_address());
     std::fflush(stdout);
 
-    asio::io_context signals_context;
-    asio::signal_set signals(signals_context, SIGINT, SIGTERM);
-    signals.async_wait([](const std::error_code&, int) {});
-    signals_context.run();  // returns on SIGINT/SIGTERM
+    asio::io_context main_context;
+    asio::signal_set signals(main_context, SIGINT, SIGTERM);
+    asio::steady_timer status_timer(main_context);
+    signals.async_wait([&](const std::error_code&, int) { status_timer.cancel(); });
+    // On a terminal, a status line refreshed each second, from the server's statistics.
+    rtmpx::server_statistics last;
+    std::function<void(std::error_code)> status = [&](std::error_code ec) {
+        if (ec) return;
+        const auto now = server.statistics();
+        fmt::print(stderr, "\r{} playing | {} frames/s | {} kb/s | {} dropped   ", now.playing_streams,
+                   now.frames_sent - last.frames_sent, (now.bytes_out - last.bytes_out) * 8 / 1000, now.frames_dropped);
+        last = now;
+        status_timer.expires_after(std::chrono::seconds(1));
+        status_timer.async_wait(status);
+    };
+    if (::isatty(STDERR_FILENO)) status({});
+    main_context.run();  // returns on SIGINT/SIGTERM
     server.stop(std::chrono::seconds(1));
     return 0;
 }

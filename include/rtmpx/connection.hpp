@@ -145,6 +145,11 @@ struct server_state {
     server_options options;
     logger log;
     codec_registry codecs;
+    // Totals over all connections, for basic_server::statistics (relaxed atomics: display only).
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> frames_sent{0};
+    std::atomic<std::uint64_t> frames_dropped{0};
+    std::atomic<std::int64_t> playing_streams{0};
     mutable std::mutex mutex;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<connect_fn>>> handlers;
     std::uint64_t next_handler_id = 1;
@@ -473,6 +478,7 @@ private:
                     socket_, asio::buffer(hs.output().data(), hs.output().size()), detail::use_tuple);
                 if (wec) co_return wec;
                 bytes_out_ += written;
+                server_->bytes_out.fetch_add(written, std::memory_order_relaxed);
                 hs.consume_output();
             }
         }
@@ -527,6 +533,11 @@ private:
 
     void send(const command& c, std::uint32_t stream_id = 0) {
         send(to_message(c, stream_id, stream_id == 0 ? chunk_stream::command : chunk_stream::stream_command));
+    }
+
+    void count_frame_sent(stream_type& s) {
+        s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+        server_->frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
 
     // Called (through a post) when a frame thread queued a frame.
@@ -597,7 +608,7 @@ private:
         video_codec* codec = s.codec();
         if (!codec) {
             write_direct(video, std::move(item.frame.data));
-            s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+            count_frame_sent(s);
             return;
         }
         const std::uint8_t codec_id = codec->flv_codec_id();
@@ -618,7 +629,7 @@ private:
             }
         }
         if (!s.sent_key_frame_ && !item.frame.key_frame) {  // players must start on a key frame
-            s.frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+            s.count_frame_dropped();
             return;
         }
         s.sent_key_frame_ = true;
@@ -632,7 +643,7 @@ private:
         }
         tag.insert(tag.end(), item.frame.data.begin(), item.frame.data.end());
         write_direct(video, std::move(tag));
-        s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+        count_frame_sent(s);
     }
 
     asio::awaitable<void> write_loop() {
@@ -653,6 +664,7 @@ private:
             auto [ec, n] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
             deadline_write_.reset();
             bytes_out_ += n;
+            server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
             out_.clear();
             inflight_.clear();
             pending_bytes_.store(0, std::memory_order_relaxed);
@@ -868,6 +880,7 @@ private:
 
     void start_play(stream_type& s) {
         s.playing_ = true;
+        server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
         s.paused_ = false;
         s.metadata_sent_ = false;
         s.sent_key_frame_ = false;
@@ -900,6 +913,7 @@ private:
     void stop_play(stream_type& s, std::error_code, bool notify_client) {
         if (!s.playing_) return;
         s.playing_ = false;
+        server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
         if (s.render_alive_) *s.render_alive_ = false;
         s.render_alive_.reset();
         s.stop_frame_thread();

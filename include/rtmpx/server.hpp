@@ -16,6 +16,7 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
@@ -30,6 +31,24 @@
 #include <rtmpx/options.hpp>
 
 RTMPX_NAMESPACE_BEGIN
+
+/// Figures about a whole server (all its connections), for display.
+struct server_statistics {
+    std::size_t connections = 0;
+    std::size_t playing_streams = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_dropped = 0;
+
+    /// The same figures as key/value text, for printing.
+    std::vector<std::pair<std::string, std::string>> to_map() const {
+        return {{"connections", std::to_string(connections)},
+                {"playing_streams", std::to_string(playing_streams)},
+                {"bytes_out", std::to_string(bytes_out)},
+                {"frames_sent", std::to_string(frames_sent)},
+                {"frames_dropped", std::to_string(frames_dropped)}};
+    }
+};
 
 /**
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
@@ -213,6 +232,18 @@ public:
         }
         accept_context_.stop();
         if (acceptor_thread_.joinable()) acceptor_thread_.join();
+    }
+
+    /// Totals over all connections since the server was made. Thread: any.
+    server_statistics statistics() const {
+        server_statistics s;
+        s.connections = connection_count();
+        const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
+        s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
+        s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
+        s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
+        s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);
+        return s;
     }
 
     /// Connections being served now.

@@ -236,7 +236,7 @@ private:
             }
             // After a drop, frames that depend on the dropped one are useless: skip to a key frame.
             if (skip_until_key_ && !item.frame.key_frame) {
-                frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+                count_frame_dropped();
                 continue;
             }
             item.timestamp = static_cast<std::uint32_t>(
@@ -245,11 +245,16 @@ private:
                 skip_until_key_ = false;
                 wake();
             } else {
-                frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+                count_frame_dropped();
                 skip_until_key_ = true;
                 if (codec_) codec_->force_key_frame();
             }
         }
+    }
+
+    void count_frame_dropped() noexcept {
+        frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+        connection_.server_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
     }
 
     connection_type& connection_;

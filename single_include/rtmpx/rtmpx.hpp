@@ -4646,7 +4646,7 @@ private:
             }
             // After a drop, frames that depend on the dropped one are useless: skip to a key frame.
             if (skip_until_key_ && !item.frame.key_frame) {
-                frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+                count_frame_dropped();
                 continue;
             }
             item.timestamp = static_cast<std::uint32_t>(
@@ -4655,11 +4655,16 @@ private:
                 skip_until_key_ = false;
                 wake();
             } else {
-                frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+                count_frame_dropped();
                 skip_until_key_ = true;
                 if (codec_) codec_->force_key_frame();
             }
         }
+    }
+
+    void count_frame_dropped() noexcept {
+        frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+        connection_.server_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
     }
 
     connection_type& connection_;
@@ -5731,6 +5736,11 @@ struct server_state {
     server_options options;
     logger log;
     codec_registry codecs;
+    // Totals over all connections, for basic_server::statistics (relaxed atomics: display only).
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> frames_sent{0};
+    std::atomic<std::uint64_t> frames_dropped{0};
+    std::atomic<std::int64_t> playing_streams{0};
     mutable std::mutex mutex;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<connect_fn>>> handlers;
     std::uint64_t next_handler_id = 1;
@@ -6059,6 +6069,7 @@ private:
                     socket_, asio::buffer(hs.output().data(), hs.output().size()), detail::use_tuple);
                 if (wec) co_return wec;
                 bytes_out_ += written;
+                server_->bytes_out.fetch_add(written, std::memory_order_relaxed);
                 hs.consume_output();
             }
         }
@@ -6113,6 +6124,11 @@ private:
 
     void send(const command& c, std::uint32_t stream_id = 0) {
         send(to_message(c, stream_id, stream_id == 0 ? chunk_stream::command : chunk_stream::stream_command));
+    }
+
+    void count_frame_sent(stream_type& s) {
+        s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+        server_->frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
 
     // Called (through a post) when a frame thread queued a frame.
@@ -6183,7 +6199,7 @@ private:
         video_codec* codec = s.codec();
         if (!codec) {
             write_direct(video, std::move(item.frame.data));
-            s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+            count_frame_sent(s);
             return;
         }
         const std::uint8_t codec_id = codec->flv_codec_id();
@@ -6204,7 +6220,7 @@ private:
             }
         }
         if (!s.sent_key_frame_ && !item.frame.key_frame) {  // players must start on a key frame
-            s.frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+            s.count_frame_dropped();
             return;
         }
         s.sent_key_frame_ = true;
@@ -6218,7 +6234,7 @@ private:
         }
         tag.insert(tag.end(), item.frame.data.begin(), item.frame.data.end());
         write_direct(video, std::move(tag));
-        s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
+        count_frame_sent(s);
     }
 
     asio::awaitable<void> write_loop() {
@@ -6239,6 +6255,7 @@ private:
             auto [ec, n] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
             deadline_write_.reset();
             bytes_out_ += n;
+            server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
             out_.clear();
             inflight_.clear();
             pending_bytes_.store(0, std::memory_order_relaxed);
@@ -6454,6 +6471,7 @@ private:
 
     void start_play(stream_type& s) {
         s.playing_ = true;
+        server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
         s.paused_ = false;
         s.metadata_sent_ = false;
         s.sent_key_frame_ = false;
@@ -6486,6 +6504,7 @@ private:
     void stop_play(stream_type& s, std::error_code, bool notify_client) {
         if (!s.playing_) return;
         s.playing_ = false;
+        server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
         if (s.render_alive_) *s.render_alive_ = false;
         s.render_alive_.reset();
         s.stop_frame_thread();
@@ -6795,6 +6814,7 @@ RTMPX_NAMESPACE_END
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
@@ -6803,6 +6823,24 @@ RTMPX_NAMESPACE_END
 
 
 RTMPX_NAMESPACE_BEGIN
+
+/// Figures about a whole server (all its connections), for display.
+struct server_statistics {
+    std::size_t connections = 0;
+    std::size_t playing_streams = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_dropped = 0;
+
+    /// The same figures as key/value text, for printing.
+    std::vector<std::pair<std::string, std::string>> to_map() const {
+        return {{"connections", std::to_string(connections)},
+                {"playing_streams", std::to_string(playing_streams)},
+                {"bytes_out", std::to_string(bytes_out)},
+                {"frames_sent", std::to_string(frames_sent)},
+                {"frames_dropped", std::to_string(frames_dropped)}};
+    }
+};
 
 /**
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
@@ -6986,6 +7024,18 @@ public:
         }
         accept_context_.stop();
         if (acceptor_thread_.joinable()) acceptor_thread_.join();
+    }
+
+    /// Totals over all connections since the server was made. Thread: any.
+    server_statistics statistics() const {
+        server_statistics s;
+        s.connections = connection_count();
+        const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
+        s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
+        s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
+        s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
+        s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);
+        return s;
     }
 
     /// Connections being served now.

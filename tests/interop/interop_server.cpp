@@ -8,6 +8,7 @@
 //   app "withdefault": a default call handler answering every call with "default:NAME"
 //   app "screen":      a still 100x70 picture (r = x*7+y*3, g = x^y, b = x*y, all mod 256) in the
 //                      lossless Flash Screen Video codec
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -71,7 +72,9 @@ void add_live_calls(rtmpx::connection& conn, const std::shared_ptr<palette>& col
     });
     conn.on_call("setColor", [colours](rtmpx::connection&, const rtmpx::call_event& call, value& out) {
         if (call.arguments.size() != 4 || !call.arguments[0].is_string()) return false;
-        auto c = [&](std::size_t i) { return static_cast<std::uint8_t>(call.arguments[i].as_number()); };
+        auto c = [&](std::size_t i) {
+            return static_cast<std::uint8_t>(std::clamp(call.arguments[i].as_number(), 0.0, 255.0));
+        };
         colours->set(std::string(call.arguments[0].as_string()), {c(1), c(2), c(3)});
         out = "ok";
         return true;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the unit, session and real-player suites under ASan+UBSan (against the single header),
+# and the threaded paths (frame queue stress, sessions with frame threads, shutdown while
+# playing) under TSan. Any sanitizer report fails the run.
+# Usage: bash scripts/sanitize.sh [asan|tsan]...   (default: both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+kinds=("$@")
+[ ${#kinds[@]} -gt 0 ] || kinds=(asan tsan)
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+for kind in "${kinds[@]}"; do
+  case "${kind}" in
+    asan)
+      dir=build-asan
+      [ -f "${dir}/build.ninja" ] || CXX=g++ meson setup "${dir}" -Db_sanitize=address,undefined \
+        -Dsingle_header=true -Dexamples=disabled -Dbuildtype=debugoptimized
+      meson compile -C "${dir}" -j 2 tests/rtmpx_unit tests/rtmpx_session tests/interop_server
+      meson test -C "${dir}" --no-rebuild --print-errorlogs --num-processes 1 unit session players calls
+      ;;
+    tsan)
+      dir=build-tsan
+      [ -f "${dir}/build.ninja" ] || CXX=clang++ meson setup "${dir}" -Db_sanitize=thread -Db_lundef=false \
+        -Dexamples=disabled -Dbuildtype=debugoptimized
+      meson compile -C "${dir}" -j 2 tests/rtmpx_unit tests/rtmpx_session
+      "${dir}/tests/rtmpx_unit" --test-suite=frame_queue
+      "${dir}/tests/rtmpx_session"
+      ;;
+    *) echo "unknown sanitizer run: ${kind}" >&2; exit 2 ;;
+  esac
+done
