@@ -329,6 +329,13 @@ private:
             raw->done = true;
             --live_;
             slots_cv_.notify_all();
+            // The acceptor's thread joins this one and frees its executor (descriptors included)
+            // right away; without an acceptor, the next launch or wait does.
+            if (acceptor_)
+                asio::post(accept_context_, [this] {
+                    std::unique_lock lock(slots_mutex_);
+                    reap(lock);
+                });
         });
     }
 
