@@ -95,6 +95,7 @@ struct connection_statistics {
     std::uint64_t bytes_out = 0;
     std::uint64_t messages_in = 0;
     std::uint64_t messages_out = 0;
+    std::uint64_t writes = 0;            ///< socket writes; each gathers every message queued by then
     std::uint64_t frames_sent = 0;
     std::uint64_t frames_dropped = 0;
     std::size_t queued_bytes = 0;        ///< bytes waiting to be written
@@ -112,6 +113,7 @@ struct connection_statistics {
                 {"bytes_out", std::to_string(bytes_out)},
                 {"messages_in", std::to_string(messages_in)},
                 {"messages_out", std::to_string(messages_out)},
+                {"writes", std::to_string(writes)},
                 {"frames_sent", std::to_string(frames_sent)},
                 {"frames_dropped", std::to_string(frames_dropped)},
                 {"queued_bytes", std::to_string(queued_bytes)},
@@ -305,6 +307,7 @@ public:
         s.bytes_out = bytes_out_;
         s.messages_in = messages_in_;
         s.messages_out = messages_out_;
+        s.writes = writes_;
         s.queued_bytes = pending_bytes_.load(std::memory_order_relaxed) + kernel_unsent_.load(std::memory_order_relaxed);
         s.streams = streams_.size();
         for (const auto& st : streams_) {
@@ -575,6 +578,10 @@ private:
         kernel_unsent_.store(unsent, std::memory_order_relaxed);
         bool frames_wait = false;
         for (auto& s : streams_) {
+            if (s->playing() && s->subscriber_) {
+                frames_wait = !collect_broadcast(*s, unsent) || frames_wait;
+                continue;
+            }
             if (!s->playing() || !s->queue_) continue;
             if (unsent >= options().socket_unsent_limit) {
                 // Frames stay queued; when the queue is full the frame thread drops up to the next
@@ -591,11 +598,64 @@ private:
         return !frames_wait;
     }
 
-    void write_direct(const message_header& h, std::vector<std::byte> payload) {
-        auto p = std::make_shared<const std::vector<std::byte>>(std::move(payload));
-        writer_.write(h, *p, out_);
-        inflight_.push_back(std::move(p));
+    // A stream's broadcast frames, like `collect` does a stream's own. False when they wait.
+    bool collect_broadcast(stream_type& s, std::size_t unsent) {
+        auto& queue = s.subscriber_->queue;
+        if (s.paused()) {
+            s.join_frames_.clear();
+            while (queue.front()) queue.pop();
+            return true;
+        }
+        if (unsent >= options().socket_unsent_limit) return queue.front() == nullptr && s.join_frames_.empty();
+        for (const auto& f : s.join_frames_) add_broadcast_frame(s, f);
+        s.join_frames_.clear();
+        while (auto* f = queue.front()) {
+            add_broadcast_frame(s, *f);
+            queue.pop();
+        }
+        return true;
+    }
+
+    // The message is written from the shared payload: chunk headers are this connection's own,
+    // the bytes are not copied.
+    void write_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+        writer_.write(h, *payload, out_);
+        inflight_.push_back(std::move(payload));
         ++messages_out_;
+    }
+
+    void write_direct(const message_header& h, std::vector<std::byte> payload) {
+        write_shared(h, std::make_shared<const std::vector<std::byte>>(std::move(payload)));
+    }
+
+    void send_config(stream_type& s, const detail::broadcast_config& config) {
+        if (config.metadata)
+            write_shared({chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), s.id()},
+                         config.metadata);
+        if (config.sequence_header)
+            write_shared({chunk_stream::video, message_type::video, rtmp_timestamp(s.last_timestamp_), s.id()},
+                         config.sequence_header);
+    }
+
+    // One frame of a broadcast: its configuration first when it is new to this player, then
+    // the frame, timed from this player's first frame.
+    void add_broadcast_frame(stream_type& s, const detail::shared_frame& f) {
+        if (f->config != s.sent_config_) {
+            s.sent_config_ = f->config;
+            send_config(s, *f->config);
+        }
+        if (!s.sent_key_frame_ && !f->key_frame) {  // players must start on a key frame
+            s.count_frame_dropped();
+            return;
+        }
+        if (!s.broadcast_base_) s.broadcast_base_ = f->timestamp;
+        const std::uint32_t relative = f->timestamp - *s.broadcast_base_;
+        const std::uint32_t ts = s.sent_key_frame_ ? std::max(relative, s.last_timestamp_ + 1) : relative;
+        s.last_timestamp_ = ts;
+        s.sent_key_frame_ = true;
+        write_shared({chunk_stream::video, message_type::video, rtmp_timestamp(ts), s.id()},
+                     std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
+        count_frame_sent(s);
     }
 
     // One frame from the frame thread: metadata and codec configuration first when they are
@@ -634,13 +694,8 @@ private:
         }
         s.sent_key_frame_ = true;
         std::vector<std::byte> tag;
-        const std::size_t header = codec_id == 7 ? 5 : 1;
-        tag.reserve(header + item.frame.data.size());
-        tag.push_back(std::byte(((item.frame.key_frame ? 1 : 2) << 4) | codec_id));  // frame type, codec id
-        if (codec_id == 7) {
-            tag.push_back(std::byte{0x01});  // AVC NALU
-            tag.insert(tag.end(), 3, std::byte{0});  // composition time 0 (no B-frames)
-        }
+        tag.reserve(5 + item.frame.data.size());
+        detail::append_video_tag_header(tag, codec_id, item.frame.key_frame);
         tag.insert(tag.end(), item.frame.data.begin(), item.frame.data.end());
         write_direct(video, std::move(tag));
         count_frame_sent(s);
@@ -662,6 +717,7 @@ private:
             out_.for_each_buffer([&](std::span<const std::byte> b) { buffers.emplace_back(b.data(), b.size()); });
             arm(deadline_write_, clock::now() + options().timeouts.write);
             auto [ec, n] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
+            ++writes_;
             deadline_write_.reset();
             bytes_out_ += n;
             server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
@@ -882,9 +938,14 @@ private:
         s.playing_ = true;
         server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
         s.paused_ = false;
-        s.metadata_sent_ = false;
         s.sent_key_frame_ = false;
         s.last_timestamp_ = 0;
+        s.sent_config_.reset();
+        s.broadcast_base_.reset();
+        if (s.broadcast_) {
+            subscribe(s);
+            return;
+        }
         if (s.render_) {
             s.render_alive_ = std::make_shared<bool>(true);
             auto self = this->shared_from_this();
@@ -909,11 +970,33 @@ private:
         }
     }
 
+    // A stream that plays a broadcast: its player gets the configuration and the cached group
+    // at once, then every frame the broadcast publishes, through a queue of its own.
+    void subscribe(stream_type& s) {
+        auto sub = std::make_shared<detail::broadcast_subscriber>(s.broadcast_->options().player_queue_frames);
+        sub->dropped = &s.frames_dropped_;
+        sub->dropped_total = &server_->frames_dropped;
+        // Valid while subscribed: the stream unsubscribes before the connection goes away.
+        sub->wake = [this, weak = this->weak_from_this()] {
+            if (wake_posted_.exchange(true, std::memory_order_relaxed)) return;
+            if (auto self = weak.lock()) asio::post(get_executor(), [self] { self->frames_ready(); });
+        };
+        auto join = s.broadcast_->subscribe(sub);
+        s.subscriber_ = std::move(sub);
+        s.join_frames_ = std::move(join);  // written after the replies to play
+        wake_.cancel();
+    }
+
     // Stops playing: loops end, the play handler hears of it, the player gets Play.Stop and EOF.
     void stop_play(stream_type& s, std::error_code, bool notify_client) {
         if (!s.playing_) return;
         s.playing_ = false;
         server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
+        if (s.subscriber_) {
+            s.broadcast_->unsubscribe(s.subscriber_.get());
+            s.subscriber_.reset();
+            s.join_frames_.clear();
+        }
         if (s.render_alive_) *s.render_alive_ = false;
         s.render_alive_.reset();
         s.stop_frame_thread();
@@ -1009,6 +1092,7 @@ private:
         if (!pause) {
             s.sent_key_frame_ = false;
             s.force_key_.store(true);
+            if (s.subscriber_) s.broadcast_->request_key_frame();
         }
         if (!notify) return;
         if (pause) {
@@ -1197,6 +1281,7 @@ private:
     std::uint64_t bytes_out_ = 0;
     std::uint64_t messages_in_ = 0;
     std::uint64_t messages_out_ = 0;
+    std::uint64_t writes_ = 0;
     std::uint64_t last_ack_ = 0;
     std::uint32_t client_window_ = 0;
     std::uint64_t acknowledged_ = 0;

@@ -34,6 +34,9 @@ struct server_options {
     std::uint32_t window_ack_size = 2'500'000; ///< Window Acknowledgement Size sent to clients
     std::uint32_t peer_bandwidth = 2'500'000;  ///< Set Peer Bandwidth sent to clients
     std::size_t max_connections = 1000;        ///< beyond it, new connections are closed at once
+    /// 0: every connection runs on a thread of its own (the default). N: connections share a
+    /// pool of N threads, each connection pinned to one, for thousands of players.
+    std::size_t threads = 0;
     std::size_t max_streams_per_connection = 16;
     std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
 

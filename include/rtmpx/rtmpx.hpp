@@ -18,6 +18,7 @@
 #include <rtmpx/log.hpp>
 #include <rtmpx/options.hpp>
 #include <rtmpx/handlers.hpp>
+#include <rtmpx/broadcast.hpp>
 #include <rtmpx/stream.hpp>
 #include <rtmpx/connection.hpp>
 #include <rtmpx/server.hpp>

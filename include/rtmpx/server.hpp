@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// basic_server: accepts on its own thread, runs every connection on a thread of its own.
+// basic_server: accepts on its own thread, runs every connection on a thread of its own (or on
+// one thread of a fixed pool).
 #pragma once
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 
 #include <rtmpx/config.hpp>
@@ -54,7 +56,10 @@ struct server_statistics {
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
  *
  * The acceptor runs on a thread of its own; every connection runs on its own thread with its own
- * single-threaded executor, so a slow handler stalls only its own connection. Several servers can
+ * single-threaded executor, so a slow handler stalls only its own connection. With
+ * `server_options::threads` set to N, connections instead share a pool of N threads, each
+ * connection pinned to one of them (the least busy when it arrived): thousands of players then
+ * cost N threads, and a slow handler stalls the connections of its thread. Several servers can
  * live in one process; they share nothing.
  *
  * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
@@ -69,7 +74,12 @@ public:
     using stream_type = basic_stream<Socket>;
 
     explicit basic_server(server_options options = {})
-        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {}
+        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {
+        for (std::size_t i = 0; i < state_->options.threads; ++i) {
+            auto& t = *pool_.emplace_back(std::make_unique<pool_thread>());
+            t.thread = std::thread([&t] { t.context.run(); });
+        }
+    }
 
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
@@ -179,10 +189,10 @@ public:
             return;
         }
         const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = std::make_shared<connection_slot>();
+        auto slot = make_slot();
         auto native = socket.release(ec);
         if (ec) return;
-        launch(slot, Socket(slot->context, protocol, native));
+        launch(slot, Socket(*slot->context, protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
@@ -199,7 +209,7 @@ public:
         std::lock_guard lock(slots_mutex_);
         for (auto& slot : slots_) {
             if (auto conn = slot->connection.lock())
-                asio::post(slot->context, [conn, reason] { conn->close(reason); });
+                asio::post(*slot->context, [conn, reason] { conn->close(reason); });
         }
     }
 
@@ -232,6 +242,10 @@ public:
         }
         accept_context_.stop();
         if (acceptor_thread_.joinable()) acceptor_thread_.join();
+        for (auto& t : pool_) {
+            t->work.reset();  // the pool's threads end once their last handlers have run
+            if (t->thread.joinable()) t->thread.join();
+        }
     }
 
     /// Totals over all connections since the server was made. Thread: any.
@@ -253,13 +267,50 @@ public:
     }
 
 private:
-    // A connection's thread and executor; the thread ends when the session does.
-    struct connection_slot {
+    // One thread of the pool and the executor its connections share.
+    struct pool_thread {
         asio::io_context context{1};
+        asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
+        std::thread thread;
+        std::size_t connections = 0;  // guarded by slots_mutex_
+    };
+
+    // Where a connection runs: its own thread and executor (which end when the session does),
+    // or a pool thread's.
+    struct connection_slot {
+        std::unique_ptr<asio::io_context> own;
+        asio::io_context* context = nullptr;
+        pool_thread* pool = nullptr;
         std::thread thread;
         std::weak_ptr<connection_type> connection;
         bool done = false;
     };
+
+    std::shared_ptr<connection_slot> make_slot() {
+        auto slot = std::make_shared<connection_slot>();
+        if (pool_.empty()) {
+            slot->own = std::make_unique<asio::io_context>(1);
+            slot->context = slot->own.get();
+            return slot;
+        }
+        std::lock_guard lock(slots_mutex_);
+        auto least = std::min_element(pool_.begin(), pool_.end(),
+                                      [](const auto& a, const auto& b) { return a->connections < b->connections; });
+        slot->pool = least->get();
+        slot->context = &slot->pool->context;
+        ++slot->pool->connections;  // counted from now, so that a burst of accepts spreads out
+        return slot;
+    }
+
+    // A pooled connection whose session finished (on its pool thread).
+    void pooled_done(const std::shared_ptr<connection_slot>& slot) {
+        std::lock_guard lock(slots_mutex_);
+        slot->done = true;
+        --slot->pool->connections;
+        --live_;
+        slots_.remove(slot);
+        slots_cv_.notify_all();
+    }
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -285,8 +336,9 @@ private:
 
     asio::awaitable<void> accept_loop() {
         for (;;) {
-            auto slot = std::make_shared<connection_slot>();
-            auto [ec, socket] = co_await acceptor_->async_accept(slot->context, detail::use_tuple);
+            auto slot = make_slot();
+            auto [ec, socket] = co_await acceptor_->async_accept(*slot->context, detail::use_tuple);
+            if (ec || connection_count() >= state_->options.max_connections) unclaim(slot);
             if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
             if (ec) continue;  // a connection that failed before we got it
             if (connection_count() >= state_->options.max_connections) {
@@ -302,13 +354,29 @@ private:
         }
     }
 
+    // A pool slot that will not run a connection after all.
+    void unclaim(const std::shared_ptr<connection_slot>& slot) {
+        if (!slot->pool) return;
+        std::lock_guard lock(slots_mutex_);
+        --slot->pool->connections;
+        slot->pool = nullptr;
+    }
+
     void launch(const std::shared_ptr<connection_slot>& slot, Socket socket) {
         const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
         auto conn = std::make_shared<connection_type>(std::move(socket), state_, id);
         slot->connection = conn;
         auto state = state_;
+        {
+            std::unique_lock lock(slots_mutex_);
+            reap(lock);
+            ++live_;
+            slots_.push_back(slot);
+        }
         // The completion handler owns the connection until its session has finished.
-        asio::co_spawn(slot->context, conn->run(), [state, id, conn](std::exception_ptr e) {
+        asio::co_spawn(*slot->context, conn->run(), [this, state, id, conn, slot](std::exception_ptr e) mutable {
+            conn.reset();
+            if (slot->pool) pooled_done(slot);
             if (!e) return;
             try {
                 std::rethrow_exception(e);
@@ -319,12 +387,10 @@ private:
                 state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by an exception");
             }
         });
-        std::unique_lock lock(slots_mutex_);
-        reap(lock);
-        ++live_;
-        slots_.push_back(slot);
+        if (slot->pool) return;
+        std::lock_guard lock(slots_mutex_);
         slot->thread = std::thread([this, raw = slot.get()] {
-            raw->context.run();
+            raw->context->run();
             std::lock_guard guard(slots_mutex_);
             raw->done = true;
             --live_;
@@ -362,6 +428,7 @@ private:
     std::condition_variable slots_cv_;
     std::list<std::shared_ptr<connection_slot>> slots_;
     std::size_t live_ = 0;
+    std::vector<std::unique_ptr<pool_thread>> pool_;
 };
 
 /// The server over TCP.

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include <rtmpx/broadcast.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/frame_queue.hpp>
@@ -122,6 +123,16 @@ public:
         codec_ = std::move(codec);
         return true;
     }
+
+    /**
+     * Plays `source` instead of the stream's own render and frame handlers: the stream gets the
+     * broadcast's frames (encoded once for all its players) into a queue of its own. Takes effect
+     * at the next play; `nullptr` goes back to the stream's own handlers.
+     */
+    void use_broadcast(std::shared_ptr<broadcast> source) { broadcast_ = std::move(source); }
+
+    /// The broadcast the stream plays, or null.
+    broadcast* playing_broadcast() const noexcept { return broadcast_.get(); }
 
     /// The stream's own encoder, or null when no codec was chosen.
     video_codec* codec() noexcept { return codec_.get(); }
@@ -269,6 +280,8 @@ private:
     std::function<bool(basic_stream&, play_event&)> play_;
     std::function<bool(basic_stream&, const pause_event&)> pause_;
     std::unique_ptr<video_codec> codec_;
+    std::shared_ptr<broadcast> broadcast_;
+    std::shared_ptr<detail::broadcast_subscriber> subscriber_;  // while playing a broadcast
 
     mutable std::mutex properties_mutex_;
     std::map<std::string, std::string, std::less<>> properties_;
@@ -287,9 +300,11 @@ private:
     std::atomic<std::uint64_t> frames_dropped_{0};
 
     // Writer state (connection thread).
-    bool metadata_sent_ = false;
     bool sent_key_frame_ = false;
     std::uint32_t last_timestamp_ = 0;
+    std::optional<std::uint32_t> broadcast_base_;  // the broadcast's timestamp of this player's first frame
+    std::shared_ptr<const detail::broadcast_config> sent_config_;
+    std::vector<detail::shared_frame> join_frames_;  // the cached group, for a joining player
     std::shared_ptr<bool> render_alive_;  // the render loop runs while this is set and true
 };
 

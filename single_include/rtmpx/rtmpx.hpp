@@ -4296,6 +4296,9 @@ struct server_options {
     std::uint32_t window_ack_size = 2'500'000; ///< Window Acknowledgement Size sent to clients
     std::uint32_t peer_bandwidth = 2'500'000;  ///< Set Peer Bandwidth sent to clients
     std::size_t max_connections = 1000;        ///< beyond it, new connections are closed at once
+    /// 0: every connection runs on a thread of its own (the default). N: connections share a
+    /// pool of N threads, each connection pinned to one, for thousands of players.
+    std::size_t threads = 0;
     std::size_t max_streams_per_connection = 16;
     std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
 
@@ -4415,6 +4418,388 @@ concept frame_handler = std::invocable<F&, Stream&, encoded_frame&, bool> &&
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/handlers.hpp ----
+// ---- include/rtmpx/broadcast.hpp ----
+// broadcast: one producer of video, encoded once, shared by any number of playing streams.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// How a broadcast keeps frames for players that join, and how it paces its own frames.
+struct broadcast_options {
+    /// Keep the frames since the last key frame, so that a joining player starts at once from
+    /// that key frame (its first seconds are then up to one key frame interval behind live).
+    /// Off: a joining player waits for the next key frame, which a broadcast with a codec forces
+    /// at once (the picture starts at the live edge).
+    bool gop_cache = true;
+    std::size_t gop_cache_frames = 600;        ///< beyond it the cache empties until the next key frame
+    std::size_t gop_cache_bytes = 16u << 20;   ///< likewise, in bytes of frame data
+    std::size_t player_queue_frames = 64;      ///< frames queued per player; when full, that player drops to the next key frame
+    double render_rate = 30;                   ///< render (and frame) calls per second of `start`
+};
+
+namespace detail {
+
+/// What a player needs before its first frame: onMetaData and the codec's sequence header.
+struct broadcast_config {
+    std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message payload, or null
+    std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
+};
+
+/// One frame as every player receives it: an immutable FLV video tag body, shared.
+struct broadcast_frame {
+    std::vector<std::byte> tag;
+    std::uint32_t timestamp = 0;  ///< ms on the broadcast's clock
+    bool key_frame = false;
+    std::shared_ptr<const broadcast_config> config;  ///< the configuration the frame needs
+};
+using shared_frame = std::shared_ptr<const broadcast_frame>;
+
+/// The frames since the last key frame, within limits. Sans-I/O; not synchronised.
+class gop_cache {
+public:
+    gop_cache(std::size_t max_frames, std::size_t max_bytes) : max_frames_(max_frames), max_bytes_(max_bytes) {}
+
+    /// Adds a frame: a key frame starts a new group; a frame with no key frame before it, or
+    /// one beyond the limits, empties the cache until the next key frame.
+    void add(const shared_frame& f) {
+        if (f->key_frame) clear();
+        if (frames_.empty() && !f->key_frame) return;
+        if (frames_.size() + 1 > max_frames_ || bytes_ + f->tag.size() > max_bytes_) {
+            clear();
+            return;
+        }
+        frames_.push_back(f);
+        bytes_ += f->tag.size();
+    }
+
+    void clear() noexcept {
+        frames_.clear();
+        bytes_ = 0;
+    }
+
+    /// The group, key frame first (empty when there is none).
+    const std::vector<shared_frame>& frames() const noexcept { return frames_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+private:
+    std::size_t max_frames_;
+    std::size_t max_bytes_;
+    std::vector<shared_frame> frames_;
+    std::size_t bytes_ = 0;
+};
+
+/// One playing stream's side of a broadcast: its own bounded queue, filled by the producer
+/// and emptied by the stream's connection.
+struct broadcast_subscriber {
+    explicit broadcast_subscriber(std::size_t frames) : queue(frames) {}
+
+    frame_queue<shared_frame> queue;
+    std::function<void()> wake;                   ///< tells the connection frames are queued (any thread)
+    std::atomic<std::uint64_t>* dropped = nullptr; ///< counters the producer adds its drops to
+    std::atomic<std::uint64_t>* dropped_total = nullptr;
+    bool skip_until_key = true;                   ///< producer side: after a drop, wait for a key frame
+};
+
+/// The FLV video tag header of a frame: frame type and codec id, then for AVC the packet type
+/// (1: NALUs) and a zero composition time.
+inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t codec_id, bool key_frame) {
+    tag.push_back(std::byte(((key_frame ? 1 : 2) << 4) | codec_id));
+    if (codec_id == 7) tag.insert(tag.end(), {std::byte{0x01}, std::byte{0}, std::byte{0}, std::byte{0}});
+}
+
+} // namespace detail
+
+/**
+ * One source of video for many players: each frame is encoded once, and its bytes are shared,
+ * immutable, by every player's queue. Each player keeps its own bounded queue and drops to the
+ * next key frame when it falls behind, so a slow player costs only itself.
+ *
+ * Frames come either from `push_video_tag` (already encoded, from a file, a camera, another
+ * server), or from render and frame handlers that `start` runs on the broadcast's own thread at
+ * `render_rate`, encoding with a codec chosen by name. A stream plays the broadcast after
+ * `stream.use_broadcast(b)` in its stream or play handler.
+ *
+ * Thread: every member may be called from any thread; `push_video_tag` calls must not overlap.
+ * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
+ * it before the state its handlers use goes away.
+ */
+class broadcast {
+public:
+    explicit broadcast(broadcast_options options = {}) : options_(options) {
+        RTMPX_ASSERT(options_.player_queue_frames > 0 && options_.render_rate > 0);
+    }
+    broadcast(const broadcast&) = delete;
+    broadcast& operator=(const broadcast&) = delete;
+    ~broadcast() { stop(); }
+
+    const broadcast_options& options() const noexcept { return options_; }
+
+    // ---- a source of encoded frames ----------------------------------------------------------
+
+    /// Sets the onMetaData players receive before their first frame (an ECMA array or object).
+    void set_metadata(amf0::value metadata) {
+        auto payload = to_message(make_on_metadata(std::move(metadata)), 0).payload;
+        std::lock_guard lock(mutex_);
+        auto config = std::make_shared<detail::broadcast_config>(*config_);
+        config->metadata = std::make_shared<const std::vector<std::byte>>(std::move(payload));
+        config_ = std::move(config);
+    }
+
+    /**
+     * Sends one FLV video tag body (the bytes of an RTMP video message) to every player, at
+     * `timestamp` ms on the broadcast's clock (never decreasing). An AVC sequence header becomes
+     * the configuration sent to every player before its first frame; frames whose first byte
+     * says "key frame" start groups. The bytes are copied once and then shared.
+     */
+    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
+        if (tag.empty()) return;
+        const auto first = std::to_integer<std::uint8_t>(tag[0]);
+        if ((first & 0x0f) == 7 && tag.size() >= 2 && tag[1] == std::byte{0}) {  // AVC sequence header
+            std::lock_guard lock(mutex_);
+            auto config = std::make_shared<detail::broadcast_config>(*config_);
+            config->sequence_header = std::make_shared<const std::vector<std::byte>>(tag.begin(), tag.end());
+            config_ = std::move(config);
+            gop_.clear();  // frames before it need the old configuration
+            return;
+        }
+        auto frame = std::make_shared<detail::broadcast_frame>();
+        frame->tag.assign(tag.begin(), tag.end());
+        frame->timestamp = timestamp;
+        frame->key_frame = (first >> 4) == 1;
+        publish(std::move(frame));
+    }
+
+    // ---- rendering and encoding on the broadcast's own thread ---------------------------------
+
+    /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
+    template <class F>
+    void on_render(F handler) {
+        static_assert(render_handler<F, broadcast>, "on_render: expected bool (broadcast&)");
+        render_ = std::move(handler);
+    }
+
+    /// Registers the frame handler `bool (broadcast&, encoded_frame& out, bool outqueue_is_full)`;
+    /// `outqueue_is_full` is true while every player is behind. Without a codec, `out.data` is a
+    /// complete FLV video tag body.
+    template <class F>
+    void on_frame(F handler) {
+        static_assert(frame_handler<F, broadcast>,
+                      "on_frame: expected bool (broadcast&, encoded_frame& out, bool outqueue_is_full)");
+        frame_ = std::move(handler);
+    }
+
+    /// Chooses the codec from `registry` (a server's `codecs()`); false if it has no such name.
+    bool use_codec(std::string_view name, const codec_registry& registry) {
+        auto codec = registry.make(name);
+        if (!codec) return false;
+        codec_ = std::move(codec);
+        return true;
+    }
+
+    /// The broadcast's encoder (null without one). Thread: the frame handler's.
+    video_codec* codec() noexcept { return codec_.get(); }
+
+    /// Starts calling the render and frame handlers at `render_rate` on the broadcast's thread.
+    void start() {
+        stop();
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = false;
+        }
+        thread_ = std::thread([this] { produce(); });
+    }
+
+    /// Stops the broadcast's thread (players stay, and get frames again after `start`).
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        stop_cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// Whether the frame handler's thread ended because a handler failed.
+    bool failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
+
+    /// Asks the codec for a key frame at the next frame (a broadcast with a codec only).
+    void request_key_frame() noexcept { key_requested_.store(true, std::memory_order_relaxed); }
+
+    // ---- figures ------------------------------------------------------------------------------
+
+    /// Players subscribed now.
+    std::size_t players() const {
+        std::lock_guard lock(mutex_);
+        return subscribers_.size();
+    }
+    /// Frames published (each encoded once, whatever the number of players).
+    std::uint64_t frames() const noexcept { return frames_.load(std::memory_order_relaxed); }
+    /// Frames in the cache for joining players.
+    std::size_t cached_frames() const {
+        std::lock_guard lock(mutex_);
+        return gop_.frames().size();
+    }
+
+private:
+    template <class S>
+    friend class basic_connection;
+
+    // Adds a player: the cached group comes back (each frame carries its configuration), and
+    // from then on every published frame goes to its queue. Thread: the player's connection.
+    std::vector<detail::shared_frame> subscribe(const std::shared_ptr<detail::broadcast_subscriber>& sub) {
+        std::lock_guard lock(mutex_);
+        std::vector<detail::shared_frame> join;
+        if (options_.gop_cache) join = gop_.frames();
+        sub->skip_until_key = join.empty();
+        if (join.empty()) key_requested_.store(true, std::memory_order_relaxed);
+        subscribers_.push_back(sub);
+        return join;
+    }
+
+    // Removes a player; once it returns, the producer no longer touches `sub`.
+    void unsubscribe(const detail::broadcast_subscriber* sub) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(subscribers_, [sub](const auto& s) { return s.get() == sub; });
+    }
+
+    void publish(std::shared_ptr<detail::broadcast_frame> frame) {
+        std::lock_guard lock(mutex_);
+        frame->config = config_;
+        detail::shared_frame shared = std::move(frame);
+        frames_.fetch_add(1, std::memory_order_relaxed);
+        if (options_.gop_cache) gop_.add(shared);
+        for (const auto& sub : subscribers_) {
+            if (sub->skip_until_key && !shared->key_frame) {
+                count_drop(*sub);
+                continue;
+            }
+            auto copy = shared;
+            if (sub->queue.try_push(std::move(copy))) {
+                sub->skip_until_key = false;
+                sub->wake();
+            } else {
+                // This player is behind: it alone drops, up to the next key frame.
+                sub->skip_until_key = true;
+                count_drop(*sub);
+            }
+        }
+    }
+
+    static void count_drop(detail::broadcast_subscriber& sub) noexcept {
+        if (sub.dropped) sub.dropped->fetch_add(1, std::memory_order_relaxed);
+        if (sub.dropped_total) sub.dropped_total->fetch_add(1, std::memory_order_relaxed);
+    }
+
+    bool all_players_behind() const {
+        std::lock_guard lock(mutex_);
+        if (subscribers_.empty()) return false;
+        return std::all_of(subscribers_.begin(), subscribers_.end(), [](const auto& s) {
+            return s->queue.size_approx() * 2 >= s->queue.capacity();
+        });
+    }
+
+    // The broadcast's thread: render, then frame, at the render rate; timestamps are the
+    // scheduled ticks (steady spacing, like a stream's).
+    void produce() {
+        using clock = std::chrono::steady_clock;
+        const auto start = clock::now();
+        auto next = start;
+        std::uint64_t generation = 0;
+        const auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / options_.render_rate));
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                if (stop_cv_.wait_until(lock, next, [this] { return stop_; })) return;
+            }
+            const auto tick = next;
+            next += period;
+            if (const auto now = clock::now(); next < now) next = now;
+            if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
+            encoded_frame out;
+            bool ok = false;
+            try {
+                ok = (!render_ || render_(*this)) && (!frame_ || frame_(*this, out, all_players_behind()));
+            } catch (...) {
+                ok = false;
+            }
+            if (!ok) {
+                failed_.store(true, std::memory_order_relaxed);
+                return;
+            }
+            if (out.data.empty()) continue;
+            if (codec_ && codec_->generation() != generation) {
+                generation = codec_->generation();
+                set_codec_config();
+            }
+            auto frame = std::make_shared<detail::broadcast_frame>();
+            frame->timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
+            frame->key_frame = out.key_frame;
+            if (codec_) {
+                frame->tag.reserve(5 + out.data.size());
+                detail::append_video_tag_header(frame->tag, codec_->flv_codec_id(), out.key_frame);
+                frame->tag.insert(frame->tag.end(), out.data.begin(), out.data.end());
+            } else {
+                frame->tag = std::move(out.data);
+                frame->key_frame = !frame->tag.empty() && (std::to_integer<std::uint8_t>(frame->tag[0]) >> 4) == 1;
+            }
+            publish(std::move(frame));
+        }
+    }
+
+    // A new codec configuration: onMetaData and (for AVC) the sequence header, built once.
+    void set_codec_config() {
+        const std::uint8_t codec_id = codec_->flv_codec_id();
+        auto meta = amf0::value::ecma_array({{"width", amf0::value(codec_->width())},
+                                             {"height", amf0::value(codec_->height())},
+                                             {"framerate", amf0::value(options_.render_rate)},
+                                             {"videocodecid", amf0::value(codec_id)},
+                                             {"encoder", amf0::value("rtmpx")}});
+        auto config = std::make_shared<detail::broadcast_config>();
+        config->metadata = std::make_shared<const std::vector<std::byte>>(to_message(make_on_metadata(std::move(meta)), 0).payload);
+        if (codec_id == 7 && !codec_->header().empty()) {
+            std::vector<std::byte> seq = {std::byte{0x17}, std::byte{0x00}, std::byte{0}, std::byte{0}, std::byte{0}};
+            seq.insert(seq.end(), codec_->header().begin(), codec_->header().end());
+            config->sequence_header = std::make_shared<const std::vector<std::byte>>(std::move(seq));
+        }
+        std::lock_guard lock(mutex_);
+        config_ = std::move(config);
+        gop_.clear();
+    }
+
+    const broadcast_options options_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const detail::broadcast_config> config_ = std::make_shared<detail::broadcast_config>();
+    detail::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
+    std::vector<std::shared_ptr<detail::broadcast_subscriber>> subscribers_;
+    std::atomic<std::uint64_t> frames_{0};
+    std::atomic<bool> key_requested_{false};
+    std::atomic<bool> failed_{false};
+
+    std::function<bool(broadcast&)> render_;
+    std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
+    std::unique_ptr<video_codec> codec_;
+    std::thread thread_;
+    std::condition_variable stop_cv_;
+    bool stop_ = true;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/broadcast.hpp ----
 // ---- include/rtmpx/stream.hpp ----
 // basic_stream: one RTMP NetStream of a connection, with its handlers, codec and frame thread.
 
@@ -4532,6 +4917,16 @@ public:
         codec_ = std::move(codec);
         return true;
     }
+
+    /**
+     * Plays `source` instead of the stream's own render and frame handlers: the stream gets the
+     * broadcast's frames (encoded once for all its players) into a queue of its own. Takes effect
+     * at the next play; `nullptr` goes back to the stream's own handlers.
+     */
+    void use_broadcast(std::shared_ptr<broadcast> source) { broadcast_ = std::move(source); }
+
+    /// The broadcast the stream plays, or null.
+    broadcast* playing_broadcast() const noexcept { return broadcast_.get(); }
 
     /// The stream's own encoder, or null when no codec was chosen.
     video_codec* codec() noexcept { return codec_.get(); }
@@ -4679,6 +5074,8 @@ private:
     std::function<bool(basic_stream&, play_event&)> play_;
     std::function<bool(basic_stream&, const pause_event&)> pause_;
     std::unique_ptr<video_codec> codec_;
+    std::shared_ptr<broadcast> broadcast_;
+    std::shared_ptr<detail::broadcast_subscriber> subscriber_;  // while playing a broadcast
 
     mutable std::mutex properties_mutex_;
     std::map<std::string, std::string, std::less<>> properties_;
@@ -4697,9 +5094,11 @@ private:
     std::atomic<std::uint64_t> frames_dropped_{0};
 
     // Writer state (connection thread).
-    bool metadata_sent_ = false;
     bool sent_key_frame_ = false;
     std::uint32_t last_timestamp_ = 0;
+    std::optional<std::uint32_t> broadcast_base_;  // the broadcast's timestamp of this player's first frame
+    std::shared_ptr<const detail::broadcast_config> sent_config_;
+    std::vector<detail::shared_frame> join_frames_;  // the cached group, for a joining player
     std::shared_ptr<bool> render_alive_;  // the render loop runs while this is set and true
 };
 
@@ -5686,6 +6085,7 @@ struct connection_statistics {
     std::uint64_t bytes_out = 0;
     std::uint64_t messages_in = 0;
     std::uint64_t messages_out = 0;
+    std::uint64_t writes = 0;            ///< socket writes; each gathers every message queued by then
     std::uint64_t frames_sent = 0;
     std::uint64_t frames_dropped = 0;
     std::size_t queued_bytes = 0;        ///< bytes waiting to be written
@@ -5703,6 +6103,7 @@ struct connection_statistics {
                 {"bytes_out", std::to_string(bytes_out)},
                 {"messages_in", std::to_string(messages_in)},
                 {"messages_out", std::to_string(messages_out)},
+                {"writes", std::to_string(writes)},
                 {"frames_sent", std::to_string(frames_sent)},
                 {"frames_dropped", std::to_string(frames_dropped)},
                 {"queued_bytes", std::to_string(queued_bytes)},
@@ -5896,6 +6297,7 @@ public:
         s.bytes_out = bytes_out_;
         s.messages_in = messages_in_;
         s.messages_out = messages_out_;
+        s.writes = writes_;
         s.queued_bytes = pending_bytes_.load(std::memory_order_relaxed) + kernel_unsent_.load(std::memory_order_relaxed);
         s.streams = streams_.size();
         for (const auto& st : streams_) {
@@ -6166,6 +6568,10 @@ private:
         kernel_unsent_.store(unsent, std::memory_order_relaxed);
         bool frames_wait = false;
         for (auto& s : streams_) {
+            if (s->playing() && s->subscriber_) {
+                frames_wait = !collect_broadcast(*s, unsent) || frames_wait;
+                continue;
+            }
             if (!s->playing() || !s->queue_) continue;
             if (unsent >= options().socket_unsent_limit) {
                 // Frames stay queued; when the queue is full the frame thread drops up to the next
@@ -6182,11 +6588,64 @@ private:
         return !frames_wait;
     }
 
-    void write_direct(const message_header& h, std::vector<std::byte> payload) {
-        auto p = std::make_shared<const std::vector<std::byte>>(std::move(payload));
-        writer_.write(h, *p, out_);
-        inflight_.push_back(std::move(p));
+    // A stream's broadcast frames, like `collect` does a stream's own. False when they wait.
+    bool collect_broadcast(stream_type& s, std::size_t unsent) {
+        auto& queue = s.subscriber_->queue;
+        if (s.paused()) {
+            s.join_frames_.clear();
+            while (queue.front()) queue.pop();
+            return true;
+        }
+        if (unsent >= options().socket_unsent_limit) return queue.front() == nullptr && s.join_frames_.empty();
+        for (const auto& f : s.join_frames_) add_broadcast_frame(s, f);
+        s.join_frames_.clear();
+        while (auto* f = queue.front()) {
+            add_broadcast_frame(s, *f);
+            queue.pop();
+        }
+        return true;
+    }
+
+    // The message is written from the shared payload: chunk headers are this connection's own,
+    // the bytes are not copied.
+    void write_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+        writer_.write(h, *payload, out_);
+        inflight_.push_back(std::move(payload));
         ++messages_out_;
+    }
+
+    void write_direct(const message_header& h, std::vector<std::byte> payload) {
+        write_shared(h, std::make_shared<const std::vector<std::byte>>(std::move(payload)));
+    }
+
+    void send_config(stream_type& s, const detail::broadcast_config& config) {
+        if (config.metadata)
+            write_shared({chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), s.id()},
+                         config.metadata);
+        if (config.sequence_header)
+            write_shared({chunk_stream::video, message_type::video, rtmp_timestamp(s.last_timestamp_), s.id()},
+                         config.sequence_header);
+    }
+
+    // One frame of a broadcast: its configuration first when it is new to this player, then
+    // the frame, timed from this player's first frame.
+    void add_broadcast_frame(stream_type& s, const detail::shared_frame& f) {
+        if (f->config != s.sent_config_) {
+            s.sent_config_ = f->config;
+            send_config(s, *f->config);
+        }
+        if (!s.sent_key_frame_ && !f->key_frame) {  // players must start on a key frame
+            s.count_frame_dropped();
+            return;
+        }
+        if (!s.broadcast_base_) s.broadcast_base_ = f->timestamp;
+        const std::uint32_t relative = f->timestamp - *s.broadcast_base_;
+        const std::uint32_t ts = s.sent_key_frame_ ? std::max(relative, s.last_timestamp_ + 1) : relative;
+        s.last_timestamp_ = ts;
+        s.sent_key_frame_ = true;
+        write_shared({chunk_stream::video, message_type::video, rtmp_timestamp(ts), s.id()},
+                     std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
+        count_frame_sent(s);
     }
 
     // One frame from the frame thread: metadata and codec configuration first when they are
@@ -6225,13 +6684,8 @@ private:
         }
         s.sent_key_frame_ = true;
         std::vector<std::byte> tag;
-        const std::size_t header = codec_id == 7 ? 5 : 1;
-        tag.reserve(header + item.frame.data.size());
-        tag.push_back(std::byte(((item.frame.key_frame ? 1 : 2) << 4) | codec_id));  // frame type, codec id
-        if (codec_id == 7) {
-            tag.push_back(std::byte{0x01});  // AVC NALU
-            tag.insert(tag.end(), 3, std::byte{0});  // composition time 0 (no B-frames)
-        }
+        tag.reserve(5 + item.frame.data.size());
+        detail::append_video_tag_header(tag, codec_id, item.frame.key_frame);
         tag.insert(tag.end(), item.frame.data.begin(), item.frame.data.end());
         write_direct(video, std::move(tag));
         count_frame_sent(s);
@@ -6253,6 +6707,7 @@ private:
             out_.for_each_buffer([&](std::span<const std::byte> b) { buffers.emplace_back(b.data(), b.size()); });
             arm(deadline_write_, clock::now() + options().timeouts.write);
             auto [ec, n] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
+            ++writes_;
             deadline_write_.reset();
             bytes_out_ += n;
             server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
@@ -6473,9 +6928,14 @@ private:
         s.playing_ = true;
         server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
         s.paused_ = false;
-        s.metadata_sent_ = false;
         s.sent_key_frame_ = false;
         s.last_timestamp_ = 0;
+        s.sent_config_.reset();
+        s.broadcast_base_.reset();
+        if (s.broadcast_) {
+            subscribe(s);
+            return;
+        }
         if (s.render_) {
             s.render_alive_ = std::make_shared<bool>(true);
             auto self = this->shared_from_this();
@@ -6500,11 +6960,33 @@ private:
         }
     }
 
+    // A stream that plays a broadcast: its player gets the configuration and the cached group
+    // at once, then every frame the broadcast publishes, through a queue of its own.
+    void subscribe(stream_type& s) {
+        auto sub = std::make_shared<detail::broadcast_subscriber>(s.broadcast_->options().player_queue_frames);
+        sub->dropped = &s.frames_dropped_;
+        sub->dropped_total = &server_->frames_dropped;
+        // Valid while subscribed: the stream unsubscribes before the connection goes away.
+        sub->wake = [this, weak = this->weak_from_this()] {
+            if (wake_posted_.exchange(true, std::memory_order_relaxed)) return;
+            if (auto self = weak.lock()) asio::post(get_executor(), [self] { self->frames_ready(); });
+        };
+        auto join = s.broadcast_->subscribe(sub);
+        s.subscriber_ = std::move(sub);
+        s.join_frames_ = std::move(join);  // written after the replies to play
+        wake_.cancel();
+    }
+
     // Stops playing: loops end, the play handler hears of it, the player gets Play.Stop and EOF.
     void stop_play(stream_type& s, std::error_code, bool notify_client) {
         if (!s.playing_) return;
         s.playing_ = false;
         server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
+        if (s.subscriber_) {
+            s.broadcast_->unsubscribe(s.subscriber_.get());
+            s.subscriber_.reset();
+            s.join_frames_.clear();
+        }
         if (s.render_alive_) *s.render_alive_ = false;
         s.render_alive_.reset();
         s.stop_frame_thread();
@@ -6600,6 +7082,7 @@ private:
         if (!pause) {
             s.sent_key_frame_ = false;
             s.force_key_.store(true);
+            if (s.subscriber_) s.broadcast_->request_key_frame();
         }
         if (!notify) return;
         if (pause) {
@@ -6788,6 +7271,7 @@ private:
     std::uint64_t bytes_out_ = 0;
     std::uint64_t messages_in_ = 0;
     std::uint64_t messages_out_ = 0;
+    std::uint64_t writes_ = 0;
     std::uint64_t last_ack_ = 0;
     std::uint32_t client_window_ = 0;
     std::uint64_t acknowledged_ = 0;
@@ -6798,7 +7282,8 @@ private:
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/connection.hpp ----
 // ---- include/rtmpx/server.hpp ----
-// basic_server: accepts on its own thread, runs every connection on a thread of its own.
+// basic_server: accepts on its own thread, runs every connection on a thread of its own (or on
+// one thread of a fixed pool).
 
 #include <algorithm>
 #include <atomic>
@@ -6819,6 +7304,7 @@ RTMPX_NAMESPACE_END
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 
 
@@ -6846,7 +7332,10 @@ struct server_statistics {
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
  *
  * The acceptor runs on a thread of its own; every connection runs on its own thread with its own
- * single-threaded executor, so a slow handler stalls only its own connection. Several servers can
+ * single-threaded executor, so a slow handler stalls only its own connection. With
+ * `server_options::threads` set to N, connections instead share a pool of N threads, each
+ * connection pinned to one of them (the least busy when it arrived): thousands of players then
+ * cost N threads, and a slow handler stalls the connections of its thread. Several servers can
  * live in one process; they share nothing.
  *
  * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
@@ -6861,7 +7350,12 @@ public:
     using stream_type = basic_stream<Socket>;
 
     explicit basic_server(server_options options = {})
-        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {}
+        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {
+        for (std::size_t i = 0; i < state_->options.threads; ++i) {
+            auto& t = *pool_.emplace_back(std::make_unique<pool_thread>());
+            t.thread = std::thread([&t] { t.context.run(); });
+        }
+    }
 
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
@@ -6971,10 +7465,10 @@ public:
             return;
         }
         const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = std::make_shared<connection_slot>();
+        auto slot = make_slot();
         auto native = socket.release(ec);
         if (ec) return;
-        launch(slot, Socket(slot->context, protocol, native));
+        launch(slot, Socket(*slot->context, protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
@@ -6991,7 +7485,7 @@ public:
         std::lock_guard lock(slots_mutex_);
         for (auto& slot : slots_) {
             if (auto conn = slot->connection.lock())
-                asio::post(slot->context, [conn, reason] { conn->close(reason); });
+                asio::post(*slot->context, [conn, reason] { conn->close(reason); });
         }
     }
 
@@ -7024,6 +7518,10 @@ public:
         }
         accept_context_.stop();
         if (acceptor_thread_.joinable()) acceptor_thread_.join();
+        for (auto& t : pool_) {
+            t->work.reset();  // the pool's threads end once their last handlers have run
+            if (t->thread.joinable()) t->thread.join();
+        }
     }
 
     /// Totals over all connections since the server was made. Thread: any.
@@ -7045,13 +7543,50 @@ public:
     }
 
 private:
-    // A connection's thread and executor; the thread ends when the session does.
-    struct connection_slot {
+    // One thread of the pool and the executor its connections share.
+    struct pool_thread {
         asio::io_context context{1};
+        asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
+        std::thread thread;
+        std::size_t connections = 0;  // guarded by slots_mutex_
+    };
+
+    // Where a connection runs: its own thread and executor (which end when the session does),
+    // or a pool thread's.
+    struct connection_slot {
+        std::unique_ptr<asio::io_context> own;
+        asio::io_context* context = nullptr;
+        pool_thread* pool = nullptr;
         std::thread thread;
         std::weak_ptr<connection_type> connection;
         bool done = false;
     };
+
+    std::shared_ptr<connection_slot> make_slot() {
+        auto slot = std::make_shared<connection_slot>();
+        if (pool_.empty()) {
+            slot->own = std::make_unique<asio::io_context>(1);
+            slot->context = slot->own.get();
+            return slot;
+        }
+        std::lock_guard lock(slots_mutex_);
+        auto least = std::min_element(pool_.begin(), pool_.end(),
+                                      [](const auto& a, const auto& b) { return a->connections < b->connections; });
+        slot->pool = least->get();
+        slot->context = &slot->pool->context;
+        ++slot->pool->connections;  // counted from now, so that a burst of accepts spreads out
+        return slot;
+    }
+
+    // A pooled connection whose session finished (on its pool thread).
+    void pooled_done(const std::shared_ptr<connection_slot>& slot) {
+        std::lock_guard lock(slots_mutex_);
+        slot->done = true;
+        --slot->pool->connections;
+        --live_;
+        slots_.remove(slot);
+        slots_cv_.notify_all();
+    }
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -7077,8 +7612,9 @@ private:
 
     asio::awaitable<void> accept_loop() {
         for (;;) {
-            auto slot = std::make_shared<connection_slot>();
-            auto [ec, socket] = co_await acceptor_->async_accept(slot->context, detail::use_tuple);
+            auto slot = make_slot();
+            auto [ec, socket] = co_await acceptor_->async_accept(*slot->context, detail::use_tuple);
+            if (ec || connection_count() >= state_->options.max_connections) unclaim(slot);
             if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
             if (ec) continue;  // a connection that failed before we got it
             if (connection_count() >= state_->options.max_connections) {
@@ -7094,13 +7630,29 @@ private:
         }
     }
 
+    // A pool slot that will not run a connection after all.
+    void unclaim(const std::shared_ptr<connection_slot>& slot) {
+        if (!slot->pool) return;
+        std::lock_guard lock(slots_mutex_);
+        --slot->pool->connections;
+        slot->pool = nullptr;
+    }
+
     void launch(const std::shared_ptr<connection_slot>& slot, Socket socket) {
         const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
         auto conn = std::make_shared<connection_type>(std::move(socket), state_, id);
         slot->connection = conn;
         auto state = state_;
+        {
+            std::unique_lock lock(slots_mutex_);
+            reap(lock);
+            ++live_;
+            slots_.push_back(slot);
+        }
         // The completion handler owns the connection until its session has finished.
-        asio::co_spawn(slot->context, conn->run(), [state, id, conn](std::exception_ptr e) {
+        asio::co_spawn(*slot->context, conn->run(), [this, state, id, conn, slot](std::exception_ptr e) mutable {
+            conn.reset();
+            if (slot->pool) pooled_done(slot);
             if (!e) return;
             try {
                 std::rethrow_exception(e);
@@ -7111,12 +7663,10 @@ private:
                 state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by an exception");
             }
         });
-        std::unique_lock lock(slots_mutex_);
-        reap(lock);
-        ++live_;
-        slots_.push_back(slot);
+        if (slot->pool) return;
+        std::lock_guard lock(slots_mutex_);
         slot->thread = std::thread([this, raw = slot.get()] {
-            raw->context.run();
+            raw->context->run();
             std::lock_guard guard(slots_mutex_);
             raw->done = true;
             --live_;
@@ -7154,6 +7704,7 @@ private:
     std::condition_variable slots_cv_;
     std::list<std::shared_ptr<connection_slot>> slots_;
     std::size_t live_ = 0;
+    std::vector<std::unique_ptr<pool_thread>> pool_;
 };
 
 /// The server over TCP.

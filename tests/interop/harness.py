@@ -51,6 +51,16 @@ class Server:
         return self.proc.returncode
 
 
+def on_server(key, tests):
+    """The tests, each taking one server (the one named `key`) instead of all of them."""
+    def bind(test):
+        def bound(servers, tmp):
+            return test(servers[key], tmp)
+        bound.__name__ = test.__name__
+        return bound
+    return [bind(t) for t in tests]
+
+
 def main(tests, make_servers, required_tools):
     """Runs `tests` (functions taking the servers and a temp dir); prints a line each and the
     summary. A test returning "skip: ..." is counted as skipped. Exit 77 without the tools."""

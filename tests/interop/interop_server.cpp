@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The server the real-client tests run against. Prints "rtmp://HOST:PORT" on its first line, then
-// serves until SIGINT/SIGTERM. Usage: interop_server [HOST:PORT] [--errors-as-result]
+// serves until SIGINT/SIGTERM.
+// Usage: interop_server [HOST:PORT] [--errors-as-result] [--threads N]
 //   app "live":        320x240 H.264 at 30/s (stream names "solid-*" show a solid colour set by
 //                      setColor), and the calls echo, add, fail, throw, setColor, stats, askBack,
 //                      setStreamProperty, whoami
 //   app "other":       a second connect handler; answers whoami with "other"
 //   app "withdefault": a default call handler answering every call with "default:NAME"
+//   app "broadcast":   one 320x240 H.264 picture rendered and encoded once for all its players
+//                      (a broadcast with its GOP cache); any stream name
 //   app "screen":      a still 100x70 picture (r = x*7+y*3, g = x^y, b = x*y, all mod 256) in the
 //                      lossless Flash Screen Video codec
 #include <algorithm>
@@ -144,6 +147,8 @@ int main(int argc, char** argv) {
         const std::string_view arg = argv[i];
         if (arg == "--errors-as-result") {
             options.call_errors_as_result = true;
+        } else if (arg == "--threads" && i + 1 < argc) {
+            options.threads = static_cast<std::size_t>(std::stoul(argv[++i]));
         } else {
             address = std::string(arg);
         }
@@ -202,6 +207,26 @@ int main(int argc, char** argv) {
         });
         return true;
     });
+    auto show = std::make_shared<rtmpx::broadcast>();
+    auto scene = std::make_shared<demo::scene>(320, 240);
+    if (!show->use_codec("h264", server.codecs())) return 1;
+    show->on_render([scene](rtmpx::broadcast&) {
+        scene->render();
+        return true;
+    });
+    show->on_frame([scene](rtmpx::broadcast& b, rtmpx::encoded_frame& out, bool) {
+        return !b.codec()->encode(scene->latest().view(), out);
+    });
+    server.install([show](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "broadcast") return false;
+        conn.on_stream([show](rtmpx::stream& s, const rtmpx::stream_event& se) {
+            if (se.is_create) s.use_broadcast(show);
+            return true;
+        });
+        return true;
+    });
+    show->start();
     std::error_code ec;
     server.start(address, ec);
     if (ec) {
@@ -215,5 +240,7 @@ int main(int argc, char** argv) {
     signals.async_wait([](const std::error_code&, int) {});
     signals_context.run();
     server.stop(std::chrono::seconds(1));
+    show->stop();
+    fmt::print(stderr, "broadcast frames={}\n", show->frames());
     return 0;
 }

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, main as run_tests, run, TIMEOUT  # noqa: E402
+from harness import Server, main as run_tests, on_server, run, TIMEOUT  # noqa: E402
 
 
 def count_frames(url, seconds=5):
@@ -150,13 +150,7 @@ def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
-    def on_main_server(test):
-        def bound(servers, tmp):
-            return test(servers["main"], tmp)
-        bound.__name__ = test.__name__
-        return bound
-
-    return run_tests([on_main_server(t) for t in TESTS], lambda: {"main": Server(sys.argv[1])},
+    return run_tests(on_server("main", TESTS), lambda: {"main": Server(sys.argv[1])},
                      ["ffmpeg", "ffprobe"])
 
 

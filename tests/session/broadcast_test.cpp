@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: MIT
+// Session tests of fan-out and threading: one broadcast played by many clients, the GOP cache,
+// a slow player among fast ones, the pooled threading option, and gathered writes.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "../support.hpp"
+#include "test_client.hpp"
+
+using namespace rtmpx;
+using namespace std::chrono_literals;
+using rtmpx_test::is_command;
+using rtmpx_test::local_connection;
+using rtmpx_test::local_server;
+using rtmpx_test::local_stream;
+using rtmpx_test::status_code;
+using rtmpx_test::test_client;
+
+namespace {
+
+// An AVC sequence header tag body (contents do not matter to the server).
+std::vector<std::byte> sequence_header() {
+    return {std::byte{0x17}, std::byte{0x00}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0x42}};
+}
+
+// An AVC NALU tag body of `size` bytes whose bytes 5.. carry the frame number.
+std::vector<std::byte> frame_tag(std::uint32_t n, bool key, std::size_t size = 16) {
+    std::vector<std::byte> tag(std::max<std::size_t>(size, 9), std::byte{0});
+    tag[0] = std::byte(key ? 0x17 : 0x27);
+    tag[1] = std::byte{0x01};
+    for (int i = 0; i < 4; ++i) tag[5 + i] = std::byte((n >> (8 * i)) & 0xff);
+    return tag;
+}
+
+std::uint32_t frame_number(const std::vector<std::byte>& tag) {
+    std::uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n |= std::to_integer<std::uint32_t>(tag[5 + i]) << (8 * i);
+    return n;
+}
+
+// A server whose "live" app plays `source` on every stream.
+void install_broadcast_app(local_server& srv, std::shared_ptr<broadcast> source) {
+    srv.install([source](local_connection& c, const connect_event& e) {
+        if (!e.is_create) return true;
+        c.on_stream([source](local_stream& s, const stream_event& se) {
+            if (se.is_create) s.use_broadcast(source);
+            return true;
+        });
+        return true;
+    });
+}
+
+std::uint32_t connect_create_play(test_client& client) {
+    client.handshake();
+    client.connect("live");
+    REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); }));
+    client.send(command{"createStream", 2, amf0::value::null(), {}});
+    auto created = client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); });
+    REQUIRE(created);
+    const auto sid = static_cast<std::uint32_t>(std::get<command>(*created).arguments.at(0).as_number());
+    client.send(command{"play", 3, amf0::value::null(), {"show"}}, sid);
+    REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+        return status_code(d) == "NetStream.Play.Start";
+    }));
+    return sid;
+}
+
+// The next video message: its tag body and timestamp.
+struct video {
+    std::vector<std::byte> tag;
+    std::uint32_t timestamp = 0;
+};
+std::optional<video> next_video(test_client& client) {
+    message_header h;
+    auto d = client.wait_for([](const decoded_message& m, const message_header&) {
+        return std::holds_alternative<media_message>(m);
+    }, &h);
+    if (!d) return std::nullopt;
+    return video{std::get<media_message>(*d).payload, h.timestamp.value()};
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > end) return false;
+        std::this_thread::sleep_for(2ms);
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_SUITE("broadcast") {
+    TEST_CASE("gop_cache keeps the frames since the last key frame, within its limits") {
+        detail::gop_cache cache(4, 100);
+        auto make = [](bool key, std::size_t bytes) {
+            auto f = std::make_shared<detail::broadcast_frame>();
+            f->key_frame = key;
+            f->tag.resize(bytes);
+            return detail::shared_frame(f);
+        };
+        cache.add(make(false, 10));  // no key frame yet: nothing to start from
+        CHECK(cache.frames().empty());
+        cache.add(make(true, 10));
+        cache.add(make(false, 10));
+        CHECK(cache.frames().size() == 2);
+        CHECK(cache.bytes() == 20);
+        cache.add(make(true, 10));  // a new group
+        CHECK(cache.frames().size() == 1);
+        CHECK(cache.frames().front()->key_frame);
+        for (int i = 0; i < 3; ++i) cache.add(make(false, 10));
+        CHECK(cache.frames().size() == 4);
+        cache.add(make(false, 10));  // a fifth frame is beyond the limit: the group is dropped
+        CHECK(cache.frames().empty());
+        cache.add(make(false, 10));  // and stays dropped until the next key frame
+        CHECK(cache.frames().empty());
+        cache.add(make(true, 101));  // a key frame larger than the byte limit is not kept
+        CHECK(cache.frames().empty());
+    }
+
+    TEST_CASE("every player gets the same frames, published once, with the sequence header first") {
+        auto source = std::make_shared<broadcast>();
+        local_server srv;
+        install_broadcast_app(srv, source);
+        source->push_video_tag(sequence_header(), 0);
+        std::vector<std::unique_ptr<test_client>> clients;
+        for (int i = 0; i < 3; ++i) {
+            clients.push_back(std::make_unique<test_client>(srv));
+            connect_create_play(*clients.back());
+        }
+        REQUIRE(eventually([&] { return source->players() == 3; }));
+        constexpr std::uint32_t frames = 30;
+        for (std::uint32_t n = 0; n < frames; ++n) source->push_video_tag(frame_tag(n, n % 10 == 0), n * 33);
+        CHECK(source->frames() == frames);  // encoded (here: copied in) once for three players
+        for (auto& client : clients) {
+            auto seq = next_video(*client);
+            REQUIRE(seq);
+            CHECK(seq->tag == sequence_header());
+            for (std::uint32_t n = 0; n < frames; ++n) {
+                auto v = next_video(*client);
+                REQUIRE(v);
+                CHECK(v->tag == frame_tag(n, n % 10 == 0));
+                CHECK(v->timestamp == n * 33);  // this player's first frame is its time 0
+            }
+        }
+        clients.clear();
+        REQUIRE(eventually([&] { return source->players() == 0; }));
+    }
+
+    TEST_CASE("a joining player starts at once from the cached key frame, timed from it") {
+        auto source = std::make_shared<broadcast>();
+        source->set_metadata(amf0::value::ecma_array({{"width", amf0::value(1280)}}));
+        local_server srv;
+        install_broadcast_app(srv, source);
+        source->push_video_tag(sequence_header(), 0);
+        for (std::uint32_t n = 0; n < 25; ++n) source->push_video_tag(frame_tag(n, n % 10 == 0), 1000 + n * 40);
+        CHECK(source->cached_frames() == 5);  // frames 20..24
+
+        test_client client(srv);
+        client.handshake();
+        client.connect("live");
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); }));
+        client.send(command{"createStream", 2, amf0::value::null(), {}});
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); }));
+        client.send(command{"play", 3, amf0::value::null(), {"show"}}, 1);
+        auto meta = client.wait_for([](const decoded_message& d, const message_header&) {
+            auto* dm = std::get_if<data_message>(&d);
+            return dm && dm->handler == "onMetaData";
+        });
+        REQUIRE(meta);
+        CHECK(std::get<data_message>(*meta).values.at(0)["width"].as_number() == 1280);
+        auto seq = next_video(client);
+        REQUIRE(seq);
+        CHECK(seq->tag == sequence_header());
+        for (std::uint32_t n = 20; n < 25; ++n) {  // no push happens meanwhile: these come from the cache
+            auto v = next_video(client);
+            REQUIRE(v);
+            CHECK(frame_number(v->tag) == n);
+            CHECK(v->timestamp == (n - 20) * 40);
+        }
+    }
+
+    TEST_CASE("without the cache a joiner waits for a key frame; a player that stops reading drops alone") {
+        broadcast_options bo;
+        bo.gop_cache = false;
+        bo.player_queue_frames = 8;
+        auto source = std::make_shared<broadcast>(bo);
+        local_server srv;
+        install_broadcast_app(srv, source);
+        source->push_video_tag(sequence_header(), 0);
+        test_client fast(srv);
+        test_client slow(srv);
+        connect_create_play(fast);
+        connect_create_play(slow);
+        REQUIRE(eventually([&] { return source->players() == 2; }));
+        // 40 frames of 64 KiB: far more than the slow player's socket and queue hold.
+        constexpr std::uint32_t frames = 40;
+        std::thread producer([&] {
+            for (std::uint32_t n = 1; n <= frames; ++n) {
+                source->push_video_tag(frame_tag(n, n % 10 == 0, 64 << 10), n * 33);
+                std::this_thread::sleep_for(2ms);
+            }
+        });
+        std::vector<std::uint32_t> got;
+        while (got.size() < frames - 9) {  // frames 10..40 (the first key frame is frame 10)
+            auto v = next_video(fast);
+            REQUIRE(v);
+            if (v->tag[1] == std::byte{0}) continue;  // the sequence header
+            got.push_back(frame_number(v->tag));
+        }
+        producer.join();
+        CHECK(got.front() == 10);  // frames 1..9 came before any key frame
+        for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == 10 + i);  // the fast player lost none
+        CHECK(srv.statistics().frames_dropped >= 9 + 9);  // both skipped 1..9; the slow one more
+        const auto slow_drops = srv.statistics().frames_dropped - 9;
+        CHECK(slow_drops > 9);
+        // The slow player, read at last, gets decodable video: a key frame first.
+        auto first = next_video(slow);
+        while (first && first->tag[1] == std::byte{0}) first = next_video(slow);
+        REQUIRE(first);
+        CHECK(first->tag[0] == std::byte{0x17});
+    }
+
+    TEST_CASE("a broadcast renders on its own thread; players without the cache start on a key frame") {
+        broadcast_options bo;
+        bo.gop_cache = false;
+        bo.render_rate = 100;
+        auto source = std::make_shared<broadcast>(bo);
+        std::atomic<int> renders{0};
+        source->on_render([&](broadcast&) {
+            ++renders;
+            return true;
+        });
+        // No codec: the frame handler fills whole tags, a key frame every 50th (with a codec, a
+        // joiner's request for a key frame is met at the next frame).
+        source->on_frame([n = 0u](broadcast&, encoded_frame& out, bool) mutable {
+            out.data = frame_tag(n, n % 50 == 0);
+            ++n;
+            return true;
+        });
+        local_server srv;
+        install_broadcast_app(srv, source);
+        source->start();
+        test_client a(srv);
+        test_client b(srv);
+        connect_create_play(a);
+        connect_create_play(b);
+        auto va = next_video(a);
+        auto vb = next_video(b);
+        REQUIRE(va);
+        REQUIRE(vb);
+        CHECK(va->tag[0] == std::byte{0x17});
+        CHECK(vb->tag[0] == std::byte{0x17});
+        CHECK(va->timestamp == 0);
+        source->stop();
+        CHECK(renders > 0);
+        CHECK_FALSE(source->failed());
+    }
+
+    TEST_CASE("pooled threads: many connections on two threads play, call and end cleanly") {
+        server_options o;
+        o.threads = 2;
+        std::atomic<int> closes{0};
+        local_server srv(o);
+        srv.install([&](local_connection& c, const connect_event& e) {
+            if (!e.is_create) {
+                ++closes;
+                return true;
+            }
+            c.on_call("thread", [](local_connection&, const call_event&, amf0::value& out) {
+                out = static_cast<double>(std::hash<std::thread::id>{}(std::this_thread::get_id()) % 1000000);
+                return true;
+            });
+            c.on_stream([](local_stream& s, const stream_event& se) {
+                if (!se.is_create) return true;
+                s.on_frame([n = 0u](local_stream&, encoded_frame& out, bool) mutable {
+                    out.data = frame_tag(n, n % 10 == 0);
+                    out.key_frame = n++ % 10 == 0;
+                    return true;
+                });
+                return true;
+            });
+            return true;
+        });
+        constexpr int clients_n = 8;
+        std::vector<std::unique_ptr<test_client>> clients;
+        std::set<double> threads;
+        for (int i = 0; i < clients_n; ++i) {
+            clients.push_back(std::make_unique<test_client>(srv));
+            auto& c = *clients.back();
+            connect_create_play(c);
+            c.send(command{"thread", 9, amf0::value::null(), {}});
+            auto r = c.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); });
+            REQUIRE(r);
+            threads.insert(std::get<command>(*r).arguments.at(0).as_number());
+        }
+        CHECK(threads.size() == 2);  // spread over both pool threads, and no more
+        for (auto& c : clients) CHECK(next_video(*c));
+        CHECK(srv.connection_count() == clients_n);
+        clients.clear();
+        CHECK(srv.wait_for(5s));
+        CHECK(closes == clients_n);
+        CHECK(srv.connection_count() == 0);
+    }
+
+    TEST_CASE("the replies to one command leave in one write") {
+        local_server srv;
+        srv.install([](local_connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_call("writes", [](local_connection& conn, const call_event&, amf0::value& out) {
+                out = static_cast<double>(conn.statistics().writes);
+                return true;
+            });
+            return true;
+        });
+        test_client client(srv);
+        client.handshake();
+        client.connect("live");  // five messages in reply: window, bandwidth, chunk size, StreamBegin, _result
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); }));
+        client.send(command{"createStream", 2, amf0::value::null(), {}});
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); }));
+        client.send(command{"writes", 3, amf0::value::null(), {}});
+        auto r = client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); });
+        REQUIRE(r);
+        CHECK(std::get<command>(*r).arguments.at(0).as_number() == 2);
+    }
+}
