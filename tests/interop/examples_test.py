@@ -121,6 +121,26 @@ def check_custom_logger(ex, url, out):
             time.sleep(0.1)
 
 
+def check_broadcast(ex, url, out):
+    # Two players at once, each starting on a key frame of the one shared encoding.
+    results = []
+
+    def first_packets():
+        r = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_packets", "-read_intervals", "%+#5",
+                 "-of", "json", url])
+        results.append((r.returncode, r.stdout, r.stderr))
+
+    threads = [threading.Thread(target=first_packets) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for rc, stdout, err in results:
+        assert rc == 0, err.decode(errors="replace")
+        packets = json.loads(stdout)["packets"]
+        assert len(packets) == 5 and "K" in packets[0]["flags"], packets
+
+
 EXAMPLES = [  # (binary, codec, own check)
     ("render_server", "h264", None),
     ("remote_call", "h264", check_remote_call),
@@ -129,6 +149,7 @@ EXAMPLES = [  # (binary, codec, own check)
     ("custom_encoder", "h264", check_custom_encoder),
     ("backpressure", "h264", check_backpressure),
     ("custom_logger", "h264", check_custom_logger),
+    ("broadcast", "h264", check_broadcast),
 ]
 
 
