@@ -6552,6 +6552,17 @@ private:
         return 0;
     }
 
+    // An upper bound of `kernel_unsent()`: the last answer plus what was written since. The kernel
+    // is asked again (a system call) only when that bound reaches the limit frames wait at, so a
+    // client that keeps up costs one ioctl every few frames rather than one per write.
+    std::size_t unsent_bound() {
+        if (unsent_known_ + written_since_known_ >= options().socket_unsent_limit) {
+            unsent_known_ = kernel_unsent();
+            written_since_known_ = 0;
+        }
+        return unsent_known_ + written_since_known_;
+    }
+
     // Moves queued messages and, unless the client is behind, frames into the chunk writer's
     // output. Returns false when frames wait because the kernel still holds too much unsent.
     bool collect() {
@@ -6564,7 +6575,7 @@ private:
             inflight_.push_back(std::move(o.payload));
             ++messages_out_;
         }
-        const std::size_t unsent = kernel_unsent();
+        const std::size_t unsent = unsent_bound();
         kernel_unsent_.store(unsent, std::memory_order_relaxed);
         bool frames_wait = false;
         for (auto& s : streams_) {
@@ -6691,8 +6702,18 @@ private:
         count_frame_sent(s);
     }
 
+    // Drops the first `n` bytes of a buffer sequence.
+    static void consume_buffers(std::vector<asio::const_buffer>& buffers, std::size_t n) {
+        auto it = buffers.begin();
+        for (; it != buffers.end() && n >= it->size(); ++it) n -= it->size();
+        buffers.erase(buffers.begin(), it);
+        if (!buffers.empty()) buffers.front() += n;
+    }
+
     asio::awaitable<void> write_loop() {
         std::vector<asio::const_buffer> buffers;
+        std::error_code ignored;
+        socket_.non_blocking(true, ignored);  // for the immediate write below; async ops are unaffected
         for (;;) {
             const bool frames_flowing = collect();
             if (out_.empty()) {
@@ -6704,11 +6725,26 @@ private:
                 continue;
             }
             buffers.clear();
-            out_.for_each_buffer([&](std::span<const std::byte> b) { buffers.emplace_back(b.data(), b.size()); });
-            arm(deadline_write_, clock::now() + options().timeouts.write);
-            auto [ec, n] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
+            std::size_t total = 0;
+            out_.for_each_buffer([&](std::span<const std::byte> b) {
+                buffers.emplace_back(b.data(), b.size());
+                total += b.size();
+            });
+            // One gathered write, at once: a client that keeps up takes it all and the writer
+            // never suspends. What the socket does not take is written asynchronously.
+            std::error_code ec;
+            std::size_t n = socket_.write_some(buffers, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
             ++writes_;
-            deadline_write_.reset();
+            if (!ec && n < total) {
+                consume_buffers(buffers, n);
+                arm(deadline_write_, clock::now() + options().timeouts.write);
+                auto [aec, more] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
+                deadline_write_.reset();
+                ec = aec;
+                n += more;
+            }
+            written_since_known_ += n;
             bytes_out_ += n;
             server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
             out_.clear();
@@ -7238,7 +7274,9 @@ private:
     std::vector<std::shared_ptr<const std::vector<std::byte>>> inflight_;
     std::deque<detail::outgoing> queue_;
     std::atomic<std::size_t> pending_bytes_{0};
-    std::atomic<std::size_t> kernel_unsent_{0};
+    std::atomic<std::size_t> kernel_unsent_{0};  // for other threads: the last unsent_bound()
+    std::size_t unsent_known_ = 0;          // the kernel's last answer
+    std::size_t written_since_known_ = 0;   // bytes written since
     static constexpr auto congestion_recheck = std::chrono::milliseconds(10);
     std::atomic<bool> wake_posted_{false};
     asio::steady_timer wake_;
