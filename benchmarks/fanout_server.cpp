@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// The rtmpx side of the fan-out benchmark: broadcasts an FLV clip, looped at real-time pace, to
+// every player of any app and stream name. The clip's video tags are pushed as they are (no
+// re-encoding), so the server's work is what is measured.
+// Usage: fanout_server CLIP.flv [--threads N] [--no-gop-cache]
+// Prints "port NNNN" once listening on 127.0.0.1; runs until SIGINT/SIGTERM.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include <rtmpx/rtmpx.hpp>
+
+namespace {
+
+struct flv_tag {
+    std::uint8_t type = 0;  // 9 video, 18 script data
+    std::uint32_t timestamp = 0;
+    std::vector<std::byte> body;
+};
+
+// The tags of an FLV file (FLV spec E.2, E.3): a 9-byte header, then tags each followed by
+// its size.
+std::vector<flv_tag> read_flv(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<flv_tag> tags;
+    auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(file[i])); };
+    if (file.size() < 13 || file[0] != 'F' || file[1] != 'L' || file[2] != 'V') return tags;
+    for (std::size_t pos = 13; pos + 11 <= file.size();) {
+        const std::uint32_t size = byte(pos + 1) << 16 | byte(pos + 2) << 8 | byte(pos + 3);
+        if (pos + 11 + size > file.size()) break;
+        flv_tag t;
+        t.type = static_cast<std::uint8_t>(byte(pos));
+        t.timestamp = byte(pos + 7) << 24 | byte(pos + 4) << 16 | byte(pos + 5) << 8 | byte(pos + 6);
+        const auto* body = reinterpret_cast<const std::byte*>(file.data() + pos + 11);
+        t.body.assign(body, body + size);
+        tags.push_back(std::move(t));
+        pos += 11 + size + 4;
+    }
+    return tags;
+}
+
+// Pushes the clip's video at the pace of its timestamps, looping; on each loop the timestamps go
+// on from where the last one ended.
+void replay(rtmpx::broadcast& show, const std::vector<flv_tag>& tags, const std::atomic<bool>& stop) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    std::uint32_t offset = 0;
+    std::uint32_t last = 0;
+    for (bool first_loop = true; !stop; first_loop = false) {
+        for (const auto& t : tags) {
+            if (stop) return;
+            if (t.type == 18 && first_loop) {
+                std::error_code ec;
+                std::vector<rtmpx::amf0::value> values;
+                if (rtmpx::amf0::decode_all(t.body, values, ec) && values.size() == 2)
+                    show.set_metadata(std::move(values[1]));
+            }
+            if (t.type != 9 || t.body.size() < 2) continue;
+            const bool sequence_header = t.body[1] == std::byte{0};
+            if (sequence_header && !first_loop) continue;
+            last = offset + t.timestamp;
+            std::this_thread::sleep_until(start + std::chrono::milliseconds(last));
+            show.push_video_tag(t.body, last);
+        }
+        offset = last + 33;
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        fmt::print(stderr, "usage: {} CLIP.flv [--threads N] [--no-gop-cache]\n", argv[0]);
+        return 2;
+    }
+    rtmpx::server_options options;
+    options.max_connections = 20000;
+    rtmpx::broadcast_options show_options;
+    for (int i = 2; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--threads" && i + 1 < argc) options.threads = std::stoul(argv[++i]);
+        if (arg == "--no-gop-cache") show_options.gop_cache = false;
+    }
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+        files.rlim_cur = files.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+    const auto tags = read_flv(argv[1]);
+    if (tags.empty()) {
+        fmt::print(stderr, "no FLV tags in {}\n", argv[1]);
+        return 1;
+    }
+    auto show = std::make_shared<rtmpx::broadcast>(show_options);
+    rtmpx::server server(options);
+    server.install([show](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        conn.on_stream([show](rtmpx::stream& s, const rtmpx::stream_event& se) {
+            if (se.is_create) s.use_broadcast(show);
+            return true;
+        });
+        return true;
+    });
+    server.start("127.0.0.1:0");
+    fmt::print("port {}\n", server.port());
+    std::fflush(stdout);
+
+    std::atomic<bool> stop{false};
+    std::thread source([&] { replay(*show, tags, stop); });
+    asio::io_context main_context;
+    asio::signal_set signals(main_context, SIGINT, SIGTERM);
+    signals.async_wait([](const std::error_code&, int) {});
+    main_context.run();
+    stop = true;
+    source.join();
+    server.stop();
+    const auto st = server.statistics();
+    fmt::print(stderr, "frames published {}, sent {}, dropped {}, bytes out {}\n", show->frames(), st.frames_sent,
+               st.frames_dropped, st.bytes_out);
+    return 0;
+}
