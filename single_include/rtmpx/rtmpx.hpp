@@ -5492,6 +5492,16 @@ public:
         size_ = 0;
     }
 
+    /// Like `clear`, and gives back the memory when it holds room for more than `pieces` pieces
+    /// (after a burst: a long-lived connection keeps only what its usual writes need).
+    void clear_and_trim(std::size_t pieces) {
+        clear();
+        if (pieces_.capacity() > pieces) {
+            pieces_.shrink_to_fit();
+            headers_.shrink_to_fit();
+        }
+    }
+
 private:
     friend class chunk_writer;
     struct piece {
@@ -6439,9 +6449,10 @@ private:
     // ---- reading -------------------------------------------------------------------------
 
     asio::awaitable<std::error_code> read_some() {
-        // Small to start (most connections only send commands); the reader consumes as it goes,
-        // so the buffer grows only while one read brings more than it has room for.
-        if (rbuf_.size() - rlen_ < 1024) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 8192));
+        // Small to start (players only send commands, and a handshake packet fits); the reader
+        // consumes as it goes, so the buffer grows only while one read brings more than it has
+        // room for.
+        if (rbuf_.size() - rlen_ < 512) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 2048));
         auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
                                                         detail::use_tuple);
         if (ec) co_return ec;
@@ -6536,6 +6547,11 @@ private:
     // Called (through a post) when a frame thread queued a frame.
     void frames_ready() {
         wake_posted_.store(false, std::memory_order_relaxed);
+        if (writer_asleep_ && !ended_ && unwritten_.empty()) {
+            // The writer sleeps with nothing queued: write the frames from here, and wake it only
+            // if the socket did not take them all or the client is behind.
+            if (write_ready() && unwritten_.empty()) return;
+        }
         wake_.cancel();
     }
 
@@ -6710,50 +6726,75 @@ private:
         if (!buffers.empty()) buffers.front() += n;
     }
 
+    // Collects what is ready into one gathered write and writes it at once, as far as the socket
+    // takes it; the rest stays in `unwritten_` for the writer's asynchronous write. Returns false
+    // when frames wait because the client is behind.
+    bool write_ready() {
+        const bool frames_flowing = collect();
+        if (out_.empty()) return frames_flowing;
+        unwritten_.clear();
+        out_.for_each_buffer([&](std::span<const std::byte> b) { unwritten_.emplace_back(b.data(), b.size()); });
+        std::error_code ec;
+        const std::size_t n = socket_.write_some(unwritten_, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+        ++writes_;
+        wrote(n);
+        if (ec) {
+            end(ec, false);
+            written_all();
+            return frames_flowing;
+        }
+        consume_buffers(unwritten_, n);
+        if (unwritten_.empty()) written_all();
+        return frames_flowing;
+    }
+
+    void wrote(std::size_t n) {
+        written_since_known_ += n;
+        bytes_out_ += n;
+        server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
+    }
+
+    void written_all() {
+        // A burst (a joining player's cached group) leaves no large buffers behind.
+        constexpr std::size_t usual = 64;
+        out_.clear_and_trim(usual);
+        unwritten_.clear();
+        inflight_.clear();
+        if (inflight_.capacity() > usual) {
+            unwritten_.shrink_to_fit();
+            inflight_.shrink_to_fit();
+        }
+        pending_bytes_.store(0, std::memory_order_relaxed);
+    }
+
+    // The single writer. Frames that arrive while it sleeps are written by `frames_ready` without
+    // waking it; it wakes for messages, for what the socket did not take, and while the client
+    // is behind.
     asio::awaitable<void> write_loop() {
-        std::vector<asio::const_buffer> buffers;
         std::error_code ignored;
-        socket_.non_blocking(true, ignored);  // for the immediate write below; async ops are unaffected
+        socket_.non_blocking(true, ignored);  // for the immediate writes; async ops are unaffected
         for (;;) {
-            const bool frames_flowing = collect();
-            if (out_.empty()) {
-                if (ended_) break;
-                // Nothing to write: sleep until woken; while the client is behind, look again
-                // shortly (the kernel tells no one when its unsent bytes go down).
-                wake_.expires_at(frames_flowing ? clock::time_point::max() : clock::now() + congestion_recheck);
-                co_await wake_.async_wait(detail::use_tuple);
-                continue;
-            }
-            buffers.clear();
-            std::size_t total = 0;
-            out_.for_each_buffer([&](std::span<const std::byte> b) {
-                buffers.emplace_back(b.data(), b.size());
-                total += b.size();
-            });
-            // One gathered write, at once: a client that keeps up takes it all and the writer
-            // never suspends. What the socket does not take is written asynchronously.
-            std::error_code ec;
-            std::size_t n = socket_.write_some(buffers, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
-            ++writes_;
-            if (!ec && n < total) {
-                consume_buffers(buffers, n);
+            if (!unwritten_.empty()) {
                 arm(deadline_write_, clock::now() + options().timeouts.write);
-                auto [aec, more] = co_await asio::async_write(socket_, buffers, detail::use_tuple);
+                auto [ec, n] = co_await asio::async_write(socket_, unwritten_, detail::use_tuple);
                 deadline_write_.reset();
-                ec = aec;
-                n += more;
+                wrote(n);
+                written_all();
+                if (ec) {
+                    end(ec, false);
+                    break;
+                }
             }
-            written_since_known_ += n;
-            bytes_out_ += n;
-            server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
-            out_.clear();
-            inflight_.clear();
-            pending_bytes_.store(0, std::memory_order_relaxed);
-            if (ec) {
-                end(ec, false);
-                break;
-            }
+            const bool frames_flowing = write_ready();
+            if (!unwritten_.empty()) continue;
+            if (ended_) break;
+            // Nothing to write: sleep until woken; while the client is behind, look again
+            // shortly (the kernel tells no one when its unsent bytes go down).
+            wake_.expires_at(frames_flowing ? clock::time_point::max() : clock::now() + congestion_recheck);
+            writer_asleep_ = true;
+            co_await wake_.async_wait(detail::use_tuple);
+            writer_asleep_ = false;
         }
         close_socket();  // after a flush: the reader sees the end and the session finishes
         writer_running_ = false;
@@ -7272,6 +7313,8 @@ private:
     detail::chunk_writer writer_;
     detail::chunked_output out_;
     std::vector<std::shared_ptr<const std::vector<std::byte>>> inflight_;
+    std::vector<asio::const_buffer> unwritten_;  // the part of the gathered write the socket has not taken
+    bool writer_asleep_ = false;
     std::deque<detail::outgoing> queue_;
     std::atomic<std::size_t> pending_bytes_{0};
     std::atomic<std::size_t> kernel_unsent_{0};  // for other threads: the last unsent_bound()

@@ -60,6 +60,16 @@ public:
         size_ = 0;
     }
 
+    /// Like `clear`, and gives back the memory when it holds room for more than `pieces` pieces
+    /// (after a burst: a long-lived connection keeps only what its usual writes need).
+    void clear_and_trim(std::size_t pieces) {
+        clear();
+        if (pieces_.capacity() > pieces) {
+            pieces_.shrink_to_fit();
+            headers_.shrink_to_fit();
+        }
+    }
+
 private:
     friend class chunk_writer;
     struct piece {
