@@ -122,7 +122,8 @@ inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t co
  * `render_rate`, encoding with a codec chosen by name. A stream plays the broadcast after
  * `stream.use_broadcast(b)` in its stream or play handler.
  *
- * Thread: every member may be called from any thread; `push_video_tag` calls must not overlap.
+ * Thread: `on_render`, `on_frame` and `use_codec` before `start` (or after `stop`); the other
+ * members from any thread, but `push_video_tag` calls must not overlap.
  * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
  * it before the state its handlers use goes away.
  */
