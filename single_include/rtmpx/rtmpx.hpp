@@ -7776,6 +7776,9 @@ private:
     }
 
     std::shared_ptr<detail::server_state<Socket>> state_;
+    // Before the acceptor's executor: a pending accept holds a socket of a pool thread's
+    // executor, so that executor must outlive the acceptor's.
+    std::vector<std::unique_ptr<pool_thread>> pool_;
     asio::io_context accept_context_{1};
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
     asio::ip::tcp::endpoint local_;
@@ -7786,7 +7789,6 @@ private:
     std::condition_variable slots_cv_;
     std::list<std::shared_ptr<connection_slot>> slots_;
     std::size_t live_ = 0;
-    std::vector<std::unique_ptr<pool_thread>> pool_;
 };
 
 /// The server over TCP.
