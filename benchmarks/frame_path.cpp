@@ -4,7 +4,7 @@
 // rate, RGB → I420 conversion, and the frame queue between threads. Prints figures only; it
 // never judges them. Everything runs in this process: the server is a
 // rtmpx::basic_server<asio::local::stream_protocol::socket> serving one end of AF_UNIX socket
-// pairs, and the clients read the other ends with the library's own chunk reader.
+// pairs, and the clients (the tests' client, on the library's client session) read the other ends.
 
 #include <poll.h>
 #include <sched.h>
@@ -36,21 +36,20 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
-#include <rtmpx/detail/chunk_reader.hpp>
-#include <rtmpx/detail/chunk_writer.hpp>
 #include <rtmpx/detail/yuv.hpp>
-#include <rtmpx/frame_queue.hpp>
+#include <rtmpx/driver/frame_queue.hpp>
 #include <rtmpx/media.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/protocol/commands.hpp>
 #include <rtmpx/server.hpp>
 #include <rtmpx/video_codec.hpp>
 
+#include "../tests/session/test_client.hpp"
+
 namespace {
 
-using local_socket = asio::local::stream_protocol::socket;
-using local_server = rtmpx::basic_server<local_socket>;
-using local_connection = rtmpx::basic_connection<local_socket>;
-using local_stream = rtmpx::basic_stream<local_socket>;
+using rtmpx_test::local_server;
+using rtmpx_test::received;
+using bench_client = rtmpx_test::test_client;
 using steady = std::chrono::steady_clock;
 
 std::int64_t now_ns() {
@@ -71,136 +70,16 @@ double median(std::vector<double> v) {
     return percentile(v, 0.5);
 }
 
-// ---- a blocking/polled RTMP client over one end of a socket pair -------------------------------
-
-class bench_client {
-public:
-    explicit bench_client(local_server& server) : socket_(io_) {
-        local_socket server_end(io_);
-        asio::local::connect_pair(socket_, server_end);
-        server.serve(std::move(server_end));
-    }
-
-    int fd() { return socket_.native_handle(); }
-    bool failed() const noexcept { return failed_; }
-
-    // The simple handshake: C0+C1 with zero version bytes, then C2 echoing S1.
-    void handshake() {
-        std::vector<std::byte> c0c1(1537, std::byte{0});
-        c0c1[0] = std::byte{3};
-        for (std::size_t i = 9; i < c0c1.size(); ++i) c0c1[i] = std::byte(i * 13 & 0xff);
-        asio::write(socket_, asio::buffer(c0c1));
-        std::vector<std::byte> s(3073);
-        asio::read(socket_, asio::buffer(s));
-        asio::write(socket_, asio::buffer(s.data() + 1, 1536));  // C2 = S1
-    }
-
-    void send(const rtmpx::message& m) {
-        rtmpx::detail::chunked_output out;
-        writer_.write(m.header, m.payload, out);
-        const auto bytes = out.flatten();
-        asio::write(socket_, asio::buffer(bytes));
-    }
-
-    void send(const rtmpx::command& c, std::uint32_t stream_id = 0) {
-        send(rtmpx::to_message(c, stream_id, stream_id == 0 ? 3 : 8));
-    }
-
-    // One non-blocking read of what the socket holds; every completed message goes to `f`.
-    // False when the connection ended or the stream was malformed.
-    template <class F>
-    bool read_ready(F&& f) {
-        const ssize_t n = ::recv(fd(), rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
-        if (n == 0) return false;
-        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-        pending_.insert(pending_.end(), rbuf_.begin(), rbuf_.begin() + n);
-        std::size_t used = 0;
-        while (used < pending_.size()) {
-            std::error_code ec;
-            used += reader_.put(std::span<const std::byte>(pending_).subspan(used), ec);
-            if (ec) {
-                failed_ = true;
-                return false;
-            }
-            if (!reader_.has_message()) break;
-            f(reader_.take_message());
-        }
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
-        return true;
-    }
-
-    // The next message, waiting up to `timeout_ms` for it.
-    std::optional<rtmpx::message> next(int timeout_ms = 5000) {
-        const auto deadline = steady::now() + std::chrono::milliseconds(timeout_ms);
-        while (inbox_.empty()) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
-            if (left <= 0) return std::nullopt;
-            pollfd pfd{fd(), POLLIN, 0};
-            if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
-            if (!read_ready([this](rtmpx::message m) { inbox_.push_back(std::move(m)); })) return std::nullopt;
-        }
-        rtmpx::message m = std::move(inbox_.front());
-        inbox_.pop_front();
-        return m;
-    }
-
-    // The next command named `name`, skipping other messages.
-    std::optional<rtmpx::command> wait_command(std::string_view name) {
-        while (auto m = next()) {
-            if (m->header.type != rtmpx::message_type::command_amf0) continue;
-            std::error_code ec;
-            auto d = rtmpx::decode_message(std::move(*m), ec);
-            if (ec) continue;
-            if (auto* c = std::get_if<rtmpx::command>(&d); c && c->name == name) return std::move(*c);
-        }
-        return std::nullopt;
-    }
-
-    // Handshake, connect to "bench", createStream; returns the stream id (0 on failure).
-    std::uint32_t open_stream() {
-        handshake();
-        send(rtmpx::command{"connect", 1,
-                            rtmpx::amf0::value::object({{"app", "bench"},
-                                                        {"flashVer", "LNX 9,0,124,2"},
-                                                        {"tcUrl", "rtmp://127.0.0.1/bench"},
-                                                        {"objectEncoding", 0}}),
-                            {}});
-        if (!wait_command("_result")) return 0;
-        send(rtmpx::command{"createStream", 2, rtmpx::amf0::value::null(), {}});
-        auto created = wait_command("_result");
-        if (!created || created->arguments.empty()) return 0;
-        return static_cast<std::uint32_t>(created->arguments[0].as_number());
-    }
-
-    void play(std::uint32_t sid, const char* name) {
-        send(rtmpx::command{"play", 3, rtmpx::amf0::value::null(), {name}}, sid);
-    }
-
-    void close() {
-        std::error_code ignored;
-        socket_.close(ignored);
-    }
-
-private:
-    asio::io_context io_;
-    local_socket socket_;
-    rtmpx::detail::chunk_writer writer_{128};
-    rtmpx::detail::chunk_reader reader_{[] {
-        rtmpx::chunk_limits l;
-        l.max_chunk_size = 1 << 20;
-        l.max_message_size = 16 << 20;
-        return l;
-    }()};
-    std::vector<std::byte> rbuf_ = std::vector<std::byte>(1 << 16);
-    std::vector<std::byte> pending_;
-    std::deque<rtmpx::message> inbox_;
-    bool failed_ = false;
-};
+// The video payload of a message, or null.
+const std::vector<std::byte>* video_payload(const received& r) {
+    const auto* media = std::get_if<rtmpx::protocol::media_message>(&r.body);
+    return media && media->type == rtmpx::protocol::message_type::video ? &media->payload : nullptr;
+}
 
 // An AVC NALU video tag of a key frame: 0x17 0x01 (the sequence header is 0x17 0x00).
-bool is_key_frame_nalu(const rtmpx::message& m) {
-    return m.header.type == rtmpx::message_type::video && m.payload.size() >= 5 && m.payload[0] == std::byte{0x17} &&
-           m.payload[1] == std::byte{0x01};
+bool is_key_frame_nalu(const received& r) {
+    const auto* p = video_payload(r);
+    return p && p->size() >= 5 && (*p)[0] == std::byte{0x17} && (*p)[1] == std::byte{0x01};
 }
 
 // A moving picture: drifting gradients, a sliding checkerboard band and a bouncing box.
@@ -250,15 +129,15 @@ latency_result run_latency(std::size_t streams, double seconds, double warmup) {
         rtmpx::server_options options;
         options.max_connections = streams + 8;
         local_server srv(options);
-        srv.install([&dropped](local_connection& c, const rtmpx::connect_event& e) {
+        srv.install([&dropped](rtmpx::connection& c, const rtmpx::connect_event& e) {
             if (!e.is_create) return true;
-            c.on_stream([&dropped](local_stream& s, const rtmpx::stream_event& se) {
+            c.on_stream([&dropped](rtmpx::stream& s, const rtmpx::stream_event& se) {
                 if (!se.is_create) {
                     dropped += s.frames_dropped();
                     return true;
                 }
                 // No codec: the frame handler's bytes are the FLV video tag body as sent.
-                s.on_frame([](local_stream&, rtmpx::encoded_frame& out, bool) {
+                s.on_frame([](rtmpx::stream&, rtmpx::encoded_frame& out, bool) {
                     out.data.resize(raw_frame_bytes);  // zero padding to the size of a real frame
                     const std::byte head[5] = {std::byte{0x17}, std::byte{0x01}, std::byte{0}, std::byte{0},
                                                std::byte{0}};
@@ -276,7 +155,7 @@ latency_result run_latency(std::size_t streams, double seconds, double warmup) {
         std::vector<std::unique_ptr<bench_client>> clients;
         for (std::size_t i = 0; i < streams; ++i) {
             auto c = std::make_unique<bench_client>(srv);
-            const std::uint32_t sid = c->open_stream();
+            const std::uint32_t sid = c->open_stream("bench");
             if (sid == 0) {
                 r.failed = true;
                 break;
@@ -296,10 +175,11 @@ latency_result run_latency(std::size_t streams, double seconds, double warmup) {
             if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
             for (std::size_t i = 0; i < fds.size(); ++i) {
                 if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-                const bool ok = clients[i]->read_ready([&](const rtmpx::message& m) {
-                    if (m.header.type != rtmpx::message_type::video || m.payload.size() < 13) return;
+                const bool ok = clients[i]->read_ready([&](const received& m) {
+                    const auto* payload = video_payload(m);
+                    if (!payload || payload->size() < 13) return;
                     std::int64_t stamp = 0;
-                    std::memcpy(&stamp, m.payload.data() + 5, sizeof stamp);
+                    std::memcpy(&stamp, payload->data() + 5, sizeof stamp);
                     const std::int64_t t = now_ns();
                     if (t >= measure_from && t < end) samples.push_back(static_cast<double>(t - stamp) / 1e3);
                 });
@@ -353,9 +233,9 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, int pl
     app.width = width;
     app.height = height;
     local_server srv;
-    srv.install([&app](local_connection& c, const rtmpx::connect_event& e) {
+    srv.install([&app](rtmpx::connection& c, const rtmpx::connect_event& e) {
         if (!e.is_create) return true;
-        c.on_stream([&app](local_stream& s, const rtmpx::stream_event& se) {
+        c.on_stream([&app](rtmpx::stream& s, const rtmpx::stream_event& se) {
             if (!se.is_create) return true;
             if (!s.use_codec("h264")) return false;
             struct state {
@@ -363,7 +243,7 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, int pl
                 std::uint32_t n = 0;
             };
             auto st = std::make_shared<state>(state{rtmpx::canvas(app.width, app.height), 0});
-            s.on_frame([st, &app](local_stream& stream, rtmpx::encoded_frame& out, bool) {
+            s.on_frame([st, &app](rtmpx::stream& stream, rtmpx::encoded_frame& out, bool) {
                 const std::int64_t called = now_ns();
                 draw(st->canvas, st->n);
                 const std::int64_t t0 = now_ns();
@@ -385,7 +265,7 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, int pl
     std::vector<double> total, to_handler, draw_ms, encode, delivery;
     for (int i = 0; i < plays && !r.failed; ++i) {
         bench_client c(srv);
-        const std::uint32_t sid = c.open_stream();
+        const std::uint32_t sid = c.open_stream("bench");
         if (sid == 0) {
             r.failed = true;
             break;
@@ -602,7 +482,7 @@ queue_result run_queue(std::size_t capacity, std::uint64_t items, int rounds) {
     for (int round = 0; round < rounds; ++round) {
         bool ok1 = false, ok2 = false;
         {
-            rtmpx::frame_queue<std::uint64_t> q(capacity);
+            rtmpx::driver::frame_queue<std::uint64_t> q(capacity);
             r.spsc = std::max(r.spsc, transfer_rate(
                                           items, [&q](std::uint64_t v) { return q.try_push(std::move(v)); },
                                           [&q](std::uint64_t& v) {

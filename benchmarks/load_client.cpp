@@ -8,7 +8,7 @@
 // Each player: non-blocking TCP connect, simple handshake (C0+C1, S0S1S2, C2 = S1), `connect`,
 // Window Acknowledgement Size, `createStream`, `play` + Set Buffer Length 3000 ms (in the order
 // FFmpeg uses), Acknowledgements each time the server's window is passed (RTMP 1.0 §5.4.3) and
-// ping responses. Everything received is parsed with rtmpx::detail::chunk_reader.
+// ping responses. Everything received is parsed with rtmpx::protocol::chunk_reader.
 //
 // Protocol on stderr: `READY` once every player has started and is playing (or has failed, or
 // 15 s passed), which opens the S-second measurement window; `DONE` when it closes. A driver
@@ -54,9 +54,7 @@
 #include <string_view>
 #include <vector>
 
-#include <rtmpx/detail/chunk_reader.hpp>
-#include <rtmpx/detail/chunk_writer.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/protocol/client_session.hpp>
 
 namespace {
 
@@ -64,7 +62,6 @@ using steady = std::chrono::steady_clock;
 using std::chrono::duration;
 using std::chrono::milliseconds;
 
-constexpr std::size_t handshake_bytes = 1 + 1536 + 1536;  // S0 S1 S2
 constexpr std::size_t recv_buffer_bytes = 256 * 1024;
 constexpr auto warm_up = std::chrono::seconds(2);         // latency samples start 2 s after the first frame
 constexpr auto ready_timeout = std::chrono::seconds(15);  // after the last start
@@ -85,29 +82,23 @@ struct options {
 
 enum class phase : std::uint8_t { waiting, connecting, handshake, connecting_rtmp, creating, starting, playing, failed };
 
+class load_client;
+
 struct player {
+    load_client* owner = nullptr;
     int fd = -1;
     phase state = phase::waiting;
     bool connected = false;  // NetConnection.Connect got its _result
     bool epollout = false;   // EPOLLOUT currently requested
 
-    rtmpx::detail::chunk_reader reader{[] {
-        rtmpx::chunk_limits l;
-        l.max_chunk_size = 1 << 20;
-        l.max_message_size = 16 << 20;
-        return l;
-    }()};
-    rtmpx::detail::chunk_writer writer{128};
-    std::vector<std::byte> handshake;  // S0S1S2 while they arrive, then released
+    std::unique_ptr<rtmpx::protocol::client_session<player>> session;  // from the TCP connect on
     std::vector<std::byte> out;        // bytes not yet accepted by send()
     std::size_t out_sent = 0;
     std::array<std::byte, 32> carry{};  // an incomplete chunk header kept for the next read
     std::size_t carry_len = 0;
+    steady::time_point arrival;        // of the bytes being fed to the session
 
     std::uint32_t stream_id = 0;
-    std::uint64_t received = 0;       // bytes after the handshake (the acknowledgement sequence)
-    std::uint64_t acked = 0;
-    std::uint32_t ack_window = 0;     // the server's Window Acknowledgement Size (0: none yet)
     std::uint64_t window_bytes = 0;   // all bytes received during the measurement window
 
     steady::time_point t_connect, t_play_sent, t_first_frame;
@@ -120,11 +111,19 @@ struct player {
     std::vector<std::int32_t> samples;        // (arrival − ts) − first_offset_us, µs, in window
     std::uint32_t sample_stride = 1, sample_skip = 0;
     const char* error = nullptr;
+
+    // The client session's callbacks (see rtmpx::protocol::client_session_handler).
+    void on_message(const rtmpx::protocol::message_header& h, rtmpx::protocol::decoded_message& d);
+    void on_connected(const rtmpx::protocol::command&);
+    void on_connect_failed(const rtmpx::protocol::command&);
+    void on_stream_created(double, std::uint32_t id);
+    void on_status(std::uint32_t, const rtmpx::amf0::value& info);
 };
 
 class load_client {
 public:
     explicit load_client(const options& o) : o_(o), players_(o.players) {
+        for (auto& p : players_) p.owner = this;
         rbuf_ = std::make_unique<std::byte[]>(recv_buffer_bytes);
         ep_ = ::epoll_create1(EPOLL_CLOEXEC);
         if (ep_ < 0) die("epoll_create1");
@@ -142,17 +141,12 @@ private:
         std::exit(2);
     }
 
+    friend struct player;
+
     void start(std::size_t i);
     void on_event(std::size_t i, std::uint32_t events);
     void on_readable(player& p);
-    void feed(player& p, const std::byte* data, std::size_t len, steady::time_point arrival);
-    void on_message(player& p, rtmpx::message&& m, steady::time_point arrival);
-    void on_command(player& p, const rtmpx::command& c, steady::time_point arrival);
-    void on_video(player& p, const rtmpx::message& m, steady::time_point arrival);
-    void queue(player& p, const rtmpx::message& m);
-    void queue(player& p, const rtmpx::command& c, std::uint32_t stream_id) {
-        queue(p, rtmpx::to_message(c, stream_id, stream_id == 0 ? 3 : 8));
-    }
+    void on_video(player& p, std::uint32_t raw_ts);
     void flush(player& p);
     void want_output(player& p, bool on);
     void fail(player& p, const char* why);
@@ -161,7 +155,6 @@ private:
     options o_;
     std::vector<player> players_;
     std::unique_ptr<std::byte[]> rbuf_;
-    rtmpx::detail::chunked_output scratch_;
     int ep_ = -1;
     sockaddr_in addr_{};
     std::string tc_url_;
@@ -178,7 +171,7 @@ void load_client::fail(player& p, const char* why) {
         ::close(p.fd);  // also removes it from the epoll set
         p.fd = -1;
     }
-    std::vector<std::byte>().swap(p.handshake);
+    // The session stays (a callback inside it may be the caller); it sees no more input.
 }
 
 void load_client::want_output(player& p, bool on) {
@@ -206,13 +199,12 @@ void load_client::start(std::size_t i) {
         return fail(p, "connect");
 }
 
-void load_client::queue(player& p, const rtmpx::message& m) {
-    scratch_.clear();
-    p.writer.write(m.header, m.payload, scratch_);
-    scratch_.for_each_buffer([&](std::span<const std::byte> b) { p.out.insert(p.out.end(), b.begin(), b.end()); });
-}
-
 void load_client::flush(player& p) {
+    if (p.session && p.session->output().has_pending()) {
+        auto& q = p.session->output();
+        q.begin_write().for_each_buffer([&](std::span<const std::byte> b) { p.out.insert(p.out.end(), b.begin(), b.end()); });
+        q.end_write();
+    }
     while (p.out_sent < p.out.size()) {
         const ssize_t n = ::send(p.fd, p.out.data() + p.out_sent, p.out.size() - p.out_sent, MSG_NOSIGNAL);
         if (n < 0) {
@@ -236,11 +228,14 @@ void load_client::on_event(std::size_t i, std::uint32_t events) {
         socklen_t len = sizeof err;
         ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) return fail(p, "connect refused/failed");
-        // C0 (version 3) + C1: time 0, zero 4 bytes, 1528 bytes of filler.
-        p.out.assign(1537, std::byte{0});
-        p.out[0] = std::byte{3};
-        for (std::size_t k = 9; k < p.out.size(); ++k) p.out[k] = std::byte(k * 131 & 0xff);
-        p.handshake.reserve(handshake_bytes);
+        // C0 C1 at once; `connect` waits in the session until the handshake is done. Like FFmpeg
+        // as a player: no Set Chunk Size, a window of its own once connected.
+        rtmpx::protocol::client_options co;
+        co.chunks.max_message_size = 16 << 20;
+        co.chunk_size = 128;
+        co.window_ack_size = 2500000;
+        p.session = std::make_unique<rtmpx::protocol::client_session<player>>(p, co, steady::now(), i * 131 + 7);
+        p.session->connect(o_.app, tc_url_, steady::now());
         p.state = phase::handshake;
         flush(p);
         return;
@@ -270,136 +265,76 @@ void load_client::on_readable(player& p) {
     const auto got = static_cast<std::size_t>(n);
     if (measuring_) p.window_bytes += got;
 
-    std::size_t skip = 0;  // bytes of this read that belong to the handshake
-    if (p.state == phase::handshake) {
-        skip = std::min(handshake_bytes - p.handshake.size(), got);
-        p.handshake.insert(p.handshake.end(), buf, buf + skip);
-        if (p.handshake.size() < handshake_bytes) return;
-        // C2 echoes S1; `connect` follows at once (the server reads C2 first).
-        p.out.insert(p.out.end(), p.handshake.begin() + 1, p.handshake.begin() + 1 + 1536);
-        std::vector<std::byte>().swap(p.handshake);
-        p.state = phase::connecting_rtmp;
-        using rtmpx::amf0::value;
-        queue(p,
-              rtmpx::command{"connect", 1,
-                             value::object({{"app", value(o_.app)},
-                                            {"flashVer", value("LNX 9,0,124,2")},
-                                            {"tcUrl", value(tc_url_)},
-                                            {"fpad", value(false)},
-                                            {"capabilities", value(15)},
-                                            {"audioCodecs", value(4071)},
-                                            {"videoCodecs", value(252)},
-                                            {"videoFunction", value(1)},
-                                            {"objectEncoding", value(0)}}),
-                             {}},
-              0);
-    }
-    p.received += got - skip;
-    // The carry is empty during the handshake, so `skip` and the carry never both apply.
-    const std::size_t len = p.carry_len + got - skip;
-    p.carry_len = 0;
-    if (len > 0) feed(p, buf + skip, len, arrival);
+    // The session consumes whole messages; an incomplete chunk header is carried to the next read.
+    p.arrival = arrival;
+    const std::size_t len = p.carry_len + got;
+    const std::size_t used = p.session->put(std::span<const std::byte>(buf, len), arrival);
     if (p.state == phase::failed) return;
-    // RTMP 1.0 §5.4.3: acknowledge once the bytes received since the last acknowledgement
-    // reach the window the server announced.
-    if (p.ack_window != 0 && p.received - p.acked >= p.ack_window) {
-        p.acked = p.received;
-        queue(p, rtmpx::to_message(rtmpx::acknowledgement{static_cast<std::uint32_t>(p.received)}));
-    }
-    if (!p.out.empty()) flush(p);
-}
-
-void load_client::feed(player& p, const std::byte* data, std::size_t len, steady::time_point arrival) {
-    std::size_t used = 0;
-    while (used < len) {
-        std::error_code ec;
-        used += p.reader.put(std::span<const std::byte>(data + used, len - used), ec);
-        if (ec) return fail(p, "malformed chunk stream");
-        if (!p.reader.has_message()) break;  // the rest is an incomplete chunk header
-        on_message(p, p.reader.take_message(), arrival);
-        if (p.state == phase::failed) return;
-    }
+    if (p.session->closing()) return fail(p, "malformed stream or timeout");
     p.carry_len = len - used;
     if (p.carry_len > p.carry.size()) return fail(p, "chunk header carry overflow");  // cannot happen: ≤ 18 bytes
-    std::memcpy(p.carry.data(), data + used, p.carry_len);
+    std::memcpy(p.carry.data(), buf + used, p.carry_len);
+    if (p.state == phase::handshake && p.session->handshake_done()) p.state = phase::connecting_rtmp;
+    flush(p);
 }
 
-void load_client::on_message(player& p, rtmpx::message&& m, steady::time_point arrival) {
-    using rtmpx::message_type;
-    switch (m.header.type) {
-    case message_type::video: return on_video(p, m, arrival);
-    case message_type::window_ack_size:
-        if (m.payload.size() >= 4) p.ack_window = rtmpx::detail::load_be32(m.payload);
-        return;
-    case message_type::user_control:
-        // Answer pings; Stream Begin and the like need nothing.
-        if (m.payload.size() >= 6 &&
-            rtmpx::detail::load_be16(m.payload) == static_cast<std::uint16_t>(rtmpx::user_control_event::ping_request))
-            queue(p, rtmpx::to_message(rtmpx::user_control::ping_response(
-                         rtmpx::detail::load_be32(std::span<const std::byte>(m.payload).subspan(2)))));
-        return;
-    case message_type::command_amf0:
-    case message_type::command_amf3:
-    case message_type::aggregate: {
-        std::error_code ec;
-        auto d = rtmpx::decode_message(std::move(m), ec);
-        if (ec) return fail(p, "undecodable command");
-        if (auto* c = std::get_if<rtmpx::command>(&d)) return on_command(p, *c, arrival);
-        if (auto* a = std::get_if<rtmpx::aggregate_message>(&d))
-            for (const auto& part : a->parts)
-                if (part.header.type == message_type::video) on_video(p, part, arrival);
-        return;
-    }
-    default: return;  // audio, onMetaData, Set Peer Bandwidth, ...: nothing to do
-    }
-}
-
-void load_client::on_command(player& p, const rtmpx::command& c, steady::time_point arrival) {
-    if (c.name == "_result" && p.state == phase::connecting_rtmp && c.transaction_id == 1) {
-        p.connected = true;
-        queue(p, rtmpx::to_message(rtmpx::window_ack_size{2500000}));
-        queue(p, rtmpx::command{"createStream", 2, rtmpx::amf0::value::null(), {}}, 0);
-        p.state = phase::creating;
-    } else if (c.name == "_result" && p.state == phase::creating && c.transaction_id == 2) {
-        p.stream_id = c.arguments.empty() ? 1 : static_cast<std::uint32_t>(c.arguments[0].as_number(1));
-        // `play` with start = -2000, what FFmpeg sends by default (its "-rtmp_live any" = -2,
-        // times 1000), then Set Buffer Length 3000 ms as FFmpeg does after it.
-        p.t_play_sent = steady::now();
-        queue(p, rtmpx::command{"play", 3, rtmpx::amf0::value::null(), {rtmpx::amf0::value(o_.stream), -2000.0}},
-              p.stream_id);
-        queue(p, rtmpx::to_message(rtmpx::user_control::set_buffer_length(p.stream_id, 3000)));
-        p.state = phase::starting;
-    } else if (c.name == "_error") {
-        fail(p, p.state == phase::connecting_rtmp ? "connect rejected" : "createStream rejected");
-    } else if (c.name == "onStatus" && !c.arguments.empty()) {
-        const std::string_view code = c.arguments[0]["code"].as_string();
-        if (code == "NetStream.Play.Start" && p.state == phase::starting) {
-            p.connect_to_play_start = ms(arrival - p.t_connect);
-            p.state = phase::playing;
-        } else if (code == "NetStream.Play.StreamNotFound" || code == "NetStream.Play.Failed" ||
-                   code == "NetStream.Play.Rejected") {
-            fail(p, "play rejected");
-        }
-    }
-}
-
-// A video message that is a picture: not a sequence header, end of sequence or info frame.
-bool is_picture(const rtmpx::message& m) {
-    if (m.payload.size() < 2) return false;
-    const auto b0 = static_cast<std::uint8_t>(m.payload[0]);
+// A video tag that is a picture: not a sequence header, end of sequence or info frame.
+bool is_picture(std::span<const std::byte> tag) {
+    if (tag.size() < 2) return false;
+    const auto b0 = static_cast<std::uint8_t>(tag[0]);
     if (b0 & 0x80) {  // Enhanced RTMP: the low nibble is the packet type
         const unsigned packet_type = b0 & 0x0f;
         return packet_type == 1 || packet_type == 3;  // CodedFrames, CodedFramesX
     }
     if ((b0 >> 4) == 5) return false;  // video info / command frame
     const unsigned codec = b0 & 0x0f;
-    if (codec == 7 || codec == 12) return m.payload[1] == std::byte{1};  // AVC/HEVC: 0 = sequence header
+    if (codec == 7 || codec == 12) return tag[1] == std::byte{1};  // AVC/HEVC: 0 = sequence header
     return true;
 }
 
-void load_client::on_video(player& p, const rtmpx::message& m, steady::time_point arrival) {
-    if (!is_picture(m)) return;
-    const std::uint32_t raw = m.header.timestamp.value();
+void player::on_connected(const rtmpx::protocol::command&) {
+    connected = true;
+    session->create_stream();
+    state = phase::creating;
+}
+
+void player::on_connect_failed(const rtmpx::protocol::command&) { owner->fail(*this, "connect rejected"); }
+
+void player::on_stream_created(double, std::uint32_t id) {
+    stream_id = id == 0 ? 1 : id;
+    // `play` with start = -2000, what FFmpeg sends by default (its "-rtmp_live any" = -2, times
+    // 1000), then Set Buffer Length 3000 ms as FFmpeg does after it.
+    t_play_sent = steady::now();
+    session->play(stream_id, owner->o_.stream, -2000, -1, 3000);
+    state = phase::starting;
+}
+
+void player::on_status(std::uint32_t, const rtmpx::amf0::value& info) {
+    const std::string_view code = info["code"].as_string();
+    if (code == "NetStream.Play.Start" && state == phase::starting) {
+        connect_to_play_start = ms(arrival - t_connect);
+        state = phase::playing;
+    } else if (code == "NetStream.Play.StreamNotFound" || code == "NetStream.Play.Failed" ||
+               code == "NetStream.Play.Rejected") {
+        owner->fail(*this, "play rejected");
+    }
+}
+
+void player::on_message(const rtmpx::protocol::message_header& h, rtmpx::protocol::decoded_message& d) {
+    if (state == phase::failed) return;
+    if (const auto* c = std::get_if<rtmpx::protocol::command>(&d); c && c->name == "_error" && state == phase::creating)
+        return owner->fail(*this, "createStream rejected");
+    if (const auto* m = std::get_if<rtmpx::protocol::media_message>(&d)) {
+        if (m->type == rtmpx::protocol::message_type::video && is_picture(m->payload)) owner->on_video(*this, h.timestamp.value());
+    } else if (const auto* a = std::get_if<rtmpx::protocol::aggregate_message>(&d)) {
+        for (const auto& part : a->parts)
+            if (part.header.type == rtmpx::protocol::message_type::video && is_picture(part.payload))
+                owner->on_video(*this, part.header.timestamp.value());
+    }
+}
+
+void load_client::on_video(player& p, std::uint32_t raw) {
+    const auto arrival = p.arrival;
     const auto arrival_us =
         std::chrono::duration_cast<std::chrono::microseconds>(arrival.time_since_epoch()).count();
     if (!p.have_frame) {

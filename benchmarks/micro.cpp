@@ -33,11 +33,12 @@
 
 #include <benchmark/benchmark.h>
 
-#include <rtmpx/amf0.hpp>
-#include <rtmpx/detail/chunk_reader.hpp>
-#include <rtmpx/detail/chunk_writer.hpp>
-#include <rtmpx/message.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/format.hpp>
+#include <rtmpx/protocol/chunk_reader.hpp>
+#include <rtmpx/protocol/chunk_writer.hpp>
+#include <rtmpx/protocol/message.hpp>
+#include <rtmpx/protocol/commands.hpp>
 
 #ifndef RTMPX_BENCH_LIBRTMP
 #define RTMPX_BENCH_LIBRTMP 0
@@ -127,8 +128,8 @@ bytes video_payload(std::size_t n) {
     return p;
 }
 
-rtmpx::message_header video_header(std::uint32_t ms) {
-    return {rtmpx::chunk_stream::video, rtmpx::message_type::video, rtmpx::rtmp_timestamp(ms), 1};
+rtmpx::protocol::message_header video_header(std::uint32_t ms) {
+    return {rtmpx::protocol::chunk_stream::video, rtmpx::protocol::message_type::video, rtmpx::rtmp_timestamp(ms), 1};
 }
 
 enum class write_mode { gather, copy, flatten };
@@ -137,8 +138,8 @@ enum class write_mode { gather, copy, flatten };
 /// first message the headers are those of a steady 30 fps stream (type 2 once, then type 3).
 void BM_chunk_writer(benchmark::State& state, write_mode mode, std::uint32_t chunk_size, std::size_t n) {
     const bytes payload = video_payload(n);
-    rtmpx::detail::chunk_writer writer(chunk_size);
-    rtmpx::detail::chunked_output out;
+    rtmpx::protocol::chunk_writer writer(chunk_size);
+    rtmpx::protocol::chunked_output out;
     std::vector<std::span<const std::byte>> gather;  // what the server turns into asio buffers
     bytes wire;
     wire.reserve(n + n / chunk_size * 4 + 64);
@@ -179,9 +180,9 @@ struct chunked_stream {
 };
 
 chunked_stream make_stream(std::uint32_t chunk_size, const bytes& payload) {
-    rtmpx::detail::chunk_writer writer;
-    rtmpx::detail::chunked_output out;
-    const rtmpx::message set_size = rtmpx::to_message(rtmpx::set_chunk_size{chunk_size});  // referenced by `out`
+    rtmpx::protocol::chunk_writer writer;
+    rtmpx::protocol::chunked_output out;
+    const rtmpx::protocol::message set_size = rtmpx::protocol::to_message(rtmpx::protocol::set_chunk_size{chunk_size});  // referenced by `out`
     if (chunk_size != 128) {
         writer.write(set_size.header, set_size.payload, out);
         writer.set_chunk_size(chunk_size);
@@ -198,7 +199,7 @@ chunked_stream make_stream(std::uint32_t chunk_size, const bytes& payload) {
 
 /// Feeds `in` until it is all consumed; the last byte must complete a message, which is
 /// returned in `last`. False on a reader error or when the input ends mid-message.
-bool feed(rtmpx::detail::chunk_reader& reader, std::span<const std::byte> in, rtmpx::message& last) {
+bool feed(rtmpx::protocol::chunk_reader& reader, std::span<const std::byte> in, rtmpx::protocol::message& last) {
     std::error_code ec;
     std::size_t used = 0;
     while (used < in.size()) {
@@ -214,8 +215,8 @@ bool feed(rtmpx::detail::chunk_reader& reader, std::span<const std::byte> in, rt
 void BM_chunk_reader(benchmark::State& state, std::uint32_t chunk_size, std::size_t n) {
     const bytes payload = video_payload(n);
     const chunked_stream stream = make_stream(chunk_size, payload);
-    rtmpx::detail::chunk_reader reader;
-    rtmpx::message m;
+    rtmpx::protocol::chunk_reader reader;
+    rtmpx::protocol::message m;
     if (!feed(reader, stream.setup, m) || reader.chunk_size() != chunk_size || !feed(reader, stream.repeat, m) ||
         m.payload != payload || m.header != video_header(66)) {
         state.SkipWithError("the reader did not reassemble the stream");
@@ -242,8 +243,8 @@ void BM_chunk_reader(benchmark::State& state, std::uint32_t chunk_size, std::siz
 // AMF0: rtmpx
 
 /// `connect` as ffmpeg sends it to play (name, transaction id 1, command object).
-rtmpx::command connect_command() {
-    return rtmpx::command{"connect", 1,
+rtmpx::protocol::command connect_command() {
+    return rtmpx::protocol::command{"connect", 1,
                           value::object({{"app", "live"},
                                          {"flashVer", "LNX 9,0,124,2"},
                                          {"tcUrl", "rtmp://127.0.0.1:1935/live"},
@@ -256,8 +257,8 @@ rtmpx::command connect_command() {
 }
 
 /// `onMetaData` with the ECMA array an encoder sends for a 720p30 H.264 stream.
-rtmpx::data_message metadata_message() {
-    return rtmpx::make_on_metadata(value::ecma_array({{"duration", 0},
+rtmpx::protocol::data_message metadata_message() {
+    return rtmpx::protocol::make_on_metadata(value::ecma_array({{"duration", 0},
                                                       {"width", 1280},
                                                       {"height", 720},
                                                       {"videodatarate", 2500},
@@ -287,7 +288,7 @@ template <class M>
 void BM_amf_encode_rtmpx(benchmark::State& state, M msg) {
     std::size_t size = 0;
     for (auto _ : state) {
-        bytes body = rtmpx::encode_payload(msg);
+        bytes body = rtmpx::protocol::encode_payload(msg);
         size = body.size();
         benchmark::DoNotOptimize(body.data());
     }
@@ -297,7 +298,7 @@ void BM_amf_encode_rtmpx(benchmark::State& state, M msg) {
 /// The same into one reused buffer: the encoder alone, without the allocations of the output.
 template <class M>
 void BM_amf_encode_rtmpx_reuse(benchmark::State& state, M msg) {
-    constexpr bool is_command = std::is_same_v<M, rtmpx::command>;
+    constexpr bool is_command = std::is_same_v<M, rtmpx::protocol::command>;
     bytes body;
     for (auto _ : state) {
         body.clear();
@@ -319,7 +320,7 @@ template <class Make>
 void BM_amf_encode_rtmpx_build(benchmark::State& state, Make make) {
     std::size_t size = 0;
     for (auto _ : state) {
-        bytes body = rtmpx::encode_payload(make());
+        bytes body = rtmpx::protocol::encode_payload(make());
         size = body.size();
         benchmark::DoNotOptimize(body.data());
     }
@@ -449,8 +450,8 @@ void register_all() {
         }
     }
 
-    const bytes connect_body = rtmpx::encode_payload(connect_command());
-    const bytes metadata_body = rtmpx::encode_payload(metadata_message());
+    const bytes connect_body = rtmpx::protocol::encode_payload(connect_command());
+    const bytes metadata_body = rtmpx::protocol::encode_payload(metadata_message());
 #if RTMPX_BENCH_LIBRTMP
     const bool same_connect = librtmp_bytes(librtmp_encode_connect) == connect_body;
     const bool same_metadata = librtmp_bytes(librtmp_encode_metadata) == metadata_body;
@@ -467,14 +468,14 @@ void register_all() {
     reg("BM_amf_decode/onMetaData/librtmp", BM_amf_decode_librtmp, metadata_body, 2);
 #endif
 
-    reg("BM_amf_encode/connect/rtmpx", BM_amf_encode_rtmpx<rtmpx::command>, connect_command());
-    reg("BM_amf_encode/connect/rtmpx_reuse", BM_amf_encode_rtmpx_reuse<rtmpx::command>, connect_command());
+    reg("BM_amf_encode/connect/rtmpx", BM_amf_encode_rtmpx<rtmpx::protocol::command>, connect_command());
+    reg("BM_amf_encode/connect/rtmpx_reuse", BM_amf_encode_rtmpx_reuse<rtmpx::protocol::command>, connect_command());
     reg("BM_amf_encode/connect/rtmpx_build", BM_amf_encode_rtmpx_build<decltype(&connect_command)>, &connect_command);
 #if RTMPX_BENCH_LIBRTMP
     reg("BM_amf_encode/connect/librtmp", BM_amf_encode_librtmp, librtmp_encode_connect);
 #endif
-    reg("BM_amf_encode/onMetaData/rtmpx", BM_amf_encode_rtmpx<rtmpx::data_message>, metadata_message());
-    reg("BM_amf_encode/onMetaData/rtmpx_reuse", BM_amf_encode_rtmpx_reuse<rtmpx::data_message>, metadata_message());
+    reg("BM_amf_encode/onMetaData/rtmpx", BM_amf_encode_rtmpx<rtmpx::protocol::data_message>, metadata_message());
+    reg("BM_amf_encode/onMetaData/rtmpx_reuse", BM_amf_encode_rtmpx_reuse<rtmpx::protocol::data_message>, metadata_message());
     reg("BM_amf_encode/onMetaData/rtmpx_build", BM_amf_encode_rtmpx_build<decltype(&metadata_message)>,
         &metadata_message);
 #if RTMPX_BENCH_LIBRTMP

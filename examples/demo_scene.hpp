@@ -13,7 +13,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include <rtmpx/media.hpp>
+#include <rtmpx/rtmpx.hpp>
 
 namespace demo {
 

@@ -17,18 +17,18 @@ RTMPX_NAMESPACE_BEGIN
 enum class error {
     // handshake
     bad_handshake_version = 1,  ///< C0 carried a version other than 3
-    handshake_malformed = 2,    ///< C2 or the handshake bytes are unusable
+    unused_2 = 2,               ///< retired (nothing could raise it)
     // chunk stream
     chunk_size_invalid = 10,     ///< Set Chunk Size of 0 or with the top bit set (RTMP 1.0 §5.4.1)
-    chunk_size_too_large = 11,   ///< Set Chunk Size above the configured maximum
+    unused_11 = 11,              ///< retired: every legal chunk size is accepted (RTMP 1.0 §5.4.1)
     message_too_large = 12,      ///< message length above the configured maximum
     too_many_chunk_streams = 13, ///< more live chunk streams than allowed
     reassembly_limit = 14,       ///< partially assembled bytes above the configured maximum
     chunk_header_invalid = 15,   ///< a type 1/2/3 header on a chunk stream with no previous header
-    chunk_stream_id_invalid = 16,///< a chunk stream id the spec reserves
+    unused_16 = 16,              ///< retired (no chunk stream id is reserved for the peer)
     // messages
     message_malformed = 20,      ///< a control or command message whose body does not parse
-    unknown_message_type = 21,   ///< a message type id RTMP does not define
+    unused_21 = 21,              ///< retired: unknown message types are passed on, not refused
     aggregate_malformed = 22,    ///< an aggregate message whose parts do not add up
     // AMF
     amf_truncated = 30,          ///< input ended inside a value
@@ -71,16 +71,12 @@ namespace detail {
 inline const char* error_message(error e) noexcept {
     switch (e) {
     case error::bad_handshake_version: return "handshake: C0 version is not 3";
-    case error::handshake_malformed: return "handshake: malformed handshake data";
     case error::chunk_size_invalid: return "chunk size must be between 1 and 2^31-1";
-    case error::chunk_size_too_large: return "chunk size above the configured maximum";
     case error::message_too_large: return "message length above the configured maximum";
     case error::too_many_chunk_streams: return "too many live chunk streams";
     case error::reassembly_limit: return "too many bytes waiting for reassembly";
     case error::chunk_header_invalid: return "chunk header refers to a chunk stream with no previous header";
-    case error::chunk_stream_id_invalid: return "reserved chunk stream id";
     case error::message_malformed: return "malformed message body";
-    case error::unknown_message_type: return "unknown message type";
     case error::aggregate_malformed: return "malformed aggregate message";
     case error::amf_truncated: return "AMF: value truncated";
     case error::amf_unknown_marker: return "AMF: unknown type marker";
@@ -106,13 +102,16 @@ inline const char* error_message(error e) noexcept {
     case error::handler_failed: return "a handler reported failure";
     case error::call_timeout: return "the client did not answer the call in time";
     case error::too_many_pending_calls: return "too many calls waiting for the client";
+    case error::unused_2:
+    case error::unused_11:
+    case error::unused_16:
+    case error::unused_21: return "retired rtmpx error";
     }
     return "unknown rtmpx error";
 }
 
 inline condition error_condition_of(error e) noexcept {
     switch (e) {
-    case error::chunk_size_too_large:
     case error::message_too_large:
     case error::too_many_chunk_streams:
     case error::reassembly_limit:

@@ -6,12 +6,27 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
+#include <asio/awaitable.hpp>
+
+#include <rtmpx/amf/value.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/media.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/protocol/commands.hpp>
+#include <rtmpx/protocol/session_types.hpp>
 
 RTMPX_NAMESPACE_BEGIN
+
+class connection;
+class stream;
+
+/// The client's `connect` command: app, tcUrl, flashVer, ... typed, with the whole object.
+using protocol::connect_command;
+/// An info object {level, code, description}, for the responses of call handlers.
+using protocol::status_info;
+/// The client's answer to a call the server made (`connection::call`).
+using protocol::call_result;
 
 /// What a connect handler is told: a new `connect` (is_create) or the end of its connection.
 struct connect_event {
@@ -42,10 +57,20 @@ struct pause_event {
     double milliseconds = 0;  ///< the stream position the client paused or resumed at
 };
 
+/// What a call handler is told: a remote procedure call from the client.
+struct call_event {
+    std::string_view procedure;                 ///< the command name
+    double transaction_id = 0;                  ///< 0: the client expects no reply
+    const amf0::value& command_object;          ///< usually null
+    const std::vector<amf0::value>& arguments;  ///< the user arguments
+};
+
 namespace detail {
 template <class R>
 concept boolean_result = std::convertible_to<R, bool>;
-}
+template <class R>
+concept awaitable_bool = std::same_as<R, asio::awaitable<bool>>;
+} // namespace detail
 
 /**
  * `bool (connection&, connect_event const&)`: on `connect`, true claims the connection (the
@@ -54,9 +79,24 @@ concept boolean_result = std::convertible_to<R, bool>;
  * value is then ignored. Thread: the connection's thread. Lifetime: both arguments are valid only
  * during the call.
  */
-template <class F, class Connection>
-concept connect_handler = std::invocable<F&, Connection&, const connect_event&> &&
-                          detail::boolean_result<std::invoke_result_t<F&, Connection&, const connect_event&>>;
+template <class F>
+concept connect_handler = std::invocable<F&, connection&, const connect_event&> &&
+                          detail::boolean_result<std::invoke_result_t<F&, connection&, const connect_event&>>;
+
+/**
+ * `bool (connection&, call_event const&, amf0::value& response)`, or the same returning
+ * `asio::awaitable<bool>` (a coroutine, e.g. one that calls the client back): handles a remote
+ * call. True sends `_result` with `response`; false sends `_error` (with `response` as the info
+ * object when it has properties, else a NetConnection.Call.Failed one). A handler that throws
+ * gets the client an `_error`; the connection lives on. Thread: the connection's thread; a
+ * coroutine handler runs beside the reader, so the connection goes on reading while it waits.
+ * Lifetime: the arguments stay valid until the handler returns or its coroutine completes.
+ */
+template <class F>
+concept call_handler =
+    std::invocable<F&, connection&, const call_event&, amf0::value&> &&
+    (detail::boolean_result<std::invoke_result_t<F&, connection&, const call_event&, amf0::value&>> ||
+     detail::awaitable_bool<std::invoke_result_t<F&, connection&, const call_event&, amf0::value&>>);
 
 /**
  * `bool (stream&, stream_event const&)`: on `createStream`, true allows the stream (the handler
@@ -64,40 +104,42 @@ concept connect_handler = std::invocable<F&, Connection&, const connect_event&> 
  * `is_create == false` when the stream is deleted or its connection ends. Thread: the
  * connection's thread.
  */
-template <class F, class Stream>
-concept stream_handler = std::invocable<F&, Stream&, const stream_event&> &&
-                         detail::boolean_result<std::invoke_result_t<F&, Stream&, const stream_event&>>;
+template <class F>
+concept stream_handler = std::invocable<F&, stream&, const stream_event&> &&
+                         detail::boolean_result<std::invoke_result_t<F&, stream&, const stream_event&>>;
 
 /**
  * `bool (stream&, play_event&)`: true honours play (or stop); false refuses it. Optional: with
  * no play handler, play is allowed. Thread: the connection's thread.
  */
-template <class F, class Stream>
-concept play_handler = std::invocable<F&, Stream&, play_event&> &&
-                       detail::boolean_result<std::invoke_result_t<F&, Stream&, play_event&>>;
+template <class F>
+concept play_handler = std::invocable<F&, stream&, play_event&> &&
+                       detail::boolean_result<std::invoke_result_t<F&, stream&, play_event&>>;
 
 /// `bool (stream&, pause_event const&)`: true honours pause (or resume). Thread: the connection's.
-template <class F, class Stream>
-concept pause_handler = std::invocable<F&, Stream&, const pause_event&> &&
-                        detail::boolean_result<std::invoke_result_t<F&, Stream&, const pause_event&>>;
+template <class F>
+concept pause_handler = std::invocable<F&, stream&, const pause_event&> &&
+                        detail::boolean_result<std::invoke_result_t<F&, stream&, const pause_event&>>;
 
 /**
- * `bool (stream&)`: called by the render loop at the stream's render rate while it plays; false
- * stops the stream with an error status. Thread: the connection's thread.
+ * `bool (Subject&)`, Subject a `stream` or a `broadcast`: called at the render rate while the
+ * stream plays (a stream's: on the connection's thread; a broadcast's: on its own thread);
+ * false (or an exception) stops the stream, or the broadcast, with an error status.
  */
-template <class F, class Stream>
+template <class F, class Subject>
 concept render_handler =
-    std::invocable<F&, Stream&> && detail::boolean_result<std::invoke_result_t<F&, Stream&>>;
+    std::invocable<F&, Subject&> && detail::boolean_result<std::invoke_result_t<F&, Subject&>>;
 
 /**
- * `bool (stream&, encoded_frame& out, bool outqueue_is_full)`: called on the stream's own frame
- * thread at the frame rate while it plays; fills `out` with one encoded frame (leave it empty to
- * send nothing). When `outqueue_is_full` the client is not keeping up: skip, or send something
- * cheap. False stops the stream with an error status. Thread: the stream's frame thread, never
- * the connection's; share state with the render handler under your own lock.
+ * `bool (Subject&, encoded_frame& out, bool outqueue_is_full)`, Subject a `stream` or a
+ * `broadcast`: called on its own frame thread at the render rate while it plays; fills `out` with
+ * one encoded frame (leave it empty to send nothing). When `outqueue_is_full` the client is not
+ * keeping up: skip, or send something cheap. False (or an exception) stops it with an error
+ * status. Thread: the frame thread, never the connection's; share state with the render handler
+ * under your own lock.
  */
-template <class F, class Stream>
-concept frame_handler = std::invocable<F&, Stream&, encoded_frame&, bool> &&
-                        detail::boolean_result<std::invoke_result_t<F&, Stream&, encoded_frame&, bool>>;
+template <class F, class Subject>
+concept frame_handler = std::invocable<F&, Subject&, encoded_frame&, bool> &&
+                        detail::boolean_result<std::invoke_result_t<F&, Subject&, encoded_frame&, bool>>;
 
 RTMPX_NAMESPACE_END

@@ -4,7 +4,10 @@
 
 #include <concepts>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <optional>
+#include <type_traits>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -12,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <rtmpx/config.hpp>
+#include <rtmpx/error.hpp>
 
 RTMPX_NAMESPACE_BEGIN
 
@@ -69,6 +73,39 @@ private:
     std::function<void(const log_record&)> sink_;
     log_level level_ = log_level::off;
 };
+
+/// Logs that a handler of `kind` (the record's category) about `subject` threw `e`: the one
+/// policy for handler exceptions (see `guarded_call`).
+inline void log_handler_exception(const logger& log, std::uint64_t id, std::string_view kind, std::string_view subject,
+                                  std::exception_ptr e) noexcept {
+    try {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log.log(log_level::error, id, kind, error::handler_exception, "{} handler of {} threw: {}", kind, subject, ex.what());
+        } catch (...) {
+            log.log(log_level::error, id, kind, error::handler_exception, "{} handler of {} threw", kind, subject);
+        }
+    } catch (...) {  // a failing log sink must not turn a handler failure into a crash
+    }
+}
+
+/**
+ * Runs a user handler under the one policy for handler failures: an exception does not escape;
+ * it is logged (level error, the handler's kind as the category, `subject` and the exception's
+ * text in the message, `error::handler_exception`) and the call yields nothing. What a failure
+ * leads to is the caller's (and the README's) to say.
+ */
+template <class F>
+auto guarded_call(const logger& log, std::uint64_t id, std::string_view kind, std::string_view subject, F&& f) noexcept
+    -> std::optional<std::invoke_result_t<F&>> {
+    try {
+        return std::optional<std::invoke_result_t<F&>>(f());
+    } catch (...) {
+        log_handler_exception(log, id, kind, subject, std::current_exception());
+    }
+    return std::nullopt;
+}
 
 } // namespace detail
 

@@ -1,56 +1,41 @@
 // SPDX-License-Identifier: MIT
-// basic_server: accepts on its own thread, runs every connection on a thread of its own (or on
+// basic_server: accepts on its own thread and runs every connection on a thread of its own (or on
 // one thread of a fixed pool).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <list>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
-#include <vector>
 
+#include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 
 #include <rtmpx/config.hpp>
 #include <rtmpx/connection.hpp>
-#include <rtmpx/detail/asio_compat.hpp>
+#include <rtmpx/driver/asio_compat.hpp>
+#include <rtmpx/driver/executor_pool.hpp>
+#include <rtmpx/driver/session.hpp>
 #include <rtmpx/error.hpp>
+#include <rtmpx/impl/server_state.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/options.hpp>
+#include <rtmpx/statistics.hpp>
 
 RTMPX_NAMESPACE_BEGIN
-
-/// Figures about a whole server (all its connections), for display.
-struct server_statistics {
-    std::size_t connections = 0;
-    std::size_t playing_streams = 0;
-    std::uint64_t bytes_out = 0;
-    std::uint64_t frames_sent = 0;
-    std::uint64_t frames_dropped = 0;
-
-    /// The same figures as key/value text, for printing.
-    std::vector<std::pair<std::string, std::string>> to_map() const {
-        return {{"connections", std::to_string(connections)},
-                {"playing_streams", std::to_string(playing_streams)},
-                {"bytes_out", std::to_string(bytes_out)},
-                {"frames_sent", std::to_string(frames_sent)},
-                {"frames_dropped", std::to_string(frames_dropped)}};
-    }
-};
 
 /**
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
@@ -63,22 +48,22 @@ struct server_statistics {
  * live in one process; they share nothing.
  *
  * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
- * socket can be handed to `serve` (tests use a local socket pair).
+ * socket can be handed to `serve` (tests use a local socket pair). Handlers see the same
+ * `connection` and `stream` types whatever the transport.
  *
  * Thread: the public members may be called from any thread.
  */
 template <class Socket = asio::ip::tcp::socket>
 class basic_server {
 public:
-    using connection_type = basic_connection<Socket>;
-    using stream_type = basic_stream<Socket>;
-
     explicit basic_server(server_options options = {})
-        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {
-        for (std::size_t i = 0; i < state_->options.threads; ++i) {
-            auto& t = *pool_.emplace_back(std::make_unique<pool_thread>());
-            t.thread = std::thread([&t] { t.context.run(); });
-        }
+        : state_(std::make_shared<detail::server_state>(std::move(options))), pool_(state_->options.threads) {
+        pool_.on_thread_done([this] {
+            // The acceptor's thread joins a finished connection's thread and frees its executor
+            // (descriptors included) right away; without an acceptor, the next launch or wait does.
+            std::lock_guard lock(accept_mutex_);
+            if (acceptor_) asio::post(accept_context_, [this] { pool_.reap(); });
+        });
     }
 
     basic_server(const basic_server&) = delete;
@@ -93,12 +78,10 @@ public:
      */
     template <class F>
     std::uint64_t install(F handler) {
-        static_assert(connect_handler<F, connection_type>,
-                      "install: expected bool (connection&, connect_event const&)");
+        static_assert(connect_handler<F>, "install: expected bool (connection&, connect_event const&)");
         std::lock_guard lock(state_->mutex);
         const std::uint64_t handle = state_->next_handler_id++;
-        state_->handlers.emplace_back(
-            handle, std::make_shared<typename detail::server_state<Socket>::connect_fn>(std::move(handler)));
+        state_->handlers.emplace_back(handle, std::make_shared<detail::server_state::connect_fn>(std::move(handler)));
         return handle;
     }
 
@@ -150,7 +133,10 @@ public:
         if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
         if (!ec) local_ = acceptor->local_endpoint(ec);
         if (ec) return;
-        acceptor_ = std::move(acceptor);
+        {
+            std::lock_guard lock(accept_mutex_);
+            acceptor_ = std::move(acceptor);
+        }
         asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
             if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
         });
@@ -189,10 +175,10 @@ public:
             return;
         }
         const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = make_slot();
+        auto slot = pool_.reserve();
         auto native = socket.release(ec);
-        if (ec) return;
-        launch(slot, Socket(*slot->context, protocol, native));
+        if (ec) return pool_.unreserve(slot);
+        launch(slot, Socket(slot->context(), protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
@@ -206,27 +192,16 @@ public:
 
     /// Ends every live connection (what is queued is still sent), with `reason` as its cause.
     void close_all(std::error_code reason = error::shutdown) {
-        std::lock_guard lock(slots_mutex_);
-        for (auto& slot : slots_) {
-            if (auto conn = slot->connection.lock())
-                asio::post(*slot->context, [conn, reason] { conn->close(reason); });
-        }
+        pool_.close_all(reason);
     }
 
     /// Waits until every connection has ended.
-    void wait() {
-        std::unique_lock lock(slots_mutex_);
-        slots_cv_.wait(lock, [this] { return live_ == 0; });
-        reap(lock);
-    }
+    void wait() { pool_.wait(); }
 
     /// Waits up to `timeout` for every connection to end; true if they all did.
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> timeout) {
-        std::unique_lock lock(slots_mutex_);
-        const bool done = slots_cv_.wait_for(lock, timeout, [this] { return live_ == 0; });
-        reap(lock);
-        return done;
+        return pool_.wait_for(timeout);
     }
 
     /**
@@ -242,10 +217,7 @@ public:
         }
         accept_context_.stop();
         if (acceptor_thread_.joinable()) acceptor_thread_.join();
-        for (auto& t : pool_) {
-            t->work.reset();  // the pool's threads end once their last handlers have run
-            if (t->thread.joinable()) t->thread.join();
-        }
+        pool_.join();
     }
 
     /// Totals over all connections since the server was made. Thread: any.
@@ -261,56 +233,10 @@ public:
     }
 
     /// Connections being served now.
-    std::size_t connection_count() const {
-        std::lock_guard lock(slots_mutex_);
-        return live_;
-    }
+    std::size_t connection_count() const { return pool_.live(); }
 
 private:
-    // One thread of the pool and the executor its connections share.
-    struct pool_thread {
-        asio::io_context context{1};
-        asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
-        std::thread thread;
-        std::size_t connections = 0;  // guarded by slots_mutex_
-    };
-
-    // Where a connection runs: its own thread and executor (which end when the session does),
-    // or a pool thread's.
-    struct connection_slot {
-        std::unique_ptr<asio::io_context> own;
-        asio::io_context* context = nullptr;
-        pool_thread* pool = nullptr;
-        std::thread thread;
-        std::weak_ptr<connection_type> connection;
-        bool done = false;
-    };
-
-    std::shared_ptr<connection_slot> make_slot() {
-        auto slot = std::make_shared<connection_slot>();
-        if (pool_.empty()) {
-            slot->own = std::make_unique<asio::io_context>(1);
-            slot->context = slot->own.get();
-            return slot;
-        }
-        std::lock_guard lock(slots_mutex_);
-        auto least = std::min_element(pool_.begin(), pool_.end(),
-                                      [](const auto& a, const auto& b) { return a->connections < b->connections; });
-        slot->pool = least->get();
-        slot->context = &slot->pool->context;
-        ++slot->pool->connections;  // counted from now, so that a burst of accepts spreads out
-        return slot;
-    }
-
-    // A pooled connection whose session finished (on its pool thread).
-    void pooled_done(const std::shared_ptr<connection_slot>& slot) {
-        std::lock_guard lock(slots_mutex_);
-        slot->done = true;
-        --slot->pool->connections;
-        --live_;
-        slots_.remove(slot);
-        slots_cv_.notify_all();
-    }
+    using session_type = driver::basic_session<Socket, connection>;
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -334,14 +260,28 @@ private:
         return true;
     }
 
+    static std::string describe_peer(const Socket& socket) {
+        std::error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        if (ec) return "unknown";
+        if constexpr (requires { ep.address(); ep.port(); }) {
+            const auto addr = ep.address();
+            return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), ep.port())
+                                : fmt::format("{}:{}", addr.to_string(), ep.port());
+        } else {
+            return "local";
+        }
+    }
+
     asio::awaitable<void> accept_loop() {
         for (;;) {
-            auto slot = make_slot();
-            auto [ec, socket] = co_await acceptor_->async_accept(*slot->context, detail::use_tuple);
-            if (ec || connection_count() >= state_->options.max_connections) unclaim(slot);
+            auto slot = pool_.reserve();
+            auto [ec, socket] = co_await acceptor_->async_accept(slot->context(), detail::use_tuple);
+            const bool full = connection_count() >= state_->options.max_connections;
+            if (ec || full) pool_.unreserve(slot);
             if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
             if (ec) continue;  // a connection that failed before we got it
-            if (connection_count() >= state_->options.max_connections) {
+            if (full) {
                 std::error_code ignored;
                 socket.close(ignored);  // refused cleanly: the client sees the connection close
                 state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
@@ -354,90 +294,47 @@ private:
         }
     }
 
-    // A pool slot that will not run a connection after all.
-    void unclaim(const std::shared_ptr<connection_slot>& slot) {
-        if (!slot->pool) return;
-        std::lock_guard lock(slots_mutex_);
-        --slot->pool->connections;
-        slot->pool = nullptr;
-    }
-
-    void launch(const std::shared_ptr<connection_slot>& slot, Socket socket) {
+    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Socket socket) {
         const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
-        auto conn = std::make_shared<connection_type>(std::move(socket), state_, id);
-        slot->connection = conn;
-        auto state = state_;
-        {
-            std::unique_lock lock(slots_mutex_);
-            reap(lock);
-            ++live_;
-            slots_.push_back(slot);
-        }
-        // The completion handler owns the connection until its session has finished.
-        asio::co_spawn(*slot->context, conn->run(), [this, state, id, conn, slot](std::exception_ptr e) mutable {
-            conn.reset();
-            if (slot->pool) pooled_done(slot);
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by: {}",
-                               ex.what());
-            } catch (...) {
-                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by an exception");
-            }
-        });
-        if (slot->pool) return;
-        std::lock_guard lock(slots_mutex_);
-        slot->thread = std::thread([this, raw = slot.get()] {
-            raw->context->run();
-            std::lock_guard guard(slots_mutex_);
-            raw->done = true;
-            --live_;
-            slots_cv_.notify_all();
-            // The acceptor's thread joins this one and frees its executor (descriptors included)
-            // right away; without an acceptor, the next launch or wait does.
-            if (acceptor_)
-                asio::post(accept_context_, [this] {
-                    std::unique_lock lock(slots_mutex_);
-                    reap(lock);
-                });
+        std::random_device rd;
+        const auto& o = state_->options;
+        std::string peer = describe_peer(socket);
+        auto session = std::make_shared<session_type>(
+            std::move(socket), driver::session_io_options{o.timeouts.write, o.socket_unsent_limit, o.outqueue_full_bytes},
+            state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
+        std::weak_ptr<session_type> weak = session;
+        auto close = [weak](std::error_code reason) {
+            if (auto s = weak.lock()) s->logic().close(reason);
+        };
+        pool_.launch(slot, std::move(close), [&](asio::io_context& context) {
+            // The completion handler owns the session until it has finished.
+            asio::co_spawn(context, session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
+                session.reset();
+                pool_.finished(slot);
+                if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
+            });
         });
     }
 
-    // Joins the threads of finished connections. Called with the lock held.
-    void reap(std::unique_lock<std::mutex>&) {
-        for (auto it = slots_.begin(); it != slots_.end();) {
-            if ((*it)->done) {
-                if ((*it)->thread.joinable()) (*it)->thread.join();
-                it = slots_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-
-    std::shared_ptr<detail::server_state<Socket>> state_;
+    std::shared_ptr<detail::server_state> state_;
     // Before the acceptor's executor: a pending accept holds a socket of a pool thread's
     // executor, so that executor must outlive the acceptor's.
-    std::vector<std::unique_ptr<pool_thread>> pool_;
+    driver::executor_pool pool_;
     asio::io_context accept_context_{1};
+    std::mutex accept_mutex_;
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
     asio::ip::tcp::endpoint local_;
     std::thread acceptor_thread_;
     std::atomic<std::uint64_t> next_connection_id_{1};
-
-    mutable std::mutex slots_mutex_;
-    std::condition_variable slots_cv_;
-    std::list<std::shared_ptr<connection_slot>> slots_;
-    std::size_t live_ = 0;
 };
 
 /// The server over TCP.
 using server = basic_server<asio::ip::tcp::socket>;
-/// A connection over TCP, as handlers receive it.
-using connection = basic_connection<asio::ip::tcp::socket>;
-/// A stream over TCP, as handlers receive it.
-using stream = basic_stream<asio::ip::tcp::socket>;
+
+/// Former names, from when connections and streams were templates on the transport.
+template <class Socket>
+using basic_connection [[deprecated("use rtmpx::connection")]] = connection;
+template <class Socket>
+using basic_stream [[deprecated("use rtmpx::stream")]] = stream;
 
 RTMPX_NAMESPACE_END

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
-// basic_stream: one RTMP NetStream of a connection, with its handlers, codec and frame thread.
+// stream: one RTMP NetStream of a connection, with its handlers, codec and frame source.
 #pragma once
 
 #include <atomic>
 #include <charconv>
-#include <chrono>
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,74 +14,66 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 #include <utility>
+#include <vector>
 
+#include <asio/post.hpp>
 #include <fmt/format.h>
 
 #include <rtmpx/broadcast.hpp>
 #include <rtmpx/config.hpp>
+#include <rtmpx/driver/frame_source.hpp>
+#include <rtmpx/driver/session.hpp>
 #include <rtmpx/error.hpp>
-#include <rtmpx/frame_queue.hpp>
 #include <rtmpx/handlers.hpp>
+#include <rtmpx/impl/server_state.hpp>
 #include <rtmpx/media.hpp>
+#include <rtmpx/protocol/media_frame.hpp>
 #include <rtmpx/video_codec.hpp>
 
 RTMPX_NAMESPACE_BEGIN
-
-template <class Socket>
-class basic_connection;
-
-namespace detail {
-
-/// A frame on its way from the frame thread to the connection's writer.
-struct queued_frame {
-    encoded_frame frame;
-    std::uint32_t timestamp = 0;                          ///< ms since play start
-    std::shared_ptr<const std::vector<std::byte>> config; ///< new codec configuration, if any
-    std::uint32_t width = 0;
-    std::uint32_t height = 0;
-};
-
-} // namespace detail
 
 /**
  * One NetStream of a connection: created by `createStream`, played by `play`.
  *
  * A stream handler registers the stream's render, frame, play and pause handlers and may choose
  * a codec. While the stream plays, the render handler runs on the connection's thread at the
- * render rate and the frame handler on the stream's own frame thread at the same rate.
+ * render rate and the frame handler on the stream's own frame thread at the same rate. A stream
+ * that plays a broadcast instead gets the broadcast's frames.
  *
  * Thread: the connection's thread, except where a member says otherwise. From the frame thread
- * the frame handler may call `id`, `name`, `codec`, `property`, `render_rate` and `connection_id`.
+ * the frame handler may call `id`, `name`, `codec`, `property`, `render_rate`, `frames_sent`,
+ * `frames_dropped` and `connection_id`.
  * Lifetime: a `stream&` is valid during the handler call it is passed to.
  */
-template <class Socket>
-class basic_stream {
+class stream : public std::enable_shared_from_this<stream> {
 public:
-    using connection_type = basic_connection<Socket>;
-
-    basic_stream(connection_type& conn, std::uint32_t id, double render_rate)
-        : connection_(conn), id_(id), render_rate_(render_rate) {}
-    basic_stream(const basic_stream&) = delete;
-    basic_stream& operator=(const basic_stream&) = delete;
-    ~basic_stream() { stop_frame_thread(); }
+    /// Made by the connection on `createStream`.
+    stream(class connection& conn, std::shared_ptr<detail::server_state> server, std::uint32_t id, std::uint64_t connection_id)
+        : connection_(conn),
+          server_(std::move(server)),
+          id_(id),
+          connection_id_(connection_id),
+          render_rate_(server_->options.default_render_rate) {}
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+    ~stream() { stop_media(); }
 
     /// The message stream id the client uses for this stream (never 0).
     std::uint32_t id() const noexcept { return id_; }
     /// The name the player passed to `play` (empty before play). Thread: any, once playing.
     const std::string& name() const noexcept { return name_; }
     /// The connection this stream belongs to (to register more call handlers, ...).
-    connection_type& connection() noexcept { return connection_; }
+    class connection& connection() noexcept { return connection_; }
     /// Whether `play` was honoured and the stream has not stopped since.
     bool playing() const noexcept { return playing_; }
     /// Whether an honoured pause is in effect.
     bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
 
-    /// Registers the render handler; `nullptr` removes it.
+    /// Registers the render handler; `nullptr` removes it. Takes effect at the next play.
     template <class F>
     void on_render(F handler) {
-        static_assert(render_handler<F, basic_stream>, "on_render: expected bool (stream&)");
+        static_assert(render_handler<F, stream>, "on_render: expected bool (stream&)");
         render_ = std::move(handler);
     }
     void on_render(std::nullptr_t) { render_ = nullptr; }
@@ -90,8 +81,7 @@ public:
     /// Registers the frame handler; `nullptr` removes it. Takes effect at the next play.
     template <class F>
     void on_frame(F handler) {
-        static_assert(frame_handler<F, basic_stream>,
-                      "on_frame: expected bool (stream&, encoded_frame& out, bool outqueue_is_full)");
+        static_assert(frame_handler<F, stream>, "on_frame: expected bool (stream&, encoded_frame& out, bool outqueue_is_full)");
         frame_ = std::move(handler);
     }
     void on_frame(std::nullptr_t) { frame_ = nullptr; }
@@ -99,7 +89,7 @@ public:
     /// Registers the play handler; `nullptr` removes it (play is then always allowed).
     template <class F>
     void on_play(F handler) {
-        static_assert(play_handler<F, basic_stream>, "on_play: expected bool (stream&, play_event&)");
+        static_assert(play_handler<F>, "on_play: expected bool (stream&, play_event&)");
         play_ = std::move(handler);
     }
     void on_play(std::nullptr_t) { play_ = nullptr; }
@@ -107,7 +97,7 @@ public:
     /// Registers the pause handler; `nullptr` removes it (pause is then always honoured).
     template <class F>
     void on_pause(F handler) {
-        static_assert(pause_handler<F, basic_stream>, "on_pause: expected bool (stream&, pause_event const&)");
+        static_assert(pause_handler<F>, "on_pause: expected bool (stream&, pause_event const&)");
         pause_ = std::move(handler);
     }
     void on_pause(std::nullptr_t) { pause_ = nullptr; }
@@ -118,7 +108,7 @@ public:
      * With no codec, the frame handler's bytes are sent as they are (a complete FLV video tag body).
      */
     bool use_codec(std::string_view name) {
-        auto codec = connection_.make_codec(name);
+        auto codec = server_->codecs.make(name);
         if (!codec) return false;
         codec_ = std::move(codec);
         return true;
@@ -148,7 +138,7 @@ public:
             double rate = 0;
             const auto* end = value.data() + value.size();
             auto [ptr, ec] = std::from_chars(value.data(), end, rate);
-            if (ec != std::errc() || ptr != end || !(rate > 0) || rate > connection_.options().max_render_rate)
+            if (ec != std::errc() || ptr != end || !(rate > 0) || rate > server_->options.max_render_rate)
                 return error::invalid_property_value;
             render_rate_.store(rate, std::memory_order_relaxed);
             return {};
@@ -176,136 +166,174 @@ public:
     std::uint64_t frames_dropped() const noexcept { return frames_dropped_.load(std::memory_order_relaxed); }
 
     /// The id of the connection, for logs. Thread: any.
-    std::uint64_t connection_id() const noexcept { return connection_.id(); }
+    std::uint64_t connection_id() const noexcept { return connection_id_; }
 
 private:
-    friend class basic_connection<Socket>;
+    friend class connection;
 
-    // Starts the frame thread; `wake` is called after each queued frame (it posts to the
-    // connection), `full` says whether the connection has too many unsent bytes, `fail` is
-    // posted when the frame handler fails.
-    void start_frame_thread(std::size_t queue_frames, std::function<void()> wake, std::function<bool()> full,
-                            std::function<void()> fail) {
-        stop_frame_thread();
-        queue_ = std::make_unique<frame_queue<detail::queued_frame>>(queue_frames);
-        frame_stop_ = false;
-        skip_until_key_ = false;
-        config_generation_ = 0;
-        play_start_ = std::chrono::steady_clock::now();
-        if (codec_) codec_->force_key_frame();  // a joining player starts on a key frame
-        frame_thread_ = std::thread([this, wake = std::move(wake), full = std::move(full), fail = std::move(fail)] {
-            frame_loop(wake, full, fail);
-        });
-    }
+    // The render tick the frame source posts to the connection's thread; a tick that finds the
+    // previous one still waiting is skipped (a busy connection gets no backlog of renders).
+    struct render_ticket {
+        std::atomic<bool> pending{false};
+    };
 
-    void stop_frame_thread() {
-        {
-            std::lock_guard lock(frame_mutex_);
-            frame_stop_ = true;
+    std::string subject() const { return fmt::format("stream {}", id_); }
+
+    // ---- media, on the connection's thread ------------------------------------------------------
+
+    // Play starts: the stream subscribes to its broadcast, or to a frame source of its own (its
+    // render and frame handlers at the render rate, on a frame thread). `fail` is called on the
+    // connection's thread when a handler fails.
+    void start_media(std::string name, const driver::session_port& port, std::function<void()> fail) {
+        stop_media();
+        name_ = std::move(name);
+        playing_ = true;
+        paused_.store(false, std::memory_order_relaxed);
+        ++play_generation_;
+        fail_ = std::move(fail);
+        server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
+        driver::frame_source* source = nullptr;
+        std::size_t queue_frames = server_->options.frame_queue_frames;
+        if (broadcast_) {
+            source = &broadcast_->source();
+            queue_frames = broadcast_->options().player_queue_frames;
+        } else if (render_ || frame_) {
+            // One subscriber, so its drops may ask the codec for a key frame, and the handlers
+            // rest while it is paused.
+            own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true, true});
+            set_hooks(*own_, port);
+            own_->set_codec(codec_.get());
+            own_->set_log(&server_->log, connection_id_, subject());
+            source = own_.get();
         }
-        frame_cv_.notify_all();
-        if (frame_thread_.joinable()) frame_thread_.join();
+        if (!source) return;
+        sub_ = std::make_shared<driver::subscriber>(queue_frames);
+        sub_->wake = port.frames_waiting;
+        sub_->congested = [gate = port.gate] { return gate->congested(); };
+        sub_->dropped = &frames_dropped_;
+        sub_->dropped_total = &server_->frames_dropped;
+        source_ = source;
+        join_ = source->subscribe(sub_);  // written after the replies to play
+        if (own_) own_->start();
     }
 
-    void frame_loop(const std::function<void()>& wake, const std::function<bool()>& full,
-                    const std::function<void()>& fail) {
-        using clock = std::chrono::steady_clock;
-        auto next = clock::now();
-        for (;;) {
-            {
-                std::unique_lock lock(frame_mutex_);
-                if (frame_cv_.wait_until(lock, next, [this] { return frame_stop_; })) return;
-            }
-            // The frame's timestamp is its scheduled tick: steady spacing, no wake-up jitter (players
-            // map timestamps onto a frame grid, and jitter would put two frames in one slot).
-            const auto tick = next;
-            const auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / render_rate()));
-            next += period;
-            const auto now = clock::now();
-            if (next < now) next = now;  // fell behind: do not burst to catch up
-            if (paused()) continue;
-            if (force_key_.exchange(false) && codec_) codec_->force_key_frame();
+    void set_hooks(driver::frame_source& source, const driver::session_port& port) {
+        driver::frame_source::render_hook render;
+        driver::frame_source::frame_hook frame;
+        if (render_) {
+            render = [ticket = std::make_shared<render_ticket>(), weak = weak_from_this(), exec = port.executor,
+                      gen = play_generation_] {
+                if (!ticket->pending.exchange(true, std::memory_order_acq_rel))
+                    asio::post(exec, [ticket, weak, gen] {
+                        ticket->pending.store(false, std::memory_order_release);
+                        if (auto self = weak.lock()) self->render_tick(gen);
+                    });
+                return true;
+            };
+        }
+        if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
+        source.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
+    }
 
-            detail::queued_frame item;
-            const bool queue_full = queue_->size_approx() * 2 >= queue_->capacity() || full();
-            bool ok = false;
-            try {
-                ok = frame_ ? static_cast<bool>(frame_(*this, item.frame, queue_full)) : true;
-            } catch (...) {
-                ok = false;
-            }
-            if (!ok) {
-                fail();
-                return;
-            }
-            if (item.frame.data.empty()) continue;
-            if (codec_ && codec_->generation() != config_generation_) {
-                config_generation_ = codec_->generation();
-                item.config = std::make_shared<const std::vector<std::byte>>(codec_->header());
-                item.width = codec_->width();
-                item.height = codec_->height();
-            }
-            // After a drop, frames that depend on the dropped one are useless: skip to a key frame.
-            if (skip_until_key_ && !item.frame.key_frame) {
-                count_frame_dropped();
-                continue;
-            }
-            item.timestamp = static_cast<std::uint32_t>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(tick - play_start_).count());
-            if (queue_->try_push(std::move(item))) {
-                skip_until_key_ = false;
-                wake();
-            } else {
-                count_frame_dropped();
-                skip_until_key_ = true;
-                if (codec_) codec_->force_key_frame();
-            }
+    // On the connection's thread: one render call, unless the play it was made for is over.
+    void render_tick(std::uint64_t generation) {
+        if (!playing_ || generation != play_generation_ || paused() || !render_) return;
+        const auto ok = detail::guarded_call(server_->log, connection_id_, "render", subject(),
+                                             [&] { return static_cast<bool>(render_(*this)); });
+        if (ok && *ok) return;
+        if (ok)
+            server_->log.log(log_level::warning, connection_id_, "render", error::handler_failed,
+                             "render handler of {} returned false", subject());
+        if (fail_) fail_();
+    }
+
+    // Play stops: the frame thread (if any) ends, the subscription goes, queued frames go.
+    void stop_media() {
+        if (!playing_) return;
+        playing_ = false;
+        server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
+        if (own_) own_->stop();
+        if (source_ && sub_) source_->unsubscribe(sub_.get());
+        own_.reset();
+        source_ = nullptr;
+        sub_.reset();
+        join_.clear();
+        fail_ = nullptr;
+    }
+
+    // Pause stops frames (and an own source's handlers); resume asks for a key frame.
+    void set_paused(bool pause) {
+        paused_.store(pause, std::memory_order_relaxed);
+        if (sub_) sub_->paused.store(pause, std::memory_order_relaxed);
+        if (pause || !source_) return;
+        source_->request_key_frame();
+    }
+
+    // Whether the stream's producer failed (its frames ended).
+    bool media_failed() const noexcept { return sub_ && sub_->failed.load(std::memory_order_relaxed); }
+
+    /**
+     * Hands the waiting frames to `send(const protocol::shared_frame&) -> bool` (false: dropped
+     * for want of a key frame) when `may_go`; returns false when frames wait for the client.
+     */
+    template <class Send>
+    bool collect(bool may_go, Send&& send) {
+        if (!sub_) return true;
+        auto& queue = sub_->queue;
+        if (paused()) {
+            join_.clear();
+            while (queue.front()) queue.pop();
+            return true;
+        }
+        if (!may_go) return queue.front() == nullptr && join_.empty();
+        for (const auto& f : join_) count(send(f));
+        join_.clear();
+        while (auto* f = queue.front()) {
+            count(send(*f));
+            queue.pop();
+        }
+        return true;
+    }
+
+    void count(bool sent) noexcept {
+        if (sent) {
+            frames_sent_.fetch_add(1, std::memory_order_relaxed);
+            server_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+            server_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
         }
     }
 
-    void count_frame_dropped() noexcept {
-        frames_dropped_.fetch_add(1, std::memory_order_relaxed);
-        connection_.server_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    connection_type& connection_;
+    class connection& connection_;
+    const std::shared_ptr<detail::server_state> server_;
     const std::uint32_t id_;
+    const std::uint64_t connection_id_;
     std::string name_;
     bool playing_ = false;
     std::atomic<bool> paused_{false};
     std::atomic<double> render_rate_;
 
-    std::function<bool(basic_stream&)> render_;
-    std::function<bool(basic_stream&, encoded_frame&, bool)> frame_;
-    std::function<bool(basic_stream&, play_event&)> play_;
-    std::function<bool(basic_stream&, const pause_event&)> pause_;
+    std::function<bool(stream&)> render_;
+    std::function<bool(stream&, encoded_frame&, bool)> frame_;
+    std::function<bool(stream&, play_event&)> play_;
+    std::function<bool(stream&, const pause_event&)> pause_;
     std::unique_ptr<video_codec> codec_;
     std::shared_ptr<broadcast> broadcast_;
-    std::shared_ptr<detail::broadcast_subscriber> subscriber_;  // while playing a broadcast
 
     mutable std::mutex properties_mutex_;
     std::map<std::string, std::string, std::less<>> properties_;
 
-    // Frame thread state.
-    std::thread frame_thread_;
-    std::mutex frame_mutex_;
-    std::condition_variable frame_cv_;
-    bool frame_stop_ = false;
-    std::atomic<bool> force_key_{false};
-    bool skip_until_key_ = false;
-    std::uint64_t config_generation_ = 0;
-    std::chrono::steady_clock::time_point play_start_;
-    std::unique_ptr<frame_queue<detail::queued_frame>> queue_;
     std::atomic<std::uint64_t> frames_sent_{0};
     std::atomic<std::uint64_t> frames_dropped_{0};
 
-    // Writer state (connection thread).
-    bool sent_key_frame_ = false;
-    std::uint32_t last_timestamp_ = 0;
-    std::optional<std::uint32_t> broadcast_base_;  // the broadcast's timestamp of this player's first frame
-    std::shared_ptr<const detail::broadcast_config> sent_config_;
-    std::vector<detail::shared_frame> join_frames_;  // the cached group, for a joining player
-    std::shared_ptr<bool> render_alive_;  // the render loop runs while this is set and true
+    // While playing.
+    std::uint64_t play_generation_ = 0;
+    std::unique_ptr<driver::frame_source> own_;  // the stream's own frame thread
+    driver::frame_source* source_ = nullptr;     // own_, or the broadcast's
+    std::shared_ptr<driver::subscriber> sub_;
+    std::vector<protocol::shared_frame> join_;   // the cached group, for a joining player
+    std::function<void()> fail_;
 };
 
 RTMPX_NAMESPACE_END

@@ -64,18 +64,18 @@ RTMPX_NAMESPACE_BEGIN
 enum class error {
     // handshake
     bad_handshake_version = 1,  ///< C0 carried a version other than 3
-    handshake_malformed = 2,    ///< C2 or the handshake bytes are unusable
+    unused_2 = 2,               ///< retired (nothing could raise it)
     // chunk stream
     chunk_size_invalid = 10,     ///< Set Chunk Size of 0 or with the top bit set (RTMP 1.0 §5.4.1)
-    chunk_size_too_large = 11,   ///< Set Chunk Size above the configured maximum
+    unused_11 = 11,              ///< retired: every legal chunk size is accepted (RTMP 1.0 §5.4.1)
     message_too_large = 12,      ///< message length above the configured maximum
     too_many_chunk_streams = 13, ///< more live chunk streams than allowed
     reassembly_limit = 14,       ///< partially assembled bytes above the configured maximum
     chunk_header_invalid = 15,   ///< a type 1/2/3 header on a chunk stream with no previous header
-    chunk_stream_id_invalid = 16,///< a chunk stream id the spec reserves
+    unused_16 = 16,              ///< retired (no chunk stream id is reserved for the peer)
     // messages
     message_malformed = 20,      ///< a control or command message whose body does not parse
-    unknown_message_type = 21,   ///< a message type id RTMP does not define
+    unused_21 = 21,              ///< retired: unknown message types are passed on, not refused
     aggregate_malformed = 22,    ///< an aggregate message whose parts do not add up
     // AMF
     amf_truncated = 30,          ///< input ended inside a value
@@ -118,16 +118,12 @@ namespace detail {
 inline const char* error_message(error e) noexcept {
     switch (e) {
     case error::bad_handshake_version: return "handshake: C0 version is not 3";
-    case error::handshake_malformed: return "handshake: malformed handshake data";
     case error::chunk_size_invalid: return "chunk size must be between 1 and 2^31-1";
-    case error::chunk_size_too_large: return "chunk size above the configured maximum";
     case error::message_too_large: return "message length above the configured maximum";
     case error::too_many_chunk_streams: return "too many live chunk streams";
     case error::reassembly_limit: return "too many bytes waiting for reassembly";
     case error::chunk_header_invalid: return "chunk header refers to a chunk stream with no previous header";
-    case error::chunk_stream_id_invalid: return "reserved chunk stream id";
     case error::message_malformed: return "malformed message body";
-    case error::unknown_message_type: return "unknown message type";
     case error::aggregate_malformed: return "malformed aggregate message";
     case error::amf_truncated: return "AMF: value truncated";
     case error::amf_unknown_marker: return "AMF: unknown type marker";
@@ -153,13 +149,16 @@ inline const char* error_message(error e) noexcept {
     case error::handler_failed: return "a handler reported failure";
     case error::call_timeout: return "the client did not answer the call in time";
     case error::too_many_pending_calls: return "too many calls waiting for the client";
+    case error::unused_2:
+    case error::unused_11:
+    case error::unused_16:
+    case error::unused_21: return "retired rtmpx error";
     }
     return "unknown rtmpx error";
 }
 
 inline condition error_condition_of(error e) noexcept {
     switch (e) {
-    case error::chunk_size_too_large:
     case error::message_too_large:
     case error::too_many_chunk_streams:
     case error::reassembly_limit:
@@ -290,9 +289,10 @@ struct amf_limits {
     std::size_t max_elements = 65536;  ///< values decoded in one message, nested ones included
 };
 
-/// Bounds for the chunk stream reader (exceeding one yields the named `rtmpx::error`).
+/// Bounds for the chunk stream reader (exceeding one yields the named `rtmpx::error`). The peer's
+/// chunk size is not one of them: any legal Set Chunk Size (1 to 2^31-1) is accepted, since the
+/// bytes held are bounded by the message and reassembly limits whatever the chunk size.
 struct chunk_limits {
-    std::uint32_t max_chunk_size = 65536;          ///< largest Set Chunk Size accepted (chunk_size_too_large)
     std::uint32_t max_message_size = 4u << 20;     ///< largest message length (message_too_large)
     std::size_t max_chunk_streams = 64;            ///< live chunk streams (too_many_chunk_streams)
     std::size_t max_reassembly_bytes = 16u << 20;  ///< bytes held in partial messages (reassembly_limit)
@@ -300,114 +300,20 @@ struct chunk_limits {
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/limits.hpp ----
-// ---- include/rtmpx/amf0.hpp ----
-// AMF0 values, their encoder and their bounded decoder (with the AVM+ switch to AMF3).
+// ---- include/rtmpx/amf/value.hpp ----
+// The AMF value type: what AMF0 and AMF3 data decode into and encode from.
 
-#include <algorithm>
 #include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <iterator>
-#include <limits>
-#include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <variant>
 #include <vector>
 
-#include <fmt/format.h>
-
-// ---- include/rtmpx/detail/endian.hpp ----
-// Big- and little-endian loads and stores on byte spans (no casts of wire bytes to structs).
-
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <vector>
-
-
-RTMPX_NAMESPACE_BEGIN
-namespace detail {
-
-inline std::uint8_t u8(std::byte b) noexcept { return std::to_integer<std::uint8_t>(b); }
-
-inline std::uint16_t load_be16(std::span<const std::byte> p) noexcept {
-    return static_cast<std::uint16_t>((u8(p[0]) << 8) | u8(p[1]));
-}
-inline std::uint32_t load_be24(std::span<const std::byte> p) noexcept {
-    return (std::uint32_t{u8(p[0])} << 16) | (std::uint32_t{u8(p[1])} << 8) | u8(p[2]);
-}
-inline std::uint32_t load_be32(std::span<const std::byte> p) noexcept {
-    return (std::uint32_t{u8(p[0])} << 24) | (std::uint32_t{u8(p[1])} << 16) | (std::uint32_t{u8(p[2])} << 8) |
-           u8(p[3]);
-}
-inline std::uint32_t load_le32(std::span<const std::byte> p) noexcept {
-    return (std::uint32_t{u8(p[3])} << 24) | (std::uint32_t{u8(p[2])} << 16) | (std::uint32_t{u8(p[1])} << 8) |
-           u8(p[0]);
-}
-inline std::uint64_t load_be64(std::span<const std::byte> p) noexcept {
-    return (std::uint64_t{load_be32(p)} << 32) | load_be32(p.subspan(4));
-}
-
-inline void store_be16(std::span<std::byte> p, std::uint16_t v) noexcept {
-    p[0] = std::byte(v >> 8);
-    p[1] = std::byte(v & 0xff);
-}
-inline void store_be24(std::span<std::byte> p, std::uint32_t v) noexcept {
-    p[0] = std::byte((v >> 16) & 0xff);
-    p[1] = std::byte((v >> 8) & 0xff);
-    p[2] = std::byte(v & 0xff);
-}
-inline void store_be32(std::span<std::byte> p, std::uint32_t v) noexcept {
-    p[0] = std::byte(v >> 24);
-    p[1] = std::byte((v >> 16) & 0xff);
-    p[2] = std::byte((v >> 8) & 0xff);
-    p[3] = std::byte(v & 0xff);
-}
-inline void store_le32(std::span<std::byte> p, std::uint32_t v) noexcept {
-    p[0] = std::byte(v & 0xff);
-    p[1] = std::byte((v >> 8) & 0xff);
-    p[2] = std::byte((v >> 16) & 0xff);
-    p[3] = std::byte(v >> 24);
-}
-inline void store_be64(std::span<std::byte> p, std::uint64_t v) noexcept {
-    store_be32(p, static_cast<std::uint32_t>(v >> 32));
-    store_be32(p.subspan(4), static_cast<std::uint32_t>(v));
-}
-
-/// Appends big-endian integers to a growing byte vector.
-inline void put_u8(std::vector<std::byte>& out, std::uint8_t v) { out.push_back(std::byte(v)); }
-inline void put_be16(std::vector<std::byte>& out, std::uint16_t v) {
-    out.push_back(std::byte(v >> 8));
-    out.push_back(std::byte(v & 0xff));
-}
-inline void put_be24(std::vector<std::byte>& out, std::uint32_t v) {
-    out.push_back(std::byte((v >> 16) & 0xff));
-    out.push_back(std::byte((v >> 8) & 0xff));
-    out.push_back(std::byte(v & 0xff));
-}
-inline void put_be32(std::vector<std::byte>& out, std::uint32_t v) {
-    put_be16(out, static_cast<std::uint16_t>(v >> 16));
-    put_be16(out, static_cast<std::uint16_t>(v & 0xffff));
-}
-inline void put_le32(std::vector<std::byte>& out, std::uint32_t v) {
-    out.push_back(std::byte(v & 0xff));
-    out.push_back(std::byte((v >> 8) & 0xff));
-    out.push_back(std::byte((v >> 16) & 0xff));
-    out.push_back(std::byte(v >> 24));
-}
-inline void put_be64(std::vector<std::byte>& out, std::uint64_t v) {
-    put_be32(out, static_cast<std::uint32_t>(v >> 32));
-    put_be32(out, static_cast<std::uint32_t>(v));
-}
-
-} // namespace detail
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/endian.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
 namespace amf0 {
@@ -697,7 +603,135 @@ inline bool operator==(const value& a, const value& b) {
 }
 
 } // namespace amf0
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/amf/value.hpp ----
+// ---- include/rtmpx/amf/amf0.hpp ----
+// AMF0: the encoder and the bounded decoder of amf0::value (with the AVM+ switch to AMF3).
 
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- include/rtmpx/amf/amf3_decoder.hpp ----
+// Bounded AMF3 decoding into amf0::value, for the AVM+ switch (0x11) inside AMF0 data.
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+// ---- include/rtmpx/amf/wire.hpp ----
+// What the AMF0 and AMF3 codecs share: type markers, byte writers and the bounded decode cursor.
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- include/rtmpx/detail/endian.hpp ----
+// Big- and little-endian loads and stores on byte spans (no casts of wire bytes to structs).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+inline std::uint8_t u8(std::byte b) noexcept { return std::to_integer<std::uint8_t>(b); }
+
+inline std::uint16_t load_be16(std::span<const std::byte> p) noexcept {
+    return static_cast<std::uint16_t>((u8(p[0]) << 8) | u8(p[1]));
+}
+inline std::uint32_t load_be24(std::span<const std::byte> p) noexcept {
+    return (std::uint32_t{u8(p[0])} << 16) | (std::uint32_t{u8(p[1])} << 8) | u8(p[2]);
+}
+inline std::uint32_t load_be32(std::span<const std::byte> p) noexcept {
+    return (std::uint32_t{u8(p[0])} << 24) | (std::uint32_t{u8(p[1])} << 16) | (std::uint32_t{u8(p[2])} << 8) |
+           u8(p[3]);
+}
+inline std::uint32_t load_le32(std::span<const std::byte> p) noexcept {
+    return (std::uint32_t{u8(p[3])} << 24) | (std::uint32_t{u8(p[2])} << 16) | (std::uint32_t{u8(p[1])} << 8) |
+           u8(p[0]);
+}
+inline std::uint64_t load_be64(std::span<const std::byte> p) noexcept {
+    return (std::uint64_t{load_be32(p)} << 32) | load_be32(p.subspan(4));
+}
+
+inline void store_be16(std::span<std::byte> p, std::uint16_t v) noexcept {
+    p[0] = std::byte(v >> 8);
+    p[1] = std::byte(v & 0xff);
+}
+inline void store_be24(std::span<std::byte> p, std::uint32_t v) noexcept {
+    p[0] = std::byte((v >> 16) & 0xff);
+    p[1] = std::byte((v >> 8) & 0xff);
+    p[2] = std::byte(v & 0xff);
+}
+inline void store_be32(std::span<std::byte> p, std::uint32_t v) noexcept {
+    p[0] = std::byte(v >> 24);
+    p[1] = std::byte((v >> 16) & 0xff);
+    p[2] = std::byte((v >> 8) & 0xff);
+    p[3] = std::byte(v & 0xff);
+}
+inline void store_le32(std::span<std::byte> p, std::uint32_t v) noexcept {
+    p[0] = std::byte(v & 0xff);
+    p[1] = std::byte((v >> 8) & 0xff);
+    p[2] = std::byte((v >> 16) & 0xff);
+    p[3] = std::byte(v >> 24);
+}
+inline void store_be64(std::span<std::byte> p, std::uint64_t v) noexcept {
+    store_be32(p, static_cast<std::uint32_t>(v >> 32));
+    store_be32(p.subspan(4), static_cast<std::uint32_t>(v));
+}
+
+/// Appends big-endian integers to a growing byte vector.
+inline void put_u8(std::vector<std::byte>& out, std::uint8_t v) { out.push_back(std::byte(v)); }
+inline void put_be16(std::vector<std::byte>& out, std::uint16_t v) {
+    out.push_back(std::byte(v >> 8));
+    out.push_back(std::byte(v & 0xff));
+}
+inline void put_be24(std::vector<std::byte>& out, std::uint32_t v) {
+    out.push_back(std::byte((v >> 16) & 0xff));
+    out.push_back(std::byte((v >> 8) & 0xff));
+    out.push_back(std::byte(v & 0xff));
+}
+inline void put_be32(std::vector<std::byte>& out, std::uint32_t v) {
+    put_be16(out, static_cast<std::uint16_t>(v >> 16));
+    put_be16(out, static_cast<std::uint16_t>(v & 0xffff));
+}
+inline void put_le32(std::vector<std::byte>& out, std::uint32_t v) {
+    out.push_back(std::byte(v & 0xff));
+    out.push_back(std::byte((v >> 8) & 0xff));
+    out.push_back(std::byte((v >> 16) & 0xff));
+    out.push_back(std::byte(v >> 24));
+}
+inline void put_be64(std::vector<std::byte>& out, std::uint64_t v) {
+    put_be32(out, static_cast<std::uint32_t>(v >> 32));
+    put_be32(out, static_cast<std::uint32_t>(v));
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/endian.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
 namespace detail {
 
 /// Appends the bytes of `text` (AMF strings are raw UTF-8; no validation either way).
@@ -709,9 +743,6 @@ inline void amf_put_text(std::vector<std::byte>& out, std::string_view text) {
 }
 
 inline void amf_put_double(std::vector<std::byte>& out, double d) { put_be64(out, std::bit_cast<std::uint64_t>(d)); }
-
-/// Writes one AMF3 value (marker included); defined in detail/amf3_encoder.hpp.
-inline void amf3_encode(const amf0::value& v, std::vector<std::byte>& out);
 
 inline std::size_t amf_saturating_add(std::size_t a, std::size_t b) noexcept {
     return a > std::numeric_limits<std::size_t>::max() - b ? std::numeric_limits<std::size_t>::max() : a + b;
@@ -800,9 +831,6 @@ struct amf_decode_context {
     }
 };
 
-/// Decodes one AMF3 value (marker included) with its own reference tables; in amf3_decoder.hpp.
-inline bool amf3_decode_value(amf_decode_context& ctx, std::size_t depth, amf0::value& out);
-
 /// AMF0 type markers.
 enum class amf0_marker : std::uint8_t {
     number = 0x00,
@@ -846,443 +874,9 @@ enum class amf3_marker : std::uint8_t {
     vector_object = 0x10,
     dictionary = 0x11,
 };
-
-inline void amf0_put_marker(std::vector<std::byte>& out, amf0_marker m) { put_u8(out, static_cast<std::uint8_t>(m)); }
-
-inline void amf0_put_short_text(std::vector<std::byte>& out, std::string_view text) {
-    RTMPX_ASSERT(text.size() <= 0xffff);
-    put_be16(out, static_cast<std::uint16_t>(text.size()));
-    amf_put_text(out, text);
-}
-
-inline void amf0_encode_value(const amf0::value& v, std::vector<std::byte>& out);
-
-inline void amf0_encode_properties(const amf0::properties& props, std::vector<std::byte>& out) {
-    for (const amf0::property& p : props) {
-        amf0_put_short_text(out, p.first);
-        amf0_encode_value(p.second, out);
-    }
-    put_be16(out, 0);
-    amf0_put_marker(out, amf0_marker::object_end);
-}
-
-inline void amf0_encode_value(const amf0::value& v, std::vector<std::byte>& out) {
-    using amf0::kind;
-    switch (v.type()) {
-    case kind::number:
-        amf0_put_marker(out, amf0_marker::number);
-        amf_put_double(out, v.as_number());
-        return;
-    case kind::boolean:
-        amf0_put_marker(out, amf0_marker::boolean);
-        put_u8(out, v.as_bool() ? 1 : 0);
-        return;
-    case kind::string: {
-        const std::string_view s = v.as_string();
-        if (s.size() <= 0xffff) {
-            amf0_put_marker(out, amf0_marker::string);
-            amf0_put_short_text(out, s);
-        } else {
-            RTMPX_ASSERT(s.size() <= 0xffffffffu);
-            amf0_put_marker(out, amf0_marker::long_string);
-            put_be32(out, static_cast<std::uint32_t>(s.size()));
-            amf_put_text(out, s);
-        }
-        return;
-    }
-    case kind::object:
-        amf0_put_marker(out, amf0_marker::object);
-        amf0_encode_properties(v.props(), out);
-        return;
-    case kind::null: amf0_put_marker(out, amf0_marker::null); return;
-    case kind::undefined: amf0_put_marker(out, amf0_marker::undefined); return;
-    case kind::unsupported: amf0_put_marker(out, amf0_marker::unsupported); return;
-    case kind::ecma_array:
-        RTMPX_ASSERT(v.size() <= 0xffffffffu);
-        amf0_put_marker(out, amf0_marker::ecma_array);
-        put_be32(out, static_cast<std::uint32_t>(v.size()));
-        amf0_encode_properties(v.props(), out);
-        return;
-    case kind::strict_array:
-        RTMPX_ASSERT(v.size() <= 0xffffffffu);
-        amf0_put_marker(out, amf0_marker::strict_array);
-        put_be32(out, static_cast<std::uint32_t>(v.size()));
-        for (const amf0::value& e : v.elements()) amf0_encode_value(e, out);
-        return;
-    case kind::date:
-        amf0_put_marker(out, amf0_marker::date);
-        amf_put_double(out, v.date_ms());
-        put_be16(out, static_cast<std::uint16_t>(v.date_timezone()));
-        return;
-    case kind::xml_document: {
-        const std::string_view s = v.as_string();
-        RTMPX_ASSERT(s.size() <= 0xffffffffu);
-        amf0_put_marker(out, amf0_marker::xml_document);
-        put_be32(out, static_cast<std::uint32_t>(s.size()));
-        amf_put_text(out, s);
-        return;
-    }
-    case kind::typed_object:
-        amf0_put_marker(out, amf0_marker::typed_object);
-        amf0_put_short_text(out, v.class_name());
-        amf0_encode_properties(v.props(), out);
-        return;
-    case kind::byte_array:
-    case kind::dictionary:
-        amf0_put_marker(out, amf0_marker::avmplus);
-        amf3_encode(v, out);
-        return;
-    }
-}
-
-/**
- * The AMF0 reader. Complex values (objects, ECMA arrays, strict arrays, typed objects) are
- * numbered in the order they begin; a reference re-reads the referenced bytes, which yields the
- * deep copy and charges every copied element against the limits again.
- */
-class amf0_decoder {
-public:
-    explicit amf0_decoder(amf_decode_context& ctx) noexcept : ctx_(ctx) {}
-
-    /// Decodes the value at the cursor; `depth` counts the containers around it.
-    bool decode_value(std::size_t depth, amf0::value& out) {
-        if (!ctx_.need(1)) return false;
-        const std::size_t start = ctx_.pos;
-        const auto marker = static_cast<amf0_marker>(ctx_.read_u8());
-        if (marker == amf0_marker::reference) return decode_reference(depth, out);
-        if (marker == amf0_marker::avmplus) return amf3_decode_value(ctx_, depth, out);
-        if (!ctx_.count_element()) return false;
-        switch (marker) {
-        case amf0_marker::number:
-            if (!ctx_.need(8)) return false;
-            out = amf0::value(ctx_.read_double());
-            return true;
-        case amf0_marker::boolean:
-            if (!ctx_.need(1)) return false;
-            out = amf0::value(ctx_.read_u8() != 0);
-            return true;
-        case amf0_marker::string:
-        case amf0_marker::long_string: {
-            const std::size_t width = marker == amf0_marker::string ? 2 : 4;
-            if (!ctx_.need(width)) return false;
-            const std::size_t len = width == 2 ? ctx_.read_be16() : ctx_.read_be32();
-            std::string s;
-            if (!ctx_.read_string(len, s)) return false;
-            out = amf0::value(std::move(s));
-            return true;
-        }
-        case amf0_marker::xml_document: {
-            if (!ctx_.need(4)) return false;
-            std::string s;
-            if (!ctx_.read_string(ctx_.read_be32(), s)) return false;
-            out = amf0::value::xml_document(std::move(s));
-            return true;
-        }
-        case amf0_marker::null: out = amf0::value::null(); return true;
-        case amf0_marker::undefined: out = amf0::value::undefined(); return true;
-        case amf0_marker::unsupported: out = amf0::value::unsupported(); return true;
-        case amf0_marker::date: {
-            if (!ctx_.need(10)) return false;
-            const double ms = ctx_.read_double();
-            out = amf0::value::date(ms, static_cast<std::int16_t>(ctx_.read_be16()));
-            return true;
-        }
-        case amf0_marker::object:
-        case amf0_marker::ecma_array:
-        case amf0_marker::typed_object: {
-            if (!ctx_.enter(depth)) return false;
-            const std::size_t slot = begin_complex(start);
-            std::string class_name;
-            if (marker == amf0_marker::ecma_array) {
-                if (!ctx_.need(4)) return false;
-                ctx_.read_be32();  // a count hint only; the object end decides
-            } else if (marker == amf0_marker::typed_object) {
-                if (!ctx_.need(2) || !ctx_.read_string(ctx_.read_be16(), class_name)) return false;
-            }
-            amf0::properties props;
-            if (!decode_properties(depth + 1, props)) return false;
-            end_complex(slot);
-            if (marker == amf0_marker::object) {
-                out = amf0::value::object(std::move(props));
-            } else if (marker == amf0_marker::ecma_array) {
-                out = amf0::value::ecma_array(std::move(props));
-            } else {
-                out = amf0::value::typed_object(std::move(class_name), std::move(props));
-            }
-            return true;
-        }
-        case amf0_marker::strict_array: {
-            if (!ctx_.enter(depth) || !ctx_.need(4)) return false;
-            const std::size_t slot = begin_complex(start);
-            const std::uint32_t count = ctx_.read_be32();
-            // every element takes at least one byte: check before reserving
-            if (count > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
-            if (!ctx_.room_for(count)) return false;
-            std::vector<amf0::value> elements;
-            elements.reserve(count);
-            for (std::uint32_t i = 0; i < count; ++i) {
-                amf0::value e;
-                if (!decode_value(depth + 1, e)) return false;
-                elements.push_back(std::move(e));
-            }
-            end_complex(slot);
-            out = amf0::value::strict_array(std::move(elements));
-            return true;
-        }
-        case amf0_marker::object_end: return ctx_.fail(error::amf_malformed);
-        case amf0_marker::movieclip:
-        case amf0_marker::recordset:
-        default: return ctx_.fail(error::amf_unknown_marker);
-        }
-    }
-
-private:
-    struct complex_entry {
-        std::size_t offset;  ///< of the marker
-        bool complete;
-    };
-    static constexpr std::size_t no_slot = std::numeric_limits<std::size_t>::max();
-
-    std::size_t begin_complex(std::size_t offset) {
-        if (replay_ > 0) return no_slot;  // a copy is not a new table entry
-        table_.push_back({offset, false});
-        return table_.size() - 1;
-    }
-    void end_complex(std::size_t slot) noexcept {
-        if (slot != no_slot) table_[slot].complete = true;
-    }
-
-    /// Properties up to the object end: an empty key followed by the 0x09 marker.
-    bool decode_properties(std::size_t depth, amf0::properties& props) {
-        for (;;) {
-            if (!ctx_.need(2)) return false;
-            const std::uint16_t len = ctx_.read_be16();
-            if (len == 0) {
-                if (!ctx_.need(1)) return false;
-                if (ctx_.peek_u8() == static_cast<std::uint8_t>(amf0_marker::object_end)) {
-                    ++ctx_.pos;
-                    return true;
-                }
-            }
-            std::string key;
-            if (!ctx_.read_string(len, key)) return false;
-            amf0::value v;
-            if (!decode_value(depth, v)) return false;
-            props.emplace_back(std::move(key), std::move(v));
-        }
-    }
-
-    bool decode_reference(std::size_t depth, amf0::value& out) {
-        if (!ctx_.need(2)) return false;
-        const std::uint16_t index = ctx_.read_be16();
-        if (index >= table_.size() || !table_[index].complete) return ctx_.fail(error::amf_bad_reference);
-        const std::size_t resume = ctx_.pos;
-        ctx_.pos = table_[index].offset;
-        ++replay_;
-        ++ctx_.replaying;
-        const bool ok = decode_value(depth, out);
-        --replay_;
-        --ctx_.replaying;
-        ctx_.pos = resume;
-        return ok;
-    }
-
-    amf_decode_context& ctx_;
-    std::vector<complex_entry> table_;
-    std::size_t replay_ = 0;
-};
-
-/// Appends the JSON-like text of `s` in double quotes.
-inline void amf_format_quoted(std::string& out, std::string_view s) {
-    out += '"';
-    for (const char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-                fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
-
-inline void amf_format_key(std::string& out, std::string_view key) {
-    const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
-    });
-    if (plain) {
-        out += key;
-    } else {
-        amf_format_quoted(out, key);
-    }
-}
-
-inline void amf_format_value(std::string& out, const amf0::value& v);
-
-inline void amf_format_properties(std::string& out, const amf0::properties& props) {
-    out += '{';
-    bool first = true;
-    for (const amf0::property& p : props) {
-        if (!first) out += ", ";
-        first = false;
-        amf_format_key(out, p.first);
-        out += ": ";
-        amf_format_value(out, p.second);
-    }
-    out += '}';
-}
-
-inline void amf_format_value(std::string& out, const amf0::value& v) {
-    using amf0::kind;
-    switch (v.type()) {
-    case kind::number: fmt::format_to(std::back_inserter(out), "{}", v.as_number()); return;
-    case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
-    case kind::string: amf_format_quoted(out, v.as_string()); return;
-    case kind::object: amf_format_properties(out, v.props()); return;
-    case kind::null: out += "null"; return;
-    case kind::undefined: out += "undefined"; return;
-    case kind::unsupported: out += "unsupported"; return;
-    case kind::ecma_array:
-        out += "ecma";
-        amf_format_properties(out, v.props());
-        return;
-    case kind::strict_array: {
-        out += '[';
-        bool first = true;
-        for (const amf0::value& e : v.elements()) {
-            if (!first) out += ", ";
-            first = false;
-            amf_format_value(out, e);
-        }
-        out += ']';
-        return;
-    }
-    case kind::date:
-        if (v.date_timezone() == 0) {
-            fmt::format_to(std::back_inserter(out), "date({})", v.date_ms());
-        } else {
-            fmt::format_to(std::back_inserter(out), "date({}, tz {})", v.date_ms(), v.date_timezone());
-        }
-        return;
-    case kind::xml_document:
-        out += "xml(";
-        amf_format_quoted(out, v.as_string());
-        out += ')';
-        return;
-    case kind::typed_object:
-        out += v.class_name();
-        amf_format_properties(out, v.props());
-        return;
-    case kind::byte_array: fmt::format_to(std::back_inserter(out), "bytes({})", v.bytes().size()); return;
-    case kind::dictionary: {
-        out += "dict{";
-        bool first = true;
-        for (const auto& [key, val] : v.entries()) {
-            if (!first) out += ", ";
-            first = false;
-            amf_format_value(out, key);
-            out += " => ";
-            amf_format_value(out, val);
-        }
-        out += '}';
-        return;
-    }
-    }
-}
-
 } // namespace detail
-
-namespace amf0 {
-
-/// Appends the AMF0 encoding of `v`. Strings over 65535 bytes become long strings; byte arrays
-/// and dictionaries (AMF3-only kinds) are written as an AVM+ switch followed by their AMF3 form.
-/// Preconditions: keys and class names up to 65535 bytes, other lengths and counts below 2^32.
-inline void encode(const value& v, std::vector<std::byte>& out) { detail::amf0_encode_value(v, out); }
-
-inline std::vector<std::byte> encode(const value& v) {
-    std::vector<std::byte> out;
-    detail::amf0_encode_value(v, out);
-    return out;
-}
-
-/**
- * Decodes one value from the front of `in` into `out`. Returns the bytes consumed; on failure
- * returns 0, sets `ec` and leaves `out` alone.
- */
-inline std::size_t decode(std::span<const std::byte> in, value& out, std::error_code& ec,
-                          const amf_limits& limits = {}) {
-    detail::amf_decode_context ctx(in, limits);
-    detail::amf0_decoder decoder(ctx);
-    value v;
-    if (!decoder.decode_value(0, v)) {
-        ec = ctx.ec;
-        return 0;
-    }
-    ec.clear();
-    out = std::move(v);
-    return ctx.pos;
-}
-
-/**
- * Decodes values until `in` ends (a command or data message body). `out` is cleared first; on
- * failure it keeps the values decoded before the bad one and `ec` says why. The limits and the
- * reference table span the whole call.
- */
-inline bool decode_all(std::span<const std::byte> in, std::vector<value>& out, std::error_code& ec,
-                       const amf_limits& limits = {}) {
-    out.clear();
-    detail::amf_decode_context ctx(in, limits);
-    detail::amf0_decoder decoder(ctx);
-    while (ctx.pos < in.size()) {
-        value v;
-        if (!decoder.decode_value(0, v)) {
-            ec = ctx.ec;
-            return false;
-        }
-        out.push_back(std::move(v));
-    }
-    ec.clear();
-    return true;
-}
-
-/// Compact JSON-like text: `{app: "live", n: 3}`, `ecma{...}`, `[1, 2]`, `date(ms)`, `bytes(N)`...
-inline std::string to_string(const value& v) {
-    std::string out;
-    detail::amf_format_value(out, v);
-    return out;
-}
-
-} // namespace amf0
 RTMPX_NAMESPACE_END
-
-template <>
-struct fmt::formatter<rtmpx::amf0::value> {
-    constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
-    template <typename FormatContext>
-    auto format(const rtmpx::amf0::value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
-        const std::string text = rtmpx::amf0::to_string(v);
-        return std::copy(text.begin(), text.end(), ctx.out());
-    }
-};
-
-// The AMF3 halves need the complete amf0::value; each also includes this header itself.
-// ---- include/rtmpx/detail/amf3_decoder.hpp ----
-// Bounded AMF3 decoding into amf0::value, for the AVM+ switch (0x11) inside AMF0 data.
-
-#include <cstddef>
-#include <cstdint>
-#include <limits>
-#include <string>
-#include <utility>
-#include <vector>
-
+// ---- end of include/rtmpx/amf/wire.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
 namespace detail {
@@ -1661,8 +1255,8 @@ inline bool amf3_decode_value(amf_decode_context& ctx, std::size_t depth, amf0::
 
 } // namespace detail
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/amf3_decoder.hpp ----
-// ---- include/rtmpx/detail/amf3_encoder.hpp ----
+// ---- end of include/rtmpx/amf/amf3_decoder.hpp ----
+// ---- include/rtmpx/amf/amf3_encoder.hpp ----
 // A small AMF3 encoder for amf0::value, used for the AMF3-only kinds behind the AVM+ switch.
 
 #include <cmath>
@@ -1674,6 +1268,8 @@ RTMPX_NAMESPACE_END
 
 RTMPX_NAMESPACE_BEGIN
 namespace detail {
+
+inline void amf3_encode(const amf0::value& v, std::vector<std::byte>& out);
 
 inline void amf3_put_marker(std::vector<std::byte>& out, amf3_marker m) { put_u8(out, static_cast<std::uint8_t>(m)); }
 
@@ -1815,693 +1411,456 @@ inline void amf3_encode(const amf0::value& v, std::vector<std::byte>& out) {
 
 } // namespace detail
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/amf3_encoder.hpp ----
-// ---- end of include/rtmpx/amf0.hpp ----
-// ---- include/rtmpx/message.hpp ----
-// A whole RTMP message as the chunk layer reads and writes it: header fields plus payload.
-
-#include <cstddef>
-#include <cstdint>
-#include <vector>
-
+// ---- end of include/rtmpx/amf/amf3_encoder.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
+namespace detail {
 
-/// RTMP message type ids (RTMP 1.0 §5.4, §7.1). The chunk layer carries any 8-bit value.
-enum class message_type : std::uint8_t {
-    set_chunk_size = 1,
-    abort = 2,
-    acknowledgement = 3,
-    user_control = 4,
-    window_ack_size = 5,
-    set_peer_bandwidth = 6,
-    audio = 8,
-    video = 9,
-    data_amf3 = 15,
-    shared_object_amf3 = 16,
-    command_amf3 = 17,
-    data_amf0 = 18,
-    shared_object_amf0 = 19,
-    command_amf0 = 20,
-    aggregate = 22,
+inline void amf0_put_marker(std::vector<std::byte>& out, amf0_marker m) { put_u8(out, static_cast<std::uint8_t>(m)); }
+
+inline void amf0_put_short_text(std::vector<std::byte>& out, std::string_view text) {
+    RTMPX_ASSERT(text.size() <= 0xffff);
+    put_be16(out, static_cast<std::uint16_t>(text.size()));
+    amf_put_text(out, text);
+}
+
+inline void amf0_encode_value(const amf0::value& v, std::vector<std::byte>& out);
+
+inline void amf0_encode_properties(const amf0::properties& props, std::vector<std::byte>& out) {
+    for (const amf0::property& p : props) {
+        amf0_put_short_text(out, p.first);
+        amf0_encode_value(p.second, out);
+    }
+    put_be16(out, 0);
+    amf0_put_marker(out, amf0_marker::object_end);
+}
+
+inline void amf0_encode_value(const amf0::value& v, std::vector<std::byte>& out) {
+    using amf0::kind;
+    switch (v.type()) {
+    case kind::number:
+        amf0_put_marker(out, amf0_marker::number);
+        amf_put_double(out, v.as_number());
+        return;
+    case kind::boolean:
+        amf0_put_marker(out, amf0_marker::boolean);
+        put_u8(out, v.as_bool() ? 1 : 0);
+        return;
+    case kind::string: {
+        const std::string_view s = v.as_string();
+        if (s.size() <= 0xffff) {
+            amf0_put_marker(out, amf0_marker::string);
+            amf0_put_short_text(out, s);
+        } else {
+            RTMPX_ASSERT(s.size() <= 0xffffffffu);
+            amf0_put_marker(out, amf0_marker::long_string);
+            put_be32(out, static_cast<std::uint32_t>(s.size()));
+            amf_put_text(out, s);
+        }
+        return;
+    }
+    case kind::object:
+        amf0_put_marker(out, amf0_marker::object);
+        amf0_encode_properties(v.props(), out);
+        return;
+    case kind::null: amf0_put_marker(out, amf0_marker::null); return;
+    case kind::undefined: amf0_put_marker(out, amf0_marker::undefined); return;
+    case kind::unsupported: amf0_put_marker(out, amf0_marker::unsupported); return;
+    case kind::ecma_array:
+        RTMPX_ASSERT(v.size() <= 0xffffffffu);
+        amf0_put_marker(out, amf0_marker::ecma_array);
+        put_be32(out, static_cast<std::uint32_t>(v.size()));
+        amf0_encode_properties(v.props(), out);
+        return;
+    case kind::strict_array:
+        RTMPX_ASSERT(v.size() <= 0xffffffffu);
+        amf0_put_marker(out, amf0_marker::strict_array);
+        put_be32(out, static_cast<std::uint32_t>(v.size()));
+        for (const amf0::value& e : v.elements()) amf0_encode_value(e, out);
+        return;
+    case kind::date:
+        amf0_put_marker(out, amf0_marker::date);
+        amf_put_double(out, v.date_ms());
+        put_be16(out, static_cast<std::uint16_t>(v.date_timezone()));
+        return;
+    case kind::xml_document: {
+        const std::string_view s = v.as_string();
+        RTMPX_ASSERT(s.size() <= 0xffffffffu);
+        amf0_put_marker(out, amf0_marker::xml_document);
+        put_be32(out, static_cast<std::uint32_t>(s.size()));
+        amf_put_text(out, s);
+        return;
+    }
+    case kind::typed_object:
+        amf0_put_marker(out, amf0_marker::typed_object);
+        amf0_put_short_text(out, v.class_name());
+        amf0_encode_properties(v.props(), out);
+        return;
+    case kind::byte_array:
+    case kind::dictionary:
+        amf0_put_marker(out, amf0_marker::avmplus);
+        amf3_encode(v, out);
+        return;
+    }
+}
+
+/**
+ * The AMF0 reader. Complex values (objects, ECMA arrays, strict arrays, typed objects) are
+ * numbered in the order they begin; a reference re-reads the referenced bytes, which yields the
+ * deep copy and charges every copied element against the limits again.
+ */
+class amf0_decoder {
+public:
+    explicit amf0_decoder(amf_decode_context& ctx) noexcept : ctx_(ctx) {}
+
+    /// Decodes the value at the cursor; `depth` counts the containers around it.
+    bool decode_value(std::size_t depth, amf0::value& out) {
+        if (!ctx_.need(1)) return false;
+        const std::size_t start = ctx_.pos;
+        const auto marker = static_cast<amf0_marker>(ctx_.read_u8());
+        if (marker == amf0_marker::reference) return decode_reference(depth, out);
+        if (marker == amf0_marker::avmplus) return amf3_decode_value(ctx_, depth, out);
+        if (!ctx_.count_element()) return false;
+        switch (marker) {
+        case amf0_marker::number:
+            if (!ctx_.need(8)) return false;
+            out = amf0::value(ctx_.read_double());
+            return true;
+        case amf0_marker::boolean:
+            if (!ctx_.need(1)) return false;
+            out = amf0::value(ctx_.read_u8() != 0);
+            return true;
+        case amf0_marker::string:
+        case amf0_marker::long_string: {
+            const std::size_t width = marker == amf0_marker::string ? 2 : 4;
+            if (!ctx_.need(width)) return false;
+            const std::size_t len = width == 2 ? ctx_.read_be16() : ctx_.read_be32();
+            std::string s;
+            if (!ctx_.read_string(len, s)) return false;
+            out = amf0::value(std::move(s));
+            return true;
+        }
+        case amf0_marker::xml_document: {
+            if (!ctx_.need(4)) return false;
+            std::string s;
+            if (!ctx_.read_string(ctx_.read_be32(), s)) return false;
+            out = amf0::value::xml_document(std::move(s));
+            return true;
+        }
+        case amf0_marker::null: out = amf0::value::null(); return true;
+        case amf0_marker::undefined: out = amf0::value::undefined(); return true;
+        case amf0_marker::unsupported: out = amf0::value::unsupported(); return true;
+        case amf0_marker::date: {
+            if (!ctx_.need(10)) return false;
+            const double ms = ctx_.read_double();
+            out = amf0::value::date(ms, static_cast<std::int16_t>(ctx_.read_be16()));
+            return true;
+        }
+        case amf0_marker::object:
+        case amf0_marker::ecma_array:
+        case amf0_marker::typed_object: {
+            if (!ctx_.enter(depth)) return false;
+            const std::size_t slot = begin_complex(start);
+            std::string class_name;
+            if (marker == amf0_marker::ecma_array) {
+                if (!ctx_.need(4)) return false;
+                ctx_.read_be32();  // a count hint only; the object end decides
+            } else if (marker == amf0_marker::typed_object) {
+                if (!ctx_.need(2) || !ctx_.read_string(ctx_.read_be16(), class_name)) return false;
+            }
+            amf0::properties props;
+            if (!decode_properties(depth + 1, props)) return false;
+            end_complex(slot);
+            if (marker == amf0_marker::object) {
+                out = amf0::value::object(std::move(props));
+            } else if (marker == amf0_marker::ecma_array) {
+                out = amf0::value::ecma_array(std::move(props));
+            } else {
+                out = amf0::value::typed_object(std::move(class_name), std::move(props));
+            }
+            return true;
+        }
+        case amf0_marker::strict_array: {
+            if (!ctx_.enter(depth) || !ctx_.need(4)) return false;
+            const std::size_t slot = begin_complex(start);
+            const std::uint32_t count = ctx_.read_be32();
+            // every element takes at least one byte: check before reserving
+            if (count > ctx_.remaining()) return ctx_.fail(error::amf_truncated);
+            if (!ctx_.room_for(count)) return false;
+            std::vector<amf0::value> elements;
+            elements.reserve(count);
+            for (std::uint32_t i = 0; i < count; ++i) {
+                amf0::value e;
+                if (!decode_value(depth + 1, e)) return false;
+                elements.push_back(std::move(e));
+            }
+            end_complex(slot);
+            out = amf0::value::strict_array(std::move(elements));
+            return true;
+        }
+        case amf0_marker::object_end: return ctx_.fail(error::amf_malformed);
+        case amf0_marker::movieclip:
+        case amf0_marker::recordset:
+        default: return ctx_.fail(error::amf_unknown_marker);
+        }
+    }
+
+private:
+    struct complex_entry {
+        std::size_t offset;  ///< of the marker
+        bool complete;
+    };
+    static constexpr std::size_t no_slot = std::numeric_limits<std::size_t>::max();
+
+    std::size_t begin_complex(std::size_t offset) {
+        if (replay_ > 0) return no_slot;  // a copy is not a new table entry
+        table_.push_back({offset, false});
+        return table_.size() - 1;
+    }
+    void end_complex(std::size_t slot) noexcept {
+        if (slot != no_slot) table_[slot].complete = true;
+    }
+
+    /// Properties up to the object end: an empty key followed by the 0x09 marker.
+    bool decode_properties(std::size_t depth, amf0::properties& props) {
+        for (;;) {
+            if (!ctx_.need(2)) return false;
+            const std::uint16_t len = ctx_.read_be16();
+            if (len == 0) {
+                if (!ctx_.need(1)) return false;
+                if (ctx_.peek_u8() == static_cast<std::uint8_t>(amf0_marker::object_end)) {
+                    ++ctx_.pos;
+                    return true;
+                }
+            }
+            std::string key;
+            if (!ctx_.read_string(len, key)) return false;
+            amf0::value v;
+            if (!decode_value(depth, v)) return false;
+            props.emplace_back(std::move(key), std::move(v));
+        }
+    }
+
+    bool decode_reference(std::size_t depth, amf0::value& out) {
+        if (!ctx_.need(2)) return false;
+        const std::uint16_t index = ctx_.read_be16();
+        if (index >= table_.size() || !table_[index].complete) return ctx_.fail(error::amf_bad_reference);
+        const std::size_t resume = ctx_.pos;
+        ctx_.pos = table_[index].offset;
+        ++replay_;
+        ++ctx_.replaying;
+        const bool ok = decode_value(depth, out);
+        --replay_;
+        --ctx_.replaying;
+        ctx_.pos = resume;
+        return ok;
+    }
+
+    amf_decode_context& ctx_;
+    std::vector<complex_entry> table_;
+    std::size_t replay_ = 0;
 };
 
-/// The header fields every message carries (RTMP 1.0 §6.1.1).
-struct message_header {
-    std::uint32_t chunk_stream_id = 3;  ///< 2..65599; 2 is reserved for protocol control
-    message_type type = message_type::command_amf0;
-    rtmp_timestamp timestamp;
-    std::uint32_t stream_id = 0;        ///< the message stream id (0 for the NetConnection)
+} // namespace detail
 
-    bool operator==(const message_header&) const = default;
-};
+namespace amf0 {
 
-/// A complete message: its header and its reassembled payload.
-struct message {
-    message_header header;
-    std::vector<std::byte> payload;
+/// Appends the AMF0 encoding of `v`. Strings over 65535 bytes become long strings; byte arrays
+/// and dictionaries (AMF3-only kinds) are written as an AVM+ switch followed by their AMF3 form.
+/// Preconditions: keys and class names up to 65535 bytes, other lengths and counts below 2^32.
+inline void encode(const value& v, std::vector<std::byte>& out) { detail::amf0_encode_value(v, out); }
 
-    bool operator==(const message&) const = default;
-};
+inline std::vector<std::byte> encode(const value& v) {
+    std::vector<std::byte> out;
+    detail::amf0_encode_value(v, out);
+    return out;
+}
 
-/// Chunk stream ids the server uses for what it sends.
-namespace chunk_stream {
-inline constexpr std::uint32_t protocol_control = 2;  ///< RTMP 1.0 §5.4: control messages use chunk stream 2
-inline constexpr std::uint32_t command = 3;           ///< NetConnection commands and replies
-inline constexpr std::uint32_t audio = 4;
-inline constexpr std::uint32_t stream_command = 5;    ///< onStatus and data on a message stream
-inline constexpr std::uint32_t video = 6;
-} // namespace chunk_stream
+/**
+ * Decodes one value from the front of `in` into `out`. Returns the bytes consumed; on failure
+ * returns 0, sets `ec` and leaves `out` alone.
+ */
+inline std::size_t decode(std::span<const std::byte> in, value& out, std::error_code& ec,
+                          const amf_limits& limits = {}) {
+    detail::amf_decode_context ctx(in, limits);
+    detail::amf0_decoder decoder(ctx);
+    value v;
+    if (!decoder.decode_value(0, v)) {
+        ec = ctx.ec;
+        return 0;
+    }
+    ec.clear();
+    out = std::move(v);
+    return ctx.pos;
+}
 
+/**
+ * Decodes values until `in` ends (a command or data message body). `out` is cleared first; on
+ * failure it keeps the values decoded before the bad one and `ec` says why. The limits and the
+ * reference table span the whole call.
+ */
+inline bool decode_all(std::span<const std::byte> in, std::vector<value>& out, std::error_code& ec,
+                       const amf_limits& limits = {}) {
+    out.clear();
+    detail::amf_decode_context ctx(in, limits);
+    detail::amf0_decoder decoder(ctx);
+    while (ctx.pos < in.size()) {
+        value v;
+        if (!decoder.decode_value(0, v)) {
+            ec = ctx.ec;
+            return false;
+        }
+        out.push_back(std::move(v));
+    }
+    ec.clear();
+    return true;
+}
+
+} // namespace amf0
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/message.hpp ----
-// ---- include/rtmpx/messages.hpp ----
-// Typed RTMP messages: protocol control, user control, commands, data, media and aggregates.
+// ---- end of include/rtmpx/amf/amf0.hpp ----
+// ---- include/rtmpx/amf/format.hpp ----
+// AMF values as text: amf0::to_string and a fmt formatter, for logs and tests.
 
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <span>
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <utility>
-#include <variant>
-#include <vector>
+
+#include <fmt/format.h>
 
 
 RTMPX_NAMESPACE_BEGIN
-
-// ---------------------------------------------------------------------------------------------
-// Protocol control messages (RTMP 1.0 §5.4), always on chunk stream 2, message stream 0.
-
-/// Type 1: the sender's new maximum chunk size.
-struct set_chunk_size {
-    std::uint32_t chunk_size = 128;
-    bool operator==(const set_chunk_size&) const = default;
-};
-/// Type 2: discard the partial message of a chunk stream.
-struct abort_message {
-    std::uint32_t chunk_stream_id = 0;
-    bool operator==(const abort_message&) const = default;
-};
-/// Type 3: bytes received so far (the sequence number).
-struct acknowledgement {
-    std::uint32_t sequence_number = 0;
-    bool operator==(const acknowledgement&) const = default;
-};
-/// Type 5: how many bytes the peer may send before it must see an acknowledgement.
-struct window_ack_size {
-    std::uint32_t window = 0;
-    bool operator==(const window_ack_size&) const = default;
-};
-/// Limit types of Set Peer Bandwidth (RTMP 1.0 §5.4.5).
-enum class bandwidth_limit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
-/// Type 6: limits the peer's output bandwidth (its window acknowledgement size).
-struct set_peer_bandwidth {
-    std::uint32_t window = 0;
-    bandwidth_limit limit = bandwidth_limit::dynamic;
-    bool operator==(const set_peer_bandwidth&) const = default;
-};
-
-/// User control event types (RTMP 1.0 §7.1.7, plus the ones players use in practice).
-enum class user_control_event : std::uint16_t {
-    stream_begin = 0,
-    stream_eof = 1,
-    stream_dry = 2,
-    set_buffer_length = 3,
-    stream_is_recorded = 4,
-    ping_request = 6,
-    ping_response = 7,
-    swf_verify_request = 26,
-    swf_verify_response = 27,
-    buffer_empty = 31,
-    buffer_ready = 32,
-};
-
-/// Type 4: a user control event. `value` is the stream id, or the timestamp for pings.
-struct user_control {
-    user_control_event event = user_control_event::stream_begin;
-    std::uint32_t value = 0;
-    std::uint32_t buffer_length = 0;  ///< set_buffer_length only: milliseconds
-    std::vector<std::byte> data;      ///< the body after the event type, for events without fixed fields
-
-    bool operator==(const user_control&) const = default;
-
-    static user_control stream_begin(std::uint32_t stream_id) { return {user_control_event::stream_begin, stream_id, 0, {}}; }
-    static user_control stream_eof(std::uint32_t stream_id) { return {user_control_event::stream_eof, stream_id, 0, {}}; }
-    static user_control stream_dry(std::uint32_t stream_id) { return {user_control_event::stream_dry, stream_id, 0, {}}; }
-    static user_control stream_is_recorded(std::uint32_t stream_id) {
-        return {user_control_event::stream_is_recorded, stream_id, 0, {}};
-    }
-    static user_control set_buffer_length(std::uint32_t stream_id, std::uint32_t ms) {
-        return {user_control_event::set_buffer_length, stream_id, ms, {}};
-    }
-    static user_control ping_request(std::uint32_t timestamp) { return {user_control_event::ping_request, timestamp, 0, {}}; }
-    static user_control ping_response(std::uint32_t timestamp) { return {user_control_event::ping_response, timestamp, 0, {}}; }
-};
-
-// ---------------------------------------------------------------------------------------------
-// Commands and data (RTMP 1.0 §7.1.1-2, §7.2).
-
-/// A command message (type 20, or 17 with its leading format byte): name, transaction id,
-/// command object and the values after it.
-struct command {
-    std::string name;
-    double transaction_id = 0;
-    amf0::value object;                    ///< null when the peer sent null (or nothing)
-    std::vector<amf0::value> arguments;    ///< the values after the command object
-
-    bool operator==(const command&) const = default;
-};
-
-/// A data message (type 18, or 15): a handler name such as "onMetaData" and its values.
-struct data_message {
-    std::string handler;
-    std::vector<amf0::value> values;
-
-    bool operator==(const data_message&) const = default;
-};
-
-/// Audio (type 8) or video (type 9) data: the FLV tag body, passed through.
-struct media_message {
-    message_type type = message_type::video;
-    std::vector<std::byte> payload;
-
-    bool operator==(const media_message&) const = default;
-};
-
-/// Type 22: the messages an aggregate carried, with their timestamps rebased (RTMP 1.0 §7.1.6).
-struct aggregate_message {
-    std::vector<message> parts;
-    bool operator==(const aggregate_message&) const = default;
-};
-
-/// A message of a type this library does not interpret (shared objects, unknown ids).
-struct unknown_message {
-    message_type type{};
-    std::vector<std::byte> payload;
-    bool operator==(const unknown_message&) const = default;
-};
-
-/// Any message, typed.
-using decoded_message = std::variant<set_chunk_size, abort_message, acknowledgement, user_control, window_ack_size,
-                                     set_peer_bandwidth, command, data_message, media_message, aggregate_message,
-                                     unknown_message>;
-
 namespace detail {
 
-inline bool decode_amf_values(std::span<const std::byte> body, std::vector<amf0::value>& out, std::error_code& ec,
-                              const amf_limits& limits) {
-    if (!amf0::decode_all(body, out, ec, limits)) return false;
-    return true;
-}
-
-inline std::optional<command> decode_command(std::span<const std::byte> body, std::error_code& ec,
-                                             const amf_limits& limits) {
-    std::vector<amf0::value> values;
-    if (!decode_amf_values(body, values, ec, limits)) return std::nullopt;
-    // RTMP 1.0 §7.1.1: name, transaction id, command object, then optional arguments. Some
-    // peers omit the transaction id of notifications (ffmpeg's onFCPublish): read it as 0.
-    if (values.empty() || !values[0].is_string()) {
-        ec = error::message_malformed;
-        return std::nullopt;
-    }
-    command c;
-    c.name = std::string(values[0].as_string());
-    std::size_t next = 1;
-    if (values.size() > 1 && values[1].is_number()) c.transaction_id = values[next++].as_number();
-    if (values.size() > next) c.object = std::move(values[next++]);
-    for (std::size_t i = next; i < values.size(); ++i) c.arguments.push_back(std::move(values[i]));
-    return c;
-}
-
-inline std::optional<data_message> decode_data(std::span<const std::byte> body, std::error_code& ec,
-                                               const amf_limits& limits) {
-    std::vector<amf0::value> values;
-    if (!decode_amf_values(body, values, ec, limits)) return std::nullopt;
-    data_message d;
-    std::size_t first = 0;
-    if (!values.empty() && values[0].is_string()) {
-        d.handler = std::string(values[0].as_string());
-        first = 1;
-    }
-    for (std::size_t i = first; i < values.size(); ++i) d.values.push_back(std::move(values[i]));
-    return d;
-}
-
-inline std::optional<aggregate_message> decode_aggregate(const message& m, std::error_code& ec) {
-    // Each part: type(1) length(3) timestamp(3) timestamp-extended(1) stream id(3), the body,
-    // then a 4-byte back pointer (the part's size), like an FLV tag.
-    aggregate_message out;
-    std::span<const std::byte> rest(m.payload);
-    std::optional<rtmp_timestamp> first;
-    while (!rest.empty()) {
-        if (rest.size() < 11) {
-            ec = error::aggregate_malformed;
-            return std::nullopt;
-        }
-        const auto type = static_cast<message_type>(u8(rest[0]));
-        const std::uint32_t length = load_be24(rest.subspan(1));
-        const rtmp_timestamp ts((std::uint32_t{u8(rest[7])} << 24) | load_be24(rest.subspan(4)));
-        if (rest.size() < 11 + std::size_t{length} + 4) {
-            ec = error::aggregate_malformed;
-            return std::nullopt;
-        }
-        if (!first) first = ts;
-        message part;
-        part.header.chunk_stream_id = m.header.chunk_stream_id;
-        part.header.type = type;
-        part.header.stream_id = m.header.stream_id;
-        part.header.timestamp = m.header.timestamp + (ts - *first);
-        part.payload.assign(rest.begin() + 11, rest.begin() + 11 + length);
-        out.parts.push_back(std::move(part));
-        rest = rest.subspan(11 + std::size_t{length} + 4);
-    }
-    return out;
-}
-
-template <class T>
-message control_message(message_type type, const T& body_writer) {
-    message m;
-    m.header.chunk_stream_id = chunk_stream::protocol_control;
-    m.header.type = type;
-    m.header.stream_id = 0;
-    body_writer(m.payload);
-    return m;
-}
-
-} // namespace detail
-
-/**
- * Interprets a message by its type. Media and unknown payloads are moved, not copied.
- *
- * Errors: `error::message_malformed` for a control message whose body is too short or a command
- * without name and transaction id; AMF errors from decoding; `error::aggregate_malformed`.
- * On error the returned value is meaningless.
- */
-inline decoded_message decode_message(message m, std::error_code& ec, const amf_limits& limits = {}) {
-    using detail::load_be16;
-    using detail::load_be32;
-    ec.clear();
-    const std::span<const std::byte> body(m.payload);
-    auto need = [&](std::size_t n) {
-        if (body.size() < n) ec = error::message_malformed;
-        return !ec;
-    };
-    switch (m.header.type) {
-    case message_type::set_chunk_size:
-        if (need(4)) return set_chunk_size{load_be32(body) & 0x7fffffffu};
-        break;
-    case message_type::abort:
-        if (need(4)) return abort_message{load_be32(body)};
-        break;
-    case message_type::acknowledgement:
-        if (need(4)) return acknowledgement{load_be32(body)};
-        break;
-    case message_type::window_ack_size:
-        if (need(4)) return window_ack_size{load_be32(body)};
-        break;
-    case message_type::set_peer_bandwidth:
-        if (need(5)) {
-            const auto limit = detail::u8(body[4]);
-            if (limit > 2) {
-                ec = error::message_malformed;
-                break;
-            }
-            return set_peer_bandwidth{load_be32(body), static_cast<bandwidth_limit>(limit)};
-        }
-        break;
-    case message_type::user_control: {
-        if (!need(2)) break;
-        user_control uc;
-        uc.event = static_cast<user_control_event>(load_be16(body));
-        const auto rest = body.subspan(2);
-        switch (uc.event) {
-        case user_control_event::set_buffer_length:
-            if (!need(10)) return uc;
-            uc.value = load_be32(rest);
-            uc.buffer_length = load_be32(rest.subspan(4));
-            break;
-        case user_control_event::stream_begin:
-        case user_control_event::stream_eof:
-        case user_control_event::stream_dry:
-        case user_control_event::stream_is_recorded:
-        case user_control_event::ping_request:
-        case user_control_event::ping_response:
-        case user_control_event::buffer_empty:
-        case user_control_event::buffer_ready:
-            if (!need(6)) return uc;
-            uc.value = load_be32(rest);
-            break;
+inline void amf_format_quoted(std::string& out, std::string_view s) {
+    out += '"';
+    for (const char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
         default:
-            uc.data.assign(rest.begin(), rest.end());
-            break;
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            } else {
+                out += c;
+            }
         }
-        return uc;
     }
-    case message_type::command_amf3:
-        if (!need(1)) break;  // a format byte precedes AMF0 values (with AVM+ switches)
-        if (auto c = detail::decode_command(body.subspan(1), ec, limits)) return std::move(*c);
-        break;
-    case message_type::command_amf0:
-        if (auto c = detail::decode_command(body, ec, limits)) return std::move(*c);
-        break;
-    case message_type::data_amf3:
-        if (!need(1)) break;
-        if (auto d = detail::decode_data(body.subspan(1), ec, limits)) return std::move(*d);
-        break;
-    case message_type::data_amf0:
-        if (auto d = detail::decode_data(body, ec, limits)) return std::move(*d);
-        break;
-    case message_type::audio:
-    case message_type::video: return media_message{m.header.type, std::move(m.payload)};
-    case message_type::aggregate:
-        if (auto a = detail::decode_aggregate(m, ec)) return std::move(*a);
-        break;
-    default: return unknown_message{m.header.type, std::move(m.payload)};
-    }
-    return unknown_message{m.header.type, {}};
+    out += '"';
 }
 
-// ---------------------------------------------------------------------------------------------
-// Encoding: each typed message to a whole `message` ready for the chunk writer.
-
-inline message to_message(const set_chunk_size& v) {
-    return detail::control_message(message_type::set_chunk_size, [&](auto& p) { detail::put_be32(p, v.chunk_size); });
-}
-inline message to_message(const abort_message& v) {
-    return detail::control_message(message_type::abort, [&](auto& p) { detail::put_be32(p, v.chunk_stream_id); });
-}
-inline message to_message(const acknowledgement& v) {
-    return detail::control_message(message_type::acknowledgement,
-                                   [&](auto& p) { detail::put_be32(p, v.sequence_number); });
-}
-inline message to_message(const window_ack_size& v) {
-    return detail::control_message(message_type::window_ack_size, [&](auto& p) { detail::put_be32(p, v.window); });
-}
-inline message to_message(const set_peer_bandwidth& v) {
-    return detail::control_message(message_type::set_peer_bandwidth, [&](auto& p) {
-        detail::put_be32(p, v.window);
-        detail::put_u8(p, static_cast<std::uint8_t>(v.limit));
+inline void amf_format_key(std::string& out, std::string_view key) {
+    const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
     });
+    if (plain) {
+        out += key;
+    } else {
+        amf_format_quoted(out, key);
+    }
 }
-inline message to_message(const user_control& v) {
-    return detail::control_message(message_type::user_control, [&](auto& p) {
-        detail::put_be16(p, static_cast<std::uint16_t>(v.event));
-        switch (v.event) {
-        case user_control_event::set_buffer_length:
-            detail::put_be32(p, v.value);
-            detail::put_be32(p, v.buffer_length);
-            break;
-        case user_control_event::stream_begin:
-        case user_control_event::stream_eof:
-        case user_control_event::stream_dry:
-        case user_control_event::stream_is_recorded:
-        case user_control_event::ping_request:
-        case user_control_event::ping_response:
-        case user_control_event::buffer_empty:
-        case user_control_event::buffer_ready: detail::put_be32(p, v.value); break;
-        default: p.insert(p.end(), v.data.begin(), v.data.end()); break;
+
+inline void amf_format_value(std::string& out, const amf0::value& v);
+
+inline void amf_format_properties(std::string& out, const amf0::properties& props) {
+    out += '{';
+    bool first = true;
+    for (const amf0::property& p : props) {
+        if (!first) out += ", ";
+        first = false;
+        amf_format_key(out, p.first);
+        out += ": ";
+        amf_format_value(out, p.second);
+    }
+    out += '}';
+}
+
+inline void amf_format_value(std::string& out, const amf0::value& v) {
+    using amf0::kind;
+    switch (v.type()) {
+    case kind::number: fmt::format_to(std::back_inserter(out), "{}", v.as_number()); return;
+    case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
+    case kind::string: amf_format_quoted(out, v.as_string()); return;
+    case kind::object: amf_format_properties(out, v.props()); return;
+    case kind::null: out += "null"; return;
+    case kind::undefined: out += "undefined"; return;
+    case kind::unsupported: out += "unsupported"; return;
+    case kind::ecma_array:
+        out += "ecma";
+        amf_format_properties(out, v.props());
+        return;
+    case kind::strict_array: {
+        out += '[';
+        bool first = true;
+        for (const amf0::value& e : v.elements()) {
+            if (!first) out += ", ";
+            first = false;
+            amf_format_value(out, e);
         }
-    });
-}
-
-/// The AMF0 body of a command: name, transaction id, command object, arguments.
-inline std::vector<std::byte> encode_payload(const command& c) {
-    std::vector<std::byte> out;
-    amf0::encode(amf0::value(c.name), out);
-    amf0::encode(amf0::value(c.transaction_id), out);
-    amf0::encode(c.object, out);
-    for (const auto& a : c.arguments) amf0::encode(a, out);
-    return out;
-}
-
-/// The AMF0 body of a data message: handler name, then the values.
-inline std::vector<std::byte> encode_payload(const data_message& d) {
-    std::vector<std::byte> out;
-    amf0::encode(amf0::value(d.handler), out);
-    for (const auto& v : d.values) amf0::encode(v, out);
-    return out;
-}
-
-/// A command as a type-20 message on `stream_id` (0 is the NetConnection).
-inline message to_message(const command& c, std::uint32_t stream_id = 0,
-                          std::uint32_t chunk_stream_id = chunk_stream::command) {
-    return message{message_header{chunk_stream_id, message_type::command_amf0, rtmp_timestamp(0), stream_id},
-                   encode_payload(c)};
-}
-
-/// A data message as a type-18 message on `stream_id`.
-inline message to_message(const data_message& d, std::uint32_t stream_id,
-                          std::uint32_t chunk_stream_id = chunk_stream::stream_command,
-                          rtmp_timestamp timestamp = rtmp_timestamp(0)) {
-    return message{message_header{chunk_stream_id, message_type::data_amf0, timestamp, stream_id}, encode_payload(d)};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Typed commands a server receives (RTMP 1.0 §7.2.1-2 and the ones players send in practice).
-
-/**
- * `connect`: the command object's well-known fields, typed, with the raw object and the user
- * arguments after it still available.
- */
-struct connect_command {
-    double transaction_id = 1;
-    amf0::value object;                  ///< the whole command object
-    std::vector<amf0::value> arguments;  ///< optional user arguments after it
-    std::string app;
-    std::string tc_url;
-    std::string flash_ver;
-    std::string swf_url;
-    std::string page_url;
-    double object_encoding = 0;  ///< 0 for AMF0, 3 for AMF3
-    double capabilities = 0;
-    double audio_codecs = 0;
-    double video_codecs = 0;
-    std::vector<std::string> fourcc_list;  ///< Enhanced RTMP codecs the client accepts
-};
-struct create_stream_command {
-    double transaction_id = 0;
-    amf0::value object;
-};
-/// `play`: start is -2 (live or recorded), -1 (live only) or a position in seconds.
-struct play_command {
-    double transaction_id = 0;
-    std::string stream_name;
-    double start = -2;
-    double duration = -1;
-    bool reset = true;
-    bool stop = false;  ///< `play(false)`: stop playing instead
-};
-struct play2_command {
-    double transaction_id = 0;
-    amf0::value parameters;
-};
-struct pause_command {
-    double transaction_id = 0;
-    bool pause = true;
-    double milliseconds = 0;
-};
-struct seek_command {
-    double transaction_id = 0;
-    double milliseconds = 0;
-};
-struct delete_stream_command {
-    double transaction_id = 0;
-    double stream_id = 0;
-};
-struct close_stream_command {
-    double transaction_id = 0;
-};
-struct receive_audio_command {
-    double transaction_id = 0;
-    bool enable = true;
-};
-struct receive_video_command {
-    double transaction_id = 0;
-    bool enable = true;
-};
-struct publish_command {
-    double transaction_id = 0;
-    std::string stream_name;
-    std::string type = "live";
-};
-struct release_stream_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-struct fc_publish_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-struct fc_subscribe_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-struct get_stream_length_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-/// Any other command: a remote procedure call (or a reply such as `_result` to the server's own).
-struct call_command {
-    command cmd;
-};
-
-using typed_command =
-    std::variant<connect_command, create_stream_command, play_command, play2_command, pause_command, seek_command,
-                 delete_stream_command, close_stream_command, receive_audio_command, receive_video_command,
-                 publish_command, release_stream_command, fc_publish_command, fc_subscribe_command,
-                 get_stream_length_command, call_command>;
-
-namespace detail {
-
-inline const amf0::value& argument(const command& c, std::size_t i) {
-    static const amf0::value null_value;
-    return i < c.arguments.size() ? c.arguments[i] : null_value;
-}
-
-inline bool string_argument(const command& c, std::size_t i, std::string& out, std::error_code& ec) {
-    const auto& v = argument(c, i);
-    if (!v.is_string()) {
-        ec = error::message_malformed;
-        return false;
+        out += ']';
+        return;
     }
-    out = std::string(v.as_string());
-    return true;
+    case kind::date:
+        if (v.date_timezone() == 0) {
+            fmt::format_to(std::back_inserter(out), "date({})", v.date_ms());
+        } else {
+            fmt::format_to(std::back_inserter(out), "date({}, tz {})", v.date_ms(), v.date_timezone());
+        }
+        return;
+    case kind::xml_document:
+        out += "xml(";
+        amf_format_quoted(out, v.as_string());
+        out += ')';
+        return;
+    case kind::typed_object:
+        out += v.class_name();
+        amf_format_properties(out, v.props());
+        return;
+    case kind::byte_array: fmt::format_to(std::back_inserter(out), "bytes({})", v.bytes().size()); return;
+    case kind::dictionary: {
+        out += "dict{";
+        bool first = true;
+        for (const auto& [key, val] : v.entries()) {
+            if (!first) out += ", ";
+            first = false;
+            amf_format_value(out, key);
+            out += " => ";
+            amf_format_value(out, val);
+        }
+        out += '}';
+        return;
+    }
+    }
 }
 
 } // namespace detail
 
-/**
- * Types a command by its name. Names that are not standard commands become `call_command`.
- *
- * Errors: `error::message_malformed` when a standard command lacks a required argument
- * (play without a stream name, pause without its flag, ...).
- */
-inline typed_command parse_command(command c, std::error_code& ec) {
-    ec.clear();
-    const double txn = c.transaction_id;
-    const auto& name = c.name;
-    if (name == "connect") {
-        connect_command cc;
-        cc.transaction_id = txn;
-        if (!c.object.has_properties()) {
-            ec = error::message_malformed;
-            return cc;
-        }
-        const auto& o = c.object;
-        cc.app = std::string(o["app"].as_string());
-        cc.tc_url = std::string(o["tcUrl"].as_string());
-        cc.flash_ver = std::string(o["flashVer"].as_string());
-        cc.swf_url = std::string(o["swfUrl"].as_string());
-        cc.page_url = std::string(o["pageUrl"].as_string());
-        cc.object_encoding = o["objectEncoding"].as_number();
-        cc.capabilities = o["capabilities"].as_number();
-        cc.audio_codecs = o["audioCodecs"].as_number();
-        cc.video_codecs = o["videoCodecs"].as_number();
-        if (const auto* list = o.find("fourCcList"); list && list->is_strict_array()) {
-            for (const auto& e : list->elements())
-                if (e.is_string()) cc.fourcc_list.emplace_back(e.as_string());
-        }
-        cc.object = std::move(c.object);
-        cc.arguments = std::move(c.arguments);
-        return cc;
-    }
-    if (name == "createStream") return create_stream_command{txn, std::move(c.object)};
-    if (name == "play") {
-        play_command p;
-        p.transaction_id = txn;
-        if (const auto& first = detail::argument(c, 0); first.is_boolean() && !first.as_bool()) {
-            p.stop = true;
-            return p;
-        }
-        if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
-        if (const auto& v = detail::argument(c, 1); v.is_number()) p.start = v.as_number();
-        if (const auto& v = detail::argument(c, 2); v.is_number()) p.duration = v.as_number();
-        if (const auto& v = detail::argument(c, 3); v.is_boolean()) p.reset = v.as_bool();
-        return p;
-    }
-    if (name == "play2") return play2_command{txn, detail::argument(c, 0)};
-    if (name == "pause") {
-        const auto& flag = detail::argument(c, 0);
-        if (!flag.is_boolean()) {
-            ec = error::message_malformed;
-            return pause_command{txn, false, 0};
-        }
-        return pause_command{txn, flag.as_bool(), detail::argument(c, 1).as_number()};
-    }
-    if (name == "seek") return seek_command{txn, detail::argument(c, 0).as_number()};
-    if (name == "deleteStream") {
-        const auto& id = detail::argument(c, 0);
-        if (!id.is_number()) ec = error::message_malformed;
-        return delete_stream_command{txn, id.as_number()};
-    }
-    if (name == "closeStream") return close_stream_command{txn};
-    if (name == "receiveAudio") return receive_audio_command{txn, detail::argument(c, 0).as_bool(true)};
-    if (name == "receiveVideo") return receive_video_command{txn, detail::argument(c, 0).as_bool(true)};
-    if (name == "publish") {
-        publish_command p;
-        p.transaction_id = txn;
-        if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
-        if (const auto& v = detail::argument(c, 1); v.is_string()) p.type = std::string(v.as_string());
-        return p;
-    }
-    auto named = [&](auto cmd) {
-        cmd.transaction_id = txn;
-        detail::string_argument(c, 0, cmd.stream_name, ec);
-        return cmd;
-    };
-    if (name == "releaseStream") return named(release_stream_command{});
-    if (name == "FCPublish") return named(fc_publish_command{});
-    if (name == "FCSubscribe") return named(fc_subscribe_command{});
-    if (name == "getStreamLength") return named(get_stream_length_command{});
-    return call_command{std::move(c)};
+namespace amf0 {
+
+/// Compact JSON-like text: `{app: "live", n: 3}`, `ecma{...}`, `[1, 2]`, `date(ms)`, `bytes(N)`...
+inline std::string to_string(const value& v) {
+    std::string out;
+    detail::amf_format_value(out, v);
+    return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Builders for what a server sends.
-
-/// An info object {level, code, description} as onStatus and _error carry (RTMP 1.0 §7.2.2).
-inline amf0::value status_info(std::string_view level, std::string_view code, std::string_view description) {
-    return amf0::value::object({{"level", amf0::value(level)},
-                                {"code", amf0::value(code)},
-                                {"description", amf0::value(description)}});
-}
-
-/// `_result` for transaction `txn`: the command object (often null) and the values after it.
-inline command make_result(double txn, amf0::value object = amf0::value::null(),
-                           std::vector<amf0::value> arguments = {}) {
-    return command{"_result", txn, std::move(object), std::move(arguments)};
-}
-
-/// `_error` for transaction `txn`, carrying an info object.
-inline command make_error(double txn, amf0::value info, amf0::value object = amf0::value::null()) {
-    return command{"_error", txn, std::move(object), {std::move(info)}};
-}
-
-/// `onStatus` with transaction id 0, a null command object and the info object.
-inline command make_on_status(amf0::value info) { return command{"onStatus", 0, amf0::value::null(), {std::move(info)}}; }
-
-/// `onStatus` built from level, code and description.
-inline command make_on_status(std::string_view level, std::string_view code, std::string_view description) {
-    return make_on_status(status_info(level, code, description));
-}
-
-/// `onMetaData` carrying an ECMA array (players read stream properties from it).
-inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
-
-/// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
-/// NetConnection.Connect.Success info object with the client's objectEncoding echoed).
-inline command make_connect_result(double txn, double object_encoding) {
-    auto props = amf0::value::object({{"fmsVer", amf0::value("FMS/3,0,1,123")}, {"capabilities", amf0::value(31)}});
-    auto info = status_info("status", "NetConnection.Connect.Success", "Connection succeeded.");
-    info.set("objectEncoding", amf0::value(object_encoding));
-    return make_result(txn, std::move(props), {std::move(info)});
-}
-
+} // namespace amf0
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/messages.hpp ----
+
+template <>
+struct fmt::formatter<rtmpx::amf0::value> {
+    constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
+    template <typename FormatContext>
+    auto format(const rtmpx::amf0::value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+        const std::string text = rtmpx::amf0::to_string(v);
+        return std::copy(text.begin(), text.end(), ctx.out());
+    }
+};
+// ---- end of include/rtmpx/amf/format.hpp ----
 // ---- include/rtmpx/media.hpp ----
 // Raw pictures, encoded frames and the video_encoder concept that turns one into the other.
 
@@ -4089,112 +3448,15 @@ private:
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/video_codec.hpp ----
-// ---- include/rtmpx/frame_queue.hpp ----
-// A bounded lock-free single-producer/single-consumer queue for frames crossing threads.
-
-#include <atomic>
-#include <cstddef>
-#include <memory>
-#include <new>
-#include <type_traits>
-#include <utility>
-
-
-RTMPX_NAMESPACE_BEGIN
-
-/**
- * A bounded single-producer/single-consumer ring of move-only items.
- *
- * One thread calls `try_push`, one other thread calls `front`/`pop`. Indices live on their own
- * cache lines, and each side caches the other's index so that it reads the shared one only when
- * the cached value says full (producer) or empty (consumer). Policy (what to drop when full) is
- * the caller's; the queue only reports full and empty.
- *
- * Thread: exactly one producer and one consumer thread at a time; `size_approx` from anywhere.
- */
-template <class T>
-class frame_queue {
-    static_assert(std::is_nothrow_move_constructible_v<T>, "frame_queue: T must be nothrow move constructible");
-    static_assert(std::is_nothrow_destructible_v<T>, "frame_queue: T must be nothrow destructible");
-
-public:
-    /// A queue that holds up to `capacity` items (at least 1).
-    explicit frame_queue(std::size_t capacity)
-        : capacity_(capacity < 1 ? 2 : capacity + 1),  // one slot stays empty to tell full from empty
-          slots_(std::allocator<slot>().allocate(capacity_)) {}
-
-    frame_queue(const frame_queue&) = delete;
-    frame_queue& operator=(const frame_queue&) = delete;
-
-    ~frame_queue() {
-        while (front()) pop();
-        std::allocator<slot>().deallocate(slots_, capacity_);
-    }
-
-    /// Producer: moves `item` in; false (and `item` untouched) when full.
-    bool try_push(T&& item) noexcept {
-        const std::size_t write = write_.load(std::memory_order_relaxed);
-        const std::size_t next = write + 1 == capacity_ ? 0 : write + 1;
-        if (next == read_cache_) {
-            read_cache_ = read_.load(std::memory_order_acquire);
-            if (next == read_cache_) return false;
-        }
-        ::new (static_cast<void*>(&slots_[write])) T(std::move(item));
-        write_.store(next, std::memory_order_release);
-        return true;
-    }
-
-    /// Consumer: the oldest item, or nullptr when empty.
-    T* front() noexcept {
-        const std::size_t read = read_.load(std::memory_order_relaxed);
-        if (read == write_cache_) {
-            write_cache_ = write_.load(std::memory_order_acquire);
-            if (read == write_cache_) return nullptr;
-        }
-        return std::launder(reinterpret_cast<T*>(&slots_[read]));
-    }
-
-    /// Consumer: removes the oldest item. Precondition: `front() != nullptr`.
-    void pop() noexcept {
-        const std::size_t read = read_.load(std::memory_order_relaxed);
-        RTMPX_ASSERT(write_.load(std::memory_order_acquire) != read);
-        std::launder(reinterpret_cast<T*>(&slots_[read]))->~T();
-        read_.store(read + 1 == capacity_ ? 0 : read + 1, std::memory_order_release);
-    }
-
-    /// Items queued; exact only when both sides are idle.
-    std::size_t size_approx() const noexcept {
-        const std::ptrdiff_t diff = static_cast<std::ptrdiff_t>(write_.load(std::memory_order_acquire)) -
-                                    static_cast<std::ptrdiff_t>(read_.load(std::memory_order_acquire));
-        return static_cast<std::size_t>(diff < 0 ? diff + static_cast<std::ptrdiff_t>(capacity_) : diff);
-    }
-
-    bool empty() const noexcept { return size_approx() == 0; }
-    std::size_t capacity() const noexcept { return capacity_ - 1; }
-
-private:
-    static constexpr std::size_t cache_line = 64;
-    struct slot {
-        alignas(T) std::byte storage[sizeof(T)];
-    };
-
-    const std::size_t capacity_;
-    slot* const slots_;
-
-    alignas(cache_line) std::atomic<std::size_t> write_{0};
-    std::size_t read_cache_ = 0;  // producer's copy of read_
-    alignas(cache_line) std::atomic<std::size_t> read_{0};
-    std::size_t write_cache_ = 0;  // consumer's copy of write_
-};
-
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/frame_queue.hpp ----
 // ---- include/rtmpx/log.hpp ----
 // The logging hook: silent by default, cheap when disabled, never writes to stdout by itself.
 
 #include <concepts>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <optional>
+#include <type_traits>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -4259,6 +3521,39 @@ private:
     log_level level_ = log_level::off;
 };
 
+/// Logs that a handler of `kind` (the record's category) about `subject` threw `e`: the one
+/// policy for handler exceptions (see `guarded_call`).
+inline void log_handler_exception(const logger& log, std::uint64_t id, std::string_view kind, std::string_view subject,
+                                  std::exception_ptr e) noexcept {
+    try {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log.log(log_level::error, id, kind, error::handler_exception, "{} handler of {} threw: {}", kind, subject, ex.what());
+        } catch (...) {
+            log.log(log_level::error, id, kind, error::handler_exception, "{} handler of {} threw", kind, subject);
+        }
+    } catch (...) {  // a failing log sink must not turn a handler failure into a crash
+    }
+}
+
+/**
+ * Runs a user handler under the one policy for handler failures: an exception does not escape;
+ * it is logged (level error, the handler's kind as the category, `subject` and the exception's
+ * text in the message, `error::handler_exception`) and the call yields nothing. What a failure
+ * leads to is the caller's (and the README's) to say.
+ */
+template <class F>
+auto guarded_call(const logger& log, std::uint64_t id, std::string_view kind, std::string_view subject, F&& f) noexcept
+    -> std::optional<std::invoke_result_t<F&>> {
+    try {
+        return std::optional<std::invoke_result_t<F&>>(f());
+    } catch (...) {
+        log_handler_exception(log, id, kind, subject, std::current_exception());
+    }
+    return std::nullopt;
+}
+
 } // namespace detail
 
 RTMPX_NAMESPACE_END
@@ -4318,858 +3613,96 @@ struct server_options {
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/options.hpp ----
-// ---- include/rtmpx/handlers.hpp ----
-// The events handlers receive and one concept per handler, so that handlers are plain lambdas.
+// ---- include/rtmpx/statistics.hpp ----
+// Figures about one connection and about a whole server, for display and logging.
 
-#include <concepts>
-#include <string_view>
-#include <system_error>
-#include <type_traits>
-
-
-RTMPX_NAMESPACE_BEGIN
-
-/// What a connect handler is told: a new `connect` (is_create) or the end of its connection.
-struct connect_event {
-    bool is_create = true;
-    const connect_command& command;  ///< the client's connect command (also on close)
-    std::error_code reason;          ///< on close: why the connection ended (empty: the client closed it)
-};
-
-/// What a stream handler is told: `createStream` (is_create) or the stream's removal.
-struct stream_event {
-    bool is_create = true;
-    const amf0::value& command_object;  ///< the createStream command object (null on removal)
-    std::error_code reason;             ///< on removal: why (empty for deleteStream/closeStream)
-};
-
-/// What a play handler is told: `play` (is_start) or stop. It may fill `video_data` with
-/// initialisation (on start) or closing (on stop) video data to send.
-struct play_event {
-    bool is_start = true;
-    std::string_view stream_name;
-    double start = -2;            ///< the play command's start argument
-    encoded_frame video_data;     ///< out: sent as is when non-empty
-};
-
-/// What a pause handler is told: pause (is_pause) or resume.
-struct pause_event {
-    bool is_pause = true;
-    double milliseconds = 0;  ///< the stream position the client paused or resumed at
-};
-
-namespace detail {
-template <class R>
-concept boolean_result = std::convertible_to<R, bool>;
-}
-
-/**
- * `bool (connection&, connect_event const&)`: on `connect`, true claims the connection (the
- * handler then registers stream and call handlers on it); false lets the next handler decide.
- * Called again with `is_create == false` exactly once when a claimed connection ends; the return
- * value is then ignored. Thread: the connection's thread. Lifetime: both arguments are valid only
- * during the call.
- */
-template <class F, class Connection>
-concept connect_handler = std::invocable<F&, Connection&, const connect_event&> &&
-                          detail::boolean_result<std::invoke_result_t<F&, Connection&, const connect_event&>>;
-
-/**
- * `bool (stream&, stream_event const&)`: on `createStream`, true allows the stream (the handler
- * registers render/frame/play/pause handlers and picks a codec); false refuses it. Called with
- * `is_create == false` when the stream is deleted or its connection ends. Thread: the
- * connection's thread.
- */
-template <class F, class Stream>
-concept stream_handler = std::invocable<F&, Stream&, const stream_event&> &&
-                         detail::boolean_result<std::invoke_result_t<F&, Stream&, const stream_event&>>;
-
-/**
- * `bool (stream&, play_event&)`: true honours play (or stop); false refuses it. Optional: with
- * no play handler, play is allowed. Thread: the connection's thread.
- */
-template <class F, class Stream>
-concept play_handler = std::invocable<F&, Stream&, play_event&> &&
-                       detail::boolean_result<std::invoke_result_t<F&, Stream&, play_event&>>;
-
-/// `bool (stream&, pause_event const&)`: true honours pause (or resume). Thread: the connection's.
-template <class F, class Stream>
-concept pause_handler = std::invocable<F&, Stream&, const pause_event&> &&
-                        detail::boolean_result<std::invoke_result_t<F&, Stream&, const pause_event&>>;
-
-/**
- * `bool (stream&)`: called by the render loop at the stream's render rate while it plays; false
- * stops the stream with an error status. Thread: the connection's thread.
- */
-template <class F, class Stream>
-concept render_handler =
-    std::invocable<F&, Stream&> && detail::boolean_result<std::invoke_result_t<F&, Stream&>>;
-
-/**
- * `bool (stream&, encoded_frame& out, bool outqueue_is_full)`: called on the stream's own frame
- * thread at the frame rate while it plays; fills `out` with one encoded frame (leave it empty to
- * send nothing). When `outqueue_is_full` the client is not keeping up: skip, or send something
- * cheap. False stops the stream with an error status. Thread: the stream's frame thread, never
- * the connection's; share state with the render handler under your own lock.
- */
-template <class F, class Stream>
-concept frame_handler = std::invocable<F&, Stream&, encoded_frame&, bool> &&
-                        detail::boolean_result<std::invoke_result_t<F&, Stream&, encoded_frame&, bool>>;
-
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/handlers.hpp ----
-// ---- include/rtmpx/broadcast.hpp ----
-// broadcast: one producer of video, encoded once, shared by any number of playing streams.
-
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <span>
-#include <string_view>
-#include <thread>
+#include <string>
 #include <utility>
 #include <vector>
 
 
 RTMPX_NAMESPACE_BEGIN
 
-/// How a broadcast keeps frames for players that join, and how it paces its own frames.
-struct broadcast_options {
-    /// Keep the frames since the last key frame, so that a joining player starts at once from
-    /// that key frame (its first seconds are then up to one key frame interval behind live).
-    /// Off: a joining player waits for the next key frame, which a broadcast with a codec forces
-    /// at once (the picture starts at the live edge).
-    bool gop_cache = true;
-    std::size_t gop_cache_frames = 600;        ///< beyond it the cache empties until the next key frame
-    std::size_t gop_cache_bytes = 16u << 20;   ///< likewise, in bytes of frame data
-    std::size_t player_queue_frames = 64;      ///< frames queued per player; when full, that player drops to the next key frame
-    double render_rate = 30;                   ///< render (and frame) calls per second of `start`
+/// Figures about one connection, for display and logging.
+struct connection_statistics {
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t messages_in = 0;
+    std::uint64_t messages_out = 0;
+    std::uint64_t writes = 0;            ///< socket writes; each gathers every message queued by then
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_dropped = 0;
+    std::size_t queued_bytes = 0;        ///< bytes waiting to be written (ours, and an upper bound of the kernel's)
+    std::size_t streams = 0;
+    std::size_t playing_streams = 0;
+    std::uint32_t chunk_size_in = 128;   ///< the client's chunk size
+    std::uint32_t chunk_size_out = 128;  ///< ours
+    std::uint64_t acknowledged_bytes = 0;///< the client's last acknowledgement
+    std::chrono::milliseconds uptime{0};
+    std::chrono::microseconds round_trip{0};  ///< from the last answered ping (0: none yet)
+
+    /// The same figures as key/value text, for printing.
+    std::vector<std::pair<std::string, std::string>> to_map() const {
+        return {{"bytes_in", std::to_string(bytes_in)},
+                {"bytes_out", std::to_string(bytes_out)},
+                {"messages_in", std::to_string(messages_in)},
+                {"messages_out", std::to_string(messages_out)},
+                {"writes", std::to_string(writes)},
+                {"frames_sent", std::to_string(frames_sent)},
+                {"frames_dropped", std::to_string(frames_dropped)},
+                {"queued_bytes", std::to_string(queued_bytes)},
+                {"streams", std::to_string(streams)},
+                {"playing_streams", std::to_string(playing_streams)},
+                {"chunk_size_in", std::to_string(chunk_size_in)},
+                {"chunk_size_out", std::to_string(chunk_size_out)},
+                {"acknowledged_bytes", std::to_string(acknowledged_bytes)},
+                {"uptime_ms", std::to_string(uptime.count())},
+                {"round_trip_us", std::to_string(round_trip.count())}};
+    }
 };
 
-namespace detail {
+/// Figures about a whole server (all its connections), for display.
+struct server_statistics {
+    std::size_t connections = 0;
+    std::size_t playing_streams = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_dropped = 0;
 
-/// What a player needs before its first frame: onMetaData and the codec's sequence header.
-struct broadcast_config {
-    std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message payload, or null
-    std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
-};
-
-/// One frame as every player receives it: an immutable FLV video tag body, shared.
-struct broadcast_frame {
-    std::vector<std::byte> tag;
-    std::uint32_t timestamp = 0;  ///< ms on the broadcast's clock
-    bool key_frame = false;
-    std::shared_ptr<const broadcast_config> config;  ///< the configuration the frame needs
-};
-using shared_frame = std::shared_ptr<const broadcast_frame>;
-
-/// The frames since the last key frame, within limits. Sans-I/O; not synchronised.
-class gop_cache {
-public:
-    gop_cache(std::size_t max_frames, std::size_t max_bytes) : max_frames_(max_frames), max_bytes_(max_bytes) {}
-
-    /// Adds a frame: a key frame starts a new group; a frame with no key frame before it, or
-    /// one beyond the limits, empties the cache until the next key frame.
-    void add(const shared_frame& f) {
-        if (f->key_frame) clear();
-        if (frames_.empty() && !f->key_frame) return;
-        if (frames_.size() + 1 > max_frames_ || bytes_ + f->tag.size() > max_bytes_) {
-            clear();
-            return;
-        }
-        frames_.push_back(f);
-        bytes_ += f->tag.size();
+    /// The same figures as key/value text, for printing.
+    std::vector<std::pair<std::string, std::string>> to_map() const {
+        return {{"connections", std::to_string(connections)},
+                {"playing_streams", std::to_string(playing_streams)},
+                {"bytes_out", std::to_string(bytes_out)},
+                {"frames_sent", std::to_string(frames_sent)},
+                {"frames_dropped", std::to_string(frames_dropped)}};
     }
-
-    void clear() noexcept {
-        frames_.clear();
-        bytes_ = 0;
-    }
-
-    /// The group, key frame first (empty when there is none).
-    const std::vector<shared_frame>& frames() const noexcept { return frames_; }
-    std::size_t bytes() const noexcept { return bytes_; }
-
-private:
-    std::size_t max_frames_;
-    std::size_t max_bytes_;
-    std::vector<shared_frame> frames_;
-    std::size_t bytes_ = 0;
-};
-
-/// One playing stream's side of a broadcast: its own bounded queue, filled by the producer
-/// and emptied by the stream's connection.
-struct broadcast_subscriber {
-    explicit broadcast_subscriber(std::size_t frames) : queue(frames) {}
-
-    frame_queue<shared_frame> queue;
-    std::function<void()> wake;                   ///< tells the connection frames are queued (any thread)
-    std::atomic<std::uint64_t>* dropped = nullptr; ///< counters the producer adds its drops to
-    std::atomic<std::uint64_t>* dropped_total = nullptr;
-    bool skip_until_key = true;                   ///< producer side: after a drop, wait for a key frame
-};
-
-/// The FLV video tag header of a frame: frame type and codec id, then for AVC the packet type
-/// (1: NALUs) and a zero composition time.
-inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t codec_id, bool key_frame) {
-    tag.push_back(std::byte(((key_frame ? 1 : 2) << 4) | codec_id));
-    if (codec_id == 7) tag.insert(tag.end(), {std::byte{0x01}, std::byte{0}, std::byte{0}, std::byte{0}});
-}
-
-} // namespace detail
-
-/**
- * One source of video for many players: each frame is encoded once, and its bytes are shared,
- * immutable, by every player's queue. Each player keeps its own bounded queue and drops to the
- * next key frame when it falls behind, so a slow player costs only itself.
- *
- * Frames come either from `push_video_tag` (already encoded, from a file, a camera, another
- * server), or from render and frame handlers that `start` runs on the broadcast's own thread at
- * `render_rate`, encoding with a codec chosen by name. A stream plays the broadcast after
- * `stream.use_broadcast(b)` in its stream or play handler.
- *
- * Thread: `on_render`, `on_frame` and `use_codec` before `start` (or after `stop`); the other
- * members from any thread, but `push_video_tag` calls must not overlap.
- * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
- * it before the state its handlers use goes away.
- */
-class broadcast {
-public:
-    explicit broadcast(broadcast_options options = {}) : options_(options) {
-        RTMPX_ASSERT(options_.player_queue_frames > 0 && options_.render_rate > 0);
-    }
-    broadcast(const broadcast&) = delete;
-    broadcast& operator=(const broadcast&) = delete;
-    ~broadcast() { stop(); }
-
-    const broadcast_options& options() const noexcept { return options_; }
-
-    // ---- a source of encoded frames ----------------------------------------------------------
-
-    /// Sets the onMetaData players receive before their first frame (an ECMA array or object).
-    void set_metadata(amf0::value metadata) {
-        auto payload = to_message(make_on_metadata(std::move(metadata)), 0).payload;
-        std::lock_guard lock(mutex_);
-        auto config = std::make_shared<detail::broadcast_config>(*config_);
-        config->metadata = std::make_shared<const std::vector<std::byte>>(std::move(payload));
-        config_ = std::move(config);
-    }
-
-    /**
-     * Sends one FLV video tag body (the bytes of an RTMP video message) to every player, at
-     * `timestamp` ms on the broadcast's clock (never decreasing). An AVC sequence header becomes
-     * the configuration sent to every player before its first frame; frames whose first byte
-     * says "key frame" start groups. The bytes are copied once and then shared.
-     */
-    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
-        if (tag.empty()) return;
-        const auto first = std::to_integer<std::uint8_t>(tag[0]);
-        if ((first & 0x0f) == 7 && tag.size() >= 2 && tag[1] == std::byte{0}) {  // AVC sequence header
-            std::lock_guard lock(mutex_);
-            auto config = std::make_shared<detail::broadcast_config>(*config_);
-            config->sequence_header = std::make_shared<const std::vector<std::byte>>(tag.begin(), tag.end());
-            config_ = std::move(config);
-            gop_.clear();  // frames before it need the old configuration
-            return;
-        }
-        auto frame = std::make_shared<detail::broadcast_frame>();
-        frame->tag.assign(tag.begin(), tag.end());
-        frame->timestamp = timestamp;
-        frame->key_frame = (first >> 4) == 1;
-        publish(std::move(frame));
-    }
-
-    // ---- rendering and encoding on the broadcast's own thread ---------------------------------
-
-    /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
-    template <class F>
-    void on_render(F handler) {
-        static_assert(render_handler<F, broadcast>, "on_render: expected bool (broadcast&)");
-        render_ = std::move(handler);
-    }
-
-    /// Registers the frame handler `bool (broadcast&, encoded_frame& out, bool outqueue_is_full)`;
-    /// `outqueue_is_full` is true while every player is behind. Without a codec, `out.data` is a
-    /// complete FLV video tag body.
-    template <class F>
-    void on_frame(F handler) {
-        static_assert(frame_handler<F, broadcast>,
-                      "on_frame: expected bool (broadcast&, encoded_frame& out, bool outqueue_is_full)");
-        frame_ = std::move(handler);
-    }
-
-    /// Chooses the codec from `registry` (a server's `codecs()`); false if it has no such name.
-    bool use_codec(std::string_view name, const codec_registry& registry) {
-        auto codec = registry.make(name);
-        if (!codec) return false;
-        codec_ = std::move(codec);
-        return true;
-    }
-
-    /// The broadcast's encoder (null without one). Thread: the frame handler's.
-    video_codec* codec() noexcept { return codec_.get(); }
-
-    /// Starts calling the render and frame handlers at `render_rate` on the broadcast's thread.
-    void start() {
-        stop();
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = false;
-        }
-        thread_ = std::thread([this] { produce(); });
-    }
-
-    /// Stops the broadcast's thread (players stay, and get frames again after `start`).
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        stop_cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// Whether the frame handler's thread ended because a handler failed.
-    bool failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
-
-    /// Asks the codec for a key frame at the next frame (a broadcast with a codec only).
-    void request_key_frame() noexcept { key_requested_.store(true, std::memory_order_relaxed); }
-
-    // ---- figures ------------------------------------------------------------------------------
-
-    /// Players subscribed now.
-    std::size_t players() const {
-        std::lock_guard lock(mutex_);
-        return subscribers_.size();
-    }
-    /// Frames published (each encoded once, whatever the number of players).
-    std::uint64_t frames() const noexcept { return frames_.load(std::memory_order_relaxed); }
-    /// Frames in the cache for joining players.
-    std::size_t cached_frames() const {
-        std::lock_guard lock(mutex_);
-        return gop_.frames().size();
-    }
-
-private:
-    template <class S>
-    friend class basic_connection;
-
-    // Adds a player: the cached group comes back (each frame carries its configuration), and
-    // from then on every published frame goes to its queue. Thread: the player's connection.
-    std::vector<detail::shared_frame> subscribe(const std::shared_ptr<detail::broadcast_subscriber>& sub) {
-        std::lock_guard lock(mutex_);
-        std::vector<detail::shared_frame> join;
-        if (options_.gop_cache) join = gop_.frames();
-        sub->skip_until_key = join.empty();
-        if (join.empty()) key_requested_.store(true, std::memory_order_relaxed);
-        subscribers_.push_back(sub);
-        return join;
-    }
-
-    // Removes a player; once it returns, the producer no longer touches `sub`.
-    void unsubscribe(const detail::broadcast_subscriber* sub) {
-        std::lock_guard lock(mutex_);
-        std::erase_if(subscribers_, [sub](const auto& s) { return s.get() == sub; });
-    }
-
-    void publish(std::shared_ptr<detail::broadcast_frame> frame) {
-        std::lock_guard lock(mutex_);
-        frame->config = config_;
-        detail::shared_frame shared = std::move(frame);
-        frames_.fetch_add(1, std::memory_order_relaxed);
-        if (options_.gop_cache) gop_.add(shared);
-        for (const auto& sub : subscribers_) {
-            if (sub->skip_until_key && !shared->key_frame) {
-                count_drop(*sub);
-                continue;
-            }
-            auto copy = shared;
-            if (sub->queue.try_push(std::move(copy))) {
-                sub->skip_until_key = false;
-                sub->wake();
-            } else {
-                // This player is behind: it alone drops, up to the next key frame.
-                sub->skip_until_key = true;
-                count_drop(*sub);
-            }
-        }
-    }
-
-    static void count_drop(detail::broadcast_subscriber& sub) noexcept {
-        if (sub.dropped) sub.dropped->fetch_add(1, std::memory_order_relaxed);
-        if (sub.dropped_total) sub.dropped_total->fetch_add(1, std::memory_order_relaxed);
-    }
-
-    bool all_players_behind() const {
-        std::lock_guard lock(mutex_);
-        if (subscribers_.empty()) return false;
-        return std::all_of(subscribers_.begin(), subscribers_.end(), [](const auto& s) {
-            return s->queue.size_approx() * 2 >= s->queue.capacity();
-        });
-    }
-
-    // The broadcast's thread: render, then frame, at the render rate; timestamps are the
-    // scheduled ticks (steady spacing, like a stream's).
-    void produce() {
-        using clock = std::chrono::steady_clock;
-        const auto start = clock::now();
-        auto next = start;
-        std::uint64_t generation = 0;
-        const auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / options_.render_rate));
-        for (;;) {
-            {
-                std::unique_lock lock(mutex_);
-                if (stop_cv_.wait_until(lock, next, [this] { return stop_; })) return;
-            }
-            const auto tick = next;
-            next += period;
-            if (const auto now = clock::now(); next < now) next = now;
-            if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
-            encoded_frame out;
-            bool ok = false;
-            try {
-                ok = (!render_ || render_(*this)) && (!frame_ || frame_(*this, out, all_players_behind()));
-            } catch (...) {
-                ok = false;
-            }
-            if (!ok) {
-                failed_.store(true, std::memory_order_relaxed);
-                return;
-            }
-            if (out.data.empty()) continue;
-            if (codec_ && codec_->generation() != generation) {
-                generation = codec_->generation();
-                set_codec_config();
-            }
-            auto frame = std::make_shared<detail::broadcast_frame>();
-            frame->timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
-            frame->key_frame = out.key_frame;
-            if (codec_) {
-                frame->tag.reserve(5 + out.data.size());
-                detail::append_video_tag_header(frame->tag, codec_->flv_codec_id(), out.key_frame);
-                frame->tag.insert(frame->tag.end(), out.data.begin(), out.data.end());
-            } else {
-                frame->tag = std::move(out.data);
-                frame->key_frame = !frame->tag.empty() && (std::to_integer<std::uint8_t>(frame->tag[0]) >> 4) == 1;
-            }
-            publish(std::move(frame));
-        }
-    }
-
-    // A new codec configuration: onMetaData and (for AVC) the sequence header, built once.
-    void set_codec_config() {
-        const std::uint8_t codec_id = codec_->flv_codec_id();
-        auto meta = amf0::value::ecma_array({{"width", amf0::value(codec_->width())},
-                                             {"height", amf0::value(codec_->height())},
-                                             {"framerate", amf0::value(options_.render_rate)},
-                                             {"videocodecid", amf0::value(codec_id)},
-                                             {"encoder", amf0::value("rtmpx")}});
-        auto config = std::make_shared<detail::broadcast_config>();
-        config->metadata = std::make_shared<const std::vector<std::byte>>(to_message(make_on_metadata(std::move(meta)), 0).payload);
-        if (codec_id == 7 && !codec_->header().empty()) {
-            std::vector<std::byte> seq = {std::byte{0x17}, std::byte{0x00}, std::byte{0}, std::byte{0}, std::byte{0}};
-            seq.insert(seq.end(), codec_->header().begin(), codec_->header().end());
-            config->sequence_header = std::make_shared<const std::vector<std::byte>>(std::move(seq));
-        }
-        std::lock_guard lock(mutex_);
-        config_ = std::move(config);
-        gop_.clear();
-    }
-
-    const broadcast_options options_;
-    mutable std::mutex mutex_;
-    std::shared_ptr<const detail::broadcast_config> config_ = std::make_shared<detail::broadcast_config>();
-    detail::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
-    std::vector<std::shared_ptr<detail::broadcast_subscriber>> subscribers_;
-    std::atomic<std::uint64_t> frames_{0};
-    std::atomic<bool> key_requested_{false};
-    std::atomic<bool> failed_{false};
-
-    std::function<bool(broadcast&)> render_;
-    std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
-    std::unique_ptr<video_codec> codec_;
-    std::thread thread_;
-    std::condition_variable stop_cv_;
-    bool stop_ = true;
 };
 
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/broadcast.hpp ----
-// ---- include/rtmpx/stream.hpp ----
-// basic_stream: one RTMP NetStream of a connection, with its handlers, codec and frame thread.
+// ---- end of include/rtmpx/statistics.hpp ----
+// ---- include/rtmpx/protocol/server_session.hpp ----
+// The server side of one RTMP connection, sans I/O: bytes in, events out, answers in, bytes out.
 
-#include <atomic>
-#include <charconv>
+#include <algorithm>
 #include <chrono>
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
-
-RTMPX_NAMESPACE_BEGIN
-
-template <class Socket>
-class basic_connection;
-
-namespace detail {
-
-/// A frame on its way from the frame thread to the connection's writer.
-struct queued_frame {
-    encoded_frame frame;
-    std::uint32_t timestamp = 0;                          ///< ms since play start
-    std::shared_ptr<const std::vector<std::byte>> config; ///< new codec configuration, if any
-    std::uint32_t width = 0;
-    std::uint32_t height = 0;
-};
-
-} // namespace detail
-
-/**
- * One NetStream of a connection: created by `createStream`, played by `play`.
- *
- * A stream handler registers the stream's render, frame, play and pause handlers and may choose
- * a codec. While the stream plays, the render handler runs on the connection's thread at the
- * render rate and the frame handler on the stream's own frame thread at the same rate.
- *
- * Thread: the connection's thread, except where a member says otherwise. From the frame thread
- * the frame handler may call `id`, `name`, `codec`, `property`, `render_rate` and `connection_id`.
- * Lifetime: a `stream&` is valid during the handler call it is passed to.
- */
-template <class Socket>
-class basic_stream {
-public:
-    using connection_type = basic_connection<Socket>;
-
-    basic_stream(connection_type& conn, std::uint32_t id, double render_rate)
-        : connection_(conn), id_(id), render_rate_(render_rate) {}
-    basic_stream(const basic_stream&) = delete;
-    basic_stream& operator=(const basic_stream&) = delete;
-    ~basic_stream() { stop_frame_thread(); }
-
-    /// The message stream id the client uses for this stream (never 0).
-    std::uint32_t id() const noexcept { return id_; }
-    /// The name the player passed to `play` (empty before play). Thread: any, once playing.
-    const std::string& name() const noexcept { return name_; }
-    /// The connection this stream belongs to (to register more call handlers, ...).
-    connection_type& connection() noexcept { return connection_; }
-    /// Whether `play` was honoured and the stream has not stopped since.
-    bool playing() const noexcept { return playing_; }
-    /// Whether an honoured pause is in effect.
-    bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
-
-    /// Registers the render handler; `nullptr` removes it.
-    template <class F>
-    void on_render(F handler) {
-        static_assert(render_handler<F, basic_stream>, "on_render: expected bool (stream&)");
-        render_ = std::move(handler);
-    }
-    void on_render(std::nullptr_t) { render_ = nullptr; }
-
-    /// Registers the frame handler; `nullptr` removes it. Takes effect at the next play.
-    template <class F>
-    void on_frame(F handler) {
-        static_assert(frame_handler<F, basic_stream>,
-                      "on_frame: expected bool (stream&, encoded_frame& out, bool outqueue_is_full)");
-        frame_ = std::move(handler);
-    }
-    void on_frame(std::nullptr_t) { frame_ = nullptr; }
-
-    /// Registers the play handler; `nullptr` removes it (play is then always allowed).
-    template <class F>
-    void on_play(F handler) {
-        static_assert(play_handler<F, basic_stream>, "on_play: expected bool (stream&, play_event&)");
-        play_ = std::move(handler);
-    }
-    void on_play(std::nullptr_t) { play_ = nullptr; }
-
-    /// Registers the pause handler; `nullptr` removes it (pause is then always honoured).
-    template <class F>
-    void on_pause(F handler) {
-        static_assert(pause_handler<F, basic_stream>, "on_pause: expected bool (stream&, pause_event const&)");
-        pause_ = std::move(handler);
-    }
-    void on_pause(std::nullptr_t) { pause_ = nullptr; }
-
-    /**
-     * Chooses the video codec by name ("h264", or any name registered with the server's codec
-     * registry). False when no codec has that name; the stream then keeps its previous choice.
-     * With no codec, the frame handler's bytes are sent as they are (a complete FLV video tag body).
-     */
-    bool use_codec(std::string_view name) {
-        auto codec = connection_.make_codec(name);
-        if (!codec) return false;
-        codec_ = std::move(codec);
-        return true;
-    }
-
-    /**
-     * Plays `source` instead of the stream's own render and frame handlers: the stream gets the
-     * broadcast's frames (encoded once for all its players) into a queue of its own. Takes effect
-     * at the next play; `nullptr` goes back to the stream's own handlers.
-     */
-    void use_broadcast(std::shared_ptr<broadcast> source) { broadcast_ = std::move(source); }
-
-    /// The broadcast the stream plays, or null.
-    broadcast* playing_broadcast() const noexcept { return broadcast_.get(); }
-
-    /// The stream's own encoder, or null when no codec was chosen.
-    video_codec* codec() noexcept { return codec_.get(); }
-
-    /**
-     * Sets a property. `render_rate` (calls per second, a positive number up to the server's
-     * maximum) takes effect at the next tick; user keys start with `user_`.
-     * Errors: `error::invalid_property` for another key, `error::invalid_property_value` for a
-     * bad render rate; nothing changes then.
-     */
-    std::error_code set_property(std::string_view key, std::string_view value) {
-        if (key == "render_rate") {
-            double rate = 0;
-            const auto* end = value.data() + value.size();
-            auto [ptr, ec] = std::from_chars(value.data(), end, rate);
-            if (ec != std::errc() || ptr != end || !(rate > 0) || rate > connection_.options().max_render_rate)
-                return error::invalid_property_value;
-            render_rate_.store(rate, std::memory_order_relaxed);
-            return {};
-        }
-        if (key.substr(0, 5) != "user_") return error::invalid_property;
-        std::lock_guard lock(properties_mutex_);
-        properties_[std::string(key)] = std::string(value);
-        return {};
-    }
-
-    /// A property's value: `render_rate` or a user key. Thread: any.
-    std::optional<std::string> property(std::string_view key) const {
-        if (key == "render_rate") return fmt::format("{}", render_rate());
-        std::lock_guard lock(properties_mutex_);
-        auto it = properties_.find(key);
-        if (it == properties_.end()) return std::nullopt;
-        return it->second;
-    }
-
-    /// Render (and frame) calls per second. Thread: any.
-    double render_rate() const noexcept { return render_rate_.load(std::memory_order_relaxed); }
-
-    /// Frames handed to the writer and frames dropped under backpressure. Thread: any.
-    std::uint64_t frames_sent() const noexcept { return frames_sent_.load(std::memory_order_relaxed); }
-    std::uint64_t frames_dropped() const noexcept { return frames_dropped_.load(std::memory_order_relaxed); }
-
-    /// The id of the connection, for logs. Thread: any.
-    std::uint64_t connection_id() const noexcept { return connection_.id(); }
-
-private:
-    friend class basic_connection<Socket>;
-
-    // Starts the frame thread; `wake` is called after each queued frame (it posts to the
-    // connection), `full` says whether the connection has too many unsent bytes, `fail` is
-    // posted when the frame handler fails.
-    void start_frame_thread(std::size_t queue_frames, std::function<void()> wake, std::function<bool()> full,
-                            std::function<void()> fail) {
-        stop_frame_thread();
-        queue_ = std::make_unique<frame_queue<detail::queued_frame>>(queue_frames);
-        frame_stop_ = false;
-        skip_until_key_ = false;
-        config_generation_ = 0;
-        play_start_ = std::chrono::steady_clock::now();
-        if (codec_) codec_->force_key_frame();  // a joining player starts on a key frame
-        frame_thread_ = std::thread([this, wake = std::move(wake), full = std::move(full), fail = std::move(fail)] {
-            frame_loop(wake, full, fail);
-        });
-    }
-
-    void stop_frame_thread() {
-        {
-            std::lock_guard lock(frame_mutex_);
-            frame_stop_ = true;
-        }
-        frame_cv_.notify_all();
-        if (frame_thread_.joinable()) frame_thread_.join();
-    }
-
-    void frame_loop(const std::function<void()>& wake, const std::function<bool()>& full,
-                    const std::function<void()>& fail) {
-        using clock = std::chrono::steady_clock;
-        auto next = clock::now();
-        for (;;) {
-            {
-                std::unique_lock lock(frame_mutex_);
-                if (frame_cv_.wait_until(lock, next, [this] { return frame_stop_; })) return;
-            }
-            // The frame's timestamp is its scheduled tick: steady spacing, no wake-up jitter (players
-            // map timestamps onto a frame grid, and jitter would put two frames in one slot).
-            const auto tick = next;
-            const auto period = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / render_rate()));
-            next += period;
-            const auto now = clock::now();
-            if (next < now) next = now;  // fell behind: do not burst to catch up
-            if (paused()) continue;
-            if (force_key_.exchange(false) && codec_) codec_->force_key_frame();
-
-            detail::queued_frame item;
-            const bool queue_full = queue_->size_approx() * 2 >= queue_->capacity() || full();
-            bool ok = false;
-            try {
-                ok = frame_ ? static_cast<bool>(frame_(*this, item.frame, queue_full)) : true;
-            } catch (...) {
-                ok = false;
-            }
-            if (!ok) {
-                fail();
-                return;
-            }
-            if (item.frame.data.empty()) continue;
-            if (codec_ && codec_->generation() != config_generation_) {
-                config_generation_ = codec_->generation();
-                item.config = std::make_shared<const std::vector<std::byte>>(codec_->header());
-                item.width = codec_->width();
-                item.height = codec_->height();
-            }
-            // After a drop, frames that depend on the dropped one are useless: skip to a key frame.
-            if (skip_until_key_ && !item.frame.key_frame) {
-                count_frame_dropped();
-                continue;
-            }
-            item.timestamp = static_cast<std::uint32_t>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(tick - play_start_).count());
-            if (queue_->try_push(std::move(item))) {
-                skip_until_key_ = false;
-                wake();
-            } else {
-                count_frame_dropped();
-                skip_until_key_ = true;
-                if (codec_) codec_->force_key_frame();
-            }
-        }
-    }
-
-    void count_frame_dropped() noexcept {
-        frames_dropped_.fetch_add(1, std::memory_order_relaxed);
-        connection_.server_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    connection_type& connection_;
-    const std::uint32_t id_;
-    std::string name_;
-    bool playing_ = false;
-    std::atomic<bool> paused_{false};
-    std::atomic<double> render_rate_;
-
-    std::function<bool(basic_stream&)> render_;
-    std::function<bool(basic_stream&, encoded_frame&, bool)> frame_;
-    std::function<bool(basic_stream&, play_event&)> play_;
-    std::function<bool(basic_stream&, const pause_event&)> pause_;
-    std::unique_ptr<video_codec> codec_;
-    std::shared_ptr<broadcast> broadcast_;
-    std::shared_ptr<detail::broadcast_subscriber> subscriber_;  // while playing a broadcast
-
-    mutable std::mutex properties_mutex_;
-    std::map<std::string, std::string, std::less<>> properties_;
-
-    // Frame thread state.
-    std::thread frame_thread_;
-    std::mutex frame_mutex_;
-    std::condition_variable frame_cv_;
-    bool frame_stop_ = false;
-    std::atomic<bool> force_key_{false};
-    bool skip_until_key_ = false;
-    std::uint64_t config_generation_ = 0;
-    std::chrono::steady_clock::time_point play_start_;
-    std::unique_ptr<frame_queue<detail::queued_frame>> queue_;
-    std::atomic<std::uint64_t> frames_sent_{0};
-    std::atomic<std::uint64_t> frames_dropped_{0};
-
-    // Writer state (connection thread).
-    bool sent_key_frame_ = false;
-    std::uint32_t last_timestamp_ = 0;
-    std::optional<std::uint32_t> broadcast_base_;  // the broadcast's timestamp of this player's first frame
-    std::shared_ptr<const detail::broadcast_config> sent_config_;
-    std::vector<detail::shared_frame> join_frames_;  // the cached group, for a joining player
-    std::shared_ptr<bool> render_alive_;  // the render loop runs while this is set and true
-};
-
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/stream.hpp ----
-// ---- include/rtmpx/connection.hpp ----
-// basic_connection: one client, driven by coroutines on its own thread (reader, writer, watchdog).
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <deque>
-#include <exception>
-#include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <random>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-#if defined(__linux__)
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-#endif
-
-#include <asio/buffer.hpp>
-#include <asio/error.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/write.hpp>
-
-// ---- include/rtmpx/detail/asio_compat.hpp ----
-// The one place that papers over differences between Asio versions.
-
-#include <asio/version.hpp>
-
-#include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/use_awaitable.hpp>
-
-#if ASIO_VERSION >= 102400
-#include <asio/as_tuple.hpp>
-#else
-#include <asio/experimental/as_tuple.hpp>
-#endif
-
-
-RTMPX_NAMESPACE_BEGIN
-namespace detail {
-
-/// Completion token for coroutines that want `(error_code, result...)` instead of exceptions.
-#if ASIO_VERSION >= 102400
-inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-#else
-inline constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-#endif
-
-} // namespace detail
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/asio_compat.hpp ----
-// ---- include/rtmpx/detail/chunk_reader.hpp ----
+// ---- include/rtmpx/protocol/chunk_reader.hpp ----
 // Sans-I/O chunk stream reader: bytes in, reassembled messages out, within configured limits.
 
 #include <algorithm>
@@ -5181,9 +3714,70 @@ RTMPX_NAMESPACE_END
 #include <utility>
 #include <vector>
 
+// ---- include/rtmpx/protocol/message.hpp ----
+// A whole RTMP message as the chunk layer reads and writes it: header fields plus payload.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
 
 RTMPX_NAMESPACE_BEGIN
-namespace detail {
+namespace protocol {
+
+/// RTMP message type ids (RTMP 1.0 §5.4, §7.1). The chunk layer carries any 8-bit value.
+enum class message_type : std::uint8_t {
+    set_chunk_size = 1,
+    abort = 2,
+    acknowledgement = 3,
+    user_control = 4,
+    window_ack_size = 5,
+    set_peer_bandwidth = 6,
+    audio = 8,
+    video = 9,
+    data_amf3 = 15,
+    shared_object_amf3 = 16,
+    command_amf3 = 17,
+    data_amf0 = 18,
+    shared_object_amf0 = 19,
+    command_amf0 = 20,
+    aggregate = 22,
+};
+
+/// The header fields every message carries (RTMP 1.0 §6.1.1).
+struct message_header {
+    std::uint32_t chunk_stream_id = 3;  ///< 2..65599; 2 is reserved for protocol control
+    message_type type = message_type::command_amf0;
+    rtmp_timestamp timestamp;
+    std::uint32_t stream_id = 0;        ///< the message stream id (0 for the NetConnection)
+
+    bool operator==(const message_header&) const = default;
+};
+
+/// A complete message: its header and its reassembled payload.
+struct message {
+    message_header header;
+    std::vector<std::byte> payload;
+
+    bool operator==(const message&) const = default;
+};
+
+/// Chunk stream ids the server uses for what it sends.
+namespace chunk_stream {
+inline constexpr std::uint32_t protocol_control = 2;  ///< RTMP 1.0 §5.4: control messages use chunk stream 2
+inline constexpr std::uint32_t command = 3;           ///< NetConnection commands and replies
+inline constexpr std::uint32_t audio = 4;
+inline constexpr std::uint32_t stream_command = 5;    ///< onStatus and data on a message stream
+inline constexpr std::uint32_t video = 6;
+inline constexpr std::uint32_t client_stream_command = 8;  ///< play, publish, ... as FFmpeg's client sends them
+} // namespace chunk_stream
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/message.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
 
 /**
  * De-multiplexes an RTMP chunk stream (RTMP 1.0 §5.3) into whole messages.
@@ -5259,17 +3853,17 @@ private:
     // Parses one chunk header and applies it. Returns bytes consumed, 0 when incomplete.
     std::size_t read_header(std::span<const std::byte> in, std::error_code& ec) {
         // RTMP 1.0 §5.3.1.1: basic header of 1, 2 or 3 bytes.
-        const auto b0 = u8(in[0]);
+        const auto b0 = detail::u8(in[0]);
         const unsigned fmt = b0 >> 6;
         std::uint32_t csid = b0 & 0x3f;
         std::size_t pos = 1;
         if (csid == 0) {
             if (in.size() < 2) return 0;
-            csid = 64 + u8(in[1]);
+            csid = 64 + detail::u8(in[1]);
             pos = 2;
         } else if (csid == 1) {
             if (in.size() < 3) return 0;
-            csid = 64 + u8(in[1]) + 256u * u8(in[2]);
+            csid = 64 + detail::u8(in[1]) + 256u * detail::u8(in[2]);
             pos = 3;
         }
         // RTMP 1.0 §5.3.1.2: message header of 11, 7, 3 or 0 bytes.
@@ -5294,12 +3888,12 @@ private:
         std::uint32_t length = st ? st->length : 0;
         auto type = st ? st->header.type : message_type::command_amf0;
         std::uint32_t stream_id = st ? st->header.stream_id : 0;
-        if (fmt <= 2) field = load_be24(in.subspan(pos));
+        if (fmt <= 2) field = detail::load_be24(in.subspan(pos));
         if (fmt <= 1) {
-            length = load_be24(in.subspan(pos + 3));
-            type = static_cast<message_type>(u8(in[pos + 6]));
+            length = detail::load_be24(in.subspan(pos + 3));
+            type = static_cast<message_type>(detail::u8(in[pos + 6]));
         }
-        if (fmt == 0) stream_id = load_le32(in.subspan(pos + 7));  // §5.3.1.2.1: little-endian
+        if (fmt == 0) stream_id = detail::load_le32(in.subspan(pos + 7));  // §5.3.1.2.1: little-endian
         pos += mh;
 
         // §5.3.1.3: a 4-byte extended timestamp follows when the field is 0xffffff. On type 3
@@ -5308,7 +3902,7 @@ private:
         bool extended = false;
         if (fmt <= 2 && field == 0xffffff) {
             if (in.size() < pos + 4) return 0;
-            field = load_be32(in.subspan(pos));
+            field = detail::load_be32(in.subspan(pos));
             pos += 4;
             extended = true;
         } else if (fmt == 3 && st && st->extended) {
@@ -5317,7 +3911,7 @@ private:
             const std::size_t avail = std::min<std::size_t>(4, in.size() - pos);
             bool same = true;
             for (std::size_t i = 0; i < avail && same; ++i)
-                same = u8(in[pos + i]) == ((st->extended_value >> (24 - 8 * i)) & 0xff);
+                same = detail::u8(in[pos + i]) == ((st->extended_value >> (24 - 8 * i)) & 0xff);
             if (same && avail < 4) return 0;
             if (same) pos += 4;
         }
@@ -5399,11 +3993,11 @@ private:
                 ec = error::message_malformed;
                 return;
             }
-            const std::uint32_t size = load_be32(m.payload);
+            // Every legal size is accepted: a chunk size is not an allocation (payload bytes are
+            // kept only as they arrive, and max_message_size bounds a message).
+            const std::uint32_t size = detail::load_be32(m.payload);
             if (size == 0 || size > 0x7fffffffu) {
                 ec = error::chunk_size_invalid;
-            } else if (size > limits_.max_chunk_size) {
-                ec = error::chunk_size_too_large;
             } else {
                 chunk_size_ = size;
             }
@@ -5412,7 +4006,7 @@ private:
                 ec = error::message_malformed;
                 return;
             }
-            if (stream_state* st = find(load_be32(m.payload)); st && st->in_progress) discard(*st);
+            if (stream_state* st = find(detail::load_be32(m.payload)); st && st->in_progress) discard(*st);
         }
     }
 
@@ -5432,221 +4026,692 @@ private:
     std::error_code failed_;
 };
 
-} // namespace detail
+} // namespace protocol
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/chunk_reader.hpp ----
-// ---- include/rtmpx/detail/chunk_writer.hpp ----
-// Sans-I/O chunk stream writer: messages in, scatter-gather buffers out that reference the payload.
+// ---- end of include/rtmpx/protocol/chunk_reader.hpp ----
+// ---- include/rtmpx/protocol/commands.hpp ----
+// Typed commands (connect, createStream, play, publish, ...), their parser and the replies' builders.
 
-#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- include/rtmpx/protocol/messages.hpp ----
+// Typed RTMP messages: protocol control, user control, commands, data, media and aggregates.
+
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <variant>
 #include <vector>
 
 
 RTMPX_NAMESPACE_BEGIN
-namespace detail {
+namespace protocol {
+
+// ---------------------------------------------------------------------------------------------
+// Protocol control messages (RTMP 1.0 §5.4), always on chunk stream 2, message stream 0.
+
+/// Type 1: the sender's new maximum chunk size.
+struct set_chunk_size {
+    std::uint32_t chunk_size = 128;
+    bool operator==(const set_chunk_size&) const = default;
+};
+/// Type 2: discard the partial message of a chunk stream.
+struct abort_message {
+    std::uint32_t chunk_stream_id = 0;
+    bool operator==(const abort_message&) const = default;
+};
+/// Type 3: bytes received so far (the sequence number).
+struct acknowledgement {
+    std::uint32_t sequence_number = 0;
+    bool operator==(const acknowledgement&) const = default;
+};
+/// Type 5: how many bytes the peer may send before it must see an acknowledgement.
+struct window_ack_size {
+    std::uint32_t window = 0;
+    bool operator==(const window_ack_size&) const = default;
+};
+/// Limit types of Set Peer Bandwidth (RTMP 1.0 §5.4.5).
+enum class bandwidth_limit : std::uint8_t { hard = 0, soft = 1, dynamic = 2 };
+/// Type 6: limits the peer's output bandwidth (its window acknowledgement size).
+struct set_peer_bandwidth {
+    std::uint32_t window = 0;
+    bandwidth_limit limit = bandwidth_limit::dynamic;
+    bool operator==(const set_peer_bandwidth&) const = default;
+};
+
+/// User control event types (RTMP 1.0 §7.1.7, plus the ones players use in practice).
+enum class user_control_event : std::uint16_t {
+    stream_begin = 0,
+    stream_eof = 1,
+    stream_dry = 2,
+    set_buffer_length = 3,
+    stream_is_recorded = 4,
+    ping_request = 6,
+    ping_response = 7,
+    swf_verify_request = 26,
+    swf_verify_response = 27,
+    buffer_empty = 31,
+    buffer_ready = 32,
+};
+
+/// Type 4: a user control event. `value` is the stream id, or the timestamp for pings.
+struct user_control {
+    user_control_event event = user_control_event::stream_begin;
+    std::uint32_t value = 0;
+    std::uint32_t buffer_length = 0;  ///< set_buffer_length only: milliseconds
+    std::vector<std::byte> data;      ///< the body after the event type, for events without fixed fields
+
+    bool operator==(const user_control&) const = default;
+
+    static user_control stream_begin(std::uint32_t stream_id) { return {user_control_event::stream_begin, stream_id, 0, {}}; }
+    static user_control stream_eof(std::uint32_t stream_id) { return {user_control_event::stream_eof, stream_id, 0, {}}; }
+    static user_control stream_dry(std::uint32_t stream_id) { return {user_control_event::stream_dry, stream_id, 0, {}}; }
+    static user_control stream_is_recorded(std::uint32_t stream_id) {
+        return {user_control_event::stream_is_recorded, stream_id, 0, {}};
+    }
+    static user_control set_buffer_length(std::uint32_t stream_id, std::uint32_t ms) {
+        return {user_control_event::set_buffer_length, stream_id, ms, {}};
+    }
+    static user_control ping_request(std::uint32_t timestamp) { return {user_control_event::ping_request, timestamp, 0, {}}; }
+    static user_control ping_response(std::uint32_t timestamp) { return {user_control_event::ping_response, timestamp, 0, {}}; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Commands and data (RTMP 1.0 §7.1.1-2, §7.2).
+
+/// A command message (type 20, or 17 with its leading format byte): name, transaction id,
+/// command object and the values after it.
+struct command {
+    std::string name;
+    double transaction_id = 0;
+    amf0::value object;                    ///< null when the peer sent null (or nothing)
+    std::vector<amf0::value> arguments;    ///< the values after the command object
+
+    bool operator==(const command&) const = default;
+};
+
+/// A data message (type 18, or 15): a handler name such as "onMetaData" and its values.
+struct data_message {
+    std::string handler;
+    std::vector<amf0::value> values;
+
+    bool operator==(const data_message&) const = default;
+};
+
+/// Audio (type 8) or video (type 9) data: the FLV tag body, passed through.
+struct media_message {
+    message_type type = message_type::video;
+    std::vector<std::byte> payload;
+
+    bool operator==(const media_message&) const = default;
+};
+
+/// Type 22: the messages an aggregate carried, with their timestamps rebased (RTMP 1.0 §7.1.6).
+struct aggregate_message {
+    std::vector<message> parts;
+    bool operator==(const aggregate_message&) const = default;
+};
+
+/// A message of a type this library does not interpret (shared objects, unknown ids).
+struct unknown_message {
+    message_type type{};
+    std::vector<std::byte> payload;
+    bool operator==(const unknown_message&) const = default;
+};
+
+/// Any message, typed.
+using decoded_message = std::variant<set_chunk_size, abort_message, acknowledgement, user_control, window_ack_size,
+                                     set_peer_bandwidth, command, data_message, media_message, aggregate_message,
+                                     unknown_message>;
+
+namespace wire {
+
+inline std::optional<command> decode_command(std::span<const std::byte> body, std::error_code& ec,
+                                             const amf_limits& limits) {
+    std::vector<amf0::value> values;
+    if (!amf0::decode_all(body, values, ec, limits)) return std::nullopt;
+    // RTMP 1.0 §7.1.1: name, transaction id, command object, then optional arguments. Some
+    // peers omit the transaction id of notifications (ffmpeg's onFCPublish): read it as 0.
+    if (values.empty() || !values[0].is_string()) {
+        ec = error::message_malformed;
+        return std::nullopt;
+    }
+    command c;
+    c.name = std::string(values[0].as_string());
+    std::size_t next = 1;
+    if (values.size() > 1 && values[1].is_number()) c.transaction_id = values[next++].as_number();
+    if (values.size() > next) c.object = std::move(values[next++]);
+    for (std::size_t i = next; i < values.size(); ++i) c.arguments.push_back(std::move(values[i]));
+    return c;
+}
+
+inline std::optional<data_message> decode_data(std::span<const std::byte> body, std::error_code& ec,
+                                               const amf_limits& limits) {
+    std::vector<amf0::value> values;
+    if (!amf0::decode_all(body, values, ec, limits)) return std::nullopt;
+    data_message d;
+    std::size_t first = 0;
+    if (!values.empty() && values[0].is_string()) {
+        d.handler = std::string(values[0].as_string());
+        first = 1;
+    }
+    for (std::size_t i = first; i < values.size(); ++i) d.values.push_back(std::move(values[i]));
+    return d;
+}
+
+inline std::optional<aggregate_message> decode_aggregate(const message& m, std::error_code& ec) {
+    // Each part: type(1) length(3) timestamp(3) timestamp-extended(1) stream id(3), the body,
+    // then a 4-byte back pointer (the part's size), like an FLV tag.
+    aggregate_message out;
+    std::span<const std::byte> rest(m.payload);
+    std::optional<rtmp_timestamp> first;
+    while (!rest.empty()) {
+        if (rest.size() < 11) {
+            ec = error::aggregate_malformed;
+            return std::nullopt;
+        }
+        const auto type = static_cast<message_type>(detail::u8(rest[0]));
+        const std::uint32_t length = detail::load_be24(rest.subspan(1));
+        const rtmp_timestamp ts((std::uint32_t{detail::u8(rest[7])} << 24) | detail::load_be24(rest.subspan(4)));
+        if (rest.size() < 11 + std::size_t{length} + 4) {
+            ec = error::aggregate_malformed;
+            return std::nullopt;
+        }
+        if (!first) first = ts;
+        message part;
+        part.header.chunk_stream_id = m.header.chunk_stream_id;
+        part.header.type = type;
+        part.header.stream_id = m.header.stream_id;
+        part.header.timestamp = m.header.timestamp + (ts - *first);
+        part.payload.assign(rest.begin() + 11, rest.begin() + 11 + length);
+        out.parts.push_back(std::move(part));
+        rest = rest.subspan(11 + std::size_t{length} + 4);
+    }
+    return out;
+}
+
+template <class T>
+message control_message(message_type type, const T& body_writer) {
+    message m;
+    m.header.chunk_stream_id = chunk_stream::protocol_control;
+    m.header.type = type;
+    m.header.stream_id = 0;
+    body_writer(m.payload);
+    return m;
+}
+
+} // namespace wire
 
 /**
- * The chunked form of one or more messages: chunk headers owned here, payload referenced.
+ * Interprets a message by its type. Media and unknown payloads are moved, not copied.
  *
- * Lifetime: the payload spans passed to `chunk_writer::write` must outlive the buffers
- * (one payload can serve the writes of many connections). `clear()` keeps the capacity.
+ * Errors: `error::message_malformed` for a control message whose body is too short or a command
+ * without name and transaction id; AMF errors from decoding; `error::aggregate_malformed`.
+ * On error the returned value is meaningless.
  */
-class chunked_output {
-public:
-    /// Calls `f(std::span<const std::byte>)` for each buffer, in wire order.
-    template <class F>
-    void for_each_buffer(F&& f) const {
-        for (const piece& p : pieces_) {
-            if (p.data) {
-                f(std::span<const std::byte>(p.data, p.size));
-            } else {
-                f(std::span<const std::byte>(headers_.data() + p.offset, p.size));
-            }
-        }
-    }
-
-    /// The buffers in wire order (valid until the next write or clear).
-    std::vector<std::span<const std::byte>> buffers() const {
-        std::vector<std::span<const std::byte>> out;
-        out.reserve(pieces_.size());
-        for_each_buffer([&](std::span<const std::byte> b) { out.push_back(b); });
-        return out;
-    }
-
-    /// All bytes copied into one vector (for tests and small control messages).
-    std::vector<std::byte> flatten() const {
-        std::vector<std::byte> out;
-        out.reserve(size_);
-        for_each_buffer([&](std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); });
-        return out;
-    }
-
-    std::size_t size() const noexcept { return size_; }
-    std::size_t buffer_count() const noexcept { return pieces_.size(); }
-    bool empty() const noexcept { return size_ == 0; }
-    void clear() noexcept {
-        headers_.clear();
-        pieces_.clear();
-        size_ = 0;
-    }
-
-    /// Like `clear`, and gives back the memory when it holds room for more than `pieces` pieces
-    /// (after a burst: a long-lived connection keeps only what its usual writes need).
-    void clear_and_trim(std::size_t pieces) {
-        clear();
-        if (pieces_.capacity() > pieces) {
-            pieces_.shrink_to_fit();
-            headers_.shrink_to_fit();
-        }
-    }
-
-private:
-    friend class chunk_writer;
-    struct piece {
-        const std::byte* data;  // payload bytes, or nullptr for header bytes at `offset`
-        std::size_t offset;
-        std::size_t size;
+inline decoded_message decode_message(message m, std::error_code& ec, const amf_limits& limits = {}) {
+        ec.clear();
+    const std::span<const std::byte> body(m.payload);
+    auto need = [&](std::size_t n) {
+        if (body.size() < n) ec = error::message_malformed;
+        return !ec;
     };
-
-    void begin_header() { header_start_ = headers_.size(); }
-    void end_header() {
-        const std::size_t n = headers_.size() - header_start_;
-        if (!pieces_.empty() && !pieces_.back().data && pieces_.back().offset + pieces_.back().size == header_start_) {
-            pieces_.back().size += n;  // adjacent header bytes (a payload-less message) share a buffer
-        } else {
-            pieces_.push_back({nullptr, header_start_, n});
+    switch (m.header.type) {
+    case message_type::set_chunk_size:
+        if (need(4)) return set_chunk_size{detail::load_be32(body) & 0x7fffffffu};
+        break;
+    case message_type::abort:
+        if (need(4)) return abort_message{detail::load_be32(body)};
+        break;
+    case message_type::acknowledgement:
+        if (need(4)) return acknowledgement{detail::load_be32(body)};
+        break;
+    case message_type::window_ack_size:
+        if (need(4)) return window_ack_size{detail::load_be32(body)};
+        break;
+    case message_type::set_peer_bandwidth:
+        if (need(5)) {
+            const auto limit = detail::u8(body[4]);
+            if (limit > 2) {
+                ec = error::message_malformed;
+                break;
+            }
+            return set_peer_bandwidth{detail::load_be32(body), static_cast<bandwidth_limit>(limit)};
         }
-        size_ += n;
+        break;
+    case message_type::user_control: {
+        if (!need(2)) break;
+        user_control uc;
+        uc.event = static_cast<user_control_event>(detail::load_be16(body));
+        const auto rest = body.subspan(2);
+        switch (uc.event) {
+        case user_control_event::set_buffer_length:
+            if (!need(10)) return uc;
+            uc.value = detail::load_be32(rest);
+            uc.buffer_length = detail::load_be32(rest.subspan(4));
+            break;
+        case user_control_event::stream_begin:
+        case user_control_event::stream_eof:
+        case user_control_event::stream_dry:
+        case user_control_event::stream_is_recorded:
+        case user_control_event::ping_request:
+        case user_control_event::ping_response:
+        case user_control_event::buffer_empty:
+        case user_control_event::buffer_ready:
+            if (!need(6)) return uc;
+            uc.value = detail::load_be32(rest);
+            break;
+        default:
+            uc.data.assign(rest.begin(), rest.end());
+            break;
+        }
+        return uc;
     }
-    void add_payload(std::span<const std::byte> p) {
-        if (p.empty()) return;
-        pieces_.push_back({p.data(), 0, p.size()});
-        size_ += p.size();
+    case message_type::command_amf3:
+        if (!need(1)) break;  // a format byte precedes AMF0 values (with AVM+ switches)
+        if (auto c = wire::decode_command(body.subspan(1), ec, limits)) return std::move(*c);
+        break;
+    case message_type::command_amf0:
+        if (auto c = wire::decode_command(body, ec, limits)) return std::move(*c);
+        break;
+    case message_type::data_amf3:
+        if (!need(1)) break;
+        if (auto d = wire::decode_data(body.subspan(1), ec, limits)) return std::move(*d);
+        break;
+    case message_type::data_amf0:
+        if (auto d = wire::decode_data(body, ec, limits)) return std::move(*d);
+        break;
+    case message_type::audio:
+    case message_type::video: return media_message{m.header.type, std::move(m.payload)};
+    case message_type::aggregate:
+        if (auto a = wire::decode_aggregate(m, ec)) return std::move(*a);
+        break;
+    default: return unknown_message{m.header.type, std::move(m.payload)};
     }
+    return unknown_message{m.header.type, {}};
+}
 
-    std::vector<std::byte> headers_;
-    std::vector<piece> pieces_;
-    std::size_t header_start_ = 0;
-    std::size_t size_ = 0;
+// ---------------------------------------------------------------------------------------------
+// Encoding: each typed message to a whole `message` ready for the chunk writer.
+
+inline message to_message(const set_chunk_size& v) {
+    return wire::control_message(message_type::set_chunk_size, [&](auto& p) { detail::put_be32(p, v.chunk_size); });
+}
+inline message to_message(const abort_message& v) {
+    return wire::control_message(message_type::abort, [&](auto& p) { detail::put_be32(p, v.chunk_stream_id); });
+}
+inline message to_message(const acknowledgement& v) {
+    return wire::control_message(message_type::acknowledgement,
+                                   [&](auto& p) { detail::put_be32(p, v.sequence_number); });
+}
+inline message to_message(const window_ack_size& v) {
+    return wire::control_message(message_type::window_ack_size, [&](auto& p) { detail::put_be32(p, v.window); });
+}
+inline message to_message(const set_peer_bandwidth& v) {
+    return wire::control_message(message_type::set_peer_bandwidth, [&](auto& p) {
+        detail::put_be32(p, v.window);
+        detail::put_u8(p, static_cast<std::uint8_t>(v.limit));
+    });
+}
+inline message to_message(const user_control& v) {
+    return wire::control_message(message_type::user_control, [&](auto& p) {
+        detail::put_be16(p, static_cast<std::uint16_t>(v.event));
+        switch (v.event) {
+        case user_control_event::set_buffer_length:
+            detail::put_be32(p, v.value);
+            detail::put_be32(p, v.buffer_length);
+            break;
+        case user_control_event::stream_begin:
+        case user_control_event::stream_eof:
+        case user_control_event::stream_dry:
+        case user_control_event::stream_is_recorded:
+        case user_control_event::ping_request:
+        case user_control_event::ping_response:
+        case user_control_event::buffer_empty:
+        case user_control_event::buffer_ready: detail::put_be32(p, v.value); break;
+        default: p.insert(p.end(), v.data.begin(), v.data.end()); break;
+        }
+    });
+}
+
+/// The AMF0 body of a command: name, transaction id, command object, arguments.
+inline std::vector<std::byte> encode_payload(const command& c) {
+    std::vector<std::byte> out;
+    amf0::encode(amf0::value(c.name), out);
+    amf0::encode(amf0::value(c.transaction_id), out);
+    amf0::encode(c.object, out);
+    for (const auto& a : c.arguments) amf0::encode(a, out);
+    return out;
+}
+
+/// The AMF0 body of a data message: handler name, then the values.
+inline std::vector<std::byte> encode_payload(const data_message& d) {
+    std::vector<std::byte> out;
+    amf0::encode(amf0::value(d.handler), out);
+    for (const auto& v : d.values) amf0::encode(v, out);
+    return out;
+}
+
+/// A command as a type-20 message on `stream_id` (0 is the NetConnection).
+inline message to_message(const command& c, std::uint32_t stream_id = 0,
+                          std::uint32_t chunk_stream_id = chunk_stream::command) {
+    return message{message_header{chunk_stream_id, message_type::command_amf0, rtmp_timestamp(0), stream_id},
+                   encode_payload(c)};
+}
+
+/// A data message as a type-18 message on `stream_id`.
+inline message to_message(const data_message& d, std::uint32_t stream_id,
+                          std::uint32_t chunk_stream_id = chunk_stream::stream_command,
+                          rtmp_timestamp timestamp = rtmp_timestamp(0)) {
+    return message{message_header{chunk_stream_id, message_type::data_amf0, timestamp, stream_id}, encode_payload(d)};
+}
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/messages.hpp ----
+// ---- include/rtmpx/protocol/session_types.hpp ----
+// Types both RTMP sessions use: the time they are given, and what becomes of a remote call.
+
+#include <chrono>
+#include <system_error>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// A point in time as the sessions are given it; they never read a clock themselves.
+using time_point = std::chrono::steady_clock::time_point;
+
+/// How the owner of a session answers a remote call from the peer.
+enum class call_outcome {
+    ok,         ///< `_result` with the response
+    refused,    ///< the handler said no: `_error` with its info object, or NetConnection.Call.Failed
+    threw,      ///< the handler failed: `_error` NetConnection.Call.Failed
+    not_found,  ///< no handler for the name: `_error` NetConnection.Call.Failed, "Method not found"
 };
+
+/// The peer's answer to a call the session made (or why there was none).
+struct call_result {
+    std::error_code error;             ///< set when there was no answer: timeout, closed, too many calls
+    bool ok = false;                   ///< `_result` (true) or `_error` (false)
+    amf0::value object;                ///< the answer's command object
+    std::vector<amf0::value> values;   ///< the values after it
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/session_types.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+// ---------------------------------------------------------------------------------------------
+// Typed commands a server receives (RTMP 1.0 §7.2.1-2 and the ones players send in practice).
 
 /**
- * Serialises messages into chunks (RTMP 1.0 §5.3), choosing per chunk stream the smallest
- * header that is correct: type 0 for a new stream id or a timestamp going back, type 1 when the
- * length or type changes, type 2 when only the timestamp delta changes, type 3 otherwise.
- * Extended timestamps are written on every chunk that needs them, continuation chunks included.
+ * `connect`: the command object's well-known fields, typed, with the raw object and the user
+ * arguments after it still available.
  */
-class chunk_writer {
-public:
-    explicit chunk_writer(std::uint32_t chunk_size = 128) : chunk_size_(chunk_size) {}
-
-    /// Changes the chunk size of everything written after this call. Send the Set Chunk Size
-    /// message (written at the old size) before the first message written at the new one.
-    void set_chunk_size(std::uint32_t size) noexcept {
-        RTMPX_ASSERT(size >= 1 && size <= 0x7fffffffu);
-        chunk_size_ = size;
-    }
-    std::uint32_t chunk_size() const noexcept { return chunk_size_; }
-
-    /// Appends the chunks of one message to `out`. The payload is referenced, not copied.
-    void write(const message_header& h, std::span<const std::byte> payload, chunked_output& out) {
-        RTMPX_ASSERT(h.chunk_stream_id >= 2 && h.chunk_stream_id <= 65599);
-        RTMPX_ASSERT(payload.size() <= 0xffffff);
-        state& st = find_or_add(h.chunk_stream_id);
-        const auto length = static_cast<std::uint32_t>(payload.size());
-
-        unsigned fmt = 0;
-        std::uint32_t field = h.timestamp.value();
-        if (st.valid && st.stream_id == h.stream_id && h.timestamp >= st.timestamp) {
-            const std::uint32_t delta = h.timestamp - st.timestamp;
-            field = delta;
-            if (st.length != length || st.type != h.type) {
-                fmt = 1;
-            } else if (!st.delta_valid || st.delta != delta) {
-                fmt = 2;
-            } else {
-                fmt = 3;
-            }
-            st.delta = delta;
-            st.delta_valid = true;
-        } else {
-            st.delta_valid = false;  // after type 0 the next message states its delta explicitly
-        }
-        st.valid = true;
-        st.stream_id = h.stream_id;
-        st.length = length;
-        st.type = h.type;
-        st.timestamp = h.timestamp;
-
-        const bool extended = field >= 0xffffff;
-        std::size_t offset = 0;
-        do {
-            const std::size_t n = std::min<std::size_t>(chunk_size_, payload.size() - offset);
-            out.begin_header();
-            write_basic_header(out.headers_, offset == 0 ? fmt : 3, h.chunk_stream_id);
-            if (offset == 0) {
-                const std::uint32_t f = extended ? 0xffffff : field;
-                if (fmt <= 2) put_be24(out.headers_, f);
-                if (fmt <= 1) {
-                    put_be24(out.headers_, length);
-                    put_u8(out.headers_, static_cast<std::uint8_t>(h.type));
-                }
-                if (fmt == 0) put_le32(out.headers_, h.stream_id);
-            }
-            if (extended) put_be32(out.headers_, field);
-            out.end_header();
-            out.add_payload(payload.subspan(offset, n));
-            offset += n;
-        } while (offset < payload.size());
-    }
-
-private:
-    struct state {
-        std::uint32_t id = 0;
-        bool valid = false;
-        bool delta_valid = false;
-        std::uint32_t stream_id = 0;
-        std::uint32_t length = 0;
-        message_type type{};
-        rtmp_timestamp timestamp;
-        std::uint32_t delta = 0;
-    };
-
-    state& find_or_add(std::uint32_t id) {
-        for (state& s : states_)
-            if (s.id == id) return s;
-        states_.push_back(state{});
-        states_.back().id = id;
-        return states_.back();
-    }
-
-    // RTMP 1.0 §5.3.1.1: ids 2-63 in one byte, 64-319 in two, 320-65599 in three.
-    static void write_basic_header(std::vector<std::byte>& out, unsigned fmt, std::uint32_t csid) {
-        const auto top = static_cast<std::uint8_t>(fmt << 6);
-        if (csid < 64) {
-            put_u8(out, static_cast<std::uint8_t>(top | csid));
-        } else if (csid < 320) {
-            put_u8(out, top);
-            put_u8(out, static_cast<std::uint8_t>(csid - 64));
-        } else {
-            put_u8(out, static_cast<std::uint8_t>(top | 1));
-            put_u8(out, static_cast<std::uint8_t>((csid - 64) & 0xff));
-            put_u8(out, static_cast<std::uint8_t>((csid - 64) >> 8));
-        }
-    }
-
-    std::uint32_t chunk_size_;
-    std::vector<state> states_;
+struct connect_command {
+    double transaction_id = 1;
+    amf0::value object;                  ///< the whole command object
+    std::vector<amf0::value> arguments;  ///< optional user arguments after it
+    std::string app;
+    std::string tc_url;
+    std::string flash_ver;
+    std::string swf_url;
+    std::string page_url;
+    double object_encoding = 0;  ///< 0 for AMF0, 3 for AMF3
+    double capabilities = 0;
+    double audio_codecs = 0;
+    double video_codecs = 0;
+    std::vector<std::string> fourcc_list;  ///< Enhanced RTMP codecs the client accepts
+};
+struct create_stream_command {
+    double transaction_id = 0;
+    amf0::value object;
+};
+/// `play`: start is -2 (live or recorded), -1 (live only) or a position in seconds.
+struct play_command {
+    double transaction_id = 0;
+    std::string stream_name;
+    double start = -2;
+    double duration = -1;
+    bool reset = true;
+    bool stop = false;  ///< `play(false)`: stop playing instead
+};
+struct play2_command {
+    double transaction_id = 0;
+    amf0::value parameters;
+};
+struct pause_command {
+    double transaction_id = 0;
+    bool pause = true;
+    double milliseconds = 0;
+};
+struct seek_command {
+    double transaction_id = 0;
+    double milliseconds = 0;
+};
+struct delete_stream_command {
+    double transaction_id = 0;
+    double stream_id = 0;
+};
+struct close_stream_command {
+    double transaction_id = 0;
+};
+struct receive_audio_command {
+    double transaction_id = 0;
+    bool enable = true;
+};
+struct receive_video_command {
+    double transaction_id = 0;
+    bool enable = true;
+};
+struct publish_command {
+    double transaction_id = 0;
+    std::string stream_name;
+    std::string type = "live";
+};
+struct release_stream_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+struct fc_publish_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+struct fc_subscribe_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+struct get_stream_length_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
+/// Any other command: a remote procedure call (or a reply such as `_result` to the server's own).
+struct call_command {
+    command cmd;
 };
 
-} // namespace detail
+using typed_command =
+    std::variant<connect_command, create_stream_command, play_command, play2_command, pause_command, seek_command,
+                 delete_stream_command, close_stream_command, receive_audio_command, receive_video_command,
+                 publish_command, release_stream_command, fc_publish_command, fc_subscribe_command,
+                 get_stream_length_command, call_command>;
+
+namespace wire {
+
+inline const amf0::value& argument(const command& c, std::size_t i) {
+    static const amf0::value null_value;
+    return i < c.arguments.size() ? c.arguments[i] : null_value;
+}
+
+inline bool string_argument(const command& c, std::size_t i, std::string& out, std::error_code& ec) {
+    const auto& v = argument(c, i);
+    if (!v.is_string()) {
+        ec = error::message_malformed;
+        return false;
+    }
+    out = std::string(v.as_string());
+    return true;
+}
+
+} // namespace wire
+
+/**
+ * Types a command by its name. Names that are not standard commands become `call_command`.
+ *
+ * Errors: `error::message_malformed` when a standard command lacks a required argument
+ * (play without a stream name, pause without its flag, ...).
+ */
+inline typed_command parse_command(command c, std::error_code& ec) {
+    ec.clear();
+    const double txn = c.transaction_id;
+    const auto& name = c.name;
+    if (name == "connect") {
+        connect_command cc;
+        cc.transaction_id = txn;
+        if (!c.object.has_properties()) {
+            ec = error::message_malformed;
+            return cc;
+        }
+        const auto& o = c.object;
+        cc.app = std::string(o["app"].as_string());
+        cc.tc_url = std::string(o["tcUrl"].as_string());
+        cc.flash_ver = std::string(o["flashVer"].as_string());
+        cc.swf_url = std::string(o["swfUrl"].as_string());
+        cc.page_url = std::string(o["pageUrl"].as_string());
+        cc.object_encoding = o["objectEncoding"].as_number();
+        cc.capabilities = o["capabilities"].as_number();
+        cc.audio_codecs = o["audioCodecs"].as_number();
+        cc.video_codecs = o["videoCodecs"].as_number();
+        if (const auto* list = o.find("fourCcList"); list && list->is_strict_array()) {
+            for (const auto& e : list->elements())
+                if (e.is_string()) cc.fourcc_list.emplace_back(e.as_string());
+        }
+        cc.object = std::move(c.object);
+        cc.arguments = std::move(c.arguments);
+        return cc;
+    }
+    if (name == "createStream") return create_stream_command{txn, std::move(c.object)};
+    if (name == "play") {
+        play_command p;
+        p.transaction_id = txn;
+        if (const auto& first = wire::argument(c, 0); first.is_boolean() && !first.as_bool()) {
+            p.stop = true;
+            return p;
+        }
+        if (!wire::string_argument(c, 0, p.stream_name, ec)) return p;
+        if (const auto& v = wire::argument(c, 1); v.is_number()) p.start = v.as_number();
+        if (const auto& v = wire::argument(c, 2); v.is_number()) p.duration = v.as_number();
+        if (const auto& v = wire::argument(c, 3); v.is_boolean()) p.reset = v.as_bool();
+        return p;
+    }
+    if (name == "play2") return play2_command{txn, wire::argument(c, 0)};
+    if (name == "pause") {
+        const auto& flag = wire::argument(c, 0);
+        if (!flag.is_boolean()) {
+            ec = error::message_malformed;
+            return pause_command{txn, false, 0};
+        }
+        return pause_command{txn, flag.as_bool(), wire::argument(c, 1).as_number()};
+    }
+    if (name == "seek") return seek_command{txn, wire::argument(c, 0).as_number()};
+    if (name == "deleteStream") {
+        const auto& id = wire::argument(c, 0);
+        if (!id.is_number()) ec = error::message_malformed;
+        return delete_stream_command{txn, id.as_number()};
+    }
+    if (name == "closeStream") return close_stream_command{txn};
+    if (name == "receiveAudio") return receive_audio_command{txn, wire::argument(c, 0).as_bool(true)};
+    if (name == "receiveVideo") return receive_video_command{txn, wire::argument(c, 0).as_bool(true)};
+    if (name == "publish") {
+        publish_command p;
+        p.transaction_id = txn;
+        if (!wire::string_argument(c, 0, p.stream_name, ec)) return p;
+        if (const auto& v = wire::argument(c, 1); v.is_string()) p.type = std::string(v.as_string());
+        return p;
+    }
+    auto named = [&](auto cmd) {
+        cmd.transaction_id = txn;
+        wire::string_argument(c, 0, cmd.stream_name, ec);
+        return cmd;
+    };
+    if (name == "releaseStream") return named(release_stream_command{});
+    if (name == "FCPublish") return named(fc_publish_command{});
+    if (name == "FCSubscribe") return named(fc_subscribe_command{});
+    if (name == "getStreamLength") return named(get_stream_length_command{});
+    return call_command{std::move(c)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders for what a server sends.
+
+/// An info object {level, code, description} as onStatus and _error carry (RTMP 1.0 §7.2.2).
+inline amf0::value status_info(std::string_view level, std::string_view code, std::string_view description) {
+    return amf0::value::object({{"level", amf0::value(level)},
+                                {"code", amf0::value(code)},
+                                {"description", amf0::value(description)}});
+}
+
+/// `_result` for transaction `txn`: the command object (often null) and the values after it.
+inline command make_result(double txn, amf0::value object = amf0::value::null(),
+                           std::vector<amf0::value> arguments = {}) {
+    return command{"_result", txn, std::move(object), std::move(arguments)};
+}
+
+/// `_error` for transaction `txn`, carrying an info object.
+inline command make_error(double txn, amf0::value info, amf0::value object = amf0::value::null()) {
+    return command{"_error", txn, std::move(object), {std::move(info)}};
+}
+
+/// The info object of a failed remote call (NetConnection.Call.Failed), saying why.
+inline amf0::value call_failure_info(call_outcome outcome, std::string_view name) {
+    const std::string text = outcome == call_outcome::not_found ? fmt::format("Method not found ({}).", name)
+                             : outcome == call_outcome::threw   ? fmt::format("The handler of {} failed.", name)
+                                                                : fmt::format("Call to {} failed.", name);
+    return status_info("error", "NetConnection.Call.Failed", text);
+}
+
+/// `onStatus` with transaction id 0, a null command object and the info object.
+inline command make_on_status(amf0::value info) { return command{"onStatus", 0, amf0::value::null(), {std::move(info)}}; }
+
+/// `onStatus` built from level, code and description.
+inline command make_on_status(std::string_view level, std::string_view code, std::string_view description) {
+    return make_on_status(status_info(level, code, description));
+}
+
+/// `onMetaData` carrying an ECMA array (players read stream properties from it).
+inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
+
+/// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
+/// NetConnection.Connect.Success info object with the client's objectEncoding echoed).
+inline command make_connect_result(double txn, double object_encoding) {
+    auto props = amf0::value::object({{"fmsVer", amf0::value("FMS/3,0,1,123")}, {"capabilities", amf0::value(31)}});
+    auto info = status_info("status", "NetConnection.Connect.Success", "Connection succeeded.");
+    info.set("objectEncoding", amf0::value(object_encoding));
+    return make_result(txn, std::move(props), {std::move(info)});
+}
+
+} // namespace protocol
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/chunk_writer.hpp ----
-// ---- include/rtmpx/detail/handshake.hpp ----
-// Sans-I/O server side of the RTMP handshake: C0 C1 C2 in, S0 S1 S2 out, plain or FP9 digest.
+// ---- end of include/rtmpx/protocol/commands.hpp ----
+// ---- include/rtmpx/protocol/handshake.hpp ----
+// Sans-I/O RTMP handshake, both sides: the server's (plain or FP9 digest) and the client's (plain).
 
 #include <algorithm>
 #include <array>
@@ -5823,14 +4888,14 @@ RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/detail/sha256.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
-namespace detail {
+namespace protocol {
 
 /// Size of C1, C2, S1 and S2 (RTMP 1.0 §5.2.3).
 inline constexpr std::size_t handshake_packet_size = 1536;
 /// The only protocol version C0 may carry (3 is plain RTMP; 6 would be RTMPE).
 inline constexpr std::uint8_t handshake_rtmp_version = 3;
 /// Length of an FP9 handshake digest (one SHA-256 output).
-inline constexpr std::size_t handshake_digest_size = sha256::digest_size;
+inline constexpr std::size_t handshake_digest_size = detail::sha256::digest_size;
 
 /// The 32 constant bytes that follow the text of both FP9 handshake keys.
 inline constexpr std::array<std::uint8_t, 32> handshake_key_tail = {
@@ -5859,8 +4924,8 @@ inline constexpr std::size_t handshake_server_key_text_size = 36;
 /// start at `base` (8 or 772): the four bytes at `base` summed, modulo 728, plus `base + 4`.
 inline std::size_t handshake_digest_position(std::span<const std::byte> packet, std::size_t base) noexcept {
     RTMPX_ASSERT(packet.size() == handshake_packet_size && (base == 8 || base == 772));
-    const std::size_t sum = std::size_t{u8(packet[base])} + u8(packet[base + 1]) + u8(packet[base + 2]) +
-                            u8(packet[base + 3]);
+    const std::size_t sum = std::size_t{detail::u8(packet[base])} + detail::u8(packet[base + 1]) + detail::u8(packet[base + 2]) +
+                            detail::u8(packet[base + 3]);
     return sum % 728 + base + 4;
 }
 
@@ -5869,7 +4934,26 @@ inline std::array<std::byte, handshake_digest_size> handshake_digest(std::span<c
                                                                      std::size_t position,
                                                                      std::span<const std::byte> key) noexcept {
     RTMPX_ASSERT(position + handshake_digest_size <= packet.size());
-    return hmac_sha256(key, packet.first(position), packet.subspan(position + handshake_digest_size));
+    return detail::hmac_sha256(key, packet.first(position), packet.subspan(position + handshake_digest_size));
+}
+
+/// Fills `out` from a splitmix64 generator whose state is `state`: a seed-only generator, enough
+/// for handshake padding (the handshake's random bytes protect nothing).
+inline void handshake_fill_random(std::uint64_t& state, std::span<std::byte> out) noexcept {
+    auto next = [&state]() noexcept {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    };
+    while (out.size() >= 8) {
+        detail::store_be64(out, next());
+        out = out.subspan(8);
+    }
+    if (!out.empty()) {
+        const std::uint64_t v = next();
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte((v >> (56 - 8 * i)) & 0xff);
+    }
 }
 
 /**
@@ -5906,7 +4990,7 @@ public:
             const auto rest = in.subspan(used);
             switch (stage_) {
             case stage::c0:
-                if (u8(rest[0]) != handshake_rtmp_version) {
+                if (detail::u8(rest[0]) != handshake_rtmp_version) {
                     failed_ = make_error_code(error::bad_handshake_version);
                     ec = failed_;
                     return used;
@@ -5967,24 +5051,7 @@ private:
     static constexpr std::size_t s2_offset_ = 1 + handshake_packet_size;
     static constexpr std::uint32_t server_version_ = 0x04050001;  // advertised on the digest path
 
-    // splitmix64: a seed-only generator, enough for handshake padding (not cryptographic).
-    std::uint64_t next_random() noexcept {
-        std::uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-
-    void fill_random(std::span<std::byte> out) noexcept {
-        while (out.size() >= 8) {
-            store_be64(out, next_random());
-            out = out.subspan(8);
-        }
-        if (!out.empty()) {
-            const std::uint64_t v = next_random();
-            for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte((v >> (56 - 8 * i)) & 0xff);
-        }
-    }
+    void fill_random(std::span<std::byte> out) noexcept { handshake_fill_random(rng_state_, out); }
 
     // Finds a valid client digest under either scheme; records its position.
     bool find_client_digest() noexcept {
@@ -6007,15 +5074,15 @@ private:
         const auto s1 = all.subspan(s1_offset_, handshake_packet_size);
         const auto s2 = all.subspan(s2_offset_, handshake_packet_size);
         all[0] = std::byte{handshake_rtmp_version};
-        store_be32(s1, server_time_);
+        detail::store_be32(s1, server_time_);
         fill_random(s1.subspan(8));
 
         used_digest_ = find_client_digest();
         if (!used_digest_) {
-            store_be32(s1.subspan(4), 0);
+            detail::store_be32(s1.subspan(4), 0);
             std::copy(c1_.begin(), c1_.end(), s2.begin());
         } else {
-            store_be32(s1.subspan(4), server_version_);
+            detail::store_be32(s1.subspan(4), server_version_);
             const std::size_t pos = handshake_digest_position(s1, client_scheme_);
             const auto s1_digest =
                 handshake_digest(s1, pos, std::span(handshake_server_key).first(handshake_server_key_text_size));
@@ -6025,8 +5092,8 @@ private:
             fill_random(body);
             const auto client_digest =
                 std::span<const std::byte>(c1_).subspan(client_digest_pos_, handshake_digest_size);
-            const auto signing_key = hmac_sha256(handshake_server_key, client_digest);
-            const auto signature = hmac_sha256(signing_key, body);
+            const auto signing_key = detail::hmac_sha256(handshake_server_key, client_digest);
+            const auto signature = detail::hmac_sha256(signing_key, body);
             std::copy(signature.begin(), signature.end(), s2.begin() + static_cast<std::ptrdiff_t>(body.size()));
         }
         output_pending_ = true;
@@ -6045,98 +5112,2945 @@ private:
     bool output_pending_ = false;
 };
 
-} // namespace detail
+/**
+ * The client side of the RTMP handshake (RTMP 1.0 §5.2), plain: C0 and C1 (time, zero version
+ * bytes, random bytes) are ready in `output` from construction; once S0 and S1 are in, C2 (an
+ * echo of S1) waits there too; once S2 is in, `done` is true. Servers answer a C1 without a
+ * digest with the plain handshake, which nginx-rtmp, SRS, node-media-server and FFmpeg all do.
+ * `put` never consumes bytes past S2: they begin the chunk stream.
+ *
+ * Errors: an S0 other than 3 gives `error::bad_handshake_version`; the handshake then stays
+ * failed and consumes nothing more. S2 is not checked (servers differ in what they echo).
+ */
+class client_handshake {
+public:
+    explicit client_handshake(std::uint64_t random_seed, std::uint32_t client_time = 0) noexcept
+        : rng_state_(random_seed) {
+        out_[0] = std::byte{handshake_rtmp_version};
+        const auto c1 = std::span(out_).subspan(1, handshake_packet_size);
+        detail::store_be32(c1, client_time);
+        detail::store_be32(c1.subspan(4), 0);
+        handshake_fill_random(rng_state_, c1.subspan(8));
+        pending_ = 1 + handshake_packet_size;
+    }
+
+    /// Consumes server handshake bytes, stopping at the end of S2; returns bytes consumed.
+    std::size_t put(std::span<const std::byte> in, std::error_code& ec) noexcept {
+        if (failed_) {
+            ec = failed_;
+            return 0;
+        }
+        ec.clear();
+        std::size_t used = 0;
+        while (used < in.size() && stage_ != stage::done) {
+            const auto rest = in.subspan(used);
+            if (stage_ == stage::s0) {
+                server_version_ = detail::u8(rest[0]);
+                if (server_version_ != handshake_rtmp_version) {
+                    failed_ = make_error_code(error::bad_handshake_version);
+                    ec = failed_;
+                    return used;
+                }
+                ++used;
+                stage_ = stage::s1;
+                continue;
+            }
+            const std::size_t n = std::min(handshake_packet_size - received_, rest.size());
+            if (stage_ == stage::s1)
+                std::copy_n(rest.begin(), n, out_.begin() + static_cast<std::ptrdiff_t>(c2_offset_ + received_));
+            received_ += n;
+            used += n;
+            if (received_ < handshake_packet_size) continue;
+            received_ = 0;
+            if (stage_ == stage::s1) {
+                stage_ = stage::s2;
+                // C2 echoes S1 (copied into place above); it goes out after whatever is pending.
+                pending_ = c2_offset_ + handshake_packet_size;
+            } else {
+                stage_ = stage::done;
+            }
+        }
+        return used;
+    }
+
+    /// Bytes waiting to be sent (C0 C1, then C2), else empty. Valid until `consume_output`.
+    std::span<const std::byte> output() const noexcept {
+        return std::span<const std::byte>(out_).subspan(sent_, pending_ - sent_);
+    }
+    /// Marks the whole of `output()` as sent.
+    void consume_output() noexcept { sent_ = pending_; }
+    /// Whether S2 has been received (C2 may still wait in `output`).
+    bool done() const noexcept { return stage_ == stage::done; }
+    /// The version byte the server sent in S0 (0 before it arrives).
+    std::uint8_t server_version() const noexcept { return server_version_; }
+
+private:
+    enum class stage { s0, s1, s2, done };
+    static constexpr std::size_t c2_offset_ = 1 + handshake_packet_size;
+
+    std::array<std::byte, 1 + 2 * handshake_packet_size> out_{};  // C0 C1 C2
+    std::uint64_t rng_state_;
+    std::size_t sent_ = 0;
+    std::size_t pending_ = 0;   // out_[sent_, pending_) waits to be sent
+    std::size_t received_ = 0;  // bytes of the current S1 or S2 so far
+    std::error_code failed_;
+    stage stage_ = stage::s0;
+    std::uint8_t server_version_ = 0;
+};
+
+} // namespace protocol
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/detail/handshake.hpp ----
+// ---- end of include/rtmpx/protocol/handshake.hpp ----
+// ---- include/rtmpx/protocol/media_frame.hpp ----
+// A video frame on its way to players: an immutable FLV tag body, shared, with the configuration it needs.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// What a player needs before the frames of a stream: onMetaData and the codec's sequence header.
+struct stream_config {
+    std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message body, or null
+    std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
+};
+
+/**
+ * One frame as every player receives it: an FLV video tag body, never changed once made, shared
+ * by every player's queue (each player writes its own chunk headers in front of the same bytes).
+ */
+struct media_frame {
+    std::vector<std::byte> tag;
+    std::uint32_t timestamp = 0;                    ///< ms on the producer's clock
+    bool key_frame = false;
+    std::shared_ptr<const stream_config> config;   ///< the configuration the frame needs
+};
+
+using shared_frame = std::shared_ptr<const media_frame>;
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/media_frame.hpp ----
+// ---- include/rtmpx/protocol/output_queue.hpp ----
+// What a session sends, chunked and waiting: one batch being written, the next one filling.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+// ---- include/rtmpx/protocol/chunk_writer.hpp ----
+// Sans-I/O chunk stream writer: messages in, scatter-gather buffers out that reference the payload.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * The chunked form of one or more messages: chunk headers (and copied payloads) owned here,
+ * referenced payloads not.
+ *
+ * Lifetime: the payload spans passed to `chunk_writer::write` must outlive the buffers
+ * (one payload can serve the writes of many connections); `write_copy` payloads live here.
+ * `clear()` keeps the capacity.
+ */
+class chunked_output {
+public:
+    /// Calls `f(std::span<const std::byte>)` for each buffer, in wire order.
+    template <class F>
+    void for_each_buffer(F&& f) const {
+        for (const piece& p : pieces_) {
+            if (p.data) {
+                f(std::span<const std::byte>(p.data, p.size));
+            } else {
+                f(std::span<const std::byte>(headers_.data() + p.offset, p.size));
+            }
+        }
+    }
+
+    /// The buffers in wire order (valid until the next write or clear).
+    std::vector<std::span<const std::byte>> buffers() const {
+        std::vector<std::span<const std::byte>> out;
+        out.reserve(pieces_.size());
+        for_each_buffer([&](std::span<const std::byte> b) { out.push_back(b); });
+        return out;
+    }
+
+    /// All bytes copied into one vector (for tests and small control messages).
+    std::vector<std::byte> flatten() const {
+        std::vector<std::byte> out;
+        out.reserve(size_);
+        for_each_buffer([&](std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); });
+        return out;
+    }
+
+    /// Appends a copy of `bytes` (bytes before the written ones join their buffer).
+    void append_copy(std::span<const std::byte> bytes) {
+        if (bytes.empty()) return;
+        begin_header();
+        headers_.insert(headers_.end(), bytes.begin(), bytes.end());
+        end_header();
+    }
+    std::size_t size() const noexcept { return size_; }
+    /// Bytes owned here (chunk headers and copied payloads), a part of `size()`.
+    std::size_t owned_size() const noexcept { return headers_.size(); }
+    std::size_t buffer_count() const noexcept { return pieces_.size(); }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept {
+        headers_.clear();
+        pieces_.clear();
+        size_ = 0;
+    }
+
+    /// Like `clear`, and gives back the memory when it holds room for more than `pieces` pieces
+    /// (after a burst: a long-lived connection keeps only what its usual writes need).
+    void clear_and_trim(std::size_t pieces) {
+        clear();
+        if (pieces_.capacity() > pieces) {
+            pieces_.shrink_to_fit();
+            headers_.shrink_to_fit();
+        }
+    }
+
+private:
+    friend class chunk_writer;
+    struct piece {
+        const std::byte* data;  // payload bytes, or nullptr for header bytes at `offset`
+        std::size_t offset;
+        std::size_t size;
+    };
+
+    void begin_header() { header_start_ = headers_.size(); }
+    void end_header() {
+        const std::size_t n = headers_.size() - header_start_;
+        if (!pieces_.empty() && !pieces_.back().data && pieces_.back().offset + pieces_.back().size == header_start_) {
+            pieces_.back().size += n;  // adjacent header bytes (a payload-less message) share a buffer
+        } else {
+            pieces_.push_back({nullptr, header_start_, n});
+        }
+        size_ += n;
+    }
+    void add_payload(std::span<const std::byte> p) {
+        if (p.empty()) return;
+        pieces_.push_back({p.data(), 0, p.size()});
+        size_ += p.size();
+    }
+
+
+    std::vector<std::byte> headers_;
+    std::vector<piece> pieces_;
+    std::size_t header_start_ = 0;
+    std::size_t size_ = 0;
+};
+
+/**
+ * Serialises messages into chunks (RTMP 1.0 §5.3), choosing per chunk stream the smallest
+ * header that is correct: type 0 for a new stream id or a timestamp going back, type 1 when the
+ * length or type changes, type 2 when only the timestamp delta changes, type 3 otherwise.
+ * Extended timestamps are written on every chunk that needs them, continuation chunks included.
+ */
+class chunk_writer {
+public:
+    explicit chunk_writer(std::uint32_t chunk_size = 128) : chunk_size_(chunk_size) {}
+
+    /// Changes the chunk size of everything written after this call. Send the Set Chunk Size
+    /// message (written at the old size) before the first message written at the new one.
+    void set_chunk_size(std::uint32_t size) noexcept {
+        RTMPX_ASSERT(size >= 1 && size <= 0x7fffffffu);
+        chunk_size_ = size;
+    }
+    std::uint32_t chunk_size() const noexcept { return chunk_size_; }
+
+    /// Appends the chunks of one message to `out`. The payload is referenced, not copied.
+    void write(const message_header& h, std::span<const std::byte> payload, chunked_output& out) {
+        write_impl(h, payload, out, false);
+    }
+
+    /// Like `write`, but copies the payload into `out` (small messages the caller does not keep).
+    void write_copy(const message_header& h, std::span<const std::byte> payload, chunked_output& out) {
+        write_impl(h, payload, out, true);
+    }
+
+private:
+    void write_impl(const message_header& h, std::span<const std::byte> payload, chunked_output& out, bool copy) {
+        RTMPX_ASSERT(h.chunk_stream_id >= 2 && h.chunk_stream_id <= 65599);
+        RTMPX_ASSERT(payload.size() <= 0xffffff);
+        state& st = find_or_add(h.chunk_stream_id);
+        const auto length = static_cast<std::uint32_t>(payload.size());
+
+        unsigned fmt = 0;
+        std::uint32_t field = h.timestamp.value();
+        if (st.valid && st.stream_id == h.stream_id && h.timestamp >= st.timestamp) {
+            const std::uint32_t delta = h.timestamp - st.timestamp;
+            field = delta;
+            if (st.length != length || st.type != h.type) {
+                fmt = 1;
+            } else if (!st.delta_valid || st.delta != delta) {
+                fmt = 2;
+            } else {
+                fmt = 3;
+            }
+            st.delta = delta;
+            st.delta_valid = true;
+        } else {
+            st.delta_valid = false;  // after type 0 the next message states its delta explicitly
+        }
+        st.valid = true;
+        st.stream_id = h.stream_id;
+        st.length = length;
+        st.type = h.type;
+        st.timestamp = h.timestamp;
+
+        const bool extended = field >= 0xffffff;
+        std::size_t offset = 0;
+        do {
+            const std::size_t n = std::min<std::size_t>(chunk_size_, payload.size() - offset);
+            out.begin_header();
+            write_basic_header(out.headers_, offset == 0 ? fmt : 3, h.chunk_stream_id);
+            if (offset == 0) {
+                const std::uint32_t f = extended ? 0xffffff : field;
+                if (fmt <= 2) detail::put_be24(out.headers_, f);
+                if (fmt <= 1) {
+                    detail::put_be24(out.headers_, length);
+                    detail::put_u8(out.headers_, static_cast<std::uint8_t>(h.type));
+                }
+                if (fmt == 0) detail::put_le32(out.headers_, h.stream_id);
+            }
+            if (extended) detail::put_be32(out.headers_, field);
+            out.end_header();
+            if (copy) {
+                out.append_copy(payload.subspan(offset, n));
+            } else {
+                out.add_payload(payload.subspan(offset, n));
+            }
+            offset += n;
+        } while (offset < payload.size());
+    }
+
+    struct state {
+        std::uint32_t id = 0;
+        bool valid = false;
+        bool delta_valid = false;
+        std::uint32_t stream_id = 0;
+        std::uint32_t length = 0;
+        message_type type{};
+        rtmp_timestamp timestamp;
+        std::uint32_t delta = 0;
+    };
+
+    state& find_or_add(std::uint32_t id) {
+        for (state& s : states_)
+            if (s.id == id) return s;
+        states_.push_back(state{});
+        states_.back().id = id;
+        return states_.back();
+    }
+
+    // RTMP 1.0 §5.3.1.1: ids 2-63 in one byte, 64-319 in two, 320-65599 in three.
+    static void write_basic_header(std::vector<std::byte>& out, unsigned fmt, std::uint32_t csid) {
+        const auto top = static_cast<std::uint8_t>(fmt << 6);
+        if (csid < 64) {
+            detail::put_u8(out, static_cast<std::uint8_t>(top | csid));
+        } else if (csid < 320) {
+            detail::put_u8(out, top);
+            detail::put_u8(out, static_cast<std::uint8_t>(csid - 64));
+        } else {
+            detail::put_u8(out, static_cast<std::uint8_t>(top | 1));
+            detail::put_u8(out, static_cast<std::uint8_t>((csid - 64) & 0xff));
+            detail::put_u8(out, static_cast<std::uint8_t>((csid - 64) >> 8));
+        }
+    }
+
+    std::uint32_t chunk_size_;
+    std::vector<state> states_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/chunk_writer.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * A session's outgoing bytes. Messages are chunked as they are queued, into the *pending* batch;
+ * `begin_write` hands the pending batch to the writer as the *in-flight* batch and starts a new
+ * pending one, and `end_write` releases the in-flight batch once it is written. Small messages
+ * (commands, control) are copied; shared payloads (frames) are referenced and kept alive until
+ * their batch is written, so one frame serves every player without a copy.
+ *
+ * A Set Chunk Size message changes the chunk size of everything queued after it, as RTMP 1.0
+ * §5.4.1 says the receiver applies it.
+ */
+class output_queue {
+public:
+    explicit output_queue(std::uint32_t chunk_size = 128) : writer_(chunk_size) {}
+
+    /// Queues a message, copying its payload.
+    void write(const message& m) {
+        writer_.write_copy(m.header, m.payload, pending_);
+        after_message(m.header, m.payload);
+    }
+
+    /// Queues a message whose payload is shared (not copied; kept alive until written).
+    void write_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+        writer_.write(h, *payload, pending_);
+        after_message(h, *payload);
+        refs_pending_.push_back(std::move(payload));
+    }
+
+    /// Queues bytes outside the chunk stream (the handshake).
+    void write_raw(std::span<const std::byte> bytes) { pending_.append_copy(bytes); }
+
+    /// Whether anything waits in the pending batch.
+    bool has_pending() const noexcept { return !pending_.empty(); }
+    /// Messages in the pending batch.
+    std::size_t pending_messages() const noexcept { return pending_messages_; }
+    /// Bytes not written yet: the pending batch and the one in flight.
+    std::size_t unwritten_bytes() const noexcept { return pending_.size() + inflight_.size(); }
+    /// Whether a batch is being written.
+    bool writing() const noexcept { return writing_; }
+
+    /**
+     * Makes the pending batch the one in flight and returns it; its buffers stay valid until
+     * `end_write`. Precondition: no batch in flight.
+     */
+    const chunked_output& begin_write() {
+        RTMPX_ASSERT(!writing_);
+        std::swap(pending_, inflight_);
+        std::swap(refs_pending_, refs_inflight_);
+        pending_messages_ = 0;
+        writing_ = true;
+        return inflight_;
+    }
+
+    /// The in-flight batch has been written: its memory is released (a burst, such as a joining
+    /// player's cached frames, leaves no large buffers behind).
+    void end_write() {
+        constexpr std::size_t usual = 64;
+        inflight_.clear_and_trim(usual);
+        refs_inflight_.clear();
+        if (refs_inflight_.capacity() > usual) refs_inflight_.shrink_to_fit();
+        writing_ = false;
+    }
+
+    /// Drops everything not written (the connection closes without a flush).
+    void discard() {
+        pending_.clear();
+        refs_pending_.clear();
+        pending_messages_ = 0;
+    }
+
+    /// The chunk size messages are written with now.
+    std::uint32_t chunk_size() const noexcept { return writer_.chunk_size(); }
+    /// Messages queued since the start.
+    std::uint64_t messages() const noexcept { return messages_; }
+
+private:
+    void after_message(const message_header& h, std::span<const std::byte> payload) {
+        ++pending_messages_;
+        ++messages_;
+        if (h.type == message_type::set_chunk_size && payload.size() == 4) {
+            const std::uint32_t size = detail::load_be32(payload) & 0x7fffffffu;
+            if (size > 0) writer_.set_chunk_size(size);  // applies after this message
+        }
+    }
+
+    chunk_writer writer_;
+    chunked_output pending_;
+    chunked_output inflight_;
+    std::vector<std::shared_ptr<const std::vector<std::byte>>> refs_pending_;
+    std::vector<std::shared_ptr<const std::vector<std::byte>>> refs_inflight_;
+    std::size_t pending_messages_ = 0;
+    std::uint64_t messages_ = 0;
+    bool writing_ = false;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/output_queue.hpp ----
+// ---- include/rtmpx/protocol/net_stream.hpp ----
+// One NetStream of a server session: its play state, its player, and the messages its changes send.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- include/rtmpx/protocol/player.hpp ----
+// One playing stream's outgoing media: configuration before frames, a key frame first, timestamps from 0.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * The framing rules of one playing stream, the same whoever produced the frames (a stream's own
+ * frame handler or a broadcast):
+ * - a frame whose configuration this player has not had yet is preceded by it: onMetaData at
+ *   timestamp 0 (FFmpeg's FLV reader takes later metadata for a data stream), then the
+ *   sequence header;
+ * - the first frame, and the first after a resume, is a key frame: frames before it are dropped;
+ * - timestamps start at 0 on the first frame sent and then follow the producer's clock, strictly
+ *   increasing (players reject two frames with one DTS).
+ */
+class player {
+public:
+    explicit player(std::uint32_t stream_id) noexcept : stream_id_(stream_id) {}
+
+    /// A new play: nothing has been sent.
+    void start() noexcept {
+        sent_key_frame_ = false;
+        last_timestamp_ = 0;
+        base_.reset();
+        sent_config_.reset();
+    }
+
+    /// After a pause: the timeline goes on, but the next frame sent must be a key frame.
+    void resume() noexcept { sent_key_frame_ = false; }
+
+    /// The timestamp of the last frame sent (0 before the first).
+    std::uint32_t timestamp() const noexcept { return last_timestamp_; }
+
+    /**
+     * Frames `f` for this player: `emit(message_header, std::shared_ptr<const std::vector<std::byte>>)`
+     * is called for each message to send, payloads shared and never copied. Returns false when
+     * the frame was dropped because this player waits for a key frame.
+     */
+    template <class Emit>
+    bool write(const shared_frame& f, Emit&& emit) {
+        if (f->config != sent_config_) {
+            sent_config_ = f->config;
+            if (f->config && f->config->metadata)
+                emit(message_header{chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), stream_id_},
+                     f->config->metadata);
+            if (f->config && f->config->sequence_header)
+                emit(message_header{chunk_stream::video, message_type::video, rtmp_timestamp(last_timestamp_), stream_id_},
+                     f->config->sequence_header);
+        }
+        if (!sent_key_frame_ && !f->key_frame) return false;
+        if (!base_) base_ = f->timestamp;
+        const std::uint32_t relative = f->timestamp - *base_;
+        const std::uint32_t ts = sent_key_frame_ ? std::max(relative, last_timestamp_ + 1) : relative;
+        last_timestamp_ = ts;
+        sent_key_frame_ = true;
+        emit(message_header{chunk_stream::video, message_type::video, rtmp_timestamp(ts), stream_id_},
+             std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
+        return true;
+    }
+
+private:
+    std::uint32_t stream_id_;
+    bool sent_key_frame_ = false;
+    std::uint32_t last_timestamp_ = 0;
+    std::optional<std::uint32_t> base_;  // the producer's timestamp of this player's first frame
+    std::shared_ptr<const stream_config> sent_config_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/player.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// `onStatus` on message stream `stream_id` (RTMP 1.0 §7.2.2: NetStream status goes on the stream).
+inline message status_message(std::uint32_t stream_id, std::string_view level, std::string_view code,
+                              std::string_view description) {
+    return to_message(make_on_status(level, code, description), stream_id, chunk_stream::stream_command);
+}
+
+/**
+ * A NetStream as the server session keeps it: created by `createStream`, played by `play`. Its
+ * state changes return the messages the player gets, in the order players need them
+ * (`../shared/reference/players.md`); the session queues them.
+ */
+class net_stream {
+public:
+    explicit net_stream(std::uint32_t id) : id_(id), out_(id) {}
+
+    std::uint32_t id() const noexcept { return id_; }
+    const std::string& name() const noexcept { return name_; }
+    bool playing() const noexcept { return playing_; }
+    bool paused() const noexcept { return paused_; }
+    /// When a play with a duration ends (RTMP 1.0 §7.2.2.1), if it has one.
+    const std::optional<time_point>& stop_at() const noexcept { return stop_at_; }
+    /// The framing of this stream's media.
+    player& out() noexcept { return out_; }
+
+    /**
+     * Play starts (`duration_ms` > 0: a live stream plays that long): StreamBegin, Play.Reset,
+     * Play.Start, `|RtmpSampleAccess`, then `video_data` (the play handler's) if any.
+     */
+    std::vector<message> start(std::string_view name, double duration_ms, time_point now, std::vector<std::byte> video_data) {
+        name_ = std::string(name);
+        playing_ = true;
+        paused_ = false;
+        out_.start();
+        stop_at_.reset();
+        if (duration_ms > 0)
+            stop_at_ = now + std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double, std::milli>(duration_ms));
+        std::vector<message> out;
+        out.push_back(to_message(user_control::stream_begin(id_)));
+        out.push_back(status_message(id_, "status", "NetStream.Play.Reset", fmt::format("Playing and resetting {}.", name_)));
+        out.push_back(status_message(id_, "status", "NetStream.Play.Start", fmt::format("Started playing {}.", name_)));
+        out.push_back(to_message(data_message{"|RtmpSampleAccess", {amf0::value(true), amf0::value(true)}}, id_));
+        if (!video_data.empty())
+            out.push_back(message{{chunk_stream::video, message_type::video, rtmp_timestamp(0), id_}, std::move(video_data)});
+        return out;
+    }
+
+    /// Play stops (the owner has been told).
+    void stop() noexcept {
+        playing_ = false;
+        stop_at_.reset();
+    }
+
+    /// What a player whose play stopped gets: `video_data` (the play handler's), Play.Stop, StreamEOF.
+    std::vector<message> stopped_messages(std::vector<std::byte> video_data) const {
+        std::vector<message> out;
+        if (!video_data.empty())
+            out.push_back(message{{chunk_stream::video, message_type::video, rtmp_timestamp(out_.timestamp()), id_},
+                                  std::move(video_data)});
+        out.push_back(status_message(id_, "status", "NetStream.Play.Stop", fmt::format("Stopped playing {}.", name_)));
+        out.push_back(to_message(user_control::stream_eof(id_)));
+        return out;
+    }
+
+    /// What a player whose stream's producer failed gets: NetStream.Failed and StreamEOF.
+    std::vector<message> failed_messages() const {
+        return {status_message(id_, "error", "NetStream.Failed", "The stream's handler failed."),
+                to_message(user_control::stream_eof(id_))};
+    }
+
+    /// An honoured pause or resume (resume starts on a key frame); with `notify`, its status.
+    std::vector<message> pause(bool pause, bool notify) {
+        paused_ = pause;
+        if (!pause) out_.resume();
+        if (!notify) return {};
+        return {pause ? status_message(id_, "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", name_))
+                      : status_message(id_, "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", name_))};
+    }
+
+private:
+    std::uint32_t id_;
+    std::string name_;
+    bool playing_ = false;
+    bool paused_ = false;
+    std::optional<time_point> stop_at_;
+    player out_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/net_stream.hpp ----
+// ---- include/rtmpx/protocol/pending_calls.hpp ----
+// The calls a session made to its peer that wait for an answer: transaction ids and deadlines.
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// Calls waiting for the peer's `_result` or `_error`, by transaction id, each with a deadline.
+class pending_calls {
+public:
+    /// A new call that must be answered by `deadline`; returns its transaction id (1, 2, ...).
+    double add(time_point deadline) {
+        const double txn = next_txn_++;
+        calls_.emplace(txn, deadline);
+        return txn;
+    }
+    /// Removes call `txn`; false when no such call waits (a late or unknown answer).
+    bool take(double txn) { return calls_.erase(txn) > 0; }
+    /// Removes and returns one call whose deadline is `now` or earlier.
+    std::optional<double> take_expired(time_point now) {
+        for (auto it = calls_.begin(); it != calls_.end(); ++it) {
+            if (it->second > now) continue;
+            const double txn = it->first;
+            calls_.erase(it);
+            return txn;
+        }
+        return std::nullopt;
+    }
+    /// Removes and returns every call (the session ends).
+    std::vector<double> take_all() {
+        std::vector<double> out;
+        for (const auto& c : calls_) out.push_back(c.first);
+        calls_.clear();
+        return out;
+    }
+    /// The earliest deadline, if any call waits.
+    std::optional<time_point> next_deadline() const {
+        std::optional<time_point> next;
+        for (const auto& c : calls_)
+            if (!next || c.second < *next) next = c.second;
+        return next;
+    }
+    std::size_t size() const noexcept { return calls_.size(); }
+
+private:
+    std::map<double, time_point> calls_;
+    double next_txn_ = 1;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/pending_calls.hpp ----
+// ---- include/rtmpx/protocol/session_base.hpp ----
+// What both sides of an RTMP session share: the handshake, the chunk stream in, the output, the end.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * The part of a session that does not depend on its side: `Handshake` (`server_handshake` or
+ * `client_handshake`) first, then the peer's chunk stream, read into whole messages; the output
+ * queue; acknowledgements of the peer's window (RTMP 1.0 §5.4.3); and the end, which comes once
+ * (`close`: the first reason counts; with a flush, what is queued is still sent).
+ */
+template <class Handshake>
+class session_base {
+public:
+    /// The chunked bytes to send (the driver writes them; see `output_queue`).
+    output_queue& output() noexcept { return output_; }
+    const output_queue& output() const noexcept { return output_; }
+
+    /// Ends the session; the first reason counts. With `flush`, what is queued is still sent.
+    void close(std::error_code reason, bool flush) {
+        if (closing_) return;
+        closing_ = true;
+        flush_ = flush;
+        reason_ = reason;
+        if (!flush) output_.discard();
+    }
+
+    bool closing() const noexcept { return closing_; }
+    /// Whether what is queued is to be sent before the transport closes.
+    bool flush_on_close() const noexcept { return flush_; }
+    std::error_code reason() const noexcept { return reason_; }
+    bool handshake_done() const noexcept { return handshake_.done(); }
+    std::uint64_t bytes_in() const noexcept { return bytes_in_; }
+    std::uint64_t messages_in() const noexcept { return messages_in_; }
+    /// The peer's chunk size.
+    std::uint32_t chunk_size_in() const noexcept { return reader_.chunk_size(); }
+
+protected:
+    session_base(Handshake handshake, const chunk_limits& limits) : handshake_(std::move(handshake)), reader_(limits) {}
+
+    // Feeds handshake bytes; what the handshake answers goes out at once. Returns bytes consumed.
+    std::size_t put_handshake(std::span<const std::byte> in) {
+        std::error_code ec;
+        const std::size_t used = handshake_.put(in, ec);
+        bytes_in_ += used;
+        if (ec) close(ec, false);
+        if (!handshake_.output().empty()) {
+            output_.write_raw(handshake_.output());
+            handshake_.consume_output();
+        }
+        return used;
+    }
+
+    // Reads whole messages from `in`, handing each to `on_message(message&&)`, until the input
+    // runs out (an incomplete chunk header stays with the caller) or the session closes.
+    template <class F>
+    std::size_t put_chunks(std::span<const std::byte> in, F&& on_message) {
+        std::size_t used = 0;
+        while (used < in.size() && !closing_) {
+            std::error_code ec;
+            const std::size_t n = reader_.put(in.subspan(used), ec);
+            used += n;
+            bytes_in_ += n;
+            if (ec) {
+                close(ec, false);
+                break;
+            }
+            if (!reader_.has_message()) break;
+            ++messages_in_;
+            on_message(reader_.take_message());
+        }
+        return used;
+    }
+
+    // The acknowledgement due now that the peer's window has passed since the last one, if any.
+    std::optional<acknowledgement> acknowledgement_due() {
+        if (peer_window_ == 0 || bytes_in_ - last_ack_ < peer_window_) return std::nullopt;
+        last_ack_ = bytes_in_;
+        return acknowledgement{static_cast<std::uint32_t>(bytes_in_)};
+    }
+
+    Handshake handshake_;
+    chunk_reader reader_;
+    output_queue output_{128};
+    std::uint32_t peer_window_ = 0;  ///< the peer's Window Acknowledgement Size (0: none)
+    bool closing_ = false;
+
+private:
+    bool flush_ = false;
+    std::error_code reason_;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t messages_in_ = 0;
+    std::uint64_t last_ack_ = 0;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/session_base.hpp ----
+// ---- include/rtmpx/protocol/server_session_events.hpp ----
+// What a server session asks and tells its owner: the callbacks and the requests they carry.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// A `play` (or a stop) as the session's owner is asked about it.
+struct play_request {
+    std::uint32_t stream_id = 0;
+    bool is_start = true;
+    std::string_view stream_name;
+    double start = -2;
+    double duration = -1;            ///< ms; > 0 plays a live stream that long, then stops it
+    std::vector<std::byte> video_data;  ///< out: a video tag body sent as is (before the frames, or before Play.Stop)
+};
+
+/**
+ * What a server session tells its owner. Every callback runs inside a `put`, `on_time` or
+ * `finish` call, on the owner's thread; references are valid during the callback only.
+ * - `bool on_connect(const connect_command&)`: true accepts the connection. To end it instead,
+ *   call `close` and return false.
+ * - `bool on_create_stream(std::uint32_t id, const amf0::value& command_object)`: true allows it.
+ * - `bool on_play(play_request&)`: on start, true allows it; on stop the result is ignored.
+ * - `bool on_pause(std::uint32_t id, bool pause, double ms)`: true honours it.
+ * - `void on_receive_video(std::uint32_t id, bool enable)`: `receiveVideo`, always honoured.
+ * - `void on_stream_deleted(std::uint32_t id, std::error_code reason)`.
+ * - `void on_call(command&)`: a remote call; answer it with `answer_call`, now or later (the
+ *   command may be moved from).
+ * - `void on_call_answered(double txn, call_result&&)`: an answer to `call`, or its failure.
+ * - `void on_refused(std::error_code why, std::uint32_t stream_id)`: the session refused a
+ *   request on its own (a limit, an unknown stream), for the owner's log.
+ */
+template <class H>
+concept server_session_handler =
+    requires(H& h, const connect_command& cc, const amf0::value& v, play_request& pr, command& c, call_result&& r,
+             std::uint32_t id, bool b, double d, std::error_code ec) {
+        { h.on_connect(cc) } -> std::convertible_to<bool>;
+        { h.on_create_stream(id, v) } -> std::convertible_to<bool>;
+        { h.on_play(pr) } -> std::convertible_to<bool>;
+        { h.on_pause(id, b, d) } -> std::convertible_to<bool>;
+        h.on_receive_video(id, b);
+        h.on_stream_deleted(id, ec);
+        h.on_call(c);
+        h.on_call_answered(d, std::move(r));
+        h.on_refused(ec, id);
+    };
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/server_session_events.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * The rules of the server side of an RTMP connection, with no I/O, no threads and no clock:
+ * every call that depends on time takes `now`.
+ *
+ * Bytes from the client go to `put`; what to send collects in `output()`; `next_deadline()` says
+ * when `on_time` must be called next (handshake, connect and idle timeouts, pings, the answers
+ * to the server's own calls, play durations). The owner (a `Handler`, see
+ * `server_session_handler`) is told of connect, createStream, play, pause, deleteStream and
+ * remote calls, and answers; the session sends what the players need in the order they need it
+ * (`../shared/reference/players.md`): window size, peer bandwidth and chunk size before the
+ * connect `_result`; StreamBegin, Play.Reset, Play.Start and `|RtmpSampleAccess` before media.
+ *
+ * The session ends with `close` (by the owner, a timeout, a protocol error or a limit); the
+ * owner then stops I/O and calls `finish`, which ends the streams and the pending calls.
+ *
+ * Errors: malformed input, limits and timeouts close the session; `reason()` says why.
+ * `Handler` must satisfy `server_session_handler` (checked when the session is constructed).
+ */
+template <class Handler>
+class server_session : public session_base<server_handshake> {
+public:
+    server_session(Handler& handler, const server_options& options, time_point now, std::uint64_t random_seed)
+        : session_base(server_handshake(random_seed), options.chunks),
+          handler_(handler),
+          options_(options),
+          started_(now),
+          deadline_handshake_(now + options.timeouts.handshake) {
+        // Checked here, not on the class: the owner that holds the session is complete only now.
+        static_assert(server_session_handler<Handler>, "server_session: Handler lacks a callback (see server_session_handler)");
+    }
+
+    server_session(const server_session&) = delete;
+    server_session& operator=(const server_session&) = delete;
+
+    // ---- input -------------------------------------------------------------------------------
+
+    /// Consumes client bytes: every complete message is handled. Returns the bytes consumed; the
+    /// rest (an incomplete chunk header) must be passed again with more. Consumes nothing once
+    /// the session is closing.
+    std::size_t put(std::span<const std::byte> in, time_point now) {
+        if (closing_) return 0;
+        now_ = now;
+        std::size_t used = 0;
+        if (phase_ == phase::handshake) {
+            used = put_handshake(in);
+            if (closing_ || !handshake_.done()) return used;
+            phase_ = phase::handshaken;
+            deadline_handshake_.reset();
+            deadline_connect_ = now + options_.timeouts.connect;
+        }
+        used += put_chunks(in.subspan(used), [this](message&& m) { dispatch(std::move(m)); });
+        if (deadline_idle_) deadline_idle_ = now + options_.timeouts.idle;
+        acknowledge();
+        return used;
+    }
+
+    /// The time passed: fires the timeouts, pings and play durations due by `now`.
+    void on_time(time_point now) {
+        if (closing_) return;
+        now_ = now;
+        if (deadline_handshake_ && *deadline_handshake_ <= now) return close(error::handshake_timeout, false);
+        if (deadline_connect_ && *deadline_connect_ <= now) return close(error::connect_timeout, false);
+        if (deadline_idle_ && *deadline_idle_ <= now) {
+            if (playing_streams() == 0)
+                return close(error::idle_timeout, false);
+            deadline_idle_ = now + options_.timeouts.idle;
+        }
+        if (next_ping_ && *next_ping_ <= now) {
+            ping_sent_ = now;
+            ping_stamp_ = static_cast<std::uint32_t>(
+                              std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()) | 1u;
+            send(to_message(user_control::ping_request(ping_stamp_)));
+            next_ping_ = now + options_.timeouts.ping;
+        }
+        while (!closing_) {
+            const auto txn = calls_.take_expired(now);
+            if (!txn) break;
+            handler_.on_call_answered(*txn, call_result{error::call_timeout, false, {}, {}});
+        }
+        for (auto& s : streams_) {
+            if (closing_) break;
+            if (s.playing() && s.stop_at() && *s.stop_at() <= now) stop(s, true);  // RTMP 1.0 §7.2.2.1: duration
+        }
+    }
+
+    /// When `on_time` must be called next, if ever.
+    std::optional<time_point> next_deadline() const {
+        if (closing_) return std::nullopt;
+        std::optional<time_point> next;
+        auto consider = [&next](const std::optional<time_point>& t) {
+            if (t && (!next || *t < *next)) next = t;
+        };
+        consider(deadline_handshake_);
+        consider(deadline_connect_);
+        consider(deadline_idle_);
+        consider(next_ping_);
+        consider(calls_.next_deadline());
+        for (const auto& s : streams_)
+            if (s.playing()) consider(s.stop_at());
+        return next;
+    }
+
+    // ---- answers and requests from the owner ---------------------------------------------------
+
+    /**
+     * Answers remote call `txn` (nothing is sent for transaction id 0). `ok`: `_result` with
+     * `response`. Otherwise an `_error` (or, with `call_errors_as_result`, a `_result`) carrying
+     * `response` when it is an object with properties and the handler refused, else a
+     * NetConnection.Call.Failed info object saying what happened.
+     */
+    void answer_call(double txn, std::string_view name, call_outcome outcome, amf0::value response) {
+        if (txn == 0 || closing_) return;
+        if (outcome == call_outcome::ok) {
+            send(make_result(txn, amf0::value::null(), {std::move(response)}));
+            return;
+        }
+        if (outcome != call_outcome::refused || !response.has_properties()) response = call_failure_info(outcome, name);
+        send_call_failure(txn, std::move(response));
+    }
+
+    /**
+     * Calls procedure `name` on the client; its answer (or `error::call_timeout` at `deadline`)
+     * comes to `on_call_answered` with the returned transaction id.
+     * Errors: `error::shutdown` before connect or once closing, `error::too_many_pending_calls`.
+     */
+    double call(std::string name, std::vector<amf0::value> args, time_point deadline, std::error_code& ec) {
+        ec.clear();
+        if (closing_ || phase_ != phase::connected) {
+            ec = error::shutdown;
+            return 0;
+        }
+        if (calls_.size() >= options_.max_pending_calls) {
+            ec = error::too_many_pending_calls;
+            return 0;
+        }
+        const double txn = calls_.add(deadline);
+        send(command{std::move(name), txn, amf0::value::null(), std::move(args)});
+        return txn;
+    }
+
+    /// Sends `name(args...)` to the client with transaction id 0 (no answer expected).
+    void notify(std::string name, std::vector<amf0::value> args) {
+        send(command{std::move(name), 0, amf0::value::null(), std::move(args)});
+    }
+
+    /// Sends one frame on playing stream `stream_id`. False when it was not sent: the stream does
+    /// not play (or is paused), or waits for a key frame.
+    bool send_frame(std::uint32_t stream_id, const shared_frame& f) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing() || s->paused() || closing_) return false;
+        return s->out().write(f, [this](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+            output_.write_shared(h, std::move(payload));
+        });
+    }
+
+    /// The stream's producer failed: it stops (the owner hears `on_play` with is_start false),
+    /// and the player gets NetStream.Failed and StreamEOF.
+    void fail_stream(std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing()) return;
+        stop(*s, false);
+        send(s->failed_messages());
+    }
+
+    /**
+     * The transport is done (after `close`, or the peer went away): pending calls get
+     * `error::shutdown`, playing streams stop and every stream is deleted (the owner hears of
+     * each). Call once.
+     */
+    void finish(std::error_code why) {
+        close(why, false);
+        for (const double txn : calls_.take_all()) handler_.on_call_answered(txn, call_result{error::shutdown, false, {}, {}});
+        auto streams = std::move(streams_);
+        streams_.clear();
+        for (auto& s : streams) {
+            if (s.playing()) {
+                s.stop();
+                play_request stop_request{s.id(), false, s.name(), 0, -1, {}};
+                handler_.on_play(stop_request);
+            }
+            handler_.on_stream_deleted(s.id(), reason());
+        }
+    }
+
+    // ---- state ---------------------------------------------------------------------------------
+
+    /// Whether `connect` has been accepted.
+    bool connected() const noexcept { return phase_ == phase::connected; }
+    bool playing(std::uint32_t stream_id) const noexcept {
+        const net_stream* s = find(stream_id);
+        return s && s->playing();
+    }
+    bool paused(std::uint32_t stream_id) const noexcept {
+        const net_stream* s = find(stream_id);
+        return s && s->paused();
+    }
+    /// Streams that play now.
+    std::size_t playing_streams() const noexcept {
+        return static_cast<std::size_t>(std::count_if(streams_.begin(), streams_.end(), [](const auto& s) { return s.playing(); }));
+    }
+    /// The sequence number of the client's last acknowledgement.
+    std::uint64_t acknowledged() const noexcept { return acknowledged_; }
+    /// From the last answered ping (0: none yet).
+    std::chrono::microseconds round_trip() const noexcept { return round_trip_; }
+    time_point started() const noexcept { return started_; }
+
+private:
+    enum class phase { handshake, handshaken, connected };
+
+    net_stream* find(std::uint32_t id) noexcept {
+        for (auto& s : streams_)
+            if (s.id() == id) return &s;
+        return nullptr;
+    }
+    const net_stream* find(std::uint32_t id) const noexcept {
+        for (const auto& s : streams_)
+            if (s.id() == id) return &s;
+        return nullptr;
+    }
+
+    // ---- sending -------------------------------------------------------------------------------
+
+    // Queues a message; beyond the queue limits the connection is closed (a client that does not
+    // read while it keeps asking).
+    void send(const message& m) {
+        if (closing_) return;
+        if (output_.pending_messages() >= options_.max_queued_messages ||
+            output_.unwritten_bytes() + m.payload.size() > options_.max_queued_bytes) {
+            close(error::queue_full, false);
+            return;
+        }
+        output_.write(m);
+    }
+
+    void send(const command& c, std::uint32_t stream_id = 0) {
+        send(to_message(c, stream_id, stream_id == 0 ? chunk_stream::command : chunk_stream::stream_command));
+    }
+
+    void send(const std::vector<message>& ms) {
+        for (const auto& m : ms) send(m);
+    }
+
+    // A failed call: `_error`, or `_result` carrying the error object for clients that cannot
+    // read `_error` (python-librtmp waits for `_result` only).
+    void send_call_failure(double txn, amf0::value info) {
+        if (options_.call_errors_as_result) {
+            send(make_result(txn, amf0::value::null(), {std::move(info)}));
+        } else {
+            send(make_error(txn, std::move(info)));
+        }
+    }
+
+    // RTMP 1.0 §5.4.3: acknowledge once the client's window has passed since the last one.
+    void acknowledge() {
+        if (const auto ack = acknowledgement_due()) send(to_message(*ack));
+    }
+
+    // ---- receiving -----------------------------------------------------------------------------
+
+    void dispatch(message m) {
+        const message_header header = m.header;
+        std::error_code ec;
+        auto decoded = decode_message(std::move(m), ec, options_.amf);
+        if (ec) return close(ec, false);
+        if (auto* c = std::get_if<command>(&decoded)) {
+            on_command(std::move(*c), header);
+        } else if (auto* uc = std::get_if<user_control>(&decoded)) {
+            if (uc->event == user_control_event::ping_request) send(to_message(user_control::ping_response(uc->value)));
+            if (uc->event == user_control_event::ping_response && ping_stamp_ != 0 && uc->value == ping_stamp_)
+                round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(now_ - ping_sent_);
+        } else if (auto* w = std::get_if<window_ack_size>(&decoded)) {
+            peer_window_ = w->window;
+        } else if (auto* a = std::get_if<acknowledgement>(&decoded)) {
+            acknowledged_ = a->sequence_number;
+        }
+        // Set Chunk Size and Abort were applied by the reader; media and data are not for a
+        // server that only plays.
+    }
+
+    void on_command(command c, const message_header& header) {
+        std::error_code ec;
+        const double txn = c.transaction_id;
+        auto typed = parse_command(std::move(c), ec);
+        if (ec) return close(ec, false);
+        if (auto* connect = std::get_if<connect_command>(&typed)) return on_connect(*connect);
+        if (phase_ != phase::connected) return close(error::unexpected_command, false);  // nothing before connect
+        if (auto* call = std::get_if<call_command>(&typed)) return on_call_command(call->cmd);
+        if (auto* cs = std::get_if<create_stream_command>(&typed)) return on_create_stream(*cs);
+        if (auto* play = std::get_if<play_command>(&typed)) return on_play(*play, header.stream_id);
+        if (auto* pause = std::get_if<pause_command>(&typed)) return on_pause(*pause, header.stream_id);
+        if (auto* del = std::get_if<delete_stream_command>(&typed))
+            return delete_stream(static_cast<std::uint32_t>(del->stream_id));
+        if (std::holds_alternative<close_stream_command>(typed)) return delete_stream(header.stream_id);
+        if (auto* rv = std::get_if<receive_video_command>(&typed)) {
+            if (net_stream* s = find(header.stream_id); s && s->playing()) {
+                s->pause(!rv->enable, false);
+                handler_.on_receive_video(s->id(), rv->enable);
+            }
+            return;
+        }
+        if (txn == 0) return;
+        if (std::holds_alternative<get_stream_length_command>(typed)) {
+            // A live stream has no length; an _error here would end an FFmpeg player.
+            return send(make_result(txn, amf0::value::null(), {amf0::value(0)}));
+        }
+        if (std::holds_alternative<fc_subscribe_command>(typed) || std::holds_alternative<release_stream_command>(typed) ||
+            std::holds_alternative<fc_publish_command>(typed))
+            return send(make_result(txn));
+        // publish, seek, play2, receiveAudio: not served by a render server.
+        send(make_error(txn, status_info("error", "NetConnection.Call.Failed", "not supported by this server")));
+    }
+
+    void on_connect(const connect_command& cmd) {
+        if (phase_ != phase::handshaken) return close(error::unexpected_command, false);
+        const bool accepted = handler_.on_connect(cmd);
+        if (closing_) return;
+        if (!accepted) {
+            send(make_error(cmd.transaction_id,
+                            status_info("error", "NetConnection.Connect.Rejected", "Connection rejected.")));
+            return close(error::rejected_by_handler, true);
+        }
+        phase_ = phase::connected;
+        deadline_connect_.reset();
+        deadline_idle_ = now_ + options_.timeouts.idle;
+        if (options_.timeouts.ping.count() > 0) next_ping_ = now_ + options_.timeouts.ping;
+        // The order players expect (players.md): window, peer bandwidth, chunk size, result.
+        send(to_message(window_ack_size{options_.window_ack_size}));
+        send(to_message(set_peer_bandwidth{options_.peer_bandwidth, bandwidth_limit::dynamic}));
+        send(to_message(set_chunk_size{options_.chunk_size}));
+        send(to_message(user_control::stream_begin(0)));
+        send(make_connect_result(cmd.transaction_id, cmd.object_encoding));
+    }
+
+    void on_create_stream(const create_stream_command& cmd) {
+        if (streams_.size() >= options_.max_streams_per_connection) {
+            handler_.on_refused(error::too_many_streams, 0);
+            return send(make_error(cmd.transaction_id,
+                                   status_info("error", "NetConnection.Call.Failed", "too many streams on this connection")));
+        }
+        const std::uint32_t id = next_stream_id_++;
+        const bool allowed = handler_.on_create_stream(id, cmd.object);
+        if (closing_) return;
+        if (!allowed)
+            return send(make_error(cmd.transaction_id, status_info("error", "NetConnection.Call.Failed", "stream refused")));
+        streams_.emplace_back(id);
+        send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(id)}));
+    }
+
+    void on_play(const play_command& cmd, std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s) {
+            handler_.on_refused(error::stream_not_found, stream_id);
+            return send(status_message(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream."));
+        }
+        if (cmd.stop) return stop(*s, true);  // NetStream.play(false)
+        if (s->playing()) stop(*s, false);
+        play_request request{stream_id, true, cmd.stream_name, cmd.start, cmd.duration, {}};
+        const bool allowed = handler_.on_play(request);
+        if (closing_ || !(s = find(stream_id))) return;
+        if (!allowed)
+            return send(status_message(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name)));
+        send(s->start(cmd.stream_name, cmd.duration, now_, std::move(request.video_data)));
+    }
+
+    // Stops playing: the owner hears of it; with `notify` the player gets Play.Stop and StreamEOF.
+    void stop(net_stream& s, bool notify) {
+        if (!s.playing()) return;
+        s.stop();
+        play_request request{s.id(), false, s.name(), 0, -1, {}};
+        handler_.on_play(request);
+        if (notify && !closing_) send(s.stopped_messages(std::move(request.video_data)));
+    }
+
+    void on_pause(const pause_command& cmd, std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing()) return;
+        const bool honoured = handler_.on_pause(stream_id, cmd.pause, cmd.milliseconds);
+        if (closing_ || !honoured || !(s = find(stream_id)) || !s->playing()) return;
+        send(s->pause(cmd.pause, true));
+    }
+
+    void delete_stream(std::uint32_t id) {
+        net_stream* s = find(id);
+        if (!s) return;
+        stop(*s, false);
+        std::erase_if(streams_, [id](const net_stream& st) { return st.id() == id; });
+        handler_.on_stream_deleted(id, {});
+    }
+
+    void on_call_command(command& c) {
+        const double txn = c.transaction_id;
+        if (c.name == "_result" || c.name == "_error") {  // an answer to one of our calls
+            if (!calls_.take(txn)) return;  // late or unknown: ignored
+            handler_.on_call_answered(txn, call_result{{}, c.name == "_result", std::move(c.object), std::move(c.arguments)});
+            return;
+        }
+        if (c.name == "_checkbw") {
+            if (txn != 0) send(make_result(txn));
+            return;
+        }
+        handler_.on_call(c);
+    }
+
+    Handler& handler_;
+    const server_options& options_;
+    const time_point started_;
+    time_point now_ = started_;
+    phase phase_ = phase::handshake;
+
+    std::optional<time_point> deadline_handshake_;
+    std::optional<time_point> deadline_connect_;
+    std::optional<time_point> deadline_idle_;
+    std::optional<time_point> next_ping_;
+    time_point ping_sent_{};
+    std::uint32_t ping_stamp_ = 0;
+    std::chrono::microseconds round_trip_{0};
+
+    std::vector<net_stream> streams_;
+    std::uint32_t next_stream_id_ = 1;
+    pending_calls calls_;  // the server's calls waiting for an answer
+
+    std::uint64_t acknowledged_ = 0;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/server_session.hpp ----
+// ---- include/rtmpx/protocol/client_session.hpp ----
+// The client side of one RTMP connection, sans I/O: handshake, connect, createStream, play, publish.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// Settings of a client session.
+struct client_options {
+    chunk_limits chunks;                    ///< what the server may send
+    amf_limits amf;
+    std::uint32_t chunk_size = 4096;        ///< announced right after the handshake (128: none sent)
+    std::uint32_t window_ack_size = 2'500'000;  ///< sent when connect succeeds, as FFmpeg does (0: none)
+    std::chrono::milliseconds handshake_timeout{10'000};
+    std::chrono::milliseconds connect_timeout{10'000};  ///< from `connect` to its answer
+    std::string flash_ver = "LNX 9,0,124,2";  ///< what FFmpeg sends as a player
+};
+
+/**
+ * What a client session tells its owner (all on the owner's thread, during `put`):
+ * - `void on_message(const message_header&, decoded_message&)`: required; every message from the
+ *   server, after the session has applied its own rules (acknowledgements, pings, chunk size);
+ *   it may be moved from.
+ * - optional: `on_connected(const command& result)`, `on_connect_failed(const command& error)`,
+ *   `on_stream_created(double txn, std::uint32_t stream_id)`,
+ *   `on_status(std::uint32_t stream_id, const amf0::value& info)` (onStatus on a stream).
+ */
+template <class H>
+concept client_session_handler = requires(H& h, const message_header& mh, decoded_message& d) { h.on_message(mh, d); };
+
+/**
+ * The rules of the client side of an RTMP connection, without I/O, threads or a clock: the
+ * plain handshake (C0 C1 at once, C2 after S1), then commands as the owner asks (connect,
+ * createStream, play, publish, calls), acknowledgements of the server's window (RTMP 1.0
+ * §5.4.3) and answers to its pings. Requests made before the handshake ends wait for it.
+ *
+ * Errors: malformed input, a refused or unanswered connect, the handshake and connect timeouts
+ * close the session; `reason()` says why.
+ */
+template <class Handler>
+class client_session : public session_base<client_handshake> {
+public:
+    client_session(Handler& handler, client_options options, time_point now, std::uint64_t random_seed)
+        : session_base(client_handshake(random_seed), options.chunks),
+          handler_(handler),
+          options_(std::move(options)),
+          deadline_handshake_(now + options_.handshake_timeout) {
+        static_assert(client_session_handler<Handler>, "client_session: Handler needs on_message(message_header const&, decoded_message&)");
+        output_.write_raw(handshake_.output());  // C0 C1
+        handshake_.consume_output();
+    }
+
+    client_session(const client_session&) = delete;
+    client_session& operator=(const client_session&) = delete;
+
+    /// Consumes server bytes; returns how many (an incomplete chunk header stays with the caller).
+    std::size_t put(std::span<const std::byte> in, time_point now) {
+        if (closing_) return 0;
+        std::size_t used = 0;
+        if (!handshake_.done()) {
+            used = put_handshake(in);  // S0 S1 S2; C2 goes out
+            if (closing_ || !handshake_.done()) return used;
+            deadline_handshake_.reset();
+            if (options_.chunk_size != 128) send(to_message(set_chunk_size{options_.chunk_size}));
+            auto waiting = std::move(waiting_);
+            waiting_.clear();
+            for (const auto& m : waiting) send(m);
+        }
+        used += put_chunks(in.subspan(used), [this](message&& m) { dispatch(std::move(m)); });
+        // RTMP 1.0 §5.4.3: acknowledge once the server's window has passed since the last one.
+        if (const auto ack = acknowledgement_due()) send(to_message(*ack));
+        return used;
+    }
+
+    /// The time passed: the handshake and connect timeouts.
+    void on_time(time_point now) {
+        if (closing_) return;
+        if (deadline_handshake_ && *deadline_handshake_ <= now) return close(error::handshake_timeout, false);
+        if (deadline_connect_ && *deadline_connect_ <= now) return close(error::connect_timeout, false);
+    }
+
+    std::optional<time_point> next_deadline() const {
+        if (closing_) return std::nullopt;
+        if (deadline_handshake_) return deadline_handshake_;
+        return deadline_connect_;
+    }
+
+    // ---- requests ------------------------------------------------------------------------------
+
+    /**
+     * Sends `connect` to application `app` with the command object players send (FFmpeg's: app,
+     * flashVer, tcUrl, fpad, capabilities, audio/video codecs, videoFunction, objectEncoding 0),
+     * plus `extra` properties (replacing those of the same name) and user `arguments`. Returns
+     * the transaction id. The answer must come within `connect_timeout`.
+     */
+    double connect(std::string app, std::string tc_url, time_point now, amf0::properties extra = {},
+                   std::vector<amf0::value> arguments = {}) {
+        amf0::properties props = {{"app", amf0::value(std::move(app))},
+                                  {"flashVer", amf0::value(options_.flash_ver)},
+                                  {"tcUrl", amf0::value(std::move(tc_url))},
+                                  {"fpad", amf0::value(false)},
+                                  {"capabilities", amf0::value(15)},
+                                  {"audioCodecs", amf0::value(4071)},
+                                  {"videoCodecs", amf0::value(252)},
+                                  {"videoFunction", amf0::value(1)},
+                                  {"objectEncoding", amf0::value(0)}};
+        for (auto& e : extra) {
+            auto it = std::find_if(props.begin(), props.end(), [&](const auto& p) { return p.first == e.first; });
+            if (it != props.end()) {
+                it->second = std::move(e.second);
+            } else {
+                props.push_back(std::move(e));
+            }
+        }
+        connect_txn_ = next_txn_++;
+        deadline_connect_ = now + options_.connect_timeout;
+        send(command{"connect", connect_txn_, amf0::value::object(std::move(props)), std::move(arguments)});
+        return connect_txn_;
+    }
+
+    /// Sends `createStream`; `on_stream_created` gets the id. Returns the transaction id.
+    double create_stream() {
+        const double txn = next_txn_++;
+        create_stream_txns_.insert(txn);
+        send(command{"createStream", txn, amf0::value::null(), {}});
+        return txn;
+    }
+
+    /// Calls `name(args...)` on the server; returns the transaction id its answer carries.
+    double call(std::string name, std::vector<amf0::value> args) {
+        const double txn = next_txn_++;
+        send(command{std::move(name), txn, amf0::value::null(), std::move(args)});
+        return txn;
+    }
+
+    /// Sends `play(name, start, duration)` on stream `stream_id`, then Set Buffer Length as
+    /// FFmpeg does (`buffer_ms`, 0: none). FFmpeg's default start is -2000 (live or recorded).
+    void play(std::uint32_t stream_id, std::string_view name, double start = -2000, double duration = -1,
+              std::uint32_t buffer_ms = 3000) {
+        std::vector<amf0::value> args{amf0::value(name), amf0::value(start)};
+        if (duration >= 0) args.emplace_back(duration);
+        send(command{"play", next_txn_++, amf0::value::null(), std::move(args)}, stream_id);
+        if (buffer_ms > 0) send(to_message(user_control::set_buffer_length(stream_id, buffer_ms)));
+    }
+
+    /// Sends `publish(name, type)` on stream `stream_id`.
+    void publish(std::uint32_t stream_id, std::string_view name, std::string_view type = "live") {
+        send(command{"publish", next_txn_++, amf0::value::null(), {amf0::value(name), amf0::value(type)}}, stream_id);
+    }
+
+    /// Sends `deleteStream(stream_id)`.
+    void delete_stream(std::uint32_t stream_id) {
+        send(command{"deleteStream", next_txn_++, amf0::value::null(), {amf0::value(stream_id)}});
+    }
+
+    /// Sends a command on stream `stream_id` (0: the NetConnection).
+    void send(const command& c, std::uint32_t stream_id = 0) {
+        send(to_message(c, stream_id, stream_id == 0 ? chunk_stream::command : chunk_stream::client_stream_command));
+    }
+
+    /// Sends any message (copied), after the handshake.
+    void send(const message& m) {
+        if (closing_) return;
+        if (!handshake_.done()) {
+            waiting_.push_back(m);
+            return;
+        }
+        output_.write(m);
+    }
+
+    /// Sends a message whose payload is shared (media); it is dropped before the handshake ends.
+    void send_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+        if (closing_ || !handshake_.done()) return;
+        output_.write_shared(h, std::move(payload));
+    }
+
+    // ---- state ---------------------------------------------------------------------------------
+
+    /// The version byte of the server's S0.
+    std::uint8_t server_version() const noexcept { return handshake_.server_version(); }
+    /// Whether `connect` got its `_result`.
+    bool connected() const noexcept { return connected_; }
+
+private:
+    void dispatch(message m) {
+        const message_header header = m.header;
+        std::error_code ec;
+        auto decoded = decode_message(std::move(m), ec, options_.amf);
+        if (ec) return close(ec, false);
+        if (auto* uc = std::get_if<user_control>(&decoded)) {
+            if (uc->event == user_control_event::ping_request) send(to_message(user_control::ping_response(uc->value)));
+        } else if (auto* w = std::get_if<window_ack_size>(&decoded)) {
+            peer_window_ = w->window;
+        } else if (auto* c = std::get_if<command>(&decoded)) {
+            on_command(*c, header.stream_id);
+        }
+        handler_.on_message(header, decoded);
+    }
+
+    void on_command(const command& c, std::uint32_t stream_id) {
+        const bool result = c.name == "_result";
+        if ((result || c.name == "_error") && c.transaction_id == connect_txn_ && connect_txn_ != 0) {
+            connect_txn_ = 0;
+            deadline_connect_.reset();
+            if (result) {
+                connected_ = true;
+                if (options_.window_ack_size > 0) send(to_message(window_ack_size{options_.window_ack_size}));
+                if constexpr (requires { handler_.on_connected(c); }) handler_.on_connected(c);
+            } else {
+                if constexpr (requires { handler_.on_connect_failed(c); }) handler_.on_connect_failed(c);
+            }
+            return;
+        }
+        if (result && create_stream_txns_.erase(c.transaction_id) > 0) {
+            const auto id = c.arguments.empty() ? 0 : c.arguments[0].as_number();
+            if constexpr (requires { handler_.on_stream_created(c.transaction_id, std::uint32_t{}); })
+                handler_.on_stream_created(c.transaction_id, static_cast<std::uint32_t>(id));
+            return;
+        }
+        if (c.name == "onStatus" && !c.arguments.empty()) {
+            if constexpr (requires { handler_.on_status(stream_id, c.arguments[0]); })
+                handler_.on_status(stream_id, c.arguments[0]);
+        }
+    }
+
+    Handler& handler_;
+    client_options options_;
+    std::vector<message> waiting_;  // sent before the handshake ended
+    bool connected_ = false;
+    std::optional<time_point> deadline_handshake_;
+    std::optional<time_point> deadline_connect_;
+    double next_txn_ = 1;
+    double connect_txn_ = 0;
+    std::set<double> create_stream_txns_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/client_session.hpp ----
+// ---- include/rtmpx/handlers.hpp ----
+// The events handlers receive and one concept per handler, so that handlers are plain lambdas.
+
+#include <concepts>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
 
 RTMPX_NAMESPACE_BEGIN
 
-template <class Socket>
-class basic_connection;
+class connection;
+class stream;
+
+/// The client's `connect` command: app, tcUrl, flashVer, ... typed, with the whole object.
+using protocol::connect_command;
+/// An info object {level, code, description}, for the responses of call handlers.
+using protocol::status_info;
+/// The client's answer to a call the server made (`connection::call`).
+using protocol::call_result;
+
+/// What a connect handler is told: a new `connect` (is_create) or the end of its connection.
+struct connect_event {
+    bool is_create = true;
+    const connect_command& command;  ///< the client's connect command (also on close)
+    std::error_code reason;          ///< on close: why the connection ended (empty: the client closed it)
+};
+
+/// What a stream handler is told: `createStream` (is_create) or the stream's removal.
+struct stream_event {
+    bool is_create = true;
+    const amf0::value& command_object;  ///< the createStream command object (null on removal)
+    std::error_code reason;             ///< on removal: why (empty for deleteStream/closeStream)
+};
+
+/// What a play handler is told: `play` (is_start) or stop. It may fill `video_data` with
+/// initialisation (on start) or closing (on stop) video data to send.
+struct play_event {
+    bool is_start = true;
+    std::string_view stream_name;
+    double start = -2;            ///< the play command's start argument
+    encoded_frame video_data;     ///< out: sent as is when non-empty
+};
+
+/// What a pause handler is told: pause (is_pause) or resume.
+struct pause_event {
+    bool is_pause = true;
+    double milliseconds = 0;  ///< the stream position the client paused or resumed at
+};
 
 /// What a call handler is told: a remote procedure call from the client.
 struct call_event {
-    std::string_view procedure;               ///< the command name
-    double transaction_id = 0;                ///< 0: the client expects no reply
-    const amf0::value& command_object;        ///< usually null
-    const std::vector<amf0::value>& arguments;///< the user arguments
+    std::string_view procedure;                 ///< the command name
+    double transaction_id = 0;                  ///< 0: the client expects no reply
+    const amf0::value& command_object;          ///< usually null
+    const std::vector<amf0::value>& arguments;  ///< the user arguments
 };
 
 namespace detail {
 template <class R>
+concept boolean_result = std::convertible_to<R, bool>;
+template <class R>
 concept awaitable_bool = std::same_as<R, asio::awaitable<bool>>;
-}
+} // namespace detail
+
+/**
+ * `bool (connection&, connect_event const&)`: on `connect`, true claims the connection (the
+ * handler then registers stream and call handlers on it); false lets the next handler decide.
+ * Called again with `is_create == false` exactly once when a claimed connection ends; the return
+ * value is then ignored. Thread: the connection's thread. Lifetime: both arguments are valid only
+ * during the call.
+ */
+template <class F>
+concept connect_handler = std::invocable<F&, connection&, const connect_event&> &&
+                          detail::boolean_result<std::invoke_result_t<F&, connection&, const connect_event&>>;
 
 /**
  * `bool (connection&, call_event const&, amf0::value& response)`, or the same returning
  * `asio::awaitable<bool>` (a coroutine, e.g. one that calls the client back): handles a remote
  * call. True sends `_result` with `response`; false sends `_error` (with `response` as the info
  * object when it has properties, else a NetConnection.Call.Failed one). A handler that throws
- * gets the client an `_error`; the connection lives on. Thread: the connection's thread; while a
- * coroutine handler is suspended, the connection handles no other message. Lifetime: the
- * arguments stay valid until the handler returns or its coroutine completes.
+ * gets the client an `_error`; the connection lives on. Thread: the connection's thread; a
+ * coroutine handler runs beside the reader, so the connection goes on reading while it waits.
+ * Lifetime: the arguments stay valid until the handler returns or its coroutine completes.
  */
-template <class F, class Connection>
+template <class F>
 concept call_handler =
-    std::invocable<F&, Connection&, const call_event&, amf0::value&> &&
-    (detail::boolean_result<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>> ||
-     detail::awaitable_bool<std::invoke_result_t<F&, Connection&, const call_event&, amf0::value&>>);
+    std::invocable<F&, connection&, const call_event&, amf0::value&> &&
+    (detail::boolean_result<std::invoke_result_t<F&, connection&, const call_event&, amf0::value&>> ||
+     detail::awaitable_bool<std::invoke_result_t<F&, connection&, const call_event&, amf0::value&>>);
 
-/// The client's answer to a call the server made (`basic_connection::call`).
-struct call_result {
-    std::error_code error;             ///< set when there was no answer: timeout, closed, too many calls
-    bool ok = false;                   ///< `_result` (true) or `_error` (false)
-    amf0::value object;                ///< the answer's command object
-    std::vector<amf0::value> values;   ///< the values after it
-};
+/**
+ * `bool (stream&, stream_event const&)`: on `createStream`, true allows the stream (the handler
+ * registers render/frame/play/pause handlers and picks a codec); false refuses it. Called with
+ * `is_create == false` when the stream is deleted or its connection ends. Thread: the
+ * connection's thread.
+ */
+template <class F>
+concept stream_handler = std::invocable<F&, stream&, const stream_event&> &&
+                         detail::boolean_result<std::invoke_result_t<F&, stream&, const stream_event&>>;
 
-/// Figures about one connection, for display and logging.
-struct connection_statistics {
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
-    std::uint64_t messages_in = 0;
-    std::uint64_t messages_out = 0;
-    std::uint64_t writes = 0;            ///< socket writes; each gathers every message queued by then
-    std::uint64_t frames_sent = 0;
-    std::uint64_t frames_dropped = 0;
-    std::size_t queued_bytes = 0;        ///< bytes waiting to be written
-    std::size_t streams = 0;
-    std::size_t playing_streams = 0;
-    std::uint32_t chunk_size_in = 128;   ///< the client's chunk size
-    std::uint32_t chunk_size_out = 128;  ///< ours
-    std::uint64_t acknowledged_bytes = 0;///< the client's last acknowledgement
-    std::chrono::milliseconds uptime{0};
-    std::chrono::microseconds round_trip{0};  ///< from the last answered ping (0: none yet)
+/**
+ * `bool (stream&, play_event&)`: true honours play (or stop); false refuses it. Optional: with
+ * no play handler, play is allowed. Thread: the connection's thread.
+ */
+template <class F>
+concept play_handler = std::invocable<F&, stream&, play_event&> &&
+                       detail::boolean_result<std::invoke_result_t<F&, stream&, play_event&>>;
 
-    /// The same figures as key/value text, for printing.
-    std::vector<std::pair<std::string, std::string>> to_map() const {
-        return {{"bytes_in", std::to_string(bytes_in)},
-                {"bytes_out", std::to_string(bytes_out)},
-                {"messages_in", std::to_string(messages_in)},
-                {"messages_out", std::to_string(messages_out)},
-                {"writes", std::to_string(writes)},
-                {"frames_sent", std::to_string(frames_sent)},
-                {"frames_dropped", std::to_string(frames_dropped)},
-                {"queued_bytes", std::to_string(queued_bytes)},
-                {"streams", std::to_string(streams)},
-                {"playing_streams", std::to_string(playing_streams)},
-                {"chunk_size_in", std::to_string(chunk_size_in)},
-                {"chunk_size_out", std::to_string(chunk_size_out)},
-                {"acknowledged_bytes", std::to_string(acknowledged_bytes)},
-                {"uptime_ms", std::to_string(uptime.count())},
-                {"round_trip_us", std::to_string(round_trip.count())}};
+/// `bool (stream&, pause_event const&)`: true honours pause (or resume). Thread: the connection's.
+template <class F>
+concept pause_handler = std::invocable<F&, stream&, const pause_event&> &&
+                        detail::boolean_result<std::invoke_result_t<F&, stream&, const pause_event&>>;
+
+/**
+ * `bool (Subject&)`, Subject a `stream` or a `broadcast`: called at the render rate while the
+ * stream plays (a stream's: on the connection's thread; a broadcast's: on its own thread);
+ * false (or an exception) stops the stream, or the broadcast, with an error status.
+ */
+template <class F, class Subject>
+concept render_handler =
+    std::invocable<F&, Subject&> && detail::boolean_result<std::invoke_result_t<F&, Subject&>>;
+
+/**
+ * `bool (Subject&, encoded_frame& out, bool outqueue_is_full)`, Subject a `stream` or a
+ * `broadcast`: called on its own frame thread at the render rate while it plays; fills `out` with
+ * one encoded frame (leave it empty to send nothing). When `outqueue_is_full` the client is not
+ * keeping up: skip, or send something cheap. False (or an exception) stops it with an error
+ * status. Thread: the frame thread, never the connection's; share state with the render handler
+ * under your own lock.
+ */
+template <class F, class Subject>
+concept frame_handler = std::invocable<F&, Subject&, encoded_frame&, bool> &&
+                        detail::boolean_result<std::invoke_result_t<F&, Subject&, encoded_frame&, bool>>;
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/handlers.hpp ----
+// ---- include/rtmpx/broadcast.hpp ----
+// broadcast: one producer of video, encoded once, shared by any number of playing streams.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <utility>
+
+// ---- include/rtmpx/driver/frame_source.hpp ----
+// The one frame path: a paced producer thread (or pushed tags) feeding every subscriber's own queue.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+// ---- include/rtmpx/driver/frame_queue.hpp ----
+// A bounded lock-free single-producer/single-consumer queue for frames crossing threads.
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/**
+ * A bounded single-producer/single-consumer ring of move-only items.
+ *
+ * One thread calls `try_push`, one other thread calls `front`/`pop`. Indices live on their own
+ * cache lines, and each side caches the other's index so that it reads the shared one only when
+ * the cached value says full (producer) or empty (consumer). Policy (what to drop when full) is
+ * the caller's; the queue only reports full and empty.
+ *
+ * Thread: exactly one producer and one consumer thread at a time; `size_approx` from anywhere.
+ */
+template <class T>
+class frame_queue {
+    static_assert(std::is_nothrow_move_constructible_v<T>, "frame_queue: T must be nothrow move constructible");
+    static_assert(std::is_nothrow_destructible_v<T>, "frame_queue: T must be nothrow destructible");
+
+public:
+    /// A queue that holds up to `capacity` items (at least 1).
+    explicit frame_queue(std::size_t capacity)
+        : capacity_(capacity < 1 ? 2 : capacity + 1),  // one slot stays empty to tell full from empty
+          slots_(std::allocator<slot>().allocate(capacity_)) {}
+
+    frame_queue(const frame_queue&) = delete;
+    frame_queue& operator=(const frame_queue&) = delete;
+
+    ~frame_queue() {
+        while (front()) pop();
+        std::allocator<slot>().deallocate(slots_, capacity_);
     }
+
+    /// Producer: moves `item` in; false (and `item` untouched) when full.
+    bool try_push(T&& item) noexcept {
+        const std::size_t write = write_.load(std::memory_order_relaxed);
+        const std::size_t next = write + 1 == capacity_ ? 0 : write + 1;
+        if (next == read_cache_) {
+            read_cache_ = read_.load(std::memory_order_acquire);
+            if (next == read_cache_) return false;
+        }
+        ::new (static_cast<void*>(&slots_[write])) T(std::move(item));
+        write_.store(next, std::memory_order_release);
+        return true;
+    }
+
+    /// Consumer: the oldest item, or nullptr when empty.
+    T* front() noexcept {
+        const std::size_t read = read_.load(std::memory_order_relaxed);
+        if (read == write_cache_) {
+            write_cache_ = write_.load(std::memory_order_acquire);
+            if (read == write_cache_) return nullptr;
+        }
+        return std::launder(reinterpret_cast<T*>(&slots_[read]));
+    }
+
+    /// Consumer: removes the oldest item. Precondition: `front() != nullptr`.
+    void pop() noexcept {
+        const std::size_t read = read_.load(std::memory_order_relaxed);
+        RTMPX_ASSERT(write_.load(std::memory_order_acquire) != read);
+        std::launder(reinterpret_cast<T*>(&slots_[read]))->~T();
+        read_.store(read + 1 == capacity_ ? 0 : read + 1, std::memory_order_release);
+    }
+
+    /// Items queued; exact only when both sides are idle.
+    std::size_t size_approx() const noexcept {
+        const std::ptrdiff_t diff = static_cast<std::ptrdiff_t>(write_.load(std::memory_order_acquire)) -
+                                    static_cast<std::ptrdiff_t>(read_.load(std::memory_order_acquire));
+        return static_cast<std::size_t>(diff < 0 ? diff + static_cast<std::ptrdiff_t>(capacity_) : diff);
+    }
+
+    bool empty() const noexcept { return size_approx() == 0; }
+    std::size_t capacity() const noexcept { return capacity_ - 1; }
+
+private:
+    static constexpr std::size_t cache_line = 64;
+    struct slot {
+        alignas(T) std::byte storage[sizeof(T)];
+    };
+
+    const std::size_t capacity_;
+    slot* const slots_;
+
+    alignas(cache_line) std::atomic<std::size_t> write_{0};
+    std::size_t read_cache_ = 0;  // producer's copy of read_
+    alignas(cache_line) std::atomic<std::size_t> read_{0};
+    std::size_t write_cache_ = 0;  // consumer's copy of write_
 };
 
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/frame_queue.hpp ----
+// ---- include/rtmpx/protocol/flv.hpp ----
+// FLV as RTMP carries it: video tag headers, the AVC sequence header, codec ids and onMetaData.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol::flv {
+
+/// The CodecID of a legacy FLV video tag (FLV spec E.4.3.1, VIDEODATA).
+enum class video_codec : std::uint8_t {
+    sorenson_h263 = 2,
+    screen_video = 3,
+    vp6 = 4,
+    vp6_alpha = 5,
+    screen_video_v2 = 6,
+    avc = 7,
+};
+
+/// The FrameType of a video tag: the high nibble of its first byte (E.4.3.1).
+enum class frame_type : std::uint8_t {
+    key = 1,
+    inter = 2,
+    disposable_inter = 3,
+    generated_key = 4,
+    command = 5,  ///< video info / command frame
+};
+
+/// The AVCPacketType that follows the first byte of an AVC tag (E.4.3.2, AVCVIDEOPACKET).
+enum class avc_packet_type : std::uint8_t { sequence_header = 0, nalu = 1, end_of_sequence = 2 };
+
+/// Bytes before the picture data of a video tag: 1, or 5 for AVC (packet type, composition time).
+inline constexpr std::size_t video_tag_header_size(std::uint8_t codec_id) noexcept {
+    return codec_id == static_cast<std::uint8_t>(video_codec::avc) ? 5 : 1;
+}
+
+/// Appends a video tag header: frame type and codec id, then for AVC the NALU packet type and a
+/// zero composition time (our encoders emit no B-frames, so decode and presentation order agree).
+inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t codec_id, bool key_frame) {
+    const auto type = key_frame ? frame_type::key : frame_type::inter;
+    tag.push_back(std::byte((static_cast<unsigned>(type) << 4) | (codec_id & 0x0f)));
+    if (codec_id == static_cast<std::uint8_t>(video_codec::avc)) {
+        tag.push_back(std::byte{static_cast<std::uint8_t>(avc_packet_type::nalu)});
+        tag.insert(tag.end(), 3, std::byte{0});
+    }
+}
+
+/// A whole video tag body: the header for `codec_id`, then `data` (for AVC: AVCC NAL units).
+inline std::vector<std::byte> video_tag(std::uint8_t codec_id, bool key_frame, std::span<const std::byte> data) {
+    std::vector<std::byte> tag;
+    tag.reserve(video_tag_header_size(codec_id) + data.size());
+    append_video_tag_header(tag, codec_id, key_frame);
+    tag.insert(tag.end(), data.begin(), data.end());
+    return tag;
+}
+
+/// The AVC sequence header tag: a key frame of packet type 0 carrying the
+/// AVCDecoderConfigurationRecord (ISO 14496-15 §5.2.4.1).
+inline std::vector<std::byte> avc_sequence_header(std::span<const std::byte> configuration_record) {
+    std::vector<std::byte> tag = {
+        std::byte((static_cast<unsigned>(frame_type::key) << 4) | static_cast<unsigned>(video_codec::avc)),
+        std::byte{static_cast<std::uint8_t>(avc_packet_type::sequence_header)}, std::byte{0}, std::byte{0},
+        std::byte{0}};
+    tag.insert(tag.end(), configuration_record.begin(), configuration_record.end());
+    return tag;
+}
+
+/// Whether a video tag starts with the Enhanced RTMP ExHeader bit (`1 FFF PPPP`: IsExHeader,
+/// frame type, packet type), Enhanced RTMP v2 "ExVideoTagHeader".
+inline bool is_ex_header(std::span<const std::byte> tag) noexcept {
+    return !tag.empty() && (detail::u8(tag[0]) & 0x80) != 0;
+}
+
+/// The frame type of a video tag, legacy or Enhanced (the ExHeader bit is not part of it).
+inline unsigned frame_type_of(std::span<const std::byte> tag) noexcept {
+    if (tag.empty()) return 0;
+    return (detail::u8(tag[0]) >> 4) & (is_ex_header(tag) ? 0x07 : 0x0f);
+}
+
+/// Whether a video tag is a key frame: `0x1X` in a legacy tag, `0x9X` with the ExHeader bit.
+inline bool is_key_frame(std::span<const std::byte> tag) noexcept {
+    return frame_type_of(tag) == static_cast<unsigned>(frame_type::key);
+}
+
+/// Whether a video tag carries codec configuration rather than a picture: an AVC sequence
+/// header (packet type 0), or an Enhanced SequenceStart (packet type 0).
+inline bool is_sequence_header(std::span<const std::byte> tag) noexcept {
+    if (tag.size() < 2 || !is_key_frame(tag)) return false;
+    if (is_ex_header(tag)) return (detail::u8(tag[0]) & 0x0f) == 0;
+    return (detail::u8(tag[0]) & 0x0f) == static_cast<unsigned>(video_codec::avc) &&
+           detail::u8(tag[1]) == static_cast<unsigned>(avc_packet_type::sequence_header);
+}
+
+/// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
+/// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
+/// FFmpeg would wait for audio that never comes.
+inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, std::uint8_t codec_id) {
+    return amf0::value::ecma_array({{"width", amf0::value(width)},
+                                    {"height", amf0::value(height)},
+                                    {"framerate", amf0::value(frame_rate)},
+                                    {"videocodecid", amf0::value(codec_id)},
+                                    {"encoder", amf0::value("rtmpx")}});
+}
+
+/// The body of an `onMetaData` data message carrying `properties` (an ECMA array or object).
+inline std::vector<std::byte> on_metadata_payload(amf0::value properties) {
+    return encode_payload(make_on_metadata(std::move(properties)));
+}
+
+} // namespace protocol::flv
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/flv.hpp ----
+// ---- include/rtmpx/protocol/gop_cache.hpp ----
+// The frames since the last key frame, within limits: what a player joining a stream starts from.
+
+#include <cstddef>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// The frames since the last key frame, bounded by a frame count and a byte count. Not
+/// synchronised: its owner serialises access.
+class gop_cache {
+public:
+    gop_cache(std::size_t max_frames, std::size_t max_bytes) : max_frames_(max_frames), max_bytes_(max_bytes) {}
+
+    /// Adds a frame: a key frame starts a new group; a frame with no key frame before it, or
+    /// one beyond the limits, empties the cache until the next key frame.
+    void add(const shared_frame& f) {
+        if (f->key_frame) clear();
+        if (frames_.empty() && !f->key_frame) return;
+        if (frames_.size() + 1 > max_frames_ || bytes_ + f->tag.size() > max_bytes_) {
+            clear();
+            return;
+        }
+        frames_.push_back(f);
+        bytes_ += f->tag.size();
+    }
+
+    void clear() noexcept {
+        frames_.clear();
+        bytes_ = 0;
+    }
+
+    /// The group, key frame first (empty when there is none).
+    const std::vector<shared_frame>& frames() const noexcept { return frames_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+
+private:
+    std::size_t max_frames_;
+    std::size_t max_bytes_;
+    std::vector<shared_frame> frames_;
+    std::size_t bytes_ = 0;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/gop_cache.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/// One player's side of a frame source: its own bounded queue, filled by the source and emptied
+/// by the player's connection.
+struct subscriber {
+    explicit subscriber(std::size_t frames) : queue(frames) {}
+
+    frame_queue<protocol::shared_frame> queue;
+    std::function<void()> wake;        ///< tells the connection that frames wait (called from any thread)
+    std::function<bool()> congested;   ///< the connection holds too many unsent bytes (any thread; may be empty)
+    std::atomic<std::uint64_t>* dropped = nullptr;        ///< counters the source adds this player's drops to
+    std::atomic<std::uint64_t>* dropped_total = nullptr;
+    std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
+    std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
+    bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
+};
+
+/// How a frame source keeps frames for joining subscribers and treats slow ones.
+struct frame_source_options {
+    bool gop_cache = true;                    ///< keep the frames since the last key frame for joiners
+    std::size_t gop_cache_frames = 600;
+    std::size_t gop_cache_bytes = 16u << 20;
+    bool key_frame_on_drop = false;           ///< a subscriber's drop makes the codec send a key frame
+    bool idle_without_subscribers = false;    ///< skip the handlers while no subscriber takes frames
+};
+
+/**
+ * The producer of frames for any number of subscribers, each frame made once and shared.
+ *
+ * Frames come from `push_video_tag` (already encoded, on the caller's thread), or from the render
+ * and frame hooks that `start` calls on the source's own thread, paced at `rate()` calls a second:
+ * timestamps are the scheduled ticks (steady spacing without wake-up jitter; players map
+ * timestamps onto a frame grid), and a source that falls behind does not burst to catch up. With
+ * a codec, the hook fills a picture's encoded data and the source adds the FLV tag header, the
+ * onMetaData and the sequence header; without one, the hook's bytes are the FLV tag body.
+ *
+ * Each subscriber has its own bounded queue; a full queue drops, for that subscriber alone, up to
+ * the next key frame. A hook that throws or returns false stops the thread: the failure is logged
+ * (category "render" or "frame"), `failed()` turns true and every subscriber is told.
+ *
+ * Thread: `set_*` before `start` (or after `stop`); the rest from any thread, but
+ * `push_video_tag` calls must not overlap.
+ */
+class frame_source {
+public:
+    using render_hook = std::function<bool()>;
+    using frame_hook = std::function<bool(encoded_frame&, bool outqueue_is_full)>;
+
+    explicit frame_source(frame_source_options options) : options_(options) {}
+    frame_source(const frame_source&) = delete;
+    frame_source& operator=(const frame_source&) = delete;
+    ~frame_source() { stop(); }
+
+    /// The hooks the thread calls each tick (either may be empty), and the calls per second.
+    void set_hooks(render_hook render, frame_hook frame, std::function<double()> rate) {
+        render_ = std::move(render);
+        frame_ = std::move(frame);
+        rate_ = std::move(rate);
+    }
+    /// The encoder the frame hook fills pictures with (null: the hook's bytes are FLV tag bodies).
+    void set_codec(video_codec* codec) noexcept { codec_ = codec; }
+    /// Where failures are logged, and what they are about ("broadcast", "stream 3").
+    void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
+        log_ = log;
+        log_id_ = connection_id;
+        subject_ = std::move(subject);
+    }
+
+    /// Sets the onMetaData body players receive before their first frame.
+    void set_metadata(std::vector<std::byte> payload) {
+        std::lock_guard lock(mutex_);
+        auto config = std::make_shared<protocol::stream_config>(*config_);
+        config->metadata = std::make_shared<const std::vector<std::byte>>(std::move(payload));
+        config_ = std::move(config);
+    }
+
+    /// Publishes one FLV video tag body at `timestamp` ms. A sequence header becomes the
+    /// configuration players get first; a key frame starts a group.
+    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
+        if (tag.empty()) return;
+        if (protocol::flv::is_sequence_header(tag)) {
+            std::lock_guard lock(mutex_);
+            auto config = std::make_shared<protocol::stream_config>(*config_);
+            config->sequence_header = std::make_shared<const std::vector<std::byte>>(tag.begin(), tag.end());
+            config_ = std::move(config);
+            gop_.clear();  // frames before it need the old configuration
+            return;
+        }
+        auto frame = std::make_shared<protocol::media_frame>();
+        frame->tag.assign(tag.begin(), tag.end());
+        frame->timestamp = timestamp;
+        frame->key_frame = protocol::flv::is_key_frame(tag);
+        publish(std::move(frame));
+    }
+
+    /// Starts the thread calling the hooks (a running one is restarted).
+    void start() {
+        stop();
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = false;
+            failed_ = false;
+        }
+        thread_ = std::thread([this] { produce(); });
+    }
+
+    /// Stops the thread (subscribers stay, and get frames again after `start`).
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        stop_cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// Whether the thread ended because a hook failed.
+    bool failed() const {
+        std::lock_guard lock(mutex_);
+        return failed_;
+    }
+
+    /// Asks the codec for a key frame at the next tick.
+    void request_key_frame() noexcept { key_requested_.store(true, std::memory_order_relaxed); }
+
+    /**
+     * Adds a subscriber. Returns the cached group (each frame carries its configuration), which
+     * the subscriber sends first; from then on every published frame goes to its queue. With no
+     * cached group the subscriber waits for a key frame, which is requested.
+     */
+    std::vector<protocol::shared_frame> subscribe(const std::shared_ptr<subscriber>& sub) {
+        std::lock_guard lock(mutex_);
+        std::vector<protocol::shared_frame> join;
+        if (options_.gop_cache) join = gop_.frames();
+        sub->skip_until_key = join.empty();
+        if (join.empty()) key_requested_.store(true, std::memory_order_relaxed);
+        if (failed_) sub->failed.store(true);
+        subscribers_.push_back(sub);
+        return join;
+    }
+
+    /// Removes a subscriber; once it returns, the source no longer touches it.
+    void unsubscribe(const subscriber* sub) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(subscribers_, [sub](const auto& s) { return s.get() == sub; });
+    }
+
+    std::size_t subscribers() const {
+        std::lock_guard lock(mutex_);
+        return subscribers_.size();
+    }
+    /// Frames published (each made once, whatever the number of subscribers).
+    std::uint64_t frames() const noexcept { return frames_.load(std::memory_order_relaxed); }
+    /// Frames in the cache for joiners.
+    std::size_t cached_frames() const {
+        std::lock_guard lock(mutex_);
+        return gop_.frames().size();
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+
+    static bool behind(const subscriber& s) {
+        return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
+    }
+
+    // Whether every subscriber that takes frames is behind (the frame hook's hint), and whether
+    // any takes frames at all.
+    std::pair<bool, bool> load() const {
+        std::lock_guard lock(mutex_);
+        bool any = false;
+        bool all_behind = true;
+        for (const auto& s : subscribers_) {
+            if (s->paused.load(std::memory_order_relaxed)) continue;
+            any = true;
+            all_behind = all_behind && behind(*s);
+        }
+        return {any && all_behind, any};
+    }
+
+    void publish(std::shared_ptr<protocol::media_frame> frame) {
+        std::lock_guard lock(mutex_);
+        frame->config = config_;
+        protocol::shared_frame shared = std::move(frame);
+        frames_.fetch_add(1, std::memory_order_relaxed);
+        if (options_.gop_cache) gop_.add(shared);
+        for (const auto& sub : subscribers_) {
+            if (sub->paused.load(std::memory_order_relaxed)) {
+                sub->skip_until_key = true;  // a resumed player starts on a key frame
+                continue;
+            }
+            if (sub->skip_until_key && !shared->key_frame) {
+                count_drop(*sub);
+                continue;
+            }
+            auto copy = shared;
+            if (sub->queue.try_push(std::move(copy))) {
+                sub->skip_until_key = false;
+                sub->wake();
+            } else {
+                // This subscriber is behind: it alone drops, up to the next key frame.
+                sub->skip_until_key = true;
+                count_drop(*sub);
+                if (options_.key_frame_on_drop) key_requested_.store(true, std::memory_order_relaxed);
+            }
+        }
+    }
+
+    static void count_drop(subscriber& sub) noexcept {
+        if (sub.dropped) sub.dropped->fetch_add(1, std::memory_order_relaxed);
+        if (sub.dropped_total) sub.dropped_total->fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // A hook failed: the thread ends and every subscriber hears of it.
+    void fail(const char* kind, bool threw) {
+        if (!threw && log_)
+            log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
+                      subject_);
+        std::lock_guard lock(mutex_);
+        failed_ = true;
+        for (const auto& sub : subscribers_) {
+            sub->failed.store(true);
+            sub->wake();
+        }
+    }
+
+    template <class F>
+    bool run_hook(const char* kind, F&& f) {
+        static const detail::logger silent;
+        const auto ok = detail::guarded_call(log_ ? *log_ : silent, log_id_, kind, subject_, f);
+        if (ok && *ok) return true;
+        fail(kind, !ok);
+        return false;
+    }
+
+    void produce() {
+        const auto start = clock::now();
+        auto next = start;
+        std::uint64_t generation = 0;
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                if (stop_cv_.wait_until(lock, next, [this] { return stop_; })) return;
+            }
+            const auto tick = next;
+            const double rate = rate_ ? rate_() : 30.0;
+            next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate));
+            if (const auto now = clock::now(); next < now) next = now;  // fell behind: no burst to catch up
+            const auto [full, any] = load();
+            if (options_.idle_without_subscribers && !any) continue;
+            if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
+            if (render_ && !run_hook("render", render_)) return;
+            encoded_frame out;
+            if (frame_ && !run_hook("frame", [&] { return frame_(out, full); })) return;
+            if (out.data.empty()) continue;
+            if (codec_ && codec_->generation() != generation) {
+                generation = codec_->generation();
+                set_codec_config(rate);
+            }
+            auto frame = std::make_shared<protocol::media_frame>();
+            frame->timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
+            if (codec_) {
+                frame->tag = protocol::flv::video_tag(codec_->flv_codec_id(), out.key_frame, out.data);
+                frame->key_frame = out.key_frame;
+            } else {
+                frame->tag = std::move(out.data);
+                frame->key_frame = out.key_frame || protocol::flv::is_key_frame(frame->tag);
+            }
+            publish(std::move(frame));
+        }
+    }
+
+    // A new codec configuration: onMetaData and (for AVC) the sequence header, built once.
+    void set_codec_config(double rate) {
+        const std::uint8_t codec_id = codec_->flv_codec_id();
+        auto config = std::make_shared<protocol::stream_config>();
+        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(
+            protocol::flv::video_metadata(codec_->width(), codec_->height(), rate, codec_id)));
+        if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec_->header().empty())
+            config->sequence_header =
+                std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec_->header()));
+        std::lock_guard lock(mutex_);
+        config_ = std::move(config);
+        gop_.clear();
+    }
+
+    const frame_source_options options_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
+    protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
+    std::vector<std::shared_ptr<subscriber>> subscribers_;
+    std::atomic<std::uint64_t> frames_{0};
+    std::atomic<bool> key_requested_{false};
+    bool failed_ = false;
+
+    render_hook render_;
+    frame_hook frame_;
+    std::function<double()> rate_;
+    video_codec* codec_ = nullptr;
+    const detail::logger* log_ = nullptr;
+    std::uint64_t log_id_ = 0;
+    std::string subject_;
+    std::thread thread_;
+    std::condition_variable stop_cv_;
+    bool stop_ = true;
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/frame_source.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+
+/// How a broadcast keeps frames for players that join, and how it paces its own frames.
+struct broadcast_options {
+    /// Keep the frames since the last key frame, so that a joining player starts at once from
+    /// that key frame (its first seconds are then up to one key frame interval behind live).
+    /// Off: a joining player waits for the next key frame, which a broadcast with a codec forces
+    /// at once (the picture starts at the live edge).
+    bool gop_cache = true;
+    std::size_t gop_cache_frames = 600;        ///< beyond it the cache empties until the next key frame
+    std::size_t gop_cache_bytes = 16u << 20;   ///< likewise, in bytes of frame data
+    std::size_t player_queue_frames = 64;      ///< frames queued per player; when full, that player drops to the next key frame
+    double render_rate = 30;                   ///< render (and frame) calls per second of `start`
+};
+
+/**
+ * One source of video for many players: each frame is encoded once, and its bytes are shared,
+ * immutable, by every player's queue. Each player keeps its own bounded queue and drops to the
+ * next key frame when it falls behind, so a slow player costs only itself.
+ *
+ * Frames come either from `push_video_tag` (already encoded, from a file, a camera, another
+ * server), or from render and frame handlers that `start` runs on the broadcast's own thread at
+ * `render_rate`, encoding with a codec chosen by name. A stream plays the broadcast after
+ * `stream.use_broadcast(b)` in its stream or play handler.
+ *
+ * A render or frame handler that returns false or throws stops the broadcast: the failure goes
+ * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
+ * player gets NetStream.Failed (they stay connected; `start` again serves new plays).
+ *
+ * Thread: `on_render`, `on_frame`, `use_codec` and `set_logger` before `start` (or after
+ * `stop`); the other members from any thread, but `push_video_tag` calls must not overlap.
+ * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
+ * it before the state its handlers use goes away.
+ */
+class broadcast {
+public:
+    explicit broadcast(broadcast_options options = {})
+        : options_(options),
+          source_(driver::frame_source_options{options.gop_cache, options.gop_cache_frames, options.gop_cache_bytes,
+                                               false, false}) {
+        RTMPX_ASSERT(options_.player_queue_frames > 0 && options_.render_rate > 0);
+    }
+    broadcast(const broadcast&) = delete;
+    broadcast& operator=(const broadcast&) = delete;
+    ~broadcast() { stop(); }
+
+    const broadcast_options& options() const noexcept { return options_; }
+
+    /// Sets the onMetaData players receive before their first frame (an ECMA array or object).
+    void set_metadata(amf0::value metadata) { source_.set_metadata(protocol::flv::on_metadata_payload(std::move(metadata))); }
+
+    /**
+     * Sends one FLV video tag body (the bytes of an RTMP video message) to every player, at
+     * `timestamp` ms on the broadcast's clock (never decreasing). An AVC sequence header becomes
+     * the configuration sent to every player before its first frame; frames whose first byte
+     * says "key frame" start groups. The bytes are copied once and then shared.
+     */
+    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) { source_.push_video_tag(tag, timestamp); }
+
+    /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
+    template <class F>
+    void on_render(F handler) {
+        static_assert(render_handler<F, broadcast>, "on_render: expected bool (broadcast&)");
+        render_ = std::move(handler);
+    }
+
+    /// Registers the frame handler `bool (broadcast&, encoded_frame& out, bool outqueue_is_full)`;
+    /// `outqueue_is_full` is true while every player is behind. Without a codec, `out.data` is a
+    /// complete FLV video tag body.
+    template <class F>
+    void on_frame(F handler) {
+        static_assert(frame_handler<F, broadcast>,
+                      "on_frame: expected bool (broadcast&, encoded_frame& out, bool outqueue_is_full)");
+        frame_ = std::move(handler);
+    }
+
+    /// Chooses the codec from `registry` (a server's `codecs()`); false if it has no such name.
+    bool use_codec(std::string_view name, const codec_registry& registry) {
+        auto codec = registry.make(name);
+        if (!codec) return false;
+        codec_ = std::move(codec);
+        return true;
+    }
+
+    /// The broadcast's encoder (null without one). Thread: the frame handler's.
+    video_codec* codec() noexcept { return codec_.get(); }
+
+    /// Installs the log sink for the broadcast's handler failures (silent by default).
+    template <class F>
+    void set_logger(F sink, log_level level = log_level::info) {
+        static_assert(log_sink<F>, "set_logger: expected void (log_record const&)");
+        log_ = detail::logger(std::move(sink), level);
+    }
+
+    /// Starts calling the render and frame handlers at `render_rate` on the broadcast's thread.
+    void start() {
+        source_.stop();
+        driver::frame_source::render_hook render;
+        driver::frame_source::frame_hook frame;
+        if (render_) render = [this] { return static_cast<bool>(render_(*this)); };
+        if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
+        source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
+        source_.set_codec(codec_.get());
+        source_.set_log(&log_, 0, "broadcast");
+        source_.start();
+    }
+
+    /// Stops the broadcast's thread (players stay, and get frames again after `start`).
+    void stop() { source_.stop(); }
+
+    /// Whether the broadcast's thread ended because a handler failed.
+    bool failed() const { return source_.failed(); }
+
+    /// Asks the codec for a key frame at the next frame (a broadcast with a codec only).
+    void request_key_frame() noexcept { source_.request_key_frame(); }
+
+    /// Players subscribed now.
+    std::size_t players() const { return source_.subscribers(); }
+    /// Frames published (each encoded once, whatever the number of players).
+    std::uint64_t frames() const noexcept { return source_.frames(); }
+    /// Frames in the cache for joining players.
+    std::size_t cached_frames() const { return source_.cached_frames(); }
+
+private:
+    friend class stream;  // its players subscribe to the source
+
+    driver::frame_source& source() noexcept { return source_; }
+
+    const broadcast_options options_;
+    std::function<bool(broadcast&)> render_;
+    std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
+    std::unique_ptr<video_codec> codec_;
+    detail::logger log_;
+    driver::frame_source source_;  // last: its thread stops before the handlers go away
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/broadcast.hpp ----
+// ---- include/rtmpx/stream.hpp ----
+// stream: one RTMP NetStream of a connection, with its handlers, codec and frame source.
+
+#include <atomic>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+// ---- include/rtmpx/driver/session.hpp ----
+// basic_session<Stream, Logic>: drives a sans-I/O session over an Asio stream: one reader, the only writer, deadlines.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/buffer.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+
+// ---- include/rtmpx/driver/asio_compat.hpp ----
+// The one place that papers over differences between Asio versions.
+
+#include <asio/version.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+
+#if ASIO_VERSION >= 102400
+#include <asio/as_tuple.hpp>
+#else
+#include <asio/experimental/as_tuple.hpp>
+#endif
+
+
+RTMPX_NAMESPACE_BEGIN
 namespace detail {
 
-/// What every connection of one server shares: options, log, codecs, connect handlers.
-template <class Socket>
+/// Completion token for coroutines that want `(error_code, result...)` instead of exceptions.
+#if ASIO_VERSION >= 102400
+inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+#else
+inline constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+#endif
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/asio_compat.hpp ----
+// ---- include/rtmpx/driver/send_gate.hpp ----
+// Backpressure that follows the real client: the bytes the kernel holds unsent gate the frames.
+
+#include <atomic>
+#include <cstddef>
+#include <type_traits>
+
+#if defined(__linux__)
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#endif
+
+#include <asio/ip/tcp.hpp>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/**
+ * How far behind a connection's client is, for the writer (which holds frames back) and for
+ * frame producers (which are told `outqueue_is_full`).
+ *
+ * A client that reads slowly shows first in the kernel's send queue: its buffers fill before
+ * ours do. On Linux the kernel tells how many bytes it holds that it has not sent yet
+ * (`SIOCOUTQNSD`, TCP only); elsewhere, and for other sockets, that figure is 0 and only the
+ * bytes waiting in our own queue count (a write the socket does not take stays ours).
+ *
+ * The kernel is asked only when an upper bound (its last answer plus what was written since)
+ * reaches the limit, so a client that keeps up costs one system call every few frames, not one
+ * per write.
+ *
+ * Thread: `open`, `wrote` and `set_queued` on the connection's thread; `congested` and
+ * `queued_bytes` from any thread.
+ */
+class send_gate {
+public:
+    send_gate(std::size_t unsent_limit, std::size_t full_bytes) noexcept : limit_(unsent_limit), full_(full_bytes) {}
+
+    /// Whether frames may be written now: the kernel's unsent bytes (an upper bound) are below the limit.
+    template <class Socket>
+    bool open(Socket& socket) {
+        if (known_ + since_ >= limit_) {
+            known_ = kernel_unsent(socket);
+            since_ = 0;
+        }
+        const std::size_t bound = known_ + since_;
+        kernel_.store(bound, std::memory_order_relaxed);
+        return bound < limit_;
+    }
+
+    /// Bytes handed to the kernel.
+    void wrote(std::size_t n) noexcept { since_ += n; }
+
+    /// Bytes waiting in our own queue, published for other threads.
+    void set_queued(std::size_t n) noexcept { queued_.store(n, std::memory_order_relaxed); }
+
+    /// Ours and the kernel's unsent bytes (an upper bound, never below the truth).
+    std::size_t queued_bytes() const noexcept {
+        return queued_.load(std::memory_order_relaxed) + kernel_.load(std::memory_order_relaxed);
+    }
+
+    /// Whether the client is behind: the unsent bytes reach `outqueue_full_bytes`.
+    bool congested() const noexcept { return queued_bytes() >= full_; }
+
+    /// The kernel's unsent bytes for `socket` (0 where it cannot tell).
+    template <class Socket>
+    static std::size_t kernel_unsent(Socket& socket) {
+        (void)socket;
+#if defined(__linux__) && defined(SIOCOUTQNSD)
+        if constexpr (requires { typename Socket::protocol_type; socket.native_handle(); }) {
+            if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
+                int n = 0;
+                if (socket.is_open() && ::ioctl(socket.native_handle(), SIOCOUTQNSD, &n) == 0 && n > 0)
+                    return static_cast<std::size_t>(n);
+            }
+        }
+#endif
+        return 0;
+    }
+
+private:
+    const std::size_t limit_;
+    const std::size_t full_;
+    std::size_t known_ = 0;  // the kernel's last answer
+    std::size_t since_ = 0;  // bytes written since
+    std::atomic<std::size_t> queued_{0};
+    std::atomic<std::size_t> kernel_{0};
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/send_gate.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/// What the logic a session drives may ask of its driver.
+struct session_port {
+    asio::any_io_executor executor;          ///< the session's executor (single-threaded)
+    const send_gate* gate = nullptr;         ///< how far behind the peer is (readable from any thread)
+    std::function<void()> poke;              ///< on the executor: output or deadlines changed outside `put`/`on_time`
+    std::function<void()> frames_waiting;    ///< from any thread: frames wait in a subscriber's queue
+    std::weak_ptr<void> owner;               ///< the driver: lock it to outlive a wait (a coroutine)
+};
+
+/**
+ * What `basic_session` drives: a sans-I/O session plus its owner's frame sources.
+ * - `std::size_t put(std::span<const std::byte>, protocol::time_point)`: input; returns bytes consumed
+ * - `void on_time(protocol::time_point)`, `std::optional<protocol::time_point> next_deadline()`
+ * - `bool collect(bool frames_may_go)`: moves waiting frames into the output when they may go;
+ *   false when frames wait for the peer
+ * - `protocol::output_queue& output()`
+ * - `bool closing()`, `bool flush_on_close()`, `void close(std::error_code, bool flush)`
+ * - `void wrote(std::size_t bytes)`: a write completed (statistics)
+ * - `void attach(session_port)`: before anything else; `void finish(std::error_code)`: after the last I/O
+ */
+template <class L>
+concept session_logic = requires(L& l, std::span<const std::byte> in, protocol::time_point now, bool b,
+                                 std::error_code ec, std::size_t n, session_port port) {
+    { l.put(in, now) } -> std::same_as<std::size_t>;
+    l.on_time(now);
+    { l.next_deadline() } -> std::same_as<std::optional<protocol::time_point>>;
+    { l.collect(b) } -> std::convertible_to<bool>;
+    { l.output() } -> std::same_as<protocol::output_queue&>;
+    { l.closing() } -> std::convertible_to<bool>;
+    { l.flush_on_close() } -> std::convertible_to<bool>;
+    l.close(ec, b);
+    l.wrote(n);
+    l.attach(port);
+    l.finish(ec);
+};
+
+/// I/O settings of a session.
+struct session_io_options {
+    std::chrono::milliseconds write_timeout{10'000};  ///< a write that makes no progress ends the session
+    std::size_t socket_unsent_limit = 64u << 10;      ///< kernel-held unsent bytes above which frames wait
+    std::size_t outqueue_full_bytes = 128u << 10;     ///< unsent bytes at which producers hear `outqueue_is_full`
+};
+
+/**
+ * Runs one connection: `Stream` is the transport (a TCP or local socket), `Logic` the session
+ * with its owner (see `session_logic`). Everything happens on the stream's executor:
+ * - one **reader** feeds the session what arrives;
+ * - the **writer** is the only code that writes to the stream: it gathers everything queued into
+ *   one write and tries it at once on the non-blocking socket; only what the socket does not
+ *   take waits in an asynchronous write. Frames that arrive while it sleeps are written from the
+ *   frames-waiting handler the same way, without waking it;
+ * - one **deadline timer** follows the session's `next_deadline()` (and the write timeout);
+ * - the **send gate** holds frames back while the kernel holds too many unsent bytes.
+ *
+ * The session ends when the logic is closing: at once, or after the queue is written (a flush;
+ * a peer that half-closes still gets its replies). Then `Logic::finish` runs.
+ *
+ * Lifetime: owned by a `std::shared_ptr`; `run` keeps it alive until the session has ended.
+ */
+template <class Stream, class Logic>
+class basic_session : public std::enable_shared_from_this<basic_session<Stream, Logic>> {
+public:
+    template <class... Args>
+    basic_session(Stream stream, session_io_options io, Args&&... logic_args)
+        : stream_(std::move(stream)),
+          io_(io),
+          gate_(io.socket_unsent_limit, io.outqueue_full_bytes),
+          wake_(stream_.get_executor()),
+          deadline_(stream_.get_executor()),
+          writer_done_(stream_.get_executor()),
+          logic_(std::forward<Args>(logic_args)...) {
+        static_assert(session_logic<Logic>, "basic_session: Logic does not satisfy driver::session_logic");
+    }
+
+    basic_session(const basic_session&) = delete;
+    basic_session& operator=(const basic_session&) = delete;
+
+    Logic& logic() noexcept { return logic_; }
+    Stream& stream() noexcept { return stream_; }
+
+    /// The whole session, until it ends and `Logic::finish` has run. Coroutine.
+    asio::awaitable<void> run() {
+        auto self = this->shared_from_this();
+        std::weak_ptr<basic_session> weak = self;
+        logic_.attach(session_port{
+            stream_.get_executor(), &gate_, [this] { after_activity(); },
+            [weak] {
+                auto s = weak.lock();
+                if (s && !s->wake_posted_.exchange(true, std::memory_order_acq_rel))
+                    asio::post(s->stream_.get_executor(), [s] { s->frames_waiting(); });
+            },
+            weak});
+        std::error_code ignored;
+        stream_.non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
+        writer_running_ = true;
+        asio::co_spawn(stream_.get_executor(), write_loop(), [self](std::exception_ptr e) {
+            self->writer_ended(e);
+        });
+        asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {
+            if (e) self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
+        });
+        const std::error_code ec = co_await read_loop();
+        logic_.close(ec, ec ? false : true);  // the peer's end (or half-close): send what is queued first
+        after_activity();
+        if (writer_running_) {
+            writer_done_.expires_at(protocol::time_point::max());
+            co_await writer_done_.async_wait(detail::use_tuple);
+        }
+        done_ = true;
+        deadline_.cancel();
+        close_stream();
+        logic_.finish(ec);
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    static constexpr auto congestion_recheck = std::chrono::milliseconds(10);
+
+    // ---- reading -------------------------------------------------------------------------------
+
+    asio::awaitable<std::error_code> read_loop() {
+        for (;;) {
+            // Small to start (players send only commands, and a handshake packet fits); the
+            // session consumes as it goes, so the buffer grows only while one read brings more.
+            if (rbuf_.size() - rlen_ < 512) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 2048));
+            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                                                            detail::use_tuple);
+            if (logic_.closing()) co_return std::error_code{};
+            if (ec) {
+                if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return std::error_code{};
+                co_return ec;
+            }
+            rlen_ += n;
+            const std::size_t used = logic_.put(std::span<const std::byte>(rbuf_.data(), rlen_), clock::now());
+            std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(used), rbuf_.begin() + static_cast<std::ptrdiff_t>(rlen_),
+                      rbuf_.begin());
+            rlen_ -= used;
+            after_activity();
+            if (logic_.closing()) co_return std::error_code{};
+        }
+    }
+
+    // The logic did something (input, time, a handler): close at once if it asks to, follow an
+    // earlier deadline, and let the writer see new output.
+    void after_activity() {
+        if (logic_.closing() && !logic_.flush_on_close()) close_stream();
+        rearm();
+        if (logic_.output().has_pending() || logic_.closing()) wake_.cancel();
+    }
+
+    // ---- deadlines -----------------------------------------------------------------------------
+
+    std::optional<protocol::time_point> next_deadline() {
+        auto next = logic_.next_deadline();
+        if (write_deadline_ && (!next || *write_deadline_ < *next)) next = write_deadline_;
+        return next;
+    }
+
+    void rearm() {
+        const auto next = next_deadline();
+        if (next && *next < armed_) deadline_.cancel();  // the loop re-arms earlier
+    }
+
+    asio::awaitable<void> deadline_loop() {
+        while (!done_) {
+            armed_ = next_deadline().value_or(protocol::time_point::max());
+            deadline_.expires_at(armed_);
+            co_await deadline_.async_wait(detail::use_tuple);
+            armed_ = protocol::time_point::max();
+            if (done_) break;
+            const auto now = clock::now();
+            if (write_deadline_ && *write_deadline_ <= now) logic_.close(make_error_code(error::write_timeout), false);
+            logic_.on_time(now);
+            after_activity();
+        }
+    }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    // Drops the first `n` bytes of a buffer sequence.
+    static void consume_buffers(std::vector<asio::const_buffer>& buffers, std::size_t n) {
+        auto it = buffers.begin();
+        for (; it != buffers.end() && n >= it->size(); ++it) n -= it->size();
+        buffers.erase(buffers.begin(), it);
+        if (!buffers.empty()) buffers.front() += n;
+    }
+
+    // Collects what is ready into one gathered write and writes it at once, as far as the socket
+    // takes it; the rest stays in `unwritten_` for the writer's asynchronous write. Returns false
+    // when frames wait because the peer is behind.
+    bool write_ready() {
+        const bool flowing = logic_.collect(!logic_.closing() && gate_.open(stream_));
+        auto& out = logic_.output();
+        if (out.has_pending() && stream_.is_open()) {
+            const auto& batch = out.begin_write();
+            unwritten_.clear();
+            batch.for_each_buffer([&](std::span<const std::byte> b) { unwritten_.emplace_back(b.data(), b.size()); });
+            std::error_code ec;
+            const std::size_t n = stream_.write_some(unwritten_, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+            wrote(n);
+            if (ec) {
+                unwritten_.clear();
+                out.end_write();
+                logic_.close(ec, false);
+                close_stream();
+            } else {
+                consume_buffers(unwritten_, n);
+                if (unwritten_.empty()) out.end_write();
+            }
+        }
+        gate_.set_queued(out.unwritten_bytes());
+        return flowing;
+    }
+
+    void wrote(std::size_t n) {
+        gate_.wrote(n);
+        logic_.wrote(n);
+    }
+
+    asio::awaitable<void> write_loop() {
+        for (;;) {
+            if (!unwritten_.empty()) {
+                write_deadline_ = clock::now() + io_.write_timeout;
+                rearm();
+                auto [ec, n] = co_await asio::async_write(stream_, unwritten_, detail::use_tuple);
+                write_deadline_.reset();
+                wrote(n);
+                unwritten_.clear();
+                logic_.output().end_write();
+                gate_.set_queued(logic_.output().unwritten_bytes());
+                if (ec) {
+                    logic_.close(ec, false);
+                    break;
+                }
+            }
+            const bool flowing = write_ready();
+            if (!unwritten_.empty()) continue;
+            if (logic_.closing() || !stream_.is_open()) break;
+            // Nothing to write: sleep until woken; while the peer is behind, look again shortly
+            // (the kernel tells no one when its unsent bytes go down).
+            wake_.expires_at(flowing ? protocol::time_point::max() : clock::now() + congestion_recheck);
+            writer_asleep_ = true;
+            co_await wake_.async_wait(detail::use_tuple);
+            writer_asleep_ = false;
+        }
+        close_stream();  // after a flush: the reader sees the end and the session finishes
+    }
+
+    void writer_ended(std::exception_ptr e) {
+        if (e) logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
+        writer_running_ = false;
+        close_stream();
+        writer_done_.cancel();
+    }
+
+    // Posted when a subscriber queued frames.
+    void frames_waiting() {
+        wake_posted_.store(false, std::memory_order_release);
+        if (writer_asleep_ && unwritten_.empty() && !logic_.closing()) {
+            // The writer sleeps with nothing queued: write from here, and wake it only if the
+            // socket did not take everything or the peer is behind.
+            if (write_ready() && unwritten_.empty()) return;
+        }
+        wake_.cancel();
+    }
+
+    void close_stream() {
+        if (!stream_.is_open()) return;
+        std::error_code ignored;
+        if constexpr (requires { stream_.shutdown(Stream::shutdown_both, ignored); })
+            stream_.shutdown(Stream::shutdown_both, ignored);
+        stream_.close(ignored);
+        wake_.cancel();
+    }
+
+    Stream stream_;
+    const session_io_options io_;
+    send_gate gate_;
+    asio::steady_timer wake_;
+    asio::steady_timer deadline_;
+    asio::steady_timer writer_done_;
+    std::vector<std::byte> rbuf_;
+    std::size_t rlen_ = 0;
+    std::vector<asio::const_buffer> unwritten_;  // the part of the gathered write the socket has not taken
+    std::optional<protocol::time_point> write_deadline_;
+    protocol::time_point armed_ = protocol::time_point::max();
+    std::atomic<bool> wake_posted_{false};
+    bool writer_asleep_ = false;
+    bool writer_running_ = false;
+    bool done_ = false;
+    Logic logic_;
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/session.hpp ----
+// ---- include/rtmpx/impl/server_state.hpp ----
+// What every connection of one server shares: options, the log, codecs, connect handlers, totals.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/// Shared by a server and all its connections (and kept alive by them).
 struct server_state {
-    using connect_fn = std::function<bool(basic_connection<Socket>&, const connect_event&)>;
+    using connect_fn = std::function<bool(connection&, const connect_event&)>;
 
     explicit server_state(server_options o) : options(std::move(o)) {}
 
+    /// The installed connect handlers, in order (a copy: handlers may be added meanwhile).
     std::vector<std::shared_ptr<connect_fn>> connect_handlers() const {
         std::lock_guard lock(mutex);
         std::vector<std::shared_ptr<connect_fn>> out;
@@ -6145,7 +8059,7 @@ struct server_state {
         return out;
     }
 
-    server_options options;
+    const server_options options;
     logger log;
     codec_registry codecs;
     // Totals over all connections, for basic_server::statistics (relaxed atomics: display only).
@@ -6158,57 +8072,363 @@ struct server_state {
     std::uint64_t next_handler_id = 1;
 };
 
-/// A message waiting for the writer; the payload is shared and immutable.
-struct outgoing {
-    message_header header;
-    std::shared_ptr<const std::vector<std::byte>> payload;
-};
-
-template <class Socket>
-std::string describe_peer(const Socket& socket) {
-    std::error_code ec;
-    auto ep = socket.remote_endpoint(ec);
-    if (ec) return "unknown";
-    if constexpr (requires { ep.address(); ep.port(); }) {
-        const auto addr = ep.address();
-        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), ep.port())
-                            : fmt::format("{}:{}", addr.to_string(), ep.port());
-    } else {
-        return "local";
-    }
-}
-
 } // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/impl/server_state.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
 
 /**
- * One client connection. Each runs on its own thread and executor; all its handlers run there
- * except frame handlers (see `basic_stream`). The session is three coroutines: a reader
- * (handshake, chunk stream, command dispatch), the single writer, and a watchdog for timeouts.
+ * One NetStream of a connection: created by `createStream`, played by `play`.
  *
- * Lifetime: a `connection&` passed to a handler is valid during that call.
+ * A stream handler registers the stream's render, frame, play and pause handlers and may choose
+ * a codec. While the stream plays, the render handler runs on the connection's thread at the
+ * render rate and the frame handler on the stream's own frame thread at the same rate. A stream
+ * that plays a broadcast instead gets the broadcast's frames.
+ *
+ * Thread: the connection's thread, except where a member says otherwise. From the frame thread
+ * the frame handler may call `id`, `name`, `codec`, `property`, `render_rate`, `frames_sent`,
+ * `frames_dropped` and `connection_id`.
+ * Lifetime: a `stream&` is valid during the handler call it is passed to.
  */
-template <class Socket>
-class basic_connection : public std::enable_shared_from_this<basic_connection<Socket>> {
+class stream : public std::enable_shared_from_this<stream> {
 public:
-    using socket_type = Socket;
-    using stream_type = basic_stream<Socket>;
-    using executor_type = typename Socket::executor_type;
-
-    basic_connection(Socket socket, std::shared_ptr<detail::server_state<Socket>> server, std::uint64_t id)
-        : socket_(std::move(socket)),
+    /// Made by the connection on `createStream`.
+    stream(class connection& conn, std::shared_ptr<detail::server_state> server, std::uint32_t id, std::uint64_t connection_id)
+        : connection_(conn),
           server_(std::move(server)),
           id_(id),
-          peer_(detail::describe_peer(socket_)),
-          reader_(server_->options.chunks),
-          writer_(128),
-          wake_(socket_.get_executor()),
-          watchdog_(socket_.get_executor()),
-          writer_done_(socket_.get_executor()),
-          ping_timer_(socket_.get_executor()),
-          started_(std::chrono::steady_clock::now()) {}
+          connection_id_(connection_id),
+          render_rate_(server_->options.default_render_rate) {}
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+    ~stream() { stop_media(); }
 
-    basic_connection(const basic_connection&) = delete;
-    basic_connection& operator=(const basic_connection&) = delete;
+    /// The message stream id the client uses for this stream (never 0).
+    std::uint32_t id() const noexcept { return id_; }
+    /// The name the player passed to `play` (empty before play). Thread: any, once playing.
+    const std::string& name() const noexcept { return name_; }
+    /// The connection this stream belongs to (to register more call handlers, ...).
+    class connection& connection() noexcept { return connection_; }
+    /// Whether `play` was honoured and the stream has not stopped since.
+    bool playing() const noexcept { return playing_; }
+    /// Whether an honoured pause is in effect.
+    bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
+
+    /// Registers the render handler; `nullptr` removes it. Takes effect at the next play.
+    template <class F>
+    void on_render(F handler) {
+        static_assert(render_handler<F, stream>, "on_render: expected bool (stream&)");
+        render_ = std::move(handler);
+    }
+    void on_render(std::nullptr_t) { render_ = nullptr; }
+
+    /// Registers the frame handler; `nullptr` removes it. Takes effect at the next play.
+    template <class F>
+    void on_frame(F handler) {
+        static_assert(frame_handler<F, stream>, "on_frame: expected bool (stream&, encoded_frame& out, bool outqueue_is_full)");
+        frame_ = std::move(handler);
+    }
+    void on_frame(std::nullptr_t) { frame_ = nullptr; }
+
+    /// Registers the play handler; `nullptr` removes it (play is then always allowed).
+    template <class F>
+    void on_play(F handler) {
+        static_assert(play_handler<F>, "on_play: expected bool (stream&, play_event&)");
+        play_ = std::move(handler);
+    }
+    void on_play(std::nullptr_t) { play_ = nullptr; }
+
+    /// Registers the pause handler; `nullptr` removes it (pause is then always honoured).
+    template <class F>
+    void on_pause(F handler) {
+        static_assert(pause_handler<F>, "on_pause: expected bool (stream&, pause_event const&)");
+        pause_ = std::move(handler);
+    }
+    void on_pause(std::nullptr_t) { pause_ = nullptr; }
+
+    /**
+     * Chooses the video codec by name ("h264", or any name registered with the server's codec
+     * registry). False when no codec has that name; the stream then keeps its previous choice.
+     * With no codec, the frame handler's bytes are sent as they are (a complete FLV video tag body).
+     */
+    bool use_codec(std::string_view name) {
+        auto codec = server_->codecs.make(name);
+        if (!codec) return false;
+        codec_ = std::move(codec);
+        return true;
+    }
+
+    /**
+     * Plays `source` instead of the stream's own render and frame handlers: the stream gets the
+     * broadcast's frames (encoded once for all its players) into a queue of its own. Takes effect
+     * at the next play; `nullptr` goes back to the stream's own handlers.
+     */
+    void use_broadcast(std::shared_ptr<broadcast> source) { broadcast_ = std::move(source); }
+
+    /// The broadcast the stream plays, or null.
+    broadcast* playing_broadcast() const noexcept { return broadcast_.get(); }
+
+    /// The stream's own encoder, or null when no codec was chosen.
+    video_codec* codec() noexcept { return codec_.get(); }
+
+    /**
+     * Sets a property. `render_rate` (calls per second, a positive number up to the server's
+     * maximum) takes effect at the next tick; user keys start with `user_`.
+     * Errors: `error::invalid_property` for another key, `error::invalid_property_value` for a
+     * bad render rate; nothing changes then.
+     */
+    std::error_code set_property(std::string_view key, std::string_view value) {
+        if (key == "render_rate") {
+            double rate = 0;
+            const auto* end = value.data() + value.size();
+            auto [ptr, ec] = std::from_chars(value.data(), end, rate);
+            if (ec != std::errc() || ptr != end || !(rate > 0) || rate > server_->options.max_render_rate)
+                return error::invalid_property_value;
+            render_rate_.store(rate, std::memory_order_relaxed);
+            return {};
+        }
+        if (key.substr(0, 5) != "user_") return error::invalid_property;
+        std::lock_guard lock(properties_mutex_);
+        properties_[std::string(key)] = std::string(value);
+        return {};
+    }
+
+    /// A property's value: `render_rate` or a user key. Thread: any.
+    std::optional<std::string> property(std::string_view key) const {
+        if (key == "render_rate") return fmt::format("{}", render_rate());
+        std::lock_guard lock(properties_mutex_);
+        auto it = properties_.find(key);
+        if (it == properties_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    /// Render (and frame) calls per second. Thread: any.
+    double render_rate() const noexcept { return render_rate_.load(std::memory_order_relaxed); }
+
+    /// Frames handed to the writer and frames dropped under backpressure. Thread: any.
+    std::uint64_t frames_sent() const noexcept { return frames_sent_.load(std::memory_order_relaxed); }
+    std::uint64_t frames_dropped() const noexcept { return frames_dropped_.load(std::memory_order_relaxed); }
+
+    /// The id of the connection, for logs. Thread: any.
+    std::uint64_t connection_id() const noexcept { return connection_id_; }
+
+private:
+    friend class connection;
+
+    // The render tick the frame source posts to the connection's thread; a tick that finds the
+    // previous one still waiting is skipped (a busy connection gets no backlog of renders).
+    struct render_ticket {
+        std::atomic<bool> pending{false};
+    };
+
+    std::string subject() const { return fmt::format("stream {}", id_); }
+
+    // ---- media, on the connection's thread ------------------------------------------------------
+
+    // Play starts: the stream subscribes to its broadcast, or to a frame source of its own (its
+    // render and frame handlers at the render rate, on a frame thread). `fail` is called on the
+    // connection's thread when a handler fails.
+    void start_media(std::string name, const driver::session_port& port, std::function<void()> fail) {
+        stop_media();
+        name_ = std::move(name);
+        playing_ = true;
+        paused_.store(false, std::memory_order_relaxed);
+        ++play_generation_;
+        fail_ = std::move(fail);
+        server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
+        driver::frame_source* source = nullptr;
+        std::size_t queue_frames = server_->options.frame_queue_frames;
+        if (broadcast_) {
+            source = &broadcast_->source();
+            queue_frames = broadcast_->options().player_queue_frames;
+        } else if (render_ || frame_) {
+            // One subscriber, so its drops may ask the codec for a key frame, and the handlers
+            // rest while it is paused.
+            own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true, true});
+            set_hooks(*own_, port);
+            own_->set_codec(codec_.get());
+            own_->set_log(&server_->log, connection_id_, subject());
+            source = own_.get();
+        }
+        if (!source) return;
+        sub_ = std::make_shared<driver::subscriber>(queue_frames);
+        sub_->wake = port.frames_waiting;
+        sub_->congested = [gate = port.gate] { return gate->congested(); };
+        sub_->dropped = &frames_dropped_;
+        sub_->dropped_total = &server_->frames_dropped;
+        source_ = source;
+        join_ = source->subscribe(sub_);  // written after the replies to play
+        if (own_) own_->start();
+    }
+
+    void set_hooks(driver::frame_source& source, const driver::session_port& port) {
+        driver::frame_source::render_hook render;
+        driver::frame_source::frame_hook frame;
+        if (render_) {
+            render = [ticket = std::make_shared<render_ticket>(), weak = weak_from_this(), exec = port.executor,
+                      gen = play_generation_] {
+                if (!ticket->pending.exchange(true, std::memory_order_acq_rel))
+                    asio::post(exec, [ticket, weak, gen] {
+                        ticket->pending.store(false, std::memory_order_release);
+                        if (auto self = weak.lock()) self->render_tick(gen);
+                    });
+                return true;
+            };
+        }
+        if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
+        source.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
+    }
+
+    // On the connection's thread: one render call, unless the play it was made for is over.
+    void render_tick(std::uint64_t generation) {
+        if (!playing_ || generation != play_generation_ || paused() || !render_) return;
+        const auto ok = detail::guarded_call(server_->log, connection_id_, "render", subject(),
+                                             [&] { return static_cast<bool>(render_(*this)); });
+        if (ok && *ok) return;
+        if (ok)
+            server_->log.log(log_level::warning, connection_id_, "render", error::handler_failed,
+                             "render handler of {} returned false", subject());
+        if (fail_) fail_();
+    }
+
+    // Play stops: the frame thread (if any) ends, the subscription goes, queued frames go.
+    void stop_media() {
+        if (!playing_) return;
+        playing_ = false;
+        server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
+        if (own_) own_->stop();
+        if (source_ && sub_) source_->unsubscribe(sub_.get());
+        own_.reset();
+        source_ = nullptr;
+        sub_.reset();
+        join_.clear();
+        fail_ = nullptr;
+    }
+
+    // Pause stops frames (and an own source's handlers); resume asks for a key frame.
+    void set_paused(bool pause) {
+        paused_.store(pause, std::memory_order_relaxed);
+        if (sub_) sub_->paused.store(pause, std::memory_order_relaxed);
+        if (pause || !source_) return;
+        source_->request_key_frame();
+    }
+
+    // Whether the stream's producer failed (its frames ended).
+    bool media_failed() const noexcept { return sub_ && sub_->failed.load(std::memory_order_relaxed); }
+
+    /**
+     * Hands the waiting frames to `send(const protocol::shared_frame&) -> bool` (false: dropped
+     * for want of a key frame) when `may_go`; returns false when frames wait for the client.
+     */
+    template <class Send>
+    bool collect(bool may_go, Send&& send) {
+        if (!sub_) return true;
+        auto& queue = sub_->queue;
+        if (paused()) {
+            join_.clear();
+            while (queue.front()) queue.pop();
+            return true;
+        }
+        if (!may_go) return queue.front() == nullptr && join_.empty();
+        for (const auto& f : join_) count(send(f));
+        join_.clear();
+        while (auto* f = queue.front()) {
+            count(send(*f));
+            queue.pop();
+        }
+        return true;
+    }
+
+    void count(bool sent) noexcept {
+        if (sent) {
+            frames_sent_.fetch_add(1, std::memory_order_relaxed);
+            server_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+            server_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    class connection& connection_;
+    const std::shared_ptr<detail::server_state> server_;
+    const std::uint32_t id_;
+    const std::uint64_t connection_id_;
+    std::string name_;
+    bool playing_ = false;
+    std::atomic<bool> paused_{false};
+    std::atomic<double> render_rate_;
+
+    std::function<bool(stream&)> render_;
+    std::function<bool(stream&, encoded_frame&, bool)> frame_;
+    std::function<bool(stream&, play_event&)> play_;
+    std::function<bool(stream&, const pause_event&)> pause_;
+    std::unique_ptr<video_codec> codec_;
+    std::shared_ptr<broadcast> broadcast_;
+
+    mutable std::mutex properties_mutex_;
+    std::map<std::string, std::string, std::less<>> properties_;
+
+    std::atomic<std::uint64_t> frames_sent_{0};
+    std::atomic<std::uint64_t> frames_dropped_{0};
+
+    // While playing.
+    std::uint64_t play_generation_ = 0;
+    std::unique_ptr<driver::frame_source> own_;  // the stream's own frame thread
+    driver::frame_source* source_ = nullptr;     // own_, or the broadcast's
+    std::shared_ptr<driver::subscriber> sub_;
+    std::vector<protocol::shared_frame> join_;   // the cached group, for a joining player
+    std::function<void()> fail_;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/stream.hpp ----
+// ---- include/rtmpx/connection.hpp ----
+// connection: one client, as its handlers see it; the protocol rules live in its server session.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * One client connection. Its handlers run on the connection's thread (its own, or a pool
+ * thread's), except frame handlers (see `stream`). The protocol itself is the connection's
+ * `protocol::server_session`; the I/O is a `driver::basic_session` that owns the connection.
+ *
+ * Lifetime: a `connection&` passed to a handler is valid during that call (and across the
+ * suspensions of a coroutine call handler).
+ */
+class connection {
+public:
+    connection(std::shared_ptr<detail::server_state> server, std::uint64_t id, std::string peer, protocol::time_point now,
+               std::uint64_t random_seed)
+        : server_(std::move(server)),
+          id_(id),
+          peer_(std::move(peer)),
+          session_(*this, server_->options, now, random_seed ^ id) {}
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
 
     /// A number unique within the process, for logs.
     std::uint64_t id() const noexcept { return id_; }
@@ -6219,13 +8439,13 @@ public:
     /// The server's options.
     const server_options& options() const noexcept { return server_->options; }
     /// The executor all of this connection's handlers (but frame handlers) run on.
-    executor_type get_executor() noexcept { return socket_.get_executor(); }
+    const asio::any_io_executor& get_executor() const noexcept { return port_.executor; }
 
     /// Registers the stream handler, asked on every `createStream`; `nullptr` removes it (every
     /// stream is then allowed, with no handlers).
     template <class F>
     void on_stream(F handler) {
-        static_assert(stream_handler<F, stream_type>, "on_stream: expected bool (stream&, stream_event const&)");
+        static_assert(stream_handler<F>, "on_stream: expected bool (stream&, stream_event const&)");
         stream_handler_ = std::move(handler);
     }
     void on_stream(std::nullptr_t) { stream_handler_ = nullptr; }
@@ -6233,7 +8453,7 @@ public:
     /// Registers a handler for the remote procedure `name`; `nullptr` removes it.
     template <class F>
     void on_call(std::string name, F handler) {
-        static_assert(call_handler<F, basic_connection>,
+        static_assert(call_handler<F>,
                       "on_call: expected bool or awaitable<bool> (connection&, call_event const&, amf0::value& response)");
         call_handlers_[std::move(name)] = wrap_call(std::move(handler));
     }
@@ -6243,7 +8463,7 @@ public:
     /// Registers the default handler, for calls no named handler takes; `nullptr` removes it.
     template <class F>
     void on_call(F handler) {
-        static_assert(call_handler<F, basic_connection>,
+        static_assert(call_handler<F>,
                       "on_call: expected bool or awaitable<bool> (connection&, call_event const&, amf0::value& response)");
         default_call_ = wrap_call(std::move(handler));
     }
@@ -6264,29 +8484,30 @@ public:
     /// `call` with explicit arguments and timeout. Coroutine.
     asio::awaitable<call_result> call_with_timeout(std::string name, std::vector<amf0::value> args,
                                                    std::chrono::milliseconds timeout) {
-        auto self = this->shared_from_this();  // the connection outlives the wait
-        if (ended_ || phase_ != phase::connected) co_return call_result{error::shutdown, false, {}, {}};
-        if (pending_calls_.size() >= options().max_pending_calls)
-            co_return call_result{error::too_many_pending_calls, false, {}, {}};
-        const double txn = next_call_txn_++;
-        pending_call pending{asio::steady_timer(get_executor(), timeout), std::nullopt};
-        pending_calls_[txn] = &pending;
-        send(command{std::move(name), txn, amf0::value::null(), std::move(args)});
-        co_await pending.timer.async_wait(detail::use_tuple);
-        pending_calls_.erase(txn);
-        if (!pending.result) co_return call_result{ended_ ? error::shutdown : error::call_timeout, false, {}, {}};
-        co_return std::move(*pending.result);
+        auto keep = port_.owner.lock();  // the connection outlives the wait
+        std::error_code ec;
+        const double txn =
+            session_.call(std::move(name), std::move(args), std::chrono::steady_clock::now() + timeout, ec);
+        if (ec) co_return call_result{ec, false, {}, {}};
+        port_.poke();
+        waiting_call call{asio::steady_timer(port_.executor, protocol::time_point::max()), std::nullopt};
+        waiting_calls_[txn] = &call;
+        co_await call.timer.async_wait(detail::use_tuple);
+        waiting_calls_.erase(txn);
+        if (!call.result) co_return call_result{error::shutdown, false, {}, {}};
+        co_return std::move(*call.result);
     }
 
     /// Sends `name(args...)` to the client without expecting an answer (transaction id 0).
     template <class... Args>
     void notify(std::string name, Args&&... args) {
-        send(command{std::move(name), 0, amf0::value::null(), {amf0::value(std::forward<Args>(args))...}});
+        session_.notify(std::move(name), {amf0::value(std::forward<Args>(args))...});
+        port_.poke();
     }
 
     /// The stream with message stream id `id`, or null. The pointer is valid during the handler
     /// call it was obtained in.
-    stream_type* find_stream(std::uint32_t id) noexcept {
+    stream* find_stream(std::uint32_t id) noexcept {
         for (auto& s : streams_)
             if (s->id() == id) return s.get();
         return nullptr;
@@ -6304,893 +8525,58 @@ public:
     /// Figures about this connection.
     connection_statistics statistics() const {
         connection_statistics s;
-        s.bytes_in = bytes_in_;
+        s.bytes_in = session_.bytes_in();
         s.bytes_out = bytes_out_;
-        s.messages_in = messages_in_;
-        s.messages_out = messages_out_;
+        s.messages_in = session_.messages_in();
+        s.messages_out = session_.output().messages();
         s.writes = writes_;
-        s.queued_bytes = pending_bytes_.load(std::memory_order_relaxed) + kernel_unsent_.load(std::memory_order_relaxed);
+        s.queued_bytes = port_.gate ? port_.gate->queued_bytes() : 0;
         s.streams = streams_.size();
+        s.frames_sent = closed_frames_sent_;
+        s.frames_dropped = closed_frames_dropped_;
         for (const auto& st : streams_) {
             s.frames_sent += st->frames_sent();
             s.frames_dropped += st->frames_dropped();
             if (st->playing()) ++s.playing_streams;
         }
-        s.frames_sent += closed_frames_sent_;
-        s.frames_dropped += closed_frames_dropped_;
-        s.chunk_size_in = reader_.chunk_size();
-        s.chunk_size_out = writer_.chunk_size();
-        s.acknowledged_bytes = acknowledged_;
-        s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-        s.round_trip = round_trip_;
+        s.chunk_size_in = session_.chunk_size_in();
+        s.chunk_size_out = session_.output().chunk_size();
+        s.acknowledged_bytes = session_.acknowledged();
+        s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - session_.started());
+        s.round_trip = session_.round_trip();
         return s;
     }
 
     /// Ends the connection: what is queued is still written, then it closes. Thread: the
     /// connection's (post to `get_executor()` from elsewhere).
-    void close(std::error_code reason = {}) { end(reason, true); }
-
-    /// The session: runs until the connection ends. Coroutine. Called by the server.
-    asio::awaitable<void> run() {
-        auto self = this->shared_from_this();
-        arm(deadline_handshake_, started_ + options().timeouts.handshake);
-        asio::co_spawn(get_executor(), watchdog(), [self](std::exception_ptr) {});
-        std::error_code ec = co_await handshake();
-        if (!ec && !ended_) {
-            writer_running_ = true;
-            asio::co_spawn(get_executor(), write_loop(), [self](std::exception_ptr) {
-                self->writer_running_ = false;
-                self->writer_done_.cancel();
-            });
-            ec = co_await read_loop();
-        }
-        end(ec, false);
-        if (writer_running_) {
-            writer_done_.expires_at(std::chrono::steady_clock::time_point::max());
-            co_await writer_done_.async_wait(detail::use_tuple);
-        }
-        teardown();
-        watchdog_.cancel();
-        ping_timer_.cancel();
+    void close(std::error_code reason = {}) {
+        session_.close(reason, true);
+        if (port_.poke) port_.poke();
     }
 
 private:
-    template <class S>
-    friend class basic_stream;
+    template <class H>
+    friend class protocol::server_session;
+    template <class S, class L>
+    friend class driver::basic_session;
     template <class S>
     friend class basic_server;
 
-    using clock = std::chrono::steady_clock;
-    enum class phase { handshake, handshaken, connected };
-
-    detail::logger& log() { return server_->log; }
-
-    std::unique_ptr<video_codec> make_codec(std::string_view name) { return server_->codecs.make(name); }
-
-    // ---- ending --------------------------------------------------------------------------
-
-    // Ends the connection once; the first reason wins. With `flush`, the writer sends what is
-    // queued and then closes the socket; otherwise the socket closes now.
-    void end(std::error_code reason, bool flush) {
-        if (ended_) return;
-        ended_ = true;
-        reason_ = reason;
-        if (flush && writer_running_) {
-            wake_.cancel();
-        } else {
-            close_socket();
-        }
-    }
-
-    void close_socket() {
-        std::error_code ignored;
-        if constexpr (requires { socket_.shutdown(Socket::shutdown_both, ignored); })
-            socket_.shutdown(Socket::shutdown_both, ignored);
-        socket_.close(ignored);
-        wake_.cancel();
-    }
-
-    // After the reader and writer have stopped: streams end, then the claiming connect handler
-    // learns the connection ended.
-    void teardown() {
-        for (auto& pending : pending_calls_) pending.second->timer.cancel();  // their callers see `shutdown`
-        for (auto& s : streams_) {
-            stop_play(*s, reason_, false);
-            call_stream_handler(*s, false);
-            closed_frames_sent_ += s->frames_sent();
-            closed_frames_dropped_ += s->frames_dropped();
-        }
-        streams_.clear();
-        if (claimed_) {
-            try {
-                (*claimed_)(*this, connect_event{false, connect_, reason_});
-            } catch (...) {
-                log().log(log_level::error, id_, "session", error::handler_exception, "connect handler threw on close");
-            }
-            claimed_.reset();
-        }
-        log().log(log_level::info, id_, "session", reason_, "connection from {} closed: {}", peer_,
-                  reason_ ? reason_.message() : "by the client");
-    }
-
-    // ---- timeouts ------------------------------------------------------------------------
-
-    void arm(std::optional<clock::time_point>& slot, clock::time_point when) {
-        slot = when;
-        if (when < watchdog_armed_) watchdog_.cancel();  // wake the watchdog to re-arm earlier
-    }
-
-    asio::awaitable<void> watchdog() {
-        while (!ended_) {
-            clock::time_point next = clock::now() + std::chrono::hours(1);
-            for (const auto* d : {&deadline_handshake_, &deadline_connect_, &deadline_idle_, &deadline_write_})
-                if (*d && **d < next) next = **d;
-            watchdog_armed_ = next;
-            watchdog_.expires_at(next);
-            co_await watchdog_.async_wait(detail::use_tuple);
-            watchdog_armed_ = clock::time_point::max();
-            const auto now = clock::now();
-            if (ended_) break;
-            if (deadline_handshake_ && *deadline_handshake_ <= now) {
-                end(error::handshake_timeout, false);
-            } else if (deadline_connect_ && *deadline_connect_ <= now) {
-                end(error::connect_timeout, false);
-            } else if (deadline_write_ && *deadline_write_ <= now) {
-                end(error::write_timeout, false);
-            } else if (deadline_idle_ && *deadline_idle_ <= now) {
-                if (std::none_of(streams_.begin(), streams_.end(), [](const auto& s) { return s->playing(); })) {
-                    end(error::idle_timeout, false);
-                } else {
-                    deadline_idle_ = now + options().timeouts.idle;
-                }
-            }
-        }
-    }
-
-    // ---- reading -------------------------------------------------------------------------
-
-    asio::awaitable<std::error_code> read_some() {
-        // Small to start (players only send commands, and a handshake packet fits); the reader
-        // consumes as it goes, so the buffer grows only while one read brings more than it has
-        // room for.
-        if (rbuf_.size() - rlen_ < 512) rbuf_.resize(std::max<std::size_t>(rbuf_.size() * 2, 2048));
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                                                        detail::use_tuple);
-        if (ec) co_return ec;
-        rlen_ += n;
-        bytes_in_ += n;
-        if (deadline_idle_) deadline_idle_ = clock::now() + options().timeouts.idle;
-        co_return std::error_code{};
-    }
-
-    void consume(std::size_t n) {
-        std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(n), rbuf_.begin() + static_cast<std::ptrdiff_t>(rlen_),
-                  rbuf_.begin());
-        rlen_ -= n;
-    }
-
-    asio::awaitable<std::error_code> handshake() {
-        std::random_device rd;
-        detail::server_handshake hs((std::uint64_t{rd()} << 32) ^ rd() ^ id_);
-        while (!hs.done()) {
-            if (auto ec = co_await read_some()) co_return ec;
-            std::error_code ec;
-            const std::size_t n = hs.put(std::span<const std::byte>(rbuf_.data(), rlen_), ec);
-            if (ec) co_return ec;
-            consume(n);
-            if (!hs.output().empty()) {
-                auto [wec, written] = co_await asio::async_write(
-                    socket_, asio::buffer(hs.output().data(), hs.output().size()), detail::use_tuple);
-                if (wec) co_return wec;
-                bytes_out_ += written;
-                server_->bytes_out.fetch_add(written, std::memory_order_relaxed);
-                hs.consume_output();
-            }
-        }
-        phase_ = phase::handshaken;
-        deadline_handshake_.reset();
-        arm(deadline_connect_, clock::now() + options().timeouts.connect);
-        co_return std::error_code{};
-    }
-
-    asio::awaitable<std::error_code> read_loop() {
-        for (;;) {
-            std::size_t used = 0;
-            for (;;) {
-                std::error_code ec;
-                used += reader_.put(std::span<const std::byte>(rbuf_.data() + used, rlen_ - used), ec);
-                if (ec) co_return ec;
-                if (!reader_.has_message()) break;
-                ++messages_in_;
-                co_await dispatch(reader_.take_message());
-                if (ended_) co_return reason_;
-            }
-            consume(used);
-            acknowledge();
-            if (auto ec = co_await read_some()) {
-                if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return std::error_code{};
-                co_return ended_ ? reason_ : ec;
-            }
-        }
-    }
-
-    // RTMP 1.0 §5.4.3: acknowledge once the client's window has passed since the last one.
-    void acknowledge() {
-        if (client_window_ == 0 || bytes_in_ - last_ack_ < client_window_) return;
-        last_ack_ = bytes_in_;
-        send(to_message(acknowledgement{static_cast<std::uint32_t>(bytes_in_)}));
-    }
-
-    // ---- writing -------------------------------------------------------------------------
-
-    // Queues a message for the writer (and wakes it). Errors end the connection.
-    void send(message m) {
-        if (ended_) return;
-        if (queue_.size() >= options().max_queued_messages ||
-            pending_bytes_.load(std::memory_order_relaxed) + m.payload.size() > options().max_queued_bytes) {
-            end(error::queue_full, false);
-            return;
-        }
-        pending_bytes_.fetch_add(m.payload.size(), std::memory_order_relaxed);
-        queue_.push_back({m.header, std::make_shared<const std::vector<std::byte>>(std::move(m.payload))});
-        wake_.cancel();
-    }
-
-    void send(const command& c, std::uint32_t stream_id = 0) {
-        send(to_message(c, stream_id, stream_id == 0 ? chunk_stream::command : chunk_stream::stream_command));
-    }
-
-    void count_frame_sent(stream_type& s) {
-        s.frames_sent_.fetch_add(1, std::memory_order_relaxed);
-        server_->frames_sent.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    // Called (through a post) when a frame thread queued a frame.
-    void frames_ready() {
-        wake_posted_.store(false, std::memory_order_relaxed);
-        if (writer_asleep_ && !ended_ && unwritten_.empty()) {
-            // The writer sleeps with nothing queued: write the frames from here, and wake it only
-            // if the socket did not take them all or the client is behind.
-            if (write_ready() && unwritten_.empty()) return;
-        }
-        wake_.cancel();
-    }
-
-    // Bytes the kernel holds for this socket that it has not sent yet (TCP on Linux; else 0).
-    // A client that reads slowly shows here first: the kernel's buffers fill before ours do.
-    std::size_t kernel_unsent() {
-#if defined(__linux__) && defined(SIOCOUTQNSD)
-        if constexpr (std::is_same_v<typename Socket::protocol_type, asio::ip::tcp>) {
-            int n = 0;
-            if (socket_.is_open() && ::ioctl(socket_.native_handle(), SIOCOUTQNSD, &n) == 0 && n > 0)
-                return static_cast<std::size_t>(n);
-        }
-#endif
-        return 0;
-    }
-
-    // An upper bound of `kernel_unsent()`: the last answer plus what was written since. The kernel
-    // is asked again (a system call) only when that bound reaches the limit frames wait at, so a
-    // client that keeps up costs one ioctl every few frames rather than one per write.
-    std::size_t unsent_bound() {
-        if (unsent_known_ + written_since_known_ >= options().socket_unsent_limit) {
-            unsent_known_ = kernel_unsent();
-            written_since_known_ = 0;
-        }
-        return unsent_known_ + written_since_known_;
-    }
-
-    // Moves queued messages and, unless the client is behind, frames into the chunk writer's
-    // output. Returns false when frames wait because the kernel still holds too much unsent.
-    bool collect() {
-        while (!queue_.empty()) {
-            detail::outgoing o = std::move(queue_.front());
-            queue_.pop_front();
-            writer_.write(o.header, *o.payload, out_);
-            if (o.header.type == message_type::set_chunk_size && o.payload->size() == 4)
-                writer_.set_chunk_size(detail::load_be32(*o.payload));  // applies after this message
-            inflight_.push_back(std::move(o.payload));
-            ++messages_out_;
-        }
-        const std::size_t unsent = unsent_bound();
-        kernel_unsent_.store(unsent, std::memory_order_relaxed);
-        bool frames_wait = false;
-        for (auto& s : streams_) {
-            if (s->playing() && s->subscriber_) {
-                frames_wait = !collect_broadcast(*s, unsent) || frames_wait;
-                continue;
-            }
-            if (!s->playing() || !s->queue_) continue;
-            if (unsent >= options().socket_unsent_limit) {
-                // Frames stay queued; when the queue is full the frame thread drops up to the next
-                // key frame, which keeps what the client still gets decodable.
-                frames_wait = frames_wait || s->queue_->front() != nullptr;
-                continue;
-            }
-            while (auto* item = s->queue_->front()) {
-                add_frame(*s, *item);
-                s->queue_->pop();
-            }
-        }
-        pending_bytes_.store(out_.size(), std::memory_order_relaxed);
-        return !frames_wait;
-    }
-
-    // A stream's broadcast frames, like `collect` does a stream's own. False when they wait.
-    bool collect_broadcast(stream_type& s, std::size_t unsent) {
-        auto& queue = s.subscriber_->queue;
-        if (s.paused()) {
-            s.join_frames_.clear();
-            while (queue.front()) queue.pop();
-            return true;
-        }
-        if (unsent >= options().socket_unsent_limit) return queue.front() == nullptr && s.join_frames_.empty();
-        for (const auto& f : s.join_frames_) add_broadcast_frame(s, f);
-        s.join_frames_.clear();
-        while (auto* f = queue.front()) {
-            add_broadcast_frame(s, *f);
-            queue.pop();
-        }
-        return true;
-    }
-
-    // The message is written from the shared payload: chunk headers are this connection's own,
-    // the bytes are not copied.
-    void write_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
-        writer_.write(h, *payload, out_);
-        inflight_.push_back(std::move(payload));
-        ++messages_out_;
-    }
-
-    void write_direct(const message_header& h, std::vector<std::byte> payload) {
-        write_shared(h, std::make_shared<const std::vector<std::byte>>(std::move(payload)));
-    }
-
-    void send_config(stream_type& s, const detail::broadcast_config& config) {
-        if (config.metadata)
-            write_shared({chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), s.id()},
-                         config.metadata);
-        if (config.sequence_header)
-            write_shared({chunk_stream::video, message_type::video, rtmp_timestamp(s.last_timestamp_), s.id()},
-                         config.sequence_header);
-    }
-
-    // One frame of a broadcast: its configuration first when it is new to this player, then
-    // the frame, timed from this player's first frame.
-    void add_broadcast_frame(stream_type& s, const detail::shared_frame& f) {
-        if (f->config != s.sent_config_) {
-            s.sent_config_ = f->config;
-            send_config(s, *f->config);
-        }
-        if (!s.sent_key_frame_ && !f->key_frame) {  // players must start on a key frame
-            s.count_frame_dropped();
-            return;
-        }
-        if (!s.broadcast_base_) s.broadcast_base_ = f->timestamp;
-        const std::uint32_t relative = f->timestamp - *s.broadcast_base_;
-        const std::uint32_t ts = s.sent_key_frame_ ? std::max(relative, s.last_timestamp_ + 1) : relative;
-        s.last_timestamp_ = ts;
-        s.sent_key_frame_ = true;
-        write_shared({chunk_stream::video, message_type::video, rtmp_timestamp(ts), s.id()},
-                     std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
-        count_frame_sent(s);
-    }
-
-    // One frame from the frame thread: metadata and codec configuration first when they are
-    // new, then the frame in an FLV video tag (RTMP carries FLV tag bodies, FLV spec E.4.3).
-    void add_frame(stream_type& s, detail::queued_frame& item) {
-        // Never backwards, and strictly forward from frame to frame (players reject equal DTS).
-        const std::uint32_t ts = s.sent_key_frame_ ? std::max(item.timestamp, s.last_timestamp_ + 1) : item.timestamp;
-        s.last_timestamp_ = ts;
-        const message_header video{chunk_stream::video, message_type::video, rtmp_timestamp(ts), s.id()};
-        video_codec* codec = s.codec();
-        if (!codec) {
-            write_direct(video, std::move(item.frame.data));
-            count_frame_sent(s);
-            return;
-        }
-        const std::uint8_t codec_id = codec->flv_codec_id();
-        if (item.config) {
-            auto meta = amf0::value::ecma_array({{"width", amf0::value(item.width)},
-                                                 {"height", amf0::value(item.height)},
-                                                 {"framerate", amf0::value(s.render_rate())},
-                                                 {"videocodecid", amf0::value(codec_id)},
-                                                 {"encoder", amf0::value("rtmpx")}});
-            // At timestamp 0: FFmpeg's FLV reader treats metadata at a later time as a data stream.
-            auto m = to_message(make_on_metadata(std::move(meta)), s.id(), chunk_stream::stream_command,
-                                rtmp_timestamp(0));
-            write_direct(m.header, std::move(m.payload));
-            if (codec_id == 7 && !item.config->empty()) {
-                std::vector<std::byte> seq = {std::byte{0x17}, std::byte{0x00}, std::byte{0}, std::byte{0}, std::byte{0}};
-                seq.insert(seq.end(), item.config->begin(), item.config->end());  // key frame, AVC sequence header
-                write_direct(video, std::move(seq));
-            }
-        }
-        if (!s.sent_key_frame_ && !item.frame.key_frame) {  // players must start on a key frame
-            s.count_frame_dropped();
-            return;
-        }
-        s.sent_key_frame_ = true;
-        std::vector<std::byte> tag;
-        tag.reserve(5 + item.frame.data.size());
-        detail::append_video_tag_header(tag, codec_id, item.frame.key_frame);
-        tag.insert(tag.end(), item.frame.data.begin(), item.frame.data.end());
-        write_direct(video, std::move(tag));
-        count_frame_sent(s);
-    }
-
-    // Drops the first `n` bytes of a buffer sequence.
-    static void consume_buffers(std::vector<asio::const_buffer>& buffers, std::size_t n) {
-        auto it = buffers.begin();
-        for (; it != buffers.end() && n >= it->size(); ++it) n -= it->size();
-        buffers.erase(buffers.begin(), it);
-        if (!buffers.empty()) buffers.front() += n;
-    }
-
-    // Collects what is ready into one gathered write and writes it at once, as far as the socket
-    // takes it; the rest stays in `unwritten_` for the writer's asynchronous write. Returns false
-    // when frames wait because the client is behind.
-    bool write_ready() {
-        const bool frames_flowing = collect();
-        if (out_.empty()) return frames_flowing;
-        unwritten_.clear();
-        out_.for_each_buffer([&](std::span<const std::byte> b) { unwritten_.emplace_back(b.data(), b.size()); });
-        std::error_code ec;
-        const std::size_t n = socket_.write_some(unwritten_, ec);
-        if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
-        ++writes_;
-        wrote(n);
-        if (ec) {
-            end(ec, false);
-            written_all();
-            return frames_flowing;
-        }
-        consume_buffers(unwritten_, n);
-        if (unwritten_.empty()) written_all();
-        return frames_flowing;
-    }
-
-    void wrote(std::size_t n) {
-        written_since_known_ += n;
-        bytes_out_ += n;
-        server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
-    }
-
-    void written_all() {
-        // A burst (a joining player's cached group) leaves no large buffers behind.
-        constexpr std::size_t usual = 64;
-        out_.clear_and_trim(usual);
-        unwritten_.clear();
-        inflight_.clear();
-        if (inflight_.capacity() > usual) {
-            unwritten_.shrink_to_fit();
-            inflight_.shrink_to_fit();
-        }
-        pending_bytes_.store(0, std::memory_order_relaxed);
-    }
-
-    // The single writer. Frames that arrive while it sleeps are written by `frames_ready` without
-    // waking it; it wakes for messages, for what the socket did not take, and while the client
-    // is behind.
-    asio::awaitable<void> write_loop() {
-        std::error_code ignored;
-        socket_.non_blocking(true, ignored);  // for the immediate writes; async ops are unaffected
-        for (;;) {
-            if (!unwritten_.empty()) {
-                arm(deadline_write_, clock::now() + options().timeouts.write);
-                auto [ec, n] = co_await asio::async_write(socket_, unwritten_, detail::use_tuple);
-                deadline_write_.reset();
-                wrote(n);
-                written_all();
-                if (ec) {
-                    end(ec, false);
-                    break;
-                }
-            }
-            const bool frames_flowing = write_ready();
-            if (!unwritten_.empty()) continue;
-            if (ended_) break;
-            // Nothing to write: sleep until woken; while the client is behind, look again
-            // shortly (the kernel tells no one when its unsent bytes go down).
-            wake_.expires_at(frames_flowing ? clock::time_point::max() : clock::now() + congestion_recheck);
-            writer_asleep_ = true;
-            co_await wake_.async_wait(detail::use_tuple);
-            writer_asleep_ = false;
-        }
-        close_socket();  // after a flush: the reader sees the end and the session finishes
-        writer_running_ = false;
-        writer_done_.cancel();
-    }
-
-    // ---- dispatch ------------------------------------------------------------------------
-
-    asio::awaitable<void> dispatch(message m) {
-        const message_header header = m.header;
-        std::error_code ec;
-        auto decoded = decode_message(std::move(m), ec, options().amf);
-        if (ec) {
-            end(ec, false);
-            co_return;
-        }
-        if (auto* c = std::get_if<command>(&decoded)) {
-            co_await on_command(std::move(*c), header);
-        } else if (auto* uc = std::get_if<user_control>(&decoded)) {
-            if (uc->event == user_control_event::ping_request) send(to_message(user_control::ping_response(uc->value)));
-            if (uc->event == user_control_event::ping_response && uc->value == ping_stamp_ && ping_stamp_ != 0)
-                round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - ping_sent_);
-        } else if (auto* w = std::get_if<window_ack_size>(&decoded)) {
-            client_window_ = w->window;
-        } else if (auto* a = std::get_if<acknowledgement>(&decoded)) {
-            acknowledged_ = a->sequence_number;
-        }
-        // Chunk size and abort were applied by the reader; media, data and the rest are not
-        // for a server that only plays.
-    }
-
-    std::shared_ptr<stream_type> find_shared(std::uint32_t id) {
-        for (auto& s : streams_)
-            if (s->id() == id) return s;
-        return nullptr;
-    }
-
-    asio::awaitable<void> on_command(command c, const message_header& header) {
-        std::error_code ec;
-        const double txn = c.transaction_id;
-        auto typed = parse_command(std::move(c), ec);
-        if (ec) {
-            end(ec, false);
-            co_return;
-        }
-        if (auto* connect = std::get_if<connect_command>(&typed)) {
-            on_connect(std::move(*connect));
-            co_return;
-        }
-        if (phase_ != phase::connected) {  // nothing but connect before connect
-            end(error::unexpected_command, false);
-            co_return;
-        }
-        if (auto* call = std::get_if<call_command>(&typed)) {
-            on_call_command(std::move(call->cmd));
-            co_return;
-        }
-        std::visit(
-            [&](auto& cmd) {
-                using T = std::decay_t<decltype(cmd)>;
-                if constexpr (std::is_same_v<T, create_stream_command>) {
-                    on_create_stream(cmd);
-                } else if constexpr (std::is_same_v<T, play_command>) {
-                    on_play(cmd, header.stream_id);
-                } else if constexpr (std::is_same_v<T, pause_command>) {
-                    on_pause(cmd, header.stream_id);
-                } else if constexpr (std::is_same_v<T, delete_stream_command>) {
-                    delete_stream(static_cast<std::uint32_t>(cmd.stream_id));
-                } else if constexpr (std::is_same_v<T, close_stream_command>) {
-                    delete_stream(header.stream_id);
-                } else if constexpr (std::is_same_v<T, get_stream_length_command>) {
-                    // A live stream has no length; an _error here would end an FFmpeg player.
-                    if (txn != 0) send(make_result(txn, amf0::value::null(), {amf0::value(0)}));
-                } else if constexpr (std::is_same_v<T, fc_subscribe_command> ||
-                                     std::is_same_v<T, release_stream_command> ||
-                                     std::is_same_v<T, fc_publish_command>) {
-                    if (txn != 0) send(make_result(txn));
-                } else if constexpr (std::is_same_v<T, receive_video_command>) {
-                    if (auto* s = find_stream(header.stream_id)) set_paused(*s, !cmd.enable, false);
-                } else if constexpr (std::is_same_v<T, call_command>) {
-                    // handled above
-                } else {
-                    // publish, seek, play2, receiveAudio/Video: not served by a render server.
-                    if (txn != 0)
-                        send(make_error(txn, status_info("error", "NetConnection.Call.Failed",
-                                                         "not supported by this server")));
-                }
-            },
-            typed);
-    }
-
-    void on_connect(connect_command cmd) {
-        if (phase_ != phase::handshaken) {
-            end(error::unexpected_command, false);
-            return;
-        }
-        connect_ = std::move(cmd);
-        for (const auto& handler : server_->connect_handlers()) {
-            bool claimed = false;
-            try {
-                claimed = (*handler)(*this, connect_event{true, connect_, {}});
-            } catch (...) {
-                log().log(log_level::error, id_, "session", error::handler_exception, "connect handler threw");
-                end(error::handler_exception, false);
-                return;
-            }
-            if (claimed) {
-                claimed_ = handler;
-                break;
-            }
-        }
-        const double txn = connect_.transaction_id;
-        if (!claimed_) {
-            send(make_error(txn, status_info("error", "NetConnection.Connect.Rejected", "Connection rejected.")));
-            log().log(log_level::info, id_, "session", error::rejected_by_handler, "connect to app '{}' refused",
-                      connect_.app);
-            end(error::rejected_by_handler, true);
-            return;
-        }
-        phase_ = phase::connected;
-        deadline_connect_.reset();
-        arm(deadline_idle_, clock::now() + options().timeouts.idle);
-        // The order players expect (players.md): window, peer bandwidth, chunk size, result.
-        send(to_message(window_ack_size{options().window_ack_size}));
-        send(to_message(set_peer_bandwidth{options().peer_bandwidth, bandwidth_limit::dynamic}));
-        send(to_message(set_chunk_size{options().chunk_size}));
-        send(to_message(user_control::stream_begin(0)));
-        send(make_connect_result(txn, connect_.object_encoding));
-        if (options().timeouts.ping.count() > 0) {
-            auto self = this->shared_from_this();
-            asio::co_spawn(get_executor(), ping_loop(), [self](std::exception_ptr) {});
-        }
-        log().log(log_level::info, id_, "session", {}, "connect from {} to app '{}' accepted", peer_, connect_.app);
-    }
-
-    bool call_stream_handler(stream_type& s, bool is_create, const amf0::value& object = amf0::value()) {
-        if (!stream_handler_) return true;
-        try {
-            return static_cast<bool>(stream_handler_(s, stream_event{is_create, object, is_create ? std::error_code{} : reason_}));
-        } catch (...) {
-            log().log(log_level::error, id_, "stream", error::handler_exception, "stream handler threw");
-            if (is_create) end(error::handler_exception, false);
-            return false;
-        }
-    }
-
-    void on_create_stream(const create_stream_command& cmd) {
-        if (streams_.size() >= options().max_streams_per_connection) {
-            send(make_error(cmd.transaction_id,
-                            status_info("error", "NetConnection.Call.Failed", "too many streams on this connection")));
-            return;
-        }
-        auto s = std::make_shared<stream_type>(*this, next_stream_id_++, options().default_render_rate);
-        if (!call_stream_handler(*s, true, cmd.object)) {
-            if (!ended_)
-                send(make_error(cmd.transaction_id,
-                                status_info("error", "NetConnection.Call.Failed", "stream refused")));
-            return;
-        }
-        const std::uint32_t sid = s->id();
-        streams_.push_back(std::move(s));
-        send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(sid)}));
-    }
-
-    void send_status(std::uint32_t stream_id, std::string_view level, std::string_view code, std::string description) {
-        auto info = status_info(level, code, description);
-        send(make_on_status(std::move(info)), stream_id);
-    }
-
-    void on_play(const play_command& cmd, std::uint32_t stream_id) {
-        stream_type* s = find_stream(stream_id);
-        if (!s) {
-            send_status(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream.");
-            return;
-        }
-        if (cmd.stop) {  // NetStream.play(false): stop playing
-            stop_play(*s, {}, true);
-            return;
-        }
-        if (s->playing_) stop_play(*s, {}, false);
-        play_event ev{true, cmd.stream_name, cmd.start, {}};
-        bool allowed = true;
-        if (s->play_) {
-            try {
-                allowed = static_cast<bool>(s->play_(*s, ev));
-            } catch (...) {
-                log().log(log_level::error, id_, "stream", error::handler_exception, "play handler threw");
-                allowed = false;
-            }
-        }
-        if (!allowed) {
-            send_status(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name));
-            return;
-        }
-        s->name_ = cmd.stream_name;
-        send(to_message(user_control::stream_begin(stream_id)));
-        send_status(stream_id, "status", "NetStream.Play.Reset", fmt::format("Playing and resetting {}.", s->name_));
-        send_status(stream_id, "status", "NetStream.Play.Start", fmt::format("Started playing {}.", s->name_));
-        send(to_message(data_message{"|RtmpSampleAccess", {amf0::value(true), amf0::value(true)}}, stream_id));
-        if (!ev.video_data.data.empty())
-            send(message{{chunk_stream::video, message_type::video, rtmp_timestamp(0), stream_id},
-                         std::move(ev.video_data.data)});
-        start_play(*s);
-        log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", stream_id, s->name_);
-    }
-
-    void start_play(stream_type& s) {
-        s.playing_ = true;
-        server_->playing_streams.fetch_add(1, std::memory_order_relaxed);
-        s.paused_ = false;
-        s.sent_key_frame_ = false;
-        s.last_timestamp_ = 0;
-        s.sent_config_.reset();
-        s.broadcast_base_.reset();
-        if (s.broadcast_) {
-            subscribe(s);
-            return;
-        }
-        if (s.render_) {
-            s.render_alive_ = std::make_shared<bool>(true);
-            auto self = this->shared_from_this();
-            asio::co_spawn(get_executor(), render_loop(find_shared(s.id()), s.render_alive_),
-                           [self](std::exception_ptr) {});
-        }
-        if (s.frame_) {
-            auto self = this->shared_from_this();
-            const std::uint32_t sid = s.id();
-            s.start_frame_thread(
-                options().frame_queue_frames,
-                [self] {
-                    if (!self->wake_posted_.exchange(true, std::memory_order_relaxed))
-                        asio::post(self->get_executor(), [self] { self->frames_ready(); });
-                },
-                [self] {
-                    return self->pending_bytes_.load(std::memory_order_relaxed) +
-                           self->kernel_unsent_.load(std::memory_order_relaxed) >=
-                       self->options().outqueue_full_bytes;
-                },
-                [self, sid] { asio::post(self->get_executor(), [self, sid] { self->stream_failed(sid); }); });
-        }
-    }
-
-    // A stream that plays a broadcast: its player gets the configuration and the cached group
-    // at once, then every frame the broadcast publishes, through a queue of its own.
-    void subscribe(stream_type& s) {
-        auto sub = std::make_shared<detail::broadcast_subscriber>(s.broadcast_->options().player_queue_frames);
-        sub->dropped = &s.frames_dropped_;
-        sub->dropped_total = &server_->frames_dropped;
-        // Valid while subscribed: the stream unsubscribes before the connection goes away.
-        sub->wake = [this, weak = this->weak_from_this()] {
-            if (wake_posted_.exchange(true, std::memory_order_relaxed)) return;
-            if (auto self = weak.lock()) asio::post(get_executor(), [self] { self->frames_ready(); });
-        };
-        auto join = s.broadcast_->subscribe(sub);
-        s.subscriber_ = std::move(sub);
-        s.join_frames_ = std::move(join);  // written after the replies to play
-        wake_.cancel();
-    }
-
-    // Stops playing: loops end, the play handler hears of it, the player gets Play.Stop and EOF.
-    void stop_play(stream_type& s, std::error_code, bool notify_client) {
-        if (!s.playing_) return;
-        s.playing_ = false;
-        server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
-        if (s.subscriber_) {
-            s.broadcast_->unsubscribe(s.subscriber_.get());
-            s.subscriber_.reset();
-            s.join_frames_.clear();
-        }
-        if (s.render_alive_) *s.render_alive_ = false;
-        s.render_alive_.reset();
-        s.stop_frame_thread();
-        if (s.queue_) {
-            while (s.queue_->front()) s.queue_->pop();
-        }
-        play_event ev{false, s.name_, 0, {}};
-        if (s.play_) {
-            try {
-                s.play_(s, ev);
-            } catch (...) {
-                log().log(log_level::error, id_, "stream", error::handler_exception, "play handler threw on stop");
-            }
-        }
-        if (notify_client && !ended_) {
-            if (!ev.video_data.data.empty())
-                send(message{{chunk_stream::video, message_type::video, rtmp_timestamp(s.last_timestamp_), s.id()},
-                             std::move(ev.video_data.data)});
-            send_status(s.id(), "status", "NetStream.Play.Stop", fmt::format("Stopped playing {}.", s.name_));
-            send(to_message(user_control::stream_eof(s.id())));
-        }
-    }
-
-    // A render or frame handler returned false: the stream stops with an error status.
-    void stream_failed(std::uint32_t sid) {
-        stream_type* s = find_stream(sid);
-        if (!s || !s->playing_) return;
-        log().log(log_level::warning, id_, "stream", error::handler_failed, "stream {} stopped: a handler failed", sid);
-        stop_play(*s, error::handler_failed, false);
-        if (!ended_) {
-            send_status(sid, "error", "NetStream.Failed", "The stream's handler failed.");
-            send(to_message(user_control::stream_eof(sid)));
-        }
-    }
-
-    // Pings the client now and then; the answer gives the round-trip time.
-    asio::awaitable<void> ping_loop() {
-        while (!ended_) {
-            ping_timer_.expires_after(options().timeouts.ping);
-            co_await ping_timer_.async_wait(detail::use_tuple);
-            if (ended_) break;
-            ping_sent_ = clock::now();
-            ping_stamp_ = static_cast<std::uint32_t>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(ping_sent_ - started_).count()) | 1u;
-            send(to_message(user_control::ping_request(ping_stamp_)));
-        }
-    }
-
-    asio::awaitable<void> render_loop(std::shared_ptr<stream_type> s, std::shared_ptr<bool> alive) {
-        asio::steady_timer timer(get_executor());
-        auto next = clock::now();
-        while (*alive) {
-            timer.expires_at(next);
-            co_await timer.async_wait(detail::use_tuple);
-            if (!*alive || ended_) break;
-            if (!s->paused()) {
-                bool ok = false;
-                try {
-                    ok = static_cast<bool>(s->render_(*s));
-                } catch (...) {
-                    ok = false;
-                }
-                if (!ok) {
-                    stream_failed(s->id());
-                    break;
-                }
-            }
-            next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / s->render_rate()));
-            if (const auto now = clock::now(); next < now) next = now;
-        }
-    }
-
-    void on_pause(const pause_command& cmd, std::uint32_t stream_id) {
-        stream_type* s = find_stream(stream_id);
-        if (!s || !s->playing_) return;
-        bool honoured = true;
-        if (s->pause_) {
-            try {
-                honoured = static_cast<bool>(s->pause_(*s, pause_event{cmd.pause, cmd.milliseconds}));
-            } catch (...) {
-                log().log(log_level::error, id_, "stream", error::handler_exception, "pause handler threw");
-                honoured = false;
-            }
-        }
-        if (honoured) set_paused(*s, cmd.pause, true);
-    }
-
-    // Pause stops render calls and frames; resume restarts them, with a key frame first.
-    // `receiveVideo false/true` does the same without status messages.
-    void set_paused(stream_type& s, bool pause, bool notify) {
-        if (!s.playing_) return;
-        s.paused_ = pause;
-        if (!pause) {
-            s.sent_key_frame_ = false;
-            s.force_key_.store(true);
-            if (s.subscriber_) s.broadcast_->request_key_frame();
-        }
-        if (!notify) return;
-        if (pause) {
-            send_status(s.id(), "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", s.name_));
-        } else {
-            send_status(s.id(), "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", s.name_));
-        }
-    }
-
-    void delete_stream(std::uint32_t sid) {
-        auto it = std::find_if(streams_.begin(), streams_.end(), [sid](const auto& s) { return s->id() == sid; });
-        if (it == streams_.end()) return;
-        auto s = *it;
-        stop_play(*s, {}, false);
-        streams_.erase(it);
-        call_stream_handler(*s, false);
-        closed_frames_sent_ += s->frames_sent();
-        closed_frames_dropped_ += s->frames_dropped();
-    }
-
-    // A call handler: plain functions run inline, in message order; coroutines run on their own
+    // A call handler: plain functions run inline, in message order; coroutines run on their own,
     // so that the connection goes on reading (their answer may need the client's next message).
     struct call_entry {
-        std::function<bool(basic_connection&, const call_event&, amf0::value&)> plain;
-        std::function<asio::awaitable<bool>(basic_connection&, const call_event&, amf0::value&)> coroutine;
+        std::function<bool(connection&, const call_event&, amf0::value&)> plain;
+        std::function<asio::awaitable<bool>(connection&, const call_event&, amf0::value&)> coroutine;
+    };
+
+    struct waiting_call {
+        asio::steady_timer timer;
+        std::optional<call_result> result;
     };
 
     template <class F>
     static std::shared_ptr<call_entry> wrap_call(F f) {
-        using R = std::invoke_result_t<F&, basic_connection&, const call_event&, amf0::value&>;
+        using R = std::invoke_result_t<F&, connection&, const call_event&, amf0::value&>;
         auto entry = std::make_shared<call_entry>();
         if constexpr (detail::awaitable_bool<R>) {
             entry->coroutine = std::move(f);
@@ -7200,163 +8586,221 @@ private:
         return entry;
     }
 
-    struct pending_call {
-        asio::steady_timer timer;
-        std::optional<call_result> result;
-    };
+    const detail::logger& log() const noexcept { return server_->log; }
 
-    // A `_result` or `_error` from the client answers one of our calls.
-    void on_reply(command& c) {
-        auto it = pending_calls_.find(c.transaction_id);
-        if (it == pending_calls_.end()) return;  // late or unknown: ignored
-        it->second->result = call_result{{}, c.name == "_result", std::move(c.object), std::move(c.arguments)};
-        it->second->timer.cancel();
+    std::shared_ptr<stream> find_shared(std::uint32_t id) {
+        for (auto& s : streams_)
+            if (s->id() == id) return s;
+        return nullptr;
     }
 
-    // Reports a failed call: `_error`, or `_result` carrying the error object when the option
-    // for clients that cannot read `_error` (python-librtmp) is on.
-    void send_call_failure(double txn, amf0::value info) {
-        if (options().call_errors_as_result) {
-            send(make_result(txn, amf0::value::null(), {std::move(info)}));
-        } else {
-            send(make_error(txn, std::move(info)));
-        }
+    // ---- driven by driver::basic_session (driver::session_logic) --------------------------------
+
+    void attach(driver::session_port port) { port_ = std::move(port); }
+    std::size_t put(std::span<const std::byte> in, protocol::time_point now) { return session_.put(in, now); }
+    void on_time(protocol::time_point now) { session_.on_time(now); }
+    std::optional<protocol::time_point> next_deadline() const { return session_.next_deadline(); }
+    protocol::output_queue& output() noexcept { return session_.output(); }
+    bool closing() const noexcept { return session_.closing(); }
+    bool flush_on_close() const noexcept { return session_.flush_on_close(); }
+    void close(std::error_code reason, bool flush) { session_.close(reason, flush); }
+
+    void wrote(std::size_t n) {
+        ++writes_;
+        bytes_out_ += n;
+        server_->bytes_out.fetch_add(n, std::memory_order_relaxed);
     }
 
-    void on_call_command(command c) {
-        const double txn = c.transaction_id;
-        if (c.name == "_result" || c.name == "_error") {
-            on_reply(c);
-            return;
+    // Frames of every playing stream into the output (when they may go); false when any wait.
+    bool collect(bool may_go) {
+        bool flowing = true;
+        std::vector<std::uint32_t> failed;
+        for (auto& s : streams_) {
+            if (!s->playing()) continue;
+            if (s->media_failed()) {
+                failed.push_back(s->id());
+                continue;
+            }
+            const std::uint32_t sid = s->id();
+            flowing = s->collect(may_go, [&](const protocol::shared_frame& f) { return session_.send_frame(sid, f); }) && flowing;
         }
-        if (c.name == "_checkbw") {
-            if (txn != 0) send(make_result(txn));
-            return;
+        for (const auto sid : failed) stream_failed(sid);
+        return flowing;
+    }
+
+    // After the last I/O: streams end, pending calls fail, then the claiming connect handler
+    // learns the connection ended.
+    void finish(std::error_code reason) {
+        session_.finish(reason);
+        const std::error_code why = session_.reason();
+        if (claimed_) {
+            detail::guarded_call(log(), id_, "connect", "a closing connection",
+                                 [&] { return (*claimed_)(*this, connect_event{false, connect_, why}); });
+            claimed_.reset();
         }
+        log().log(log_level::info, id_, "session", why, "connection from {} closed: {}", peer_,
+                  why ? why.message() : "by the client");
+    }
+
+    // ---- protocol::server_session callbacks ----------------------------------------------------
+
+    bool on_connect(const connect_command& cmd) {
+        connect_ = cmd;
+        for (const auto& handler : server_->connect_handlers()) {
+            const auto claimed = detail::guarded_call(log(), id_, "connect", "a new connection",
+                                                      [&] { return static_cast<bool>((*handler)(*this, connect_event{true, connect_, {}})); });
+            if (!claimed) {
+                session_.close(error::handler_exception, false);
+                return false;
+            }
+            if (*claimed) {
+                claimed_ = handler;
+                log().log(log_level::info, id_, "session", {}, "connect from {} to app '{}' accepted", peer_, connect_.app);
+                return true;
+            }
+        }
+        log().log(log_level::info, id_, "session", error::rejected_by_handler, "connect to app '{}' refused", connect_.app);
+        return false;
+    }
+
+    bool call_stream_handler(stream& s, bool is_create, const amf0::value& object, std::error_code reason) {
+        if (!stream_handler_) return true;
+        const auto ok = detail::guarded_call(log(), id_, "stream", s.subject(), [&] {
+            return static_cast<bool>(stream_handler_(s, stream_event{is_create, object, reason}));
+        });
+        if (!ok && is_create) session_.close(error::handler_exception, false);
+        return ok.value_or(false);
+    }
+
+    bool on_create_stream(std::uint32_t id, const amf0::value& object) {
+        auto s = std::make_shared<stream>(*this, server_, id, id_);
+        if (!call_stream_handler(*s, true, object, {})) return false;
+        streams_.push_back(std::move(s));
+        return true;
+    }
+
+    bool on_play(protocol::play_request& request) {
+        auto s = find_shared(request.stream_id);
+        if (!s) return false;
+        play_event ev{request.is_start, request.stream_name, request.start, {}};
+        bool allowed = true;
+        if (s->play_) {
+            const auto ok = detail::guarded_call(log(), id_, "play", s->subject(), [&] { return static_cast<bool>(s->play_(*s, ev)); });
+            allowed = ok.value_or(false);
+        }
+        if (!request.is_start) {
+            s->stop_media();
+        } else if (allowed) {
+            const std::uint32_t sid = s->id();
+            s->start_media(std::string(request.stream_name), port_, [this, sid] { stream_failed(sid); });
+            log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", sid, request.stream_name);
+        }
+        request.video_data = std::move(ev.video_data.data);
+        return allowed;
+    }
+
+    bool on_pause(std::uint32_t id, bool pause, double ms) {
+        stream* s = find_stream(id);
+        if (!s) return false;
+        bool honoured = true;
+        if (s->pause_) {
+            const auto ok = detail::guarded_call(log(), id_, "pause", s->subject(),
+                                                 [&] { return static_cast<bool>(s->pause_(*s, pause_event{pause, ms})); });
+            honoured = ok.value_or(false);
+        }
+        if (honoured) s->set_paused(pause);
+        return honoured;
+    }
+
+    void on_receive_video(std::uint32_t id, bool enable) {
+        if (stream* s = find_stream(id)) s->set_paused(!enable);
+    }
+
+    void on_stream_deleted(std::uint32_t id, std::error_code reason) {
+        auto it = std::find_if(streams_.begin(), streams_.end(), [id](const auto& s) { return s->id() == id; });
+        if (it == streams_.end()) return;
+        auto s = std::move(*it);
+        streams_.erase(it);
+        s->stop_media();
+        call_stream_handler(*s, false, amf0::value(), reason);
+        closed_frames_sent_ += s->frames_sent();
+        closed_frames_dropped_ += s->frames_dropped();
+    }
+
+    void on_refused(std::error_code why, std::uint32_t stream_id) {
+        log().log(log_level::info, id_, "session", why, "request refused (stream {}): {}", stream_id, why.message());
+    }
+
+    // A render or frame handler failed: the stream stops with an error status.
+    void stream_failed(std::uint32_t sid) {
+        if (!session_.playing(sid)) return;
+        session_.fail_stream(sid);
+        if (port_.poke) port_.poke();
+    }
+
+    void on_call(protocol::command& c) {
         std::shared_ptr<call_entry> handler;  // held for the whole call, even if unregistered meanwhile
         if (auto it = call_handlers_.find(c.name); it != call_handlers_.end()) {
             handler = it->second;
         } else {
             handler = default_call_;
         }
-        if (!handler) {
-            if (txn != 0)
-                send_call_failure(txn, status_info("error", "NetConnection.Call.Failed",
-                                                   fmt::format("Method not found ({}).", c.name)));
-            return;
-        }
+        if (!handler) return session_.answer_call(c.transaction_id, c.name, protocol::call_outcome::not_found, {});
         if (handler->coroutine) {
-            auto self = this->shared_from_this();
-            asio::co_spawn(get_executor(), run_coroutine_call(std::move(handler), std::move(c)),
-                           [self](std::exception_ptr) {});
+            asio::co_spawn(port_.executor, run_coroutine_call(std::move(handler), std::move(c)),
+                           [keep = port_.owner.lock(), this](std::exception_ptr e) {
+                               if (e) log().log(log_level::error, id_, "call", error::handler_exception, "call coroutine ended by an exception");
+                           });
             return;
         }
         amf0::value response;
-        bool ok = false;
-        bool threw = false;
-        try {
-            ok = static_cast<bool>(handler->plain(*this, call_event{c.name, txn, c.object, c.arguments}, response));
-        } catch (const std::exception& e) {
-            threw = log_call_exception(c.name, e.what());
-        } catch (...) {
-            threw = log_call_exception(c.name, "unknown exception");
-        }
-        finish_call(c, ok && !threw, threw, std::move(response));
+        const auto ok = detail::guarded_call(log(), id_, "call", c.name, [&] {
+            return static_cast<bool>(handler->plain(*this, call_event{c.name, c.transaction_id, c.object, c.arguments}, response));
+        });
+        finish_call(c, ok, std::move(response));
     }
 
-    asio::awaitable<void> run_coroutine_call(std::shared_ptr<call_entry> handler, command c) {
+    asio::awaitable<void> run_coroutine_call(std::shared_ptr<call_entry> handler, protocol::command c) {
         amf0::value response;
-        bool ok = false;
-        bool threw = false;
+        std::optional<bool> ok;
         try {
-            ok = co_await handler->coroutine(*this, call_event{c.name, c.transaction_id, c.object, c.arguments},
-                                             response);
-        } catch (const std::exception& e) {
-            threw = log_call_exception(c.name, e.what());
+            ok = co_await handler->coroutine(*this, call_event{c.name, c.transaction_id, c.object, c.arguments}, response);
         } catch (...) {
-            threw = log_call_exception(c.name, "unknown exception");
+            detail::log_handler_exception(log(), id_, "call", c.name, std::current_exception());  // the call fails
         }
-        finish_call(c, ok && !threw, threw, std::move(response));
+        finish_call(c, ok, std::move(response));
+        if (port_.poke) port_.poke();
     }
 
-    bool log_call_exception(std::string_view name, std::string_view what) {
-        log().log(log_level::error, id_, "call", error::handler_exception, "call handler for {} threw: {}", name, what);
-        return true;
+    void finish_call(const protocol::command& c, std::optional<bool> ok, amf0::value response) {
+        const auto outcome = !ok ? protocol::call_outcome::threw : *ok ? protocol::call_outcome::ok : protocol::call_outcome::refused;
+        session_.answer_call(c.transaction_id, c.name, outcome, std::move(response));
     }
 
-    // Answers a call: `_result` with the response, or a failure (transaction id 0: no answer).
-    void finish_call(const command& c, bool ok, bool threw, amf0::value response) {
-        if (c.transaction_id == 0 || ended_) return;
-        if (ok) {
-            send(make_result(c.transaction_id, amf0::value::null(), {std::move(response)}));
-            return;
-        }
-        if (threw || !response.has_properties())
-            response = status_info("error", "NetConnection.Call.Failed",
-                                   threw ? fmt::format("The handler of {} failed.", c.name)
-                                         : fmt::format("Call to {} failed.", c.name));
-        send_call_failure(c.transaction_id, std::move(response));
+    void on_call_answered(double txn, call_result&& result) {
+        auto it = waiting_calls_.find(txn);
+        if (it == waiting_calls_.end()) return;
+        it->second->result = std::move(result);
+        it->second->timer.cancel();
     }
 
-    // ---- state ---------------------------------------------------------------------------
+    // ---- state ---------------------------------------------------------------------------------
 
-    Socket socket_;
-    std::shared_ptr<detail::server_state<Socket>> server_;
+    std::shared_ptr<detail::server_state> server_;
     const std::uint64_t id_;
     const std::string peer_;
-    phase phase_ = phase::handshake;
-    bool ended_ = false;
-    std::error_code reason_;
-
-    std::vector<std::byte> rbuf_;
-    std::size_t rlen_ = 0;
-    detail::chunk_reader reader_;
-    detail::chunk_writer writer_;
-    detail::chunked_output out_;
-    std::vector<std::shared_ptr<const std::vector<std::byte>>> inflight_;
-    std::vector<asio::const_buffer> unwritten_;  // the part of the gathered write the socket has not taken
-    bool writer_asleep_ = false;
-    std::deque<detail::outgoing> queue_;
-    std::atomic<std::size_t> pending_bytes_{0};
-    std::atomic<std::size_t> kernel_unsent_{0};  // for other threads: the last unsent_bound()
-    std::size_t unsent_known_ = 0;          // the kernel's last answer
-    std::size_t written_since_known_ = 0;   // bytes written since
-    static constexpr auto congestion_recheck = std::chrono::milliseconds(10);
-    std::atomic<bool> wake_posted_{false};
-    asio::steady_timer wake_;
-    asio::steady_timer watchdog_;
-    asio::steady_timer writer_done_;
-    asio::steady_timer ping_timer_;
-    std::uint32_t ping_stamp_ = 0;
-    clock::time_point ping_sent_;
-    std::chrono::microseconds round_trip_{0};
-    bool writer_running_ = false;
-    clock::time_point watchdog_armed_ = clock::time_point::max();
-    std::optional<clock::time_point> deadline_handshake_;
-    std::optional<clock::time_point> deadline_connect_;
-    std::optional<clock::time_point> deadline_idle_;
-    std::optional<clock::time_point> deadline_write_;
-
+    driver::session_port port_;
+    protocol::server_session<connection> session_;
     connect_command connect_;
-    std::shared_ptr<typename detail::server_state<Socket>::connect_fn> claimed_;
-    std::function<bool(stream_type&, const stream_event&)> stream_handler_;
+    std::shared_ptr<detail::server_state::connect_fn> claimed_;
+    std::function<bool(stream&, const stream_event&)> stream_handler_;
     std::map<std::string, std::shared_ptr<call_entry>, std::less<>> call_handlers_;
     std::shared_ptr<call_entry> default_call_;
-    std::map<double, pending_call*> pending_calls_;
-    double next_call_txn_ = 1;
+    std::map<double, waiting_call*> waiting_calls_;
     std::map<std::string, std::string, std::less<>> properties_;
-    std::vector<std::shared_ptr<stream_type>> streams_;
-    std::uint32_t next_stream_id_ = 1;
-
-    const clock::time_point started_;
-    std::uint64_t bytes_in_ = 0;
+    std::vector<std::shared_ptr<stream>> streams_;
     std::uint64_t bytes_out_ = 0;
-    std::uint64_t messages_in_ = 0;
-    std::uint64_t messages_out_ = 0;
     std::uint64_t writes_ = 0;
-    std::uint64_t last_ack_ = 0;
-    std::uint32_t client_window_ = 0;
-    std::uint64_t acknowledged_ = 0;
     std::uint64_t closed_frames_sent_ = 0;
     std::uint64_t closed_frames_dropped_ = 0;
 };
@@ -7364,51 +8808,251 @@ private:
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/connection.hpp ----
 // ---- include/rtmpx/server.hpp ----
-// basic_server: accepts on its own thread, runs every connection on a thread of its own (or on
+// basic_server: accepts on its own thread and runs every connection on a thread of its own (or on
 // one thread of a fixed pool).
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+
+// ---- include/rtmpx/driver/executor_pool.hpp ----
+// Where connections run: a thread and executor of their own each, or one thread of a fixed pool.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
-#include <string>
-#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include <asio/io_context.hpp>
-#include <asio/ip/address.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
 
 RTMPX_NAMESPACE_BEGIN
+namespace driver {
 
-/// Figures about a whole server (all its connections), for display.
-struct server_statistics {
-    std::size_t connections = 0;
-    std::size_t playing_streams = 0;
-    std::uint64_t bytes_out = 0;
-    std::uint64_t frames_sent = 0;
-    std::uint64_t frames_dropped = 0;
+/**
+ * The executors connections run on. With 0 threads (the default) every connection gets an
+ * executor and a thread of its own, both freed when it ends; with N, connections share a pool of
+ * N threads, each pinned to the least busy one when it arrives.
+ *
+ * A connection's life: `reserve` a slot (its executor, on which the socket is made), then
+ * `launch` it (the slot counts as live until its session calls `finished`), or `unreserve` it.
+ *
+ * Thread: every member may be called from any thread.
+ */
+class executor_pool {
+    struct pool_thread;
 
-    /// The same figures as key/value text, for printing.
-    std::vector<std::pair<std::string, std::string>> to_map() const {
-        return {{"connections", std::to_string(connections)},
-                {"playing_streams", std::to_string(playing_streams)},
-                {"bytes_out", std::to_string(bytes_out)},
-                {"frames_sent", std::to_string(frames_sent)},
-                {"frames_dropped", std::to_string(frames_dropped)}};
+public:
+    /// Where one connection runs.
+    class slot {
+    public:
+        asio::io_context& context() noexcept { return *context_; }
+
+    private:
+        friend class executor_pool;
+        std::unique_ptr<asio::io_context> own_;  // a connection's own executor (no pool)
+        asio::io_context* context_ = nullptr;
+        pool_thread* pool_ = nullptr;
+        std::thread thread_;
+        std::function<void(std::error_code)> close_;  // ends the connection (posted to its executor)
+        bool done_ = false;
+    };
+
+    explicit executor_pool(std::size_t threads) {
+        for (std::size_t i = 0; i < threads; ++i) {
+            auto& t = *pool_.emplace_back(std::make_unique<pool_thread>());
+            t.thread = std::thread([&t] { t.context.run(); });
+        }
     }
+
+    executor_pool(const executor_pool&) = delete;
+    executor_pool& operator=(const executor_pool&) = delete;
+
+    /// Waits for the live connections, then stops the pool's threads.
+    ~executor_pool() {
+        wait();
+        join();
+    }
+
+    /// A slot for a new connection: its own executor, or the least busy pool thread's (counted
+    /// from now, so that a burst of accepts spreads out).
+    std::shared_ptr<slot> reserve() {
+        auto s = std::make_shared<slot>();
+        if (pool_.empty()) {
+            s->own_ = std::make_unique<asio::io_context>(1);
+            s->context_ = s->own_.get();
+            return s;
+        }
+        std::lock_guard lock(mutex_);
+        auto least = std::min_element(pool_.begin(), pool_.end(),
+                                      [](const auto& a, const auto& b) { return a->connections < b->connections; });
+        s->pool_ = least->get();
+        s->context_ = &s->pool_->context;
+        ++s->pool_->connections;
+        return s;
+    }
+
+    /// A reserved slot that will not run a connection after all.
+    void unreserve(const std::shared_ptr<slot>& s) {
+        std::lock_guard lock(mutex_);
+        if (s->pool_) --s->pool_->connections;
+        s->pool_ = nullptr;
+    }
+
+    /**
+     * Makes a reserved slot live: it counts as live from now until `finished(s)`. `spawn(context)`
+     * starts the connection's session there (its completion calls `finished(s)`); `close` ends
+     * the connection (`close_all` posts it to the slot's executor). With an executor of its own,
+     * a thread then runs it.
+     */
+    template <class Spawn>
+    void launch(const std::shared_ptr<slot>& s, std::function<void(std::error_code)> close, Spawn&& spawn) {
+        {
+            std::unique_lock lock(mutex_);
+            reap(lock);
+            s->close_ = std::move(close);
+            ++live_;
+            slots_.push_back(s);
+        }
+        spawn(s->context());
+        if (s->pool_) return;
+        // Under the lock: the thread's end takes it too, so it cannot be reaped half made.
+        std::lock_guard lock(mutex_);
+        s->thread_ = std::thread([this, raw = s.get()] {
+            raw->context_->run();
+            std::function<void()> notify;
+            {
+                std::lock_guard guard(mutex_);
+                raw->done_ = true;
+                --live_;
+                cv_.notify_all();
+                notify = on_thread_done_;
+            }
+            if (notify) notify();
+        });
+    }
+
+    /// Called by a session's completion (on its executor): a pooled slot is done at once; a slot
+    /// with its own executor is done when that executor runs out of work.
+    void finished(const std::shared_ptr<slot>& s) {
+        if (!s->pool_) return;
+        std::lock_guard lock(mutex_);
+        s->done_ = true;
+        --s->pool_->connections;
+        --live_;
+        slots_.remove(s);
+        cv_.notify_all();
+    }
+
+    /// Called (from the finished connection's thread) when a connection's own thread ends: the
+    /// owner can then `reap` at once, freeing its executor and descriptors.
+    void on_thread_done(std::function<void()> f) {
+        std::lock_guard lock(mutex_);
+        on_thread_done_ = std::move(f);
+    }
+
+    /// Joins the threads of finished connections.
+    void reap() {
+        std::unique_lock lock(mutex_);
+        reap(lock);
+    }
+
+    /// Ends every live connection with `reason`.
+    void close_all(std::error_code reason) {
+        std::lock_guard lock(mutex_);
+        for (auto& s : slots_)
+            if (!s->done_ && s->close_) asio::post(*s->context_, [f = s->close_, reason] { f(reason); });
+    }
+
+    /// Connections live now.
+    std::size_t live() const {
+        std::lock_guard lock(mutex_);
+        return live_;
+    }
+
+    /// Waits until no connection is live.
+    void wait() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return live_ == 0; });
+        reap(lock);
+    }
+
+    /// Waits up to `timeout` until no connection is live; true if none is.
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) {
+        std::unique_lock lock(mutex_);
+        const bool done = cv_.wait_for(lock, timeout, [this] { return live_ == 0; });
+        reap(lock);
+        return done;
+    }
+
+    /// Stops the pool's threads once their last handlers have run.
+    void join() {
+        for (auto& t : pool_) {
+            t->work.reset();
+            if (t->thread.joinable()) t->thread.join();
+        }
+    }
+
+private:
+    // One thread of the pool and the executor its connections share.
+    struct pool_thread {
+        asio::io_context context{1};
+        asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
+        std::thread thread;
+        std::size_t connections = 0;  // guarded by mutex_
+    };
+    void reap(std::unique_lock<std::mutex>&) {
+        for (auto it = slots_.begin(); it != slots_.end();) {
+            if ((*it)->done_) {
+                if ((*it)->thread_.joinable()) (*it)->thread_.join();
+                it = slots_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    std::vector<std::unique_ptr<pool_thread>> pool_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::list<std::shared_ptr<slot>> slots_;
+    std::size_t live_ = 0;
+    std::function<void()> on_thread_done_;
 };
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/executor_pool.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
 
 /**
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
@@ -7421,22 +9065,22 @@ struct server_statistics {
  * live in one process; they share nothing.
  *
  * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
- * socket can be handed to `serve` (tests use a local socket pair).
+ * socket can be handed to `serve` (tests use a local socket pair). Handlers see the same
+ * `connection` and `stream` types whatever the transport.
  *
  * Thread: the public members may be called from any thread.
  */
 template <class Socket = asio::ip::tcp::socket>
 class basic_server {
 public:
-    using connection_type = basic_connection<Socket>;
-    using stream_type = basic_stream<Socket>;
-
     explicit basic_server(server_options options = {})
-        : state_(std::make_shared<detail::server_state<Socket>>(std::move(options))) {
-        for (std::size_t i = 0; i < state_->options.threads; ++i) {
-            auto& t = *pool_.emplace_back(std::make_unique<pool_thread>());
-            t.thread = std::thread([&t] { t.context.run(); });
-        }
+        : state_(std::make_shared<detail::server_state>(std::move(options))), pool_(state_->options.threads) {
+        pool_.on_thread_done([this] {
+            // The acceptor's thread joins a finished connection's thread and frees its executor
+            // (descriptors included) right away; without an acceptor, the next launch or wait does.
+            std::lock_guard lock(accept_mutex_);
+            if (acceptor_) asio::post(accept_context_, [this] { pool_.reap(); });
+        });
     }
 
     basic_server(const basic_server&) = delete;
@@ -7451,12 +9095,10 @@ public:
      */
     template <class F>
     std::uint64_t install(F handler) {
-        static_assert(connect_handler<F, connection_type>,
-                      "install: expected bool (connection&, connect_event const&)");
+        static_assert(connect_handler<F>, "install: expected bool (connection&, connect_event const&)");
         std::lock_guard lock(state_->mutex);
         const std::uint64_t handle = state_->next_handler_id++;
-        state_->handlers.emplace_back(
-            handle, std::make_shared<typename detail::server_state<Socket>::connect_fn>(std::move(handler)));
+        state_->handlers.emplace_back(handle, std::make_shared<detail::server_state::connect_fn>(std::move(handler)));
         return handle;
     }
 
@@ -7508,7 +9150,10 @@ public:
         if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
         if (!ec) local_ = acceptor->local_endpoint(ec);
         if (ec) return;
-        acceptor_ = std::move(acceptor);
+        {
+            std::lock_guard lock(accept_mutex_);
+            acceptor_ = std::move(acceptor);
+        }
         asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
             if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
         });
@@ -7547,10 +9192,10 @@ public:
             return;
         }
         const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = make_slot();
+        auto slot = pool_.reserve();
         auto native = socket.release(ec);
-        if (ec) return;
-        launch(slot, Socket(*slot->context, protocol, native));
+        if (ec) return pool_.unreserve(slot);
+        launch(slot, Socket(slot->context(), protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
@@ -7564,27 +9209,16 @@ public:
 
     /// Ends every live connection (what is queued is still sent), with `reason` as its cause.
     void close_all(std::error_code reason = error::shutdown) {
-        std::lock_guard lock(slots_mutex_);
-        for (auto& slot : slots_) {
-            if (auto conn = slot->connection.lock())
-                asio::post(*slot->context, [conn, reason] { conn->close(reason); });
-        }
+        pool_.close_all(reason);
     }
 
     /// Waits until every connection has ended.
-    void wait() {
-        std::unique_lock lock(slots_mutex_);
-        slots_cv_.wait(lock, [this] { return live_ == 0; });
-        reap(lock);
-    }
+    void wait() { pool_.wait(); }
 
     /// Waits up to `timeout` for every connection to end; true if they all did.
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> timeout) {
-        std::unique_lock lock(slots_mutex_);
-        const bool done = slots_cv_.wait_for(lock, timeout, [this] { return live_ == 0; });
-        reap(lock);
-        return done;
+        return pool_.wait_for(timeout);
     }
 
     /**
@@ -7600,10 +9234,7 @@ public:
         }
         accept_context_.stop();
         if (acceptor_thread_.joinable()) acceptor_thread_.join();
-        for (auto& t : pool_) {
-            t->work.reset();  // the pool's threads end once their last handlers have run
-            if (t->thread.joinable()) t->thread.join();
-        }
+        pool_.join();
     }
 
     /// Totals over all connections since the server was made. Thread: any.
@@ -7619,56 +9250,10 @@ public:
     }
 
     /// Connections being served now.
-    std::size_t connection_count() const {
-        std::lock_guard lock(slots_mutex_);
-        return live_;
-    }
+    std::size_t connection_count() const { return pool_.live(); }
 
 private:
-    // One thread of the pool and the executor its connections share.
-    struct pool_thread {
-        asio::io_context context{1};
-        asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
-        std::thread thread;
-        std::size_t connections = 0;  // guarded by slots_mutex_
-    };
-
-    // Where a connection runs: its own thread and executor (which end when the session does),
-    // or a pool thread's.
-    struct connection_slot {
-        std::unique_ptr<asio::io_context> own;
-        asio::io_context* context = nullptr;
-        pool_thread* pool = nullptr;
-        std::thread thread;
-        std::weak_ptr<connection_type> connection;
-        bool done = false;
-    };
-
-    std::shared_ptr<connection_slot> make_slot() {
-        auto slot = std::make_shared<connection_slot>();
-        if (pool_.empty()) {
-            slot->own = std::make_unique<asio::io_context>(1);
-            slot->context = slot->own.get();
-            return slot;
-        }
-        std::lock_guard lock(slots_mutex_);
-        auto least = std::min_element(pool_.begin(), pool_.end(),
-                                      [](const auto& a, const auto& b) { return a->connections < b->connections; });
-        slot->pool = least->get();
-        slot->context = &slot->pool->context;
-        ++slot->pool->connections;  // counted from now, so that a burst of accepts spreads out
-        return slot;
-    }
-
-    // A pooled connection whose session finished (on its pool thread).
-    void pooled_done(const std::shared_ptr<connection_slot>& slot) {
-        std::lock_guard lock(slots_mutex_);
-        slot->done = true;
-        --slot->pool->connections;
-        --live_;
-        slots_.remove(slot);
-        slots_cv_.notify_all();
-    }
+    using session_type = driver::basic_session<Socket, connection>;
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -7692,14 +9277,28 @@ private:
         return true;
     }
 
+    static std::string describe_peer(const Socket& socket) {
+        std::error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        if (ec) return "unknown";
+        if constexpr (requires { ep.address(); ep.port(); }) {
+            const auto addr = ep.address();
+            return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), ep.port())
+                                : fmt::format("{}:{}", addr.to_string(), ep.port());
+        } else {
+            return "local";
+        }
+    }
+
     asio::awaitable<void> accept_loop() {
         for (;;) {
-            auto slot = make_slot();
-            auto [ec, socket] = co_await acceptor_->async_accept(*slot->context, detail::use_tuple);
-            if (ec || connection_count() >= state_->options.max_connections) unclaim(slot);
+            auto slot = pool_.reserve();
+            auto [ec, socket] = co_await acceptor_->async_accept(slot->context(), detail::use_tuple);
+            const bool full = connection_count() >= state_->options.max_connections;
+            if (ec || full) pool_.unreserve(slot);
             if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
             if (ec) continue;  // a connection that failed before we got it
-            if (connection_count() >= state_->options.max_connections) {
+            if (full) {
                 std::error_code ignored;
                 socket.close(ignored);  // refused cleanly: the client sees the connection close
                 state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
@@ -7712,91 +9311,48 @@ private:
         }
     }
 
-    // A pool slot that will not run a connection after all.
-    void unclaim(const std::shared_ptr<connection_slot>& slot) {
-        if (!slot->pool) return;
-        std::lock_guard lock(slots_mutex_);
-        --slot->pool->connections;
-        slot->pool = nullptr;
-    }
-
-    void launch(const std::shared_ptr<connection_slot>& slot, Socket socket) {
+    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Socket socket) {
         const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
-        auto conn = std::make_shared<connection_type>(std::move(socket), state_, id);
-        slot->connection = conn;
-        auto state = state_;
-        {
-            std::unique_lock lock(slots_mutex_);
-            reap(lock);
-            ++live_;
-            slots_.push_back(slot);
-        }
-        // The completion handler owns the connection until its session has finished.
-        asio::co_spawn(*slot->context, conn->run(), [this, state, id, conn, slot](std::exception_ptr e) mutable {
-            conn.reset();
-            if (slot->pool) pooled_done(slot);
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by: {}",
-                               ex.what());
-            } catch (...) {
-                state->log.log(log_level::error, id, "session", error::handler_exception, "session ended by an exception");
-            }
-        });
-        if (slot->pool) return;
-        std::lock_guard lock(slots_mutex_);
-        slot->thread = std::thread([this, raw = slot.get()] {
-            raw->context->run();
-            std::lock_guard guard(slots_mutex_);
-            raw->done = true;
-            --live_;
-            slots_cv_.notify_all();
-            // The acceptor's thread joins this one and frees its executor (descriptors included)
-            // right away; without an acceptor, the next launch or wait does.
-            if (acceptor_)
-                asio::post(accept_context_, [this] {
-                    std::unique_lock lock(slots_mutex_);
-                    reap(lock);
-                });
+        std::random_device rd;
+        const auto& o = state_->options;
+        std::string peer = describe_peer(socket);
+        auto session = std::make_shared<session_type>(
+            std::move(socket), driver::session_io_options{o.timeouts.write, o.socket_unsent_limit, o.outqueue_full_bytes},
+            state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
+        std::weak_ptr<session_type> weak = session;
+        auto close = [weak](std::error_code reason) {
+            if (auto s = weak.lock()) s->logic().close(reason);
+        };
+        pool_.launch(slot, std::move(close), [&](asio::io_context& context) {
+            // The completion handler owns the session until it has finished.
+            asio::co_spawn(context, session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
+                session.reset();
+                pool_.finished(slot);
+                if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
+            });
         });
     }
 
-    // Joins the threads of finished connections. Called with the lock held.
-    void reap(std::unique_lock<std::mutex>&) {
-        for (auto it = slots_.begin(); it != slots_.end();) {
-            if ((*it)->done) {
-                if ((*it)->thread.joinable()) (*it)->thread.join();
-                it = slots_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-
-    std::shared_ptr<detail::server_state<Socket>> state_;
+    std::shared_ptr<detail::server_state> state_;
     // Before the acceptor's executor: a pending accept holds a socket of a pool thread's
     // executor, so that executor must outlive the acceptor's.
-    std::vector<std::unique_ptr<pool_thread>> pool_;
+    driver::executor_pool pool_;
     asio::io_context accept_context_{1};
+    std::mutex accept_mutex_;
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
     asio::ip::tcp::endpoint local_;
     std::thread acceptor_thread_;
     std::atomic<std::uint64_t> next_connection_id_{1};
-
-    mutable std::mutex slots_mutex_;
-    std::condition_variable slots_cv_;
-    std::list<std::shared_ptr<connection_slot>> slots_;
-    std::size_t live_ = 0;
 };
 
 /// The server over TCP.
 using server = basic_server<asio::ip::tcp::socket>;
-/// A connection over TCP, as handlers receive it.
-using connection = basic_connection<asio::ip::tcp::socket>;
-/// A stream over TCP, as handlers receive it.
-using stream = basic_stream<asio::ip::tcp::socket>;
+
+/// Former names, from when connections and streams were templates on the transport.
+template <class Socket>
+using basic_connection [[deprecated("use rtmpx::connection")]] = connection;
+template <class Socket>
+using basic_stream [[deprecated("use rtmpx::stream")]] = stream;
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/server.hpp ----

@@ -15,7 +15,7 @@ std::string two_tu_a() {
     rtmpx::amf0::decode(bytes, back, ec);
     if (ec || !(back == v)) return "amf0 round trip failed";
 
-    rtmpx::frame_queue<int> queue(4);
+    rtmpx::driver::frame_queue<int> queue(4);
     if (!queue.try_push(7) || queue.front() == nullptr || *queue.front() != 7) return "frame_queue failed";
     queue.pop();
 

@@ -14,7 +14,7 @@ std::string two_tu_b() {
     std::error_code ec;
     if (!rtmpx::amf0::decode_all(bytes, values, ec) || values.size() != 2) return "amf0 decode_all failed";
 
-    rtmpx::frame_queue<rtmpx::encoded_frame> frames(2);
+    rtmpx::driver::frame_queue<rtmpx::encoded_frame> frames(2);
     if (!frames.empty()) return "frame_queue not empty";
 
     rtmpx::canvas picture(16, 16);

@@ -9,8 +9,9 @@
 #include <variant>
 #include <vector>
 
-#include <rtmpx/amf0.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/format.hpp>
+#include <rtmpx/protocol/commands.hpp>
 
 #include "fuzz_common.hpp"
 
@@ -38,16 +39,16 @@ void check_round_trip(const std::vector<value>& values, const rtmpx::amf_limits&
 }
 
 // The input as the body of a message of `type`, through decode_message and parse_command.
-void check_message(std::span<const std::byte> body, rtmpx::message_type type, const rtmpx::amf_limits& limits) {
-    rtmpx::message m;
+void check_message(std::span<const std::byte> body, rtmpx::protocol::message_type type, const rtmpx::amf_limits& limits) {
+    rtmpx::protocol::message m;
     m.header.type = type;
     m.payload.assign(body.begin(), body.end());
     std::error_code ec;
-    auto decoded = rtmpx::decode_message(std::move(m), ec, limits);
+    auto decoded = rtmpx::protocol::decode_message(std::move(m), ec, limits);
     if (ec) return;
-    if (auto* c = std::get_if<rtmpx::command>(&decoded)) {
+    if (auto* c = std::get_if<rtmpx::protocol::command>(&decoded)) {
         std::error_code pec;
-        auto typed = rtmpx::parse_command(std::move(*c), pec);
+        auto typed = rtmpx::protocol::parse_command(std::move(*c), pec);
         (void)typed;
     }
 }
@@ -80,8 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     // As a command body: type 20 directly, type 17 after its format byte; as data (type 18).
-    check_message(in, rtmpx::message_type::command_amf0, limits);
-    check_message(in, rtmpx::message_type::command_amf3, limits);
-    check_message(in, rtmpx::message_type::data_amf0, limits);
+    check_message(in, rtmpx::protocol::message_type::command_amf0, limits);
+    check_message(in, rtmpx::protocol::message_type::command_amf3, limits);
+    check_message(in, rtmpx::protocol::message_type::data_amf0, limits);
     return 0;
 }

@@ -12,8 +12,8 @@
 #include <variant>
 #include <vector>
 
-#include <rtmpx/detail/chunk_reader.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/protocol/chunk_reader.hpp>
+#include <rtmpx/protocol/commands.hpp>
 
 #include "fuzz_common.hpp"
 
@@ -22,7 +22,6 @@ namespace {
 rtmpx::chunk_limits limits_for(std::uint8_t control) {
     rtmpx::chunk_limits l;
     if ((control & 0x80) != 0) {
-        l.max_chunk_size = 1024;
         l.max_message_size = 2048;
         l.max_chunk_streams = 4;
         l.max_reassembly_bytes = 3000;
@@ -30,15 +29,15 @@ rtmpx::chunk_limits limits_for(std::uint8_t control) {
     return l;
 }
 
-void decode(rtmpx::message m, const rtmpx::amf_limits& amf, bool nested) {
+void decode(rtmpx::protocol::message m, const rtmpx::amf_limits& amf, bool nested) {
     std::error_code ec;
-    auto decoded = rtmpx::decode_message(std::move(m), ec, amf);
+    auto decoded = rtmpx::protocol::decode_message(std::move(m), ec, amf);
     if (ec) return;
-    if (auto* c = std::get_if<rtmpx::command>(&decoded)) {
+    if (auto* c = std::get_if<rtmpx::protocol::command>(&decoded)) {
         std::error_code pec;
-        auto typed = rtmpx::parse_command(std::move(*c), pec);
+        auto typed = rtmpx::protocol::parse_command(std::move(*c), pec);
         (void)typed;
-    } else if (auto* a = std::get_if<rtmpx::aggregate_message>(&decoded); a && !nested) {
+    } else if (auto* a = std::get_if<rtmpx::protocol::aggregate_message>(&decoded); a && !nested) {
         for (auto& part : a->parts) decode(std::move(part), amf, true);
     }
 }
@@ -53,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rtmpx::amf_limits amf;
     amf.max_elements = 4096;
 
-    rtmpx::detail::chunk_reader reader(limits);
+    rtmpx::protocol::chunk_reader reader(limits);
     rtmpx_fuzz::piece_sizes pieces(control);
     std::vector<std::byte> pending;  // received, not yet consumed (a partial chunk header)
     std::size_t offset = 0;
@@ -73,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             used += step;
             RTMPX_FUZZ_CHECK(reader.buffered_bytes() <= limits.max_reassembly_bytes);
             RTMPX_FUZZ_CHECK(reader.live_chunk_streams() <= limits.max_chunk_streams);
-            RTMPX_FUZZ_CHECK(reader.chunk_size() <= limits.max_chunk_size);
+            RTMPX_FUZZ_CHECK(reader.chunk_size() >= 1 && reader.chunk_size() <= 0x7fffffffu);
             if (ec) {
                 // A failed reader stays failed and consumes nothing more.
                 std::error_code again;
@@ -83,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             }
             if (!reader.has_message()) break;
-            rtmpx::message m = reader.take_message();
+            rtmpx::protocol::message m = reader.take_message();
             RTMPX_FUZZ_CHECK(m.payload.size() <= limits.max_message_size);
             RTMPX_FUZZ_CHECK(m.header.chunk_stream_id >= 2 && m.header.chunk_stream_id <= 65599);
             decode(std::move(m), amf, false);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Fuzz target: the server handshake fed in pieces; S0 S1 S2 well-formed, nothing read past C2.
+// Fuzz target: both handshake sides fed in pieces; S0 S1 S2 (and C2) well-formed, nothing read past the end.
 //
 // Input: one control byte choosing the piece sizes (see fuzz_common.hpp), then the client bytes
 // (C0 C1 C2 and whatever follows).
@@ -10,11 +10,11 @@
 #include <system_error>
 #include <vector>
 
-#include <rtmpx/detail/handshake.hpp>
+#include <rtmpx/protocol/handshake.hpp>
 
 #include "fuzz_common.hpp"
 
-namespace hs = rtmpx::detail;
+namespace hs = rtmpx::protocol;
 
 namespace {
 
@@ -103,5 +103,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!failed && input.size() >= c0_c1_size) RTMPX_FUZZ_CHECK(output_seen);
     shake.consume_output();
     RTMPX_FUZZ_CHECK(shake.output().empty());
+
+    // The same bytes as a server's S0 S1 S2, to the client side: it consumes at most S0 S1 S2,
+    // answers S1 with C2 = S1, and fails only on a bad S0.
+    hs::client_handshake client(0x5eedu ^ control);
+    RTMPX_FUZZ_CHECK(client.output().size() == c0_c1_size);
+    client.consume_output();
+    rtmpx_fuzz::piece_sizes client_pieces(control);
+    std::size_t client_used = 0;
+    for (std::size_t at = 0; at < input.size();) {
+        const std::size_t n = client_pieces.next(input.size() - at);
+        std::error_code ec;
+        const std::size_t used = client.put(input.subspan(client_used, at + n - client_used), ec);
+        client_used += used;
+        at += n;
+        if (ec) {
+            RTMPX_FUZZ_CHECK(client_used == 0 && input[0] != std::byte{hs::handshake_rtmp_version});
+            break;
+        }
+        RTMPX_FUZZ_CHECK(client_used == std::min(at, all_size));
+        if (client_used >= c0_c1_size && !client.output().empty()) {
+            const auto s1 = input.subspan(1, hs::handshake_packet_size);
+            RTMPX_FUZZ_CHECK(std::equal(s1.begin(), s1.end(), client.output().begin(), client.output().end()));
+            client.consume_output();
+        }
+        RTMPX_FUZZ_CHECK(client.done() == (client_used == all_size));
+    }
     return 0;
 }

@@ -42,13 +42,9 @@ for target in "${targets[@]}"; do
     mkdir -p "$work/corpus" "$work/artifacts"
     cp "$source_dir/corpus/$target/"* "$work/corpus/"
 
-    extra=()
-    # The session target runs a server with threads: keep it in one process.
-    [[ $target == session ]] && extra+=(-fork=0)
-
     echo "== $target: ${seconds}s"
     "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-        -artifact_prefix="$work/artifacts/" "${extra[@]}" "$work/corpus" >"$work/log.txt" 2>&1
+        -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log.txt" 2>&1
     rc=$?
 
     execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$work/log.txt" | tail -n 1)

@@ -1,198 +1,168 @@
 // SPDX-License-Identifier: MIT
-// Fuzz target: whole sessions of one long-lived server, each input being what a client sends.
+// Fuzz target: one server session, sans I/O, fed what a client sends, with time passed by hand.
 //
 // Input: the client-to-server bytes from C0 on (the seed corpus holds recorded sessions, so a
-// valid handshake prefix comes from there). Each input gets a fresh local socket pair; the server
-// serves one end, the input is written to the other, whose write side is then shut down, and
-// whatever the server sends is read until it closes. The server is created once, so a crash, a
-// leak or a connection that never ends shows up in whichever input caused it.
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
+// valid handshake prefix comes from there). The session gets them in pieces whose sizes the last
+// input byte decides; between pieces 10 ms pass, the owner answers deferred calls, every playing
+// stream gets a frame and the output is "written". After the input, time runs on for a minute:
+// a session that plays nothing must have closed by then. Everything is deterministic: no socket,
+// no thread, no clock.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <asio/io_context.hpp>
-#include <asio/local/connect_pair.hpp>
-#include <asio/local/stream_protocol.hpp>
-
-#include <rtmpx/server.hpp>
+#include <rtmpx/protocol/server_session.hpp>
 
 #include "fuzz_common.hpp"
 
 namespace {
 
-using local_socket = asio::local::stream_protocol::socket;
-using local_server = rtmpx::basic_server<local_socket>;
-using local_connection = rtmpx::basic_connection<local_socket>;
-using local_stream = rtmpx::basic_stream<local_socket>;
-using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using rtmpx::protocol::call_outcome;
+using rtmpx::protocol::time_point;
 
 rtmpx::server_options fuzz_options() {
     rtmpx::server_options o;
     o.timeouts.handshake = 1s;
     o.timeouts.connect = 1s;
     o.timeouts.idle = 1s;
-    o.timeouts.call = 1s;
-    o.timeouts.write = 1s;
     o.timeouts.ping = 50ms;  // so that pings go out (and their answers matter) within a session
-    o.default_render_rate = 200;
+    o.max_streams_per_connection = 4;
+    o.max_pending_calls = 4;
+    o.max_queued_messages = 256;
+    o.max_queued_bytes = 1u << 20;
     return o;
 }
 
-// The handlers a small render server would have: app "live", streams of raw frames, a few calls.
-void install_handlers(local_server& server) {
-    server.install([](local_connection& c, const rtmpx::connect_event& e) {
-        if (!e.is_create) return true;
-        if (e.command.app != "live") return false;
-        c.on_stream([](local_stream& s, const rtmpx::stream_event& se) {
-            if (!se.is_create) return true;
-            s.on_frame([n = 0u](local_stream&, rtmpx::encoded_frame& out, bool queue_full) mutable {
-                if (queue_full) return true;  // skip a frame
-                const bool key = n % 8 == 0;
-                out.data = {std::byte(key ? 0x17 : 0x27), std::byte{1}, std::byte{0}, std::byte{0}, std::byte{0},
-                            std::byte(n & 0xff)};
-                out.key_frame = key;
-                ++n;
-                return true;
-            });
-            s.on_render([](local_stream&) { return true; });
-            s.on_pause([](local_stream&, const rtmpx::pause_event&) { return true; });
-            s.on_play([](local_stream&, rtmpx::play_event& pe) {
-                if (pe.stream_name == "refused") return false;
-                if (pe.is_start) pe.video_data.data = {std::byte{0x17}, std::byte{0}};
-                return true;
-            });
-            return true;
-        });
-        c.on_call("echo", [](local_connection&, const rtmpx::call_event& call, rtmpx::amf0::value& out) {
-            out = call.arguments.empty() ? rtmpx::amf0::value::null() : call.arguments[0];
-            return true;
-        });
-        c.on_call("fail", [](local_connection&, const rtmpx::call_event&, rtmpx::amf0::value& out) {
-            out = rtmpx::status_info("error", "Fuzz.Failed", "asked to fail");
-            return false;
-        });
-        // Any other procedure: ask the client back and answer with its first value.
-        c.on_call([](local_connection& conn, const rtmpx::call_event& call,
-                     rtmpx::amf0::value& out) -> asio::awaitable<bool> {
-            // (named locals: GCC 12 rejects a string literal argument inside a coroutine lambda)
-            std::string name = "ask";
-            std::vector<rtmpx::amf0::value> args{rtmpx::amf0::value(call.procedure)};
-            auto answer = co_await conn.call_with_timeout(std::move(name), std::move(args), 300ms);
-            if (answer.error || !answer.ok) co_return false;
-            out = answer.values.empty() ? rtmpx::amf0::value::null() : answer.values[0];
-            co_return true;
-        });
-        return true;
-    });
-}
+// The owner a small render server would be: app "live", some streams and plays refused, calls
+// answered at once, later, or by calling the client back.
+struct owner {
+    rtmpx::protocol::server_session<owner>* session = nullptr;
+    time_point now{};
+    std::vector<std::pair<double, std::string>> deferred;  // calls to answer on a later tick
+    std::vector<std::uint32_t> streams;
+    int play_events = 0;
+    int deleted = 0;
 
-// RTMPX_FUZZ_VERBOSE=1 prints the server's log and what each input got back.
-const bool verbose = std::getenv("RTMPX_FUZZ_VERBOSE") != nullptr;
-
-local_server& server() {
-    // Constructed on first use; its destructor (stop: end every connection, join every thread)
-    // runs at exit, before the leak checker looks.
-    static local_server instance(fuzz_options());
-    static const bool installed = [] {
-        install_handlers(instance);
-        // Every record is formatted (that code runs too) but printed only when verbose.
-        instance.set_logger(
-            [](const rtmpx::log_record& r) {
-                if (verbose)
-                    std::fprintf(stderr, "[%llu %.*s] %.*s\n", static_cast<unsigned long long>(r.connection_id),
-                                 static_cast<int>(r.category.size()), r.category.data(),
-                                 static_cast<int>(r.message.size()), r.message.data());
-            },
-            rtmpx::log_level::trace);
-        return true;
-    }();
-    (void)installed;
-    return instance;
-}
-
-asio::io_context& client_context() {
-    static asio::io_context io;
-    return io;
-}
-
-int remaining_ms(clock_type::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count();
-    return left > 0 ? static_cast<int>(left) : 0;
-}
-
-// Reads what is there without blocking; false once the server has closed its side.
-bool drain(int fd, std::size_t& received) {
-    std::byte buf[16384];
-    for (;;) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) {
-            received += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-        if (n < 0 && errno == EINTR) continue;
-        return false;  // end of stream or an error (a reset)
+    bool on_connect(const rtmpx::protocol::connect_command& c) {
+        if (c.app == "fail") session->close(rtmpx::error::handler_exception, false);
+        return c.app == "live";
     }
+    bool on_create_stream(std::uint32_t id, const rtmpx::amf0::value&) {
+        RTMPX_FUZZ_CHECK(id != 0);
+        if (id % 3 == 0) return false;
+        streams.push_back(id);
+        return true;
+    }
+    bool on_play(rtmpx::protocol::play_request& r) {
+        ++play_events;
+        if (r.is_start && r.stream_name == "refused") return false;
+        r.video_data = {std::byte{0x17}, std::byte{0}};
+        return true;
+    }
+    bool on_pause(std::uint32_t, bool pause, double) { return pause || play_events % 2 == 0; }
+    void on_receive_video(std::uint32_t, bool) {}
+    void on_stream_deleted(std::uint32_t id, std::error_code) {
+        ++deleted;
+        std::erase(streams, id);
+    }
+    void on_call(rtmpx::protocol::command& c) {
+        if (c.name == "later") {
+            deferred.emplace_back(c.transaction_id, c.name);
+        } else if (c.name == "ask") {
+            std::error_code ec;
+            session->call("question", {rtmpx::amf0::value(c.name)}, now + 300ms, ec);
+            session->answer_call(c.transaction_id, c.name, ec ? call_outcome::refused : call_outcome::ok,
+                                 ec ? rtmpx::protocol::status_info("error", "Fuzz.Busy", ec.message()) : rtmpx::amf0::value());
+        } else if (c.name == "fail") {
+            session->answer_call(c.transaction_id, c.name, call_outcome::refused, rtmpx::protocol::status_info("error", "Fuzz.Failed", "no"));
+        } else if (c.name == "throw") {
+            session->answer_call(c.transaction_id, c.name, call_outcome::threw, {});
+        } else if (c.name == "echo") {
+            session->answer_call(c.transaction_id, c.name, call_outcome::ok,
+                                 c.arguments.empty() ? rtmpx::amf0::value() : std::move(c.arguments[0]));
+        } else {
+            session->answer_call(c.transaction_id, c.name, call_outcome::not_found, {});
+        }
+    }
+    void on_call_answered(double, rtmpx::protocol::call_result&&) {}
+    void on_refused(std::error_code why, std::uint32_t) { RTMPX_FUZZ_CHECK(why); }
+};
+
+// A key frame and an inter frame, with one configuration.
+rtmpx::protocol::shared_frame make_frame(bool key) {
+    static const auto config = [] {
+        auto c = std::make_shared<rtmpx::protocol::stream_config>();
+        c->metadata = std::make_shared<const std::vector<std::byte>>(std::vector<std::byte>{std::byte{0x02}, std::byte{0}, std::byte{0}});
+        c->sequence_header = std::make_shared<const std::vector<std::byte>>(std::vector<std::byte>{std::byte{0x17}, std::byte{0}});
+        return std::shared_ptr<const rtmpx::protocol::stream_config>(c);
+    }();
+    auto f = std::make_shared<rtmpx::protocol::media_frame>();
+    f->tag = {std::byte(key ? 0x17 : 0x27), std::byte{1}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0x42}};
+    f->key_frame = key;
+    f->config = config;
+    return f;
 }
 
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    local_server& srv = server();
+    static const rtmpx::server_options options = fuzz_options();
+    const auto input = rtmpx_fuzz::as_bytes(data, size);
+    rtmpx_fuzz::piece_sizes pieces(size > 0 ? data[size - 1] : 0);
 
-    local_socket client(client_context());
-    local_socket server_end(client_context());
-    asio::local::connect_pair(client, server_end);
-    srv.serve(std::move(server_end));
-    const int fd = client.native_handle();
+    owner o;
+    o.now = time_point{} + 1h;
+    rtmpx::protocol::server_session<owner> session(o, options, o.now, 42);
+    o.session = &session;
 
-    // Write the input while reading whatever comes back, so neither side can block the other.
-    const auto deadline = clock_type::now() + 100ms;
-    std::size_t written = 0;
-    std::size_t received = 0;
-    bool open = true;
-    while (written < size && open) {
-        pollfd pfd{fd, POLLIN | POLLOUT, 0};
-        if (::poll(&pfd, 1, remaining_ms(deadline)) <= 0) break;
-        if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0) open = drain(fd, received);
-        if (open && (pfd.revents & POLLOUT) != 0) {
-            const ssize_t n = ::send(fd, data + written, size - written, MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n > 0) {
-                written += static_cast<std::size_t>(n);
-            } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                break;  // the server closed first
-            }
+    // What the driver does after input or time: answer what waits, feed frames, write the output.
+    std::size_t tick = 0;
+    auto drive = [&] {
+        if (!o.deferred.empty()) {
+            const auto [txn, name] = o.deferred.front();
+            o.deferred.erase(o.deferred.begin());
+            session.answer_call(txn, name, tick % 2 ? call_outcome::ok : call_outcome::refused, rtmpx::amf0::value(1));
         }
-    }
-    ::shutdown(fd, SHUT_WR);
+        for (const auto id : o.streams) session.send_frame(id, make_frame(tick % 8 == 0));
+        ++tick;
+        auto& out = session.output();
+        RTMPX_FUZZ_CHECK(out.unwritten_bytes() <= options.max_queued_bytes + (64u << 10));
+        if (out.has_pending()) {
+            RTMPX_FUZZ_CHECK(out.begin_write().size() > 0);
+            out.end_write();
+        }
+        RTMPX_FUZZ_CHECK(session.closing() || session.next_deadline());
+    };
 
-    // Read until the server closes (the end of our input ends its session) or the time is up.
-    while (open) {
-        pollfd pfd{fd, POLLIN, 0};
-        if (::poll(&pfd, 1, remaining_ms(deadline)) <= 0) break;
-        open = drain(fd, received);
+    std::vector<std::byte> pending;
+    std::size_t fed = 0;
+    while (fed < input.size() && !session.closing()) {
+        const std::size_t n = pieces.next(input.size() - fed);
+        pending.insert(pending.end(), input.begin() + static_cast<std::ptrdiff_t>(fed),
+                       input.begin() + static_cast<std::ptrdiff_t>(fed + n));
+        fed += n;
+        const std::size_t used = session.put(pending, o.now);
+        RTMPX_FUZZ_CHECK(used <= pending.size());
+        pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(used));
+        RTMPX_FUZZ_CHECK(session.closing() || pending.size() <= 18);  // at most one incomplete chunk header
+        o.now += 10ms;
+        session.on_time(o.now);
+        drive();
     }
-    std::error_code ignored;
-    client.close(ignored);
-    if (verbose)
-        std::fprintf(stderr, "session_fuzz: wrote %zu of %zu bytes, received %zu, server %s\n", written, size,
-                     received, open ? "still open after 100 ms" : "closed");
-
-    // Every connection must end soon after its client has gone; one that does not is a hang.
-    if (!srv.wait_for(5s)) {
-        std::fprintf(stderr, "session_fuzz: a connection is still running 5 s after its client closed\n");
-        std::abort();
+    // The client says no more: time runs on; every timeout that applies fires.
+    for (int i = 0; i < 600 && !session.closing(); ++i) {
+        o.now += 100ms;
+        if (const auto next = session.next_deadline()) RTMPX_FUZZ_CHECK(*next > o.now - 1s);
+        session.on_time(o.now);
+        drive();
     }
+    RTMPX_FUZZ_CHECK(session.closing() || session.playing_streams() > 0);
+    session.finish({});
+    RTMPX_FUZZ_CHECK(o.streams.empty());
     return 0;
 }

@@ -15,11 +15,10 @@
 #include "test_client.hpp"
 
 using namespace rtmpx;
+using namespace rtmpx::protocol;
 using namespace std::chrono_literals;
 using rtmpx_test::is_command;
-using rtmpx_test::local_connection;
 using rtmpx_test::local_server;
-using rtmpx_test::local_stream;
 using rtmpx_test::status_code;
 using rtmpx_test::test_client;
 
@@ -47,9 +46,9 @@ std::uint32_t frame_number(const std::vector<std::byte>& tag) {
 
 // A server whose "live" app plays `source` on every stream.
 void install_broadcast_app(local_server& srv, std::shared_ptr<broadcast> source) {
-    srv.install([source](local_connection& c, const connect_event& e) {
+    srv.install([source](connection& c, const connect_event& e) {
         if (!e.is_create) return true;
-        c.on_stream([source](local_stream& s, const stream_event& se) {
+        c.on_stream([source](rtmpx::stream& s, const stream_event& se) {
             if (se.is_create) s.use_broadcast(source);
             return true;
         });
@@ -100,12 +99,12 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
 
 TEST_SUITE("broadcast") {
     TEST_CASE("gop_cache keeps the frames since the last key frame, within its limits") {
-        detail::gop_cache cache(4, 100);
+        protocol::gop_cache cache(4, 100);
         auto make = [](bool key, std::size_t bytes) {
-            auto f = std::make_shared<detail::broadcast_frame>();
+            auto f = std::make_shared<protocol::media_frame>();
             f->key_frame = key;
             f->tag.resize(bytes);
-            return detail::shared_frame(f);
+            return protocol::shared_frame(f);
         };
         cache.add(make(false, 10));  // no key frame yet: nothing to start from
         CHECK(cache.frames().empty());
@@ -270,18 +269,18 @@ TEST_SUITE("broadcast") {
         o.threads = 2;
         std::atomic<int> closes{0};
         local_server srv(o);
-        srv.install([&](local_connection& c, const connect_event& e) {
+        srv.install([&](connection& c, const connect_event& e) {
             if (!e.is_create) {
                 ++closes;
                 return true;
             }
-            c.on_call("thread", [](local_connection&, const call_event&, amf0::value& out) {
+            c.on_call("thread", [](connection&, const call_event&, amf0::value& out) {
                 out = static_cast<double>(std::hash<std::thread::id>{}(std::this_thread::get_id()) % 1000000);
                 return true;
             });
-            c.on_stream([](local_stream& s, const stream_event& se) {
+            c.on_stream([](rtmpx::stream& s, const stream_event& se) {
                 if (!se.is_create) return true;
-                s.on_frame([n = 0u](local_stream&, encoded_frame& out, bool) mutable {
+                s.on_frame([n = 0u](rtmpx::stream&, encoded_frame& out, bool) mutable {
                     out.data = frame_tag(n, n % 10 == 0);
                     out.key_frame = n++ % 10 == 0;
                     return true;
@@ -313,9 +312,9 @@ TEST_SUITE("broadcast") {
 
     TEST_CASE("the replies to one command leave in one write") {
         local_server srv;
-        srv.install([](local_connection& c, const connect_event& e) {
+        srv.install([](connection& c, const connect_event& e) {
             if (!e.is_create) return true;
-            c.on_call("writes", [](local_connection& conn, const call_event&, amf0::value& out) {
+            c.on_call("writes", [](connection& conn, const call_event&, amf0::value& out) {
                 out = static_cast<double>(conn.statistics().writes);
                 return true;
             });
@@ -330,6 +329,7 @@ TEST_SUITE("broadcast") {
         client.send(command{"writes", 3, amf0::value::null(), {}});
         auto r = client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); });
         REQUIRE(r);
-        CHECK(std::get<command>(*r).arguments.at(0).as_number() == 2);
+        // S0 S1 S2, then one write for each command's replies.
+        CHECK(std::get<command>(*r).arguments.at(0).as_number() == 3);
     }
 }

@@ -14,7 +14,8 @@
 
 #include <fmt/format.h>
 
-#include <rtmpx/amf0.hpp>
+#include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/format.hpp>
 
 #include "../support.hpp"
 

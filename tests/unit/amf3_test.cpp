@@ -10,9 +10,10 @@
 
 #include <fmt/format.h>
 
-#include <rtmpx/amf0.hpp>
-#include <rtmpx/detail/amf3_decoder.hpp>
-#include <rtmpx/detail/amf3_encoder.hpp>
+#include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/format.hpp>
+#include <rtmpx/amf/amf3_decoder.hpp>
+#include <rtmpx/amf/amf3_encoder.hpp>
 
 #include "../support.hpp"
 

@@ -4,23 +4,23 @@
 
 #include <random>
 
-#include <rtmpx/detail/chunk_reader.hpp>
-#include <rtmpx/detail/chunk_writer.hpp>
+#include <rtmpx/protocol/chunk_reader.hpp>
+#include <rtmpx/protocol/chunk_writer.hpp>
 
 #include "../support.hpp"
 
-using rtmpx::message_header;
-using rtmpx::message_type;
+using rtmpx::protocol::message_header;
+using rtmpx::protocol::message_type;
 using rtmpx::rtmp_timestamp;
-using rtmpx::detail::chunk_reader;
-using rtmpx::detail::chunk_writer;
-using rtmpx::detail::chunked_output;
+using rtmpx::protocol::chunk_reader;
+using rtmpx::protocol::chunk_writer;
+using rtmpx::protocol::chunked_output;
 using rtmpx_test::bytes;
 
 namespace {
 
 message_header video_header(std::uint32_t ts, std::uint32_t stream = 1) {
-    return message_header{rtmpx::chunk_stream::video, message_type::video, rtmp_timestamp(ts), stream};
+    return message_header{rtmpx::protocol::chunk_stream::video, message_type::video, rtmp_timestamp(ts), stream};
 }
 
 } // namespace
@@ -146,11 +146,11 @@ TEST_SUITE("chunk_writer") {
             for (int round = 0; round < 60; ++round) {
                 // A sequence of messages over a few chunk streams, timestamps moving mostly forward,
                 // sometimes back, sometimes past the extended-timestamp threshold.
-                std::vector<rtmpx::message> sent;
+                std::vector<rtmpx::protocol::message> sent;
                 std::uint32_t ts = rng() % 2 ? 0 : 0xfffff0 + rng() % 32;
                 const int count = 1 + static_cast<int>(rng() % 20);
                 for (int i = 0; i < count; ++i) {
-                    rtmpx::message m;
+                    rtmpx::protocol::message m;
                     m.header.chunk_stream_id = csids[rng() % std::size(csids)];
                     m.header.type = types[rng() % std::size(types)];
                     m.header.stream_id = rng() % 3;
@@ -171,9 +171,7 @@ TEST_SUITE("chunk_writer") {
                 for (const auto& m : sent) w.write(m.header, m.payload, out);
                 const auto wire = out.flatten();
 
-                rtmpx::chunk_limits lim;
-                lim.max_chunk_size = 65536;
-                chunk_reader r(lim);
+                chunk_reader r;
                 // Announce the writer's chunk size to the reader as a session would.
                 if (chunk_size != 128) {
                     auto scs = bytes({0x02, 0, 0, 0, 0, 0, 4, 0x01, 0, 0, 0, 0});
@@ -183,7 +181,7 @@ TEST_SUITE("chunk_writer") {
                     REQUIRE(r.has_message());
                     r.take_message();
                 }
-                std::vector<rtmpx::message> got;
+                std::vector<rtmpx::protocol::message> got;
                 std::span<const std::byte> rest(wire);
                 const std::size_t step = 1 + rng() % 5000;
                 std::vector<std::byte> pending;

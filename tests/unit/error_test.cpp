@@ -12,7 +12,7 @@ TEST_SUITE("error") {
         CHECK(ec.category().name() == std::string("rtmpx"));
         CHECK(ec.message() == "message length above the configured maximum");
         CHECK(ec == rtmpx::error::message_too_large);
-        CHECK((ec != rtmpx::error::chunk_size_too_large));
+        CHECK((ec != rtmpx::error::reassembly_limit));
     }
 
     TEST_CASE("errors compare equal to the condition that groups them") {

@@ -5,11 +5,11 @@
 #include <memory>
 #include <thread>
 
-#include <rtmpx/frame_queue.hpp>
+#include <rtmpx/driver/frame_queue.hpp>
 
 TEST_SUITE("frame_queue") {
     TEST_CASE("a queue holds exactly its capacity and hands items out in order") {
-        rtmpx::frame_queue<std::unique_ptr<int>> q(3);
+        rtmpx::driver::frame_queue<std::unique_ptr<int>> q(3);
         CHECK(q.capacity() == 3);
         CHECK(q.front() == nullptr);
         for (int i = 0; i < 3; ++i) CHECK(q.try_push(std::make_unique<int>(i)));
@@ -30,7 +30,7 @@ TEST_SUITE("frame_queue") {
     TEST_CASE("items left in the queue are destroyed with it") {
         auto counter = std::make_shared<int>(0);
         {
-            rtmpx::frame_queue<std::shared_ptr<int>> q(4);
+            rtmpx::driver::frame_queue<std::shared_ptr<int>> q(4);
             q.try_push(std::shared_ptr<int>(counter));
             q.try_push(std::shared_ptr<int>(counter));
             CHECK(counter.use_count() == 3);
@@ -40,7 +40,7 @@ TEST_SUITE("frame_queue") {
 
     TEST_CASE("two threads pass a million sequence numbers in order with none lost") {
         constexpr std::uint64_t count = 1'000'000;
-        rtmpx::frame_queue<std::uint64_t> q(64);
+        rtmpx::driver::frame_queue<std::uint64_t> q(64);
         std::thread producer([&] {
             for (std::uint64_t i = 0; i < count; ++i) {
                 std::uint64_t v = i;

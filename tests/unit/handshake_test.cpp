@@ -2,7 +2,7 @@
 // Tests for detail/handshake.hpp: versions, plain and FP9 digest replies, split input, C2 boundary.
 #include <doctest/doctest.h>
 
-#include <rtmpx/detail/handshake.hpp>
+#include <rtmpx/protocol/handshake.hpp>
 
 #include <algorithm>
 #include <array>
@@ -15,7 +15,7 @@
 #include "../support.hpp"
 
 using rtmpx::detail::hmac_sha256;
-using rtmpx::detail::server_handshake;
+using rtmpx::protocol::server_handshake;
 using rtmpx_test::bytes;
 using rtmpx_test::concat;
 
@@ -312,9 +312,9 @@ TEST_SUITE("handshake") {
     }
 
     TEST_CASE("the library's keys are the well-known Flash Player and Flash Media Server keys") {
-        CHECK(same(rtmpx::detail::handshake_player_key, player_key));
-        CHECK(same(rtmpx::detail::handshake_server_key, server_key));
-        CHECK(rtmpx::detail::handshake_player_key.size() == 62);
-        CHECK(rtmpx::detail::handshake_server_key.size() == 68);
+        CHECK(same(rtmpx::protocol::handshake_player_key, player_key));
+        CHECK(same(rtmpx::protocol::handshake_server_key, server_key));
+        CHECK(rtmpx::protocol::handshake_player_key.size() == 62);
+        CHECK(rtmpx::protocol::handshake_server_key.size() == 68);
     }
 }

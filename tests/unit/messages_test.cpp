@@ -2,11 +2,12 @@
 // Tests for messages.hpp: every message kind from and to bytes, typed commands and builders.
 #include <doctest/doctest.h>
 
-#include <rtmpx/messages.hpp>
+#include <rtmpx/protocol/commands.hpp>
 
 #include "../support.hpp"
 
 using namespace rtmpx;
+using namespace rtmpx::protocol;
 using rtmpx_test::bytes;
 using rtmpx_test::concat;
 

@@ -8,10 +8,14 @@
 #include <string_view>
 #include <vector>
 
-#include <rtmpx/amf0.hpp>
+#include <rtmpx/amf/value.hpp>
+#include <rtmpx/amf/wire.hpp>
+#include <rtmpx/config.hpp>
 
 RTMPX_NAMESPACE_BEGIN
 namespace detail {
+
+inline void amf3_encode(const amf0::value& v, std::vector<std::byte>& out);
 
 inline void amf3_put_marker(std::vector<std::byte>& out, amf3_marker m) { put_u8(out, static_cast<std::uint8_t>(m)); }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Sans-I/O server side of the RTMP handshake: C0 C1 C2 in, S0 S1 S2 out, plain or FP9 digest.
+// Sans-I/O RTMP handshake, both sides: the server's (plain or FP9 digest) and the client's (plain).
 #pragma once
 
 #include <algorithm>
@@ -15,14 +15,14 @@
 #include <rtmpx/error.hpp>
 
 RTMPX_NAMESPACE_BEGIN
-namespace detail {
+namespace protocol {
 
 /// Size of C1, C2, S1 and S2 (RTMP 1.0 §5.2.3).
 inline constexpr std::size_t handshake_packet_size = 1536;
 /// The only protocol version C0 may carry (3 is plain RTMP; 6 would be RTMPE).
 inline constexpr std::uint8_t handshake_rtmp_version = 3;
 /// Length of an FP9 handshake digest (one SHA-256 output).
-inline constexpr std::size_t handshake_digest_size = sha256::digest_size;
+inline constexpr std::size_t handshake_digest_size = detail::sha256::digest_size;
 
 /// The 32 constant bytes that follow the text of both FP9 handshake keys.
 inline constexpr std::array<std::uint8_t, 32> handshake_key_tail = {
@@ -51,8 +51,8 @@ inline constexpr std::size_t handshake_server_key_text_size = 36;
 /// start at `base` (8 or 772): the four bytes at `base` summed, modulo 728, plus `base + 4`.
 inline std::size_t handshake_digest_position(std::span<const std::byte> packet, std::size_t base) noexcept {
     RTMPX_ASSERT(packet.size() == handshake_packet_size && (base == 8 || base == 772));
-    const std::size_t sum = std::size_t{u8(packet[base])} + u8(packet[base + 1]) + u8(packet[base + 2]) +
-                            u8(packet[base + 3]);
+    const std::size_t sum = std::size_t{detail::u8(packet[base])} + detail::u8(packet[base + 1]) + detail::u8(packet[base + 2]) +
+                            detail::u8(packet[base + 3]);
     return sum % 728 + base + 4;
 }
 
@@ -61,7 +61,26 @@ inline std::array<std::byte, handshake_digest_size> handshake_digest(std::span<c
                                                                      std::size_t position,
                                                                      std::span<const std::byte> key) noexcept {
     RTMPX_ASSERT(position + handshake_digest_size <= packet.size());
-    return hmac_sha256(key, packet.first(position), packet.subspan(position + handshake_digest_size));
+    return detail::hmac_sha256(key, packet.first(position), packet.subspan(position + handshake_digest_size));
+}
+
+/// Fills `out` from a splitmix64 generator whose state is `state`: a seed-only generator, enough
+/// for handshake padding (the handshake's random bytes protect nothing).
+inline void handshake_fill_random(std::uint64_t& state, std::span<std::byte> out) noexcept {
+    auto next = [&state]() noexcept {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    };
+    while (out.size() >= 8) {
+        detail::store_be64(out, next());
+        out = out.subspan(8);
+    }
+    if (!out.empty()) {
+        const std::uint64_t v = next();
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte((v >> (56 - 8 * i)) & 0xff);
+    }
 }
 
 /**
@@ -98,7 +117,7 @@ public:
             const auto rest = in.subspan(used);
             switch (stage_) {
             case stage::c0:
-                if (u8(rest[0]) != handshake_rtmp_version) {
+                if (detail::u8(rest[0]) != handshake_rtmp_version) {
                     failed_ = make_error_code(error::bad_handshake_version);
                     ec = failed_;
                     return used;
@@ -159,24 +178,7 @@ private:
     static constexpr std::size_t s2_offset_ = 1 + handshake_packet_size;
     static constexpr std::uint32_t server_version_ = 0x04050001;  // advertised on the digest path
 
-    // splitmix64: a seed-only generator, enough for handshake padding (not cryptographic).
-    std::uint64_t next_random() noexcept {
-        std::uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-
-    void fill_random(std::span<std::byte> out) noexcept {
-        while (out.size() >= 8) {
-            store_be64(out, next_random());
-            out = out.subspan(8);
-        }
-        if (!out.empty()) {
-            const std::uint64_t v = next_random();
-            for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte((v >> (56 - 8 * i)) & 0xff);
-        }
-    }
+    void fill_random(std::span<std::byte> out) noexcept { handshake_fill_random(rng_state_, out); }
 
     // Finds a valid client digest under either scheme; records its position.
     bool find_client_digest() noexcept {
@@ -199,15 +201,15 @@ private:
         const auto s1 = all.subspan(s1_offset_, handshake_packet_size);
         const auto s2 = all.subspan(s2_offset_, handshake_packet_size);
         all[0] = std::byte{handshake_rtmp_version};
-        store_be32(s1, server_time_);
+        detail::store_be32(s1, server_time_);
         fill_random(s1.subspan(8));
 
         used_digest_ = find_client_digest();
         if (!used_digest_) {
-            store_be32(s1.subspan(4), 0);
+            detail::store_be32(s1.subspan(4), 0);
             std::copy(c1_.begin(), c1_.end(), s2.begin());
         } else {
-            store_be32(s1.subspan(4), server_version_);
+            detail::store_be32(s1.subspan(4), server_version_);
             const std::size_t pos = handshake_digest_position(s1, client_scheme_);
             const auto s1_digest =
                 handshake_digest(s1, pos, std::span(handshake_server_key).first(handshake_server_key_text_size));
@@ -217,8 +219,8 @@ private:
             fill_random(body);
             const auto client_digest =
                 std::span<const std::byte>(c1_).subspan(client_digest_pos_, handshake_digest_size);
-            const auto signing_key = hmac_sha256(handshake_server_key, client_digest);
-            const auto signature = hmac_sha256(signing_key, body);
+            const auto signing_key = detail::hmac_sha256(handshake_server_key, client_digest);
+            const auto signature = detail::hmac_sha256(signing_key, body);
             std::copy(signature.begin(), signature.end(), s2.begin() + static_cast<std::ptrdiff_t>(body.size()));
         }
         output_pending_ = true;
@@ -237,5 +239,91 @@ private:
     bool output_pending_ = false;
 };
 
-} // namespace detail
+/**
+ * The client side of the RTMP handshake (RTMP 1.0 §5.2), plain: C0 and C1 (time, zero version
+ * bytes, random bytes) are ready in `output` from construction; once S0 and S1 are in, C2 (an
+ * echo of S1) waits there too; once S2 is in, `done` is true. Servers answer a C1 without a
+ * digest with the plain handshake, which nginx-rtmp, SRS, node-media-server and FFmpeg all do.
+ * `put` never consumes bytes past S2: they begin the chunk stream.
+ *
+ * Errors: an S0 other than 3 gives `error::bad_handshake_version`; the handshake then stays
+ * failed and consumes nothing more. S2 is not checked (servers differ in what they echo).
+ */
+class client_handshake {
+public:
+    explicit client_handshake(std::uint64_t random_seed, std::uint32_t client_time = 0) noexcept
+        : rng_state_(random_seed) {
+        out_[0] = std::byte{handshake_rtmp_version};
+        const auto c1 = std::span(out_).subspan(1, handshake_packet_size);
+        detail::store_be32(c1, client_time);
+        detail::store_be32(c1.subspan(4), 0);
+        handshake_fill_random(rng_state_, c1.subspan(8));
+        pending_ = 1 + handshake_packet_size;
+    }
+
+    /// Consumes server handshake bytes, stopping at the end of S2; returns bytes consumed.
+    std::size_t put(std::span<const std::byte> in, std::error_code& ec) noexcept {
+        if (failed_) {
+            ec = failed_;
+            return 0;
+        }
+        ec.clear();
+        std::size_t used = 0;
+        while (used < in.size() && stage_ != stage::done) {
+            const auto rest = in.subspan(used);
+            if (stage_ == stage::s0) {
+                server_version_ = detail::u8(rest[0]);
+                if (server_version_ != handshake_rtmp_version) {
+                    failed_ = make_error_code(error::bad_handshake_version);
+                    ec = failed_;
+                    return used;
+                }
+                ++used;
+                stage_ = stage::s1;
+                continue;
+            }
+            const std::size_t n = std::min(handshake_packet_size - received_, rest.size());
+            if (stage_ == stage::s1)
+                std::copy_n(rest.begin(), n, out_.begin() + static_cast<std::ptrdiff_t>(c2_offset_ + received_));
+            received_ += n;
+            used += n;
+            if (received_ < handshake_packet_size) continue;
+            received_ = 0;
+            if (stage_ == stage::s1) {
+                stage_ = stage::s2;
+                // C2 echoes S1 (copied into place above); it goes out after whatever is pending.
+                pending_ = c2_offset_ + handshake_packet_size;
+            } else {
+                stage_ = stage::done;
+            }
+        }
+        return used;
+    }
+
+    /// Bytes waiting to be sent (C0 C1, then C2), else empty. Valid until `consume_output`.
+    std::span<const std::byte> output() const noexcept {
+        return std::span<const std::byte>(out_).subspan(sent_, pending_ - sent_);
+    }
+    /// Marks the whole of `output()` as sent.
+    void consume_output() noexcept { sent_ = pending_; }
+    /// Whether S2 has been received (C2 may still wait in `output`).
+    bool done() const noexcept { return stage_ == stage::done; }
+    /// The version byte the server sent in S0 (0 before it arrives).
+    std::uint8_t server_version() const noexcept { return server_version_; }
+
+private:
+    enum class stage { s0, s1, s2, done };
+    static constexpr std::size_t c2_offset_ = 1 + handshake_packet_size;
+
+    std::array<std::byte, 1 + 2 * handshake_packet_size> out_{};  // C0 C1 C2
+    std::uint64_t rng_state_;
+    std::size_t sent_ = 0;
+    std::size_t pending_ = 0;   // out_[sent_, pending_) waits to be sent
+    std::size_t received_ = 0;  // bytes of the current S1 or S2 so far
+    std::error_code failed_;
+    stage stage_ = stage::s0;
+    std::uint8_t server_version_ = 0;
+};
+
+} // namespace protocol
 RTMPX_NAMESPACE_END

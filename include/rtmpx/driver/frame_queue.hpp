@@ -12,6 +12,7 @@
 #include <rtmpx/config.hpp>
 
 RTMPX_NAMESPACE_BEGIN
+namespace driver {
 
 /**
  * A bounded single-producer/single-consumer ring of move-only items.
@@ -98,4 +99,5 @@ private:
     std::size_t write_cache_ = 0;  // consumer's copy of write_
 };
 
+} // namespace driver
 RTMPX_NAMESPACE_END

@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include <rtmpx/amf0.hpp>
+#include <rtmpx/amf/value.hpp>
+#include <rtmpx/amf/wire.hpp>
+#include <rtmpx/config.hpp>
 
 RTMPX_NAMESPACE_BEGIN
 namespace detail {

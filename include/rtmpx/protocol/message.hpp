@@ -10,6 +10,7 @@
 #include <rtmpx/timestamp.hpp>
 
 RTMPX_NAMESPACE_BEGIN
+namespace protocol {
 
 /// RTMP message type ids (RTMP 1.0 §5.4, §7.1). The chunk layer carries any 8-bit value.
 enum class message_type : std::uint8_t {
@@ -55,6 +56,8 @@ inline constexpr std::uint32_t command = 3;           ///< NetConnection command
 inline constexpr std::uint32_t audio = 4;
 inline constexpr std::uint32_t stream_command = 5;    ///< onStatus and data on a message stream
 inline constexpr std::uint32_t video = 6;
+inline constexpr std::uint32_t client_stream_command = 8;  ///< play, publish, ... as FFmpeg's client sends them
 } // namespace chunk_stream
 
+} // namespace protocol
 RTMPX_NAMESPACE_END

@@ -15,10 +15,10 @@
 #include <rtmpx/detail/endian.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/limits.hpp>
-#include <rtmpx/message.hpp>
+#include <rtmpx/protocol/message.hpp>
 
 RTMPX_NAMESPACE_BEGIN
-namespace detail {
+namespace protocol {
 
 /**
  * De-multiplexes an RTMP chunk stream (RTMP 1.0 §5.3) into whole messages.
@@ -94,17 +94,17 @@ private:
     // Parses one chunk header and applies it. Returns bytes consumed, 0 when incomplete.
     std::size_t read_header(std::span<const std::byte> in, std::error_code& ec) {
         // RTMP 1.0 §5.3.1.1: basic header of 1, 2 or 3 bytes.
-        const auto b0 = u8(in[0]);
+        const auto b0 = detail::u8(in[0]);
         const unsigned fmt = b0 >> 6;
         std::uint32_t csid = b0 & 0x3f;
         std::size_t pos = 1;
         if (csid == 0) {
             if (in.size() < 2) return 0;
-            csid = 64 + u8(in[1]);
+            csid = 64 + detail::u8(in[1]);
             pos = 2;
         } else if (csid == 1) {
             if (in.size() < 3) return 0;
-            csid = 64 + u8(in[1]) + 256u * u8(in[2]);
+            csid = 64 + detail::u8(in[1]) + 256u * detail::u8(in[2]);
             pos = 3;
         }
         // RTMP 1.0 §5.3.1.2: message header of 11, 7, 3 or 0 bytes.
@@ -129,12 +129,12 @@ private:
         std::uint32_t length = st ? st->length : 0;
         auto type = st ? st->header.type : message_type::command_amf0;
         std::uint32_t stream_id = st ? st->header.stream_id : 0;
-        if (fmt <= 2) field = load_be24(in.subspan(pos));
+        if (fmt <= 2) field = detail::load_be24(in.subspan(pos));
         if (fmt <= 1) {
-            length = load_be24(in.subspan(pos + 3));
-            type = static_cast<message_type>(u8(in[pos + 6]));
+            length = detail::load_be24(in.subspan(pos + 3));
+            type = static_cast<message_type>(detail::u8(in[pos + 6]));
         }
-        if (fmt == 0) stream_id = load_le32(in.subspan(pos + 7));  // §5.3.1.2.1: little-endian
+        if (fmt == 0) stream_id = detail::load_le32(in.subspan(pos + 7));  // §5.3.1.2.1: little-endian
         pos += mh;
 
         // §5.3.1.3: a 4-byte extended timestamp follows when the field is 0xffffff. On type 3
@@ -143,7 +143,7 @@ private:
         bool extended = false;
         if (fmt <= 2 && field == 0xffffff) {
             if (in.size() < pos + 4) return 0;
-            field = load_be32(in.subspan(pos));
+            field = detail::load_be32(in.subspan(pos));
             pos += 4;
             extended = true;
         } else if (fmt == 3 && st && st->extended) {
@@ -152,7 +152,7 @@ private:
             const std::size_t avail = std::min<std::size_t>(4, in.size() - pos);
             bool same = true;
             for (std::size_t i = 0; i < avail && same; ++i)
-                same = u8(in[pos + i]) == ((st->extended_value >> (24 - 8 * i)) & 0xff);
+                same = detail::u8(in[pos + i]) == ((st->extended_value >> (24 - 8 * i)) & 0xff);
             if (same && avail < 4) return 0;
             if (same) pos += 4;
         }
@@ -234,11 +234,11 @@ private:
                 ec = error::message_malformed;
                 return;
             }
-            const std::uint32_t size = load_be32(m.payload);
+            // Every legal size is accepted: a chunk size is not an allocation (payload bytes are
+            // kept only as they arrive, and max_message_size bounds a message).
+            const std::uint32_t size = detail::load_be32(m.payload);
             if (size == 0 || size > 0x7fffffffu) {
                 ec = error::chunk_size_invalid;
-            } else if (size > limits_.max_chunk_size) {
-                ec = error::chunk_size_too_large;
             } else {
                 chunk_size_ = size;
             }
@@ -247,7 +247,7 @@ private:
                 ec = error::message_malformed;
                 return;
             }
-            if (stream_state* st = find(load_be32(m.payload)); st && st->in_progress) discard(*st);
+            if (stream_state* st = find(detail::load_be32(m.payload)); st && st->in_progress) discard(*st);
         }
     }
 
@@ -267,5 +267,5 @@ private:
     std::error_code failed_;
 };
 
-} // namespace detail
+} // namespace protocol
 RTMPX_NAMESPACE_END

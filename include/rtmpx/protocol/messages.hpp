@@ -7,20 +7,20 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <utility>
 #include <variant>
 #include <vector>
 
-#include <rtmpx/amf0.hpp>
+#include <rtmpx/amf/amf0.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/detail/endian.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/limits.hpp>
-#include <rtmpx/message.hpp>
+#include <rtmpx/protocol/message.hpp>
 
 RTMPX_NAMESPACE_BEGIN
+namespace protocol {
 
 // ---------------------------------------------------------------------------------------------
 // Protocol control messages (RTMP 1.0 §5.4), always on chunk stream 2, message stream 0.
@@ -139,18 +139,12 @@ using decoded_message = std::variant<set_chunk_size, abort_message, acknowledgem
                                      set_peer_bandwidth, command, data_message, media_message, aggregate_message,
                                      unknown_message>;
 
-namespace detail {
-
-inline bool decode_amf_values(std::span<const std::byte> body, std::vector<amf0::value>& out, std::error_code& ec,
-                              const amf_limits& limits) {
-    if (!amf0::decode_all(body, out, ec, limits)) return false;
-    return true;
-}
+namespace wire {
 
 inline std::optional<command> decode_command(std::span<const std::byte> body, std::error_code& ec,
                                              const amf_limits& limits) {
     std::vector<amf0::value> values;
-    if (!decode_amf_values(body, values, ec, limits)) return std::nullopt;
+    if (!amf0::decode_all(body, values, ec, limits)) return std::nullopt;
     // RTMP 1.0 §7.1.1: name, transaction id, command object, then optional arguments. Some
     // peers omit the transaction id of notifications (ffmpeg's onFCPublish): read it as 0.
     if (values.empty() || !values[0].is_string()) {
@@ -169,7 +163,7 @@ inline std::optional<command> decode_command(std::span<const std::byte> body, st
 inline std::optional<data_message> decode_data(std::span<const std::byte> body, std::error_code& ec,
                                                const amf_limits& limits) {
     std::vector<amf0::value> values;
-    if (!decode_amf_values(body, values, ec, limits)) return std::nullopt;
+    if (!amf0::decode_all(body, values, ec, limits)) return std::nullopt;
     data_message d;
     std::size_t first = 0;
     if (!values.empty() && values[0].is_string()) {
@@ -191,9 +185,9 @@ inline std::optional<aggregate_message> decode_aggregate(const message& m, std::
             ec = error::aggregate_malformed;
             return std::nullopt;
         }
-        const auto type = static_cast<message_type>(u8(rest[0]));
-        const std::uint32_t length = load_be24(rest.subspan(1));
-        const rtmp_timestamp ts((std::uint32_t{u8(rest[7])} << 24) | load_be24(rest.subspan(4)));
+        const auto type = static_cast<message_type>(detail::u8(rest[0]));
+        const std::uint32_t length = detail::load_be24(rest.subspan(1));
+        const rtmp_timestamp ts((std::uint32_t{detail::u8(rest[7])} << 24) | detail::load_be24(rest.subspan(4)));
         if (rest.size() < 11 + std::size_t{length} + 4) {
             ec = error::aggregate_malformed;
             return std::nullopt;
@@ -221,7 +215,7 @@ message control_message(message_type type, const T& body_writer) {
     return m;
 }
 
-} // namespace detail
+} // namespace wire
 
 /**
  * Interprets a message by its type. Media and unknown payloads are moved, not copied.
@@ -231,9 +225,7 @@ message control_message(message_type type, const T& body_writer) {
  * On error the returned value is meaningless.
  */
 inline decoded_message decode_message(message m, std::error_code& ec, const amf_limits& limits = {}) {
-    using detail::load_be16;
-    using detail::load_be32;
-    ec.clear();
+        ec.clear();
     const std::span<const std::byte> body(m.payload);
     auto need = [&](std::size_t n) {
         if (body.size() < n) ec = error::message_malformed;
@@ -241,16 +233,16 @@ inline decoded_message decode_message(message m, std::error_code& ec, const amf_
     };
     switch (m.header.type) {
     case message_type::set_chunk_size:
-        if (need(4)) return set_chunk_size{load_be32(body) & 0x7fffffffu};
+        if (need(4)) return set_chunk_size{detail::load_be32(body) & 0x7fffffffu};
         break;
     case message_type::abort:
-        if (need(4)) return abort_message{load_be32(body)};
+        if (need(4)) return abort_message{detail::load_be32(body)};
         break;
     case message_type::acknowledgement:
-        if (need(4)) return acknowledgement{load_be32(body)};
+        if (need(4)) return acknowledgement{detail::load_be32(body)};
         break;
     case message_type::window_ack_size:
-        if (need(4)) return window_ack_size{load_be32(body)};
+        if (need(4)) return window_ack_size{detail::load_be32(body)};
         break;
     case message_type::set_peer_bandwidth:
         if (need(5)) {
@@ -259,19 +251,19 @@ inline decoded_message decode_message(message m, std::error_code& ec, const amf_
                 ec = error::message_malformed;
                 break;
             }
-            return set_peer_bandwidth{load_be32(body), static_cast<bandwidth_limit>(limit)};
+            return set_peer_bandwidth{detail::load_be32(body), static_cast<bandwidth_limit>(limit)};
         }
         break;
     case message_type::user_control: {
         if (!need(2)) break;
         user_control uc;
-        uc.event = static_cast<user_control_event>(load_be16(body));
+        uc.event = static_cast<user_control_event>(detail::load_be16(body));
         const auto rest = body.subspan(2);
         switch (uc.event) {
         case user_control_event::set_buffer_length:
             if (!need(10)) return uc;
-            uc.value = load_be32(rest);
-            uc.buffer_length = load_be32(rest.subspan(4));
+            uc.value = detail::load_be32(rest);
+            uc.buffer_length = detail::load_be32(rest.subspan(4));
             break;
         case user_control_event::stream_begin:
         case user_control_event::stream_eof:
@@ -282,7 +274,7 @@ inline decoded_message decode_message(message m, std::error_code& ec, const amf_
         case user_control_event::buffer_empty:
         case user_control_event::buffer_ready:
             if (!need(6)) return uc;
-            uc.value = load_be32(rest);
+            uc.value = detail::load_be32(rest);
             break;
         default:
             uc.data.assign(rest.begin(), rest.end());
@@ -292,22 +284,22 @@ inline decoded_message decode_message(message m, std::error_code& ec, const amf_
     }
     case message_type::command_amf3:
         if (!need(1)) break;  // a format byte precedes AMF0 values (with AVM+ switches)
-        if (auto c = detail::decode_command(body.subspan(1), ec, limits)) return std::move(*c);
+        if (auto c = wire::decode_command(body.subspan(1), ec, limits)) return std::move(*c);
         break;
     case message_type::command_amf0:
-        if (auto c = detail::decode_command(body, ec, limits)) return std::move(*c);
+        if (auto c = wire::decode_command(body, ec, limits)) return std::move(*c);
         break;
     case message_type::data_amf3:
         if (!need(1)) break;
-        if (auto d = detail::decode_data(body.subspan(1), ec, limits)) return std::move(*d);
+        if (auto d = wire::decode_data(body.subspan(1), ec, limits)) return std::move(*d);
         break;
     case message_type::data_amf0:
-        if (auto d = detail::decode_data(body, ec, limits)) return std::move(*d);
+        if (auto d = wire::decode_data(body, ec, limits)) return std::move(*d);
         break;
     case message_type::audio:
     case message_type::video: return media_message{m.header.type, std::move(m.payload)};
     case message_type::aggregate:
-        if (auto a = detail::decode_aggregate(m, ec)) return std::move(*a);
+        if (auto a = wire::decode_aggregate(m, ec)) return std::move(*a);
         break;
     default: return unknown_message{m.header.type, std::move(m.payload)};
     }
@@ -318,26 +310,26 @@ inline decoded_message decode_message(message m, std::error_code& ec, const amf_
 // Encoding: each typed message to a whole `message` ready for the chunk writer.
 
 inline message to_message(const set_chunk_size& v) {
-    return detail::control_message(message_type::set_chunk_size, [&](auto& p) { detail::put_be32(p, v.chunk_size); });
+    return wire::control_message(message_type::set_chunk_size, [&](auto& p) { detail::put_be32(p, v.chunk_size); });
 }
 inline message to_message(const abort_message& v) {
-    return detail::control_message(message_type::abort, [&](auto& p) { detail::put_be32(p, v.chunk_stream_id); });
+    return wire::control_message(message_type::abort, [&](auto& p) { detail::put_be32(p, v.chunk_stream_id); });
 }
 inline message to_message(const acknowledgement& v) {
-    return detail::control_message(message_type::acknowledgement,
+    return wire::control_message(message_type::acknowledgement,
                                    [&](auto& p) { detail::put_be32(p, v.sequence_number); });
 }
 inline message to_message(const window_ack_size& v) {
-    return detail::control_message(message_type::window_ack_size, [&](auto& p) { detail::put_be32(p, v.window); });
+    return wire::control_message(message_type::window_ack_size, [&](auto& p) { detail::put_be32(p, v.window); });
 }
 inline message to_message(const set_peer_bandwidth& v) {
-    return detail::control_message(message_type::set_peer_bandwidth, [&](auto& p) {
+    return wire::control_message(message_type::set_peer_bandwidth, [&](auto& p) {
         detail::put_be32(p, v.window);
         detail::put_u8(p, static_cast<std::uint8_t>(v.limit));
     });
 }
 inline message to_message(const user_control& v) {
-    return detail::control_message(message_type::user_control, [&](auto& p) {
+    return wire::control_message(message_type::user_control, [&](auto& p) {
         detail::put_be16(p, static_cast<std::uint16_t>(v.event));
         switch (v.event) {
         case user_control_event::set_buffer_length:
@@ -389,245 +381,5 @@ inline message to_message(const data_message& d, std::uint32_t stream_id,
     return message{message_header{chunk_stream_id, message_type::data_amf0, timestamp, stream_id}, encode_payload(d)};
 }
 
-// ---------------------------------------------------------------------------------------------
-// Typed commands a server receives (RTMP 1.0 §7.2.1-2 and the ones players send in practice).
-
-/**
- * `connect`: the command object's well-known fields, typed, with the raw object and the user
- * arguments after it still available.
- */
-struct connect_command {
-    double transaction_id = 1;
-    amf0::value object;                  ///< the whole command object
-    std::vector<amf0::value> arguments;  ///< optional user arguments after it
-    std::string app;
-    std::string tc_url;
-    std::string flash_ver;
-    std::string swf_url;
-    std::string page_url;
-    double object_encoding = 0;  ///< 0 for AMF0, 3 for AMF3
-    double capabilities = 0;
-    double audio_codecs = 0;
-    double video_codecs = 0;
-    std::vector<std::string> fourcc_list;  ///< Enhanced RTMP codecs the client accepts
-};
-struct create_stream_command {
-    double transaction_id = 0;
-    amf0::value object;
-};
-/// `play`: start is -2 (live or recorded), -1 (live only) or a position in seconds.
-struct play_command {
-    double transaction_id = 0;
-    std::string stream_name;
-    double start = -2;
-    double duration = -1;
-    bool reset = true;
-    bool stop = false;  ///< `play(false)`: stop playing instead
-};
-struct play2_command {
-    double transaction_id = 0;
-    amf0::value parameters;
-};
-struct pause_command {
-    double transaction_id = 0;
-    bool pause = true;
-    double milliseconds = 0;
-};
-struct seek_command {
-    double transaction_id = 0;
-    double milliseconds = 0;
-};
-struct delete_stream_command {
-    double transaction_id = 0;
-    double stream_id = 0;
-};
-struct close_stream_command {
-    double transaction_id = 0;
-};
-struct receive_audio_command {
-    double transaction_id = 0;
-    bool enable = true;
-};
-struct receive_video_command {
-    double transaction_id = 0;
-    bool enable = true;
-};
-struct publish_command {
-    double transaction_id = 0;
-    std::string stream_name;
-    std::string type = "live";
-};
-struct release_stream_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-struct fc_publish_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-struct fc_subscribe_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-struct get_stream_length_command {
-    double transaction_id = 0;
-    std::string stream_name;
-};
-/// Any other command: a remote procedure call (or a reply such as `_result` to the server's own).
-struct call_command {
-    command cmd;
-};
-
-using typed_command =
-    std::variant<connect_command, create_stream_command, play_command, play2_command, pause_command, seek_command,
-                 delete_stream_command, close_stream_command, receive_audio_command, receive_video_command,
-                 publish_command, release_stream_command, fc_publish_command, fc_subscribe_command,
-                 get_stream_length_command, call_command>;
-
-namespace detail {
-
-inline const amf0::value& argument(const command& c, std::size_t i) {
-    static const amf0::value null_value;
-    return i < c.arguments.size() ? c.arguments[i] : null_value;
-}
-
-inline bool string_argument(const command& c, std::size_t i, std::string& out, std::error_code& ec) {
-    const auto& v = argument(c, i);
-    if (!v.is_string()) {
-        ec = error::message_malformed;
-        return false;
-    }
-    out = std::string(v.as_string());
-    return true;
-}
-
-} // namespace detail
-
-/**
- * Types a command by its name. Names that are not standard commands become `call_command`.
- *
- * Errors: `error::message_malformed` when a standard command lacks a required argument
- * (play without a stream name, pause without its flag, ...).
- */
-inline typed_command parse_command(command c, std::error_code& ec) {
-    ec.clear();
-    const double txn = c.transaction_id;
-    const auto& name = c.name;
-    if (name == "connect") {
-        connect_command cc;
-        cc.transaction_id = txn;
-        if (!c.object.has_properties()) {
-            ec = error::message_malformed;
-            return cc;
-        }
-        const auto& o = c.object;
-        cc.app = std::string(o["app"].as_string());
-        cc.tc_url = std::string(o["tcUrl"].as_string());
-        cc.flash_ver = std::string(o["flashVer"].as_string());
-        cc.swf_url = std::string(o["swfUrl"].as_string());
-        cc.page_url = std::string(o["pageUrl"].as_string());
-        cc.object_encoding = o["objectEncoding"].as_number();
-        cc.capabilities = o["capabilities"].as_number();
-        cc.audio_codecs = o["audioCodecs"].as_number();
-        cc.video_codecs = o["videoCodecs"].as_number();
-        if (const auto* list = o.find("fourCcList"); list && list->is_strict_array()) {
-            for (const auto& e : list->elements())
-                if (e.is_string()) cc.fourcc_list.emplace_back(e.as_string());
-        }
-        cc.object = std::move(c.object);
-        cc.arguments = std::move(c.arguments);
-        return cc;
-    }
-    if (name == "createStream") return create_stream_command{txn, std::move(c.object)};
-    if (name == "play") {
-        play_command p;
-        p.transaction_id = txn;
-        if (const auto& first = detail::argument(c, 0); first.is_boolean() && !first.as_bool()) {
-            p.stop = true;
-            return p;
-        }
-        if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
-        if (const auto& v = detail::argument(c, 1); v.is_number()) p.start = v.as_number();
-        if (const auto& v = detail::argument(c, 2); v.is_number()) p.duration = v.as_number();
-        if (const auto& v = detail::argument(c, 3); v.is_boolean()) p.reset = v.as_bool();
-        return p;
-    }
-    if (name == "play2") return play2_command{txn, detail::argument(c, 0)};
-    if (name == "pause") {
-        const auto& flag = detail::argument(c, 0);
-        if (!flag.is_boolean()) {
-            ec = error::message_malformed;
-            return pause_command{txn, false, 0};
-        }
-        return pause_command{txn, flag.as_bool(), detail::argument(c, 1).as_number()};
-    }
-    if (name == "seek") return seek_command{txn, detail::argument(c, 0).as_number()};
-    if (name == "deleteStream") {
-        const auto& id = detail::argument(c, 0);
-        if (!id.is_number()) ec = error::message_malformed;
-        return delete_stream_command{txn, id.as_number()};
-    }
-    if (name == "closeStream") return close_stream_command{txn};
-    if (name == "receiveAudio") return receive_audio_command{txn, detail::argument(c, 0).as_bool(true)};
-    if (name == "receiveVideo") return receive_video_command{txn, detail::argument(c, 0).as_bool(true)};
-    if (name == "publish") {
-        publish_command p;
-        p.transaction_id = txn;
-        if (!detail::string_argument(c, 0, p.stream_name, ec)) return p;
-        if (const auto& v = detail::argument(c, 1); v.is_string()) p.type = std::string(v.as_string());
-        return p;
-    }
-    auto named = [&](auto cmd) {
-        cmd.transaction_id = txn;
-        detail::string_argument(c, 0, cmd.stream_name, ec);
-        return cmd;
-    };
-    if (name == "releaseStream") return named(release_stream_command{});
-    if (name == "FCPublish") return named(fc_publish_command{});
-    if (name == "FCSubscribe") return named(fc_subscribe_command{});
-    if (name == "getStreamLength") return named(get_stream_length_command{});
-    return call_command{std::move(c)};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Builders for what a server sends.
-
-/// An info object {level, code, description} as onStatus and _error carry (RTMP 1.0 §7.2.2).
-inline amf0::value status_info(std::string_view level, std::string_view code, std::string_view description) {
-    return amf0::value::object({{"level", amf0::value(level)},
-                                {"code", amf0::value(code)},
-                                {"description", amf0::value(description)}});
-}
-
-/// `_result` for transaction `txn`: the command object (often null) and the values after it.
-inline command make_result(double txn, amf0::value object = amf0::value::null(),
-                           std::vector<amf0::value> arguments = {}) {
-    return command{"_result", txn, std::move(object), std::move(arguments)};
-}
-
-/// `_error` for transaction `txn`, carrying an info object.
-inline command make_error(double txn, amf0::value info, amf0::value object = amf0::value::null()) {
-    return command{"_error", txn, std::move(object), {std::move(info)}};
-}
-
-/// `onStatus` with transaction id 0, a null command object and the info object.
-inline command make_on_status(amf0::value info) { return command{"onStatus", 0, amf0::value::null(), {std::move(info)}}; }
-
-/// `onStatus` built from level, code and description.
-inline command make_on_status(std::string_view level, std::string_view code, std::string_view description) {
-    return make_on_status(status_info(level, code, description));
-}
-
-/// `onMetaData` carrying an ECMA array (players read stream properties from it).
-inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
-
-/// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
-/// NetConnection.Connect.Success info object with the client's objectEncoding echoed).
-inline command make_connect_result(double txn, double object_encoding) {
-    auto props = amf0::value::object({{"fmsVer", amf0::value("FMS/3,0,1,123")}, {"capabilities", amf0::value(31)}});
-    auto info = status_info("status", "NetConnection.Connect.Success", "Connection succeeded.");
-    info.set("objectEncoding", amf0::value(object_encoding));
-    return make_result(txn, std::move(props), {std::move(info)});
-}
-
+} // namespace protocol
 RTMPX_NAMESPACE_END

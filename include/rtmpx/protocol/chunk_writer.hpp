@@ -10,16 +10,18 @@
 
 #include <rtmpx/config.hpp>
 #include <rtmpx/detail/endian.hpp>
-#include <rtmpx/message.hpp>
+#include <rtmpx/protocol/message.hpp>
 
 RTMPX_NAMESPACE_BEGIN
-namespace detail {
+namespace protocol {
 
 /**
- * The chunked form of one or more messages: chunk headers owned here, payload referenced.
+ * The chunked form of one or more messages: chunk headers (and copied payloads) owned here,
+ * referenced payloads not.
  *
  * Lifetime: the payload spans passed to `chunk_writer::write` must outlive the buffers
- * (one payload can serve the writes of many connections). `clear()` keeps the capacity.
+ * (one payload can serve the writes of many connections); `write_copy` payloads live here.
+ * `clear()` keeps the capacity.
  */
 class chunked_output {
 public:
@@ -51,7 +53,16 @@ public:
         return out;
     }
 
+    /// Appends a copy of `bytes` (bytes before the written ones join their buffer).
+    void append_copy(std::span<const std::byte> bytes) {
+        if (bytes.empty()) return;
+        begin_header();
+        headers_.insert(headers_.end(), bytes.begin(), bytes.end());
+        end_header();
+    }
     std::size_t size() const noexcept { return size_; }
+    /// Bytes owned here (chunk headers and copied payloads), a part of `size()`.
+    std::size_t owned_size() const noexcept { return headers_.size(); }
     std::size_t buffer_count() const noexcept { return pieces_.size(); }
     bool empty() const noexcept { return size_ == 0; }
     void clear() noexcept {
@@ -94,6 +105,7 @@ private:
         size_ += p.size();
     }
 
+
     std::vector<std::byte> headers_;
     std::vector<piece> pieces_;
     std::size_t header_start_ = 0;
@@ -120,6 +132,16 @@ public:
 
     /// Appends the chunks of one message to `out`. The payload is referenced, not copied.
     void write(const message_header& h, std::span<const std::byte> payload, chunked_output& out) {
+        write_impl(h, payload, out, false);
+    }
+
+    /// Like `write`, but copies the payload into `out` (small messages the caller does not keep).
+    void write_copy(const message_header& h, std::span<const std::byte> payload, chunked_output& out) {
+        write_impl(h, payload, out, true);
+    }
+
+private:
+    void write_impl(const message_header& h, std::span<const std::byte> payload, chunked_output& out, bool copy) {
         RTMPX_ASSERT(h.chunk_stream_id >= 2 && h.chunk_stream_id <= 65599);
         RTMPX_ASSERT(payload.size() <= 0xffffff);
         state& st = find_or_add(h.chunk_stream_id);
@@ -156,21 +178,24 @@ public:
             write_basic_header(out.headers_, offset == 0 ? fmt : 3, h.chunk_stream_id);
             if (offset == 0) {
                 const std::uint32_t f = extended ? 0xffffff : field;
-                if (fmt <= 2) put_be24(out.headers_, f);
+                if (fmt <= 2) detail::put_be24(out.headers_, f);
                 if (fmt <= 1) {
-                    put_be24(out.headers_, length);
-                    put_u8(out.headers_, static_cast<std::uint8_t>(h.type));
+                    detail::put_be24(out.headers_, length);
+                    detail::put_u8(out.headers_, static_cast<std::uint8_t>(h.type));
                 }
-                if (fmt == 0) put_le32(out.headers_, h.stream_id);
+                if (fmt == 0) detail::put_le32(out.headers_, h.stream_id);
             }
-            if (extended) put_be32(out.headers_, field);
+            if (extended) detail::put_be32(out.headers_, field);
             out.end_header();
-            out.add_payload(payload.subspan(offset, n));
+            if (copy) {
+                out.append_copy(payload.subspan(offset, n));
+            } else {
+                out.add_payload(payload.subspan(offset, n));
+            }
             offset += n;
         } while (offset < payload.size());
     }
 
-private:
     struct state {
         std::uint32_t id = 0;
         bool valid = false;
@@ -194,14 +219,14 @@ private:
     static void write_basic_header(std::vector<std::byte>& out, unsigned fmt, std::uint32_t csid) {
         const auto top = static_cast<std::uint8_t>(fmt << 6);
         if (csid < 64) {
-            put_u8(out, static_cast<std::uint8_t>(top | csid));
+            detail::put_u8(out, static_cast<std::uint8_t>(top | csid));
         } else if (csid < 320) {
-            put_u8(out, top);
-            put_u8(out, static_cast<std::uint8_t>(csid - 64));
+            detail::put_u8(out, top);
+            detail::put_u8(out, static_cast<std::uint8_t>(csid - 64));
         } else {
-            put_u8(out, static_cast<std::uint8_t>(top | 1));
-            put_u8(out, static_cast<std::uint8_t>((csid - 64) & 0xff));
-            put_u8(out, static_cast<std::uint8_t>((csid - 64) >> 8));
+            detail::put_u8(out, static_cast<std::uint8_t>(top | 1));
+            detail::put_u8(out, static_cast<std::uint8_t>((csid - 64) & 0xff));
+            detail::put_u8(out, static_cast<std::uint8_t>((csid - 64) >> 8));
         }
     }
 
@@ -209,5 +234,5 @@ private:
     std::vector<state> states_;
 };
 
-} // namespace detail
+} // namespace protocol
 RTMPX_NAMESPACE_END

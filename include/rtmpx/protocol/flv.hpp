@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// FLV as RTMP carries it: video tag headers, the AVC sequence header, codec ids and onMetaData.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/value.hpp>
+#include <rtmpx/config.hpp>
+#include <rtmpx/detail/endian.hpp>
+#include <rtmpx/protocol/commands.hpp>
+#include <rtmpx/protocol/messages.hpp>
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol::flv {
+
+/// The CodecID of a legacy FLV video tag (FLV spec E.4.3.1, VIDEODATA).
+enum class video_codec : std::uint8_t {
+    sorenson_h263 = 2,
+    screen_video = 3,
+    vp6 = 4,
+    vp6_alpha = 5,
+    screen_video_v2 = 6,
+    avc = 7,
+};
+
+/// The FrameType of a video tag: the high nibble of its first byte (E.4.3.1).
+enum class frame_type : std::uint8_t {
+    key = 1,
+    inter = 2,
+    disposable_inter = 3,
+    generated_key = 4,
+    command = 5,  ///< video info / command frame
+};
+
+/// The AVCPacketType that follows the first byte of an AVC tag (E.4.3.2, AVCVIDEOPACKET).
+enum class avc_packet_type : std::uint8_t { sequence_header = 0, nalu = 1, end_of_sequence = 2 };
+
+/// Bytes before the picture data of a video tag: 1, or 5 for AVC (packet type, composition time).
+inline constexpr std::size_t video_tag_header_size(std::uint8_t codec_id) noexcept {
+    return codec_id == static_cast<std::uint8_t>(video_codec::avc) ? 5 : 1;
+}
+
+/// Appends a video tag header: frame type and codec id, then for AVC the NALU packet type and a
+/// zero composition time (our encoders emit no B-frames, so decode and presentation order agree).
+inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t codec_id, bool key_frame) {
+    const auto type = key_frame ? frame_type::key : frame_type::inter;
+    tag.push_back(std::byte((static_cast<unsigned>(type) << 4) | (codec_id & 0x0f)));
+    if (codec_id == static_cast<std::uint8_t>(video_codec::avc)) {
+        tag.push_back(std::byte{static_cast<std::uint8_t>(avc_packet_type::nalu)});
+        tag.insert(tag.end(), 3, std::byte{0});
+    }
+}
+
+/// A whole video tag body: the header for `codec_id`, then `data` (for AVC: AVCC NAL units).
+inline std::vector<std::byte> video_tag(std::uint8_t codec_id, bool key_frame, std::span<const std::byte> data) {
+    std::vector<std::byte> tag;
+    tag.reserve(video_tag_header_size(codec_id) + data.size());
+    append_video_tag_header(tag, codec_id, key_frame);
+    tag.insert(tag.end(), data.begin(), data.end());
+    return tag;
+}
+
+/// The AVC sequence header tag: a key frame of packet type 0 carrying the
+/// AVCDecoderConfigurationRecord (ISO 14496-15 §5.2.4.1).
+inline std::vector<std::byte> avc_sequence_header(std::span<const std::byte> configuration_record) {
+    std::vector<std::byte> tag = {
+        std::byte((static_cast<unsigned>(frame_type::key) << 4) | static_cast<unsigned>(video_codec::avc)),
+        std::byte{static_cast<std::uint8_t>(avc_packet_type::sequence_header)}, std::byte{0}, std::byte{0},
+        std::byte{0}};
+    tag.insert(tag.end(), configuration_record.begin(), configuration_record.end());
+    return tag;
+}
+
+/// Whether a video tag starts with the Enhanced RTMP ExHeader bit (`1 FFF PPPP`: IsExHeader,
+/// frame type, packet type), Enhanced RTMP v2 "ExVideoTagHeader".
+inline bool is_ex_header(std::span<const std::byte> tag) noexcept {
+    return !tag.empty() && (detail::u8(tag[0]) & 0x80) != 0;
+}
+
+/// The frame type of a video tag, legacy or Enhanced (the ExHeader bit is not part of it).
+inline unsigned frame_type_of(std::span<const std::byte> tag) noexcept {
+    if (tag.empty()) return 0;
+    return (detail::u8(tag[0]) >> 4) & (is_ex_header(tag) ? 0x07 : 0x0f);
+}
+
+/// Whether a video tag is a key frame: `0x1X` in a legacy tag, `0x9X` with the ExHeader bit.
+inline bool is_key_frame(std::span<const std::byte> tag) noexcept {
+    return frame_type_of(tag) == static_cast<unsigned>(frame_type::key);
+}
+
+/// Whether a video tag carries codec configuration rather than a picture: an AVC sequence
+/// header (packet type 0), or an Enhanced SequenceStart (packet type 0).
+inline bool is_sequence_header(std::span<const std::byte> tag) noexcept {
+    if (tag.size() < 2 || !is_key_frame(tag)) return false;
+    if (is_ex_header(tag)) return (detail::u8(tag[0]) & 0x0f) == 0;
+    return (detail::u8(tag[0]) & 0x0f) == static_cast<unsigned>(video_codec::avc) &&
+           detail::u8(tag[1]) == static_cast<unsigned>(avc_packet_type::sequence_header);
+}
+
+/// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
+/// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
+/// FFmpeg would wait for audio that never comes.
+inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, std::uint8_t codec_id) {
+    return amf0::value::ecma_array({{"width", amf0::value(width)},
+                                    {"height", amf0::value(height)},
+                                    {"framerate", amf0::value(frame_rate)},
+                                    {"videocodecid", amf0::value(codec_id)},
+                                    {"encoder", amf0::value("rtmpx")}});
+}
+
+/// The body of an `onMetaData` data message carrying `properties` (an ECMA array or object).
+inline std::vector<std::byte> on_metadata_payload(amf0::value properties) {
+    return encode_payload(make_on_metadata(std::move(properties)));
+}
+
+} // namespace protocol::flv
+RTMPX_NAMESPACE_END
