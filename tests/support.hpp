@@ -4,8 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <ostream>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <rtmpx/error.hpp>
@@ -33,5 +37,17 @@ inline std::vector<std::byte> concat(std::initializer_list<std::vector<std::byte
     for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
     return out;
 }
+
+#if defined(RTMPX_FIXTURES_DIR)
+/// The bytes of a recorded session in tests/fixtures/ (see its README).
+inline std::vector<std::byte> load_fixture(const std::string& name) {
+    std::ifstream in(std::string(RTMPX_FIXTURES_DIR) + "/" + name, std::ios::binary);
+    if (!in.good()) throw std::runtime_error("missing fixture " + name);
+    std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::byte> out(chars.size());
+    for (std::size_t i = 0; i < chars.size(); ++i) out[i] = static_cast<std::byte>(chars[i]);
+    return out;
+}
+#endif
 
 } // namespace rtmpx_test

@@ -7,24 +7,18 @@
 #include <string>
 #include <utility>
 
-#include <rtmpx/detail/chunk_reader.hpp>
-#include <rtmpx/detail/handshake.hpp>
-#include <rtmpx/messages.hpp>
+#include <rtmpx/protocol/chunk_reader.hpp>
+#include <rtmpx/protocol/handshake.hpp>
+#include <rtmpx/protocol/commands.hpp>
 
 #include "../support.hpp"
 
 using namespace rtmpx;
+using namespace rtmpx::protocol;
+
+using rtmpx_test::load_fixture;
 
 namespace {
-
-std::vector<std::byte> load_fixture(const std::string& name) {
-    std::ifstream in(std::string(RTMPX_FIXTURES_DIR) + "/" + name, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
-    std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::byte> out(chars.size());
-    for (std::size_t i = 0; i < chars.size(); ++i) out[i] = static_cast<std::byte>(chars[i]);
-    return out;
-}
 
 struct parsed_session {
     std::vector<message_header> headers;
@@ -36,7 +30,7 @@ struct parsed_session {
 // Reads the chunk stream that follows the handshake, in odd-sized pieces.
 parsed_session parse_chunks(std::span<const std::byte> wire) {
     parsed_session out;
-    detail::chunk_reader reader;
+    protocol::chunk_reader reader;
     std::vector<std::byte> pending;
     std::size_t fed = 0;
     while (fed < wire.size()) {
@@ -70,7 +64,7 @@ parsed_session parse_chunks(std::span<const std::byte> wire) {
 
 // Runs our server handshake over the client's bytes and returns what follows C2.
 std::span<const std::byte> server_side_handshake(std::span<const std::byte> c2s, bool expect_digest) {
-    detail::server_handshake hs(42);
+    protocol::server_handshake hs(42);
     std::size_t used = 0;
     while (!hs.done()) {
         std::error_code ec;
