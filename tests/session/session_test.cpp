@@ -673,6 +673,31 @@ TEST_SUITE("session limits and faults") {
         CHECK(write_timeouts == 1);
     }
 
+    TEST_CASE("a client that half-closes still receives the replies queued for it") {
+        raw_frame_app app;  // declared first: it outlives the server
+        local_server srv(fast_options());
+        srv.install([](connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_call("big", [](connection&, const call_event&, amf0::value& out) {
+                out = std::string(1 << 20, 'x');  // far more than a socket buffer holds
+                return true;
+            });
+            return true;
+        });
+        test_client client(srv);
+        client.handshake();
+        client.connect("app");
+        REQUIRE(client.wait_command("_result"));
+        client.send(command{"big", 2, amf0::value::null(), {}});
+        client.shutdown_send();  // the server reads the end while its reply is still being written
+        std::this_thread::sleep_for(200ms);
+        auto reply = client.wait_for([](const decoded_message& d, const message_header&) { return is_command(d, "_result"); });
+        REQUIRE(reply);
+        CHECK(std::get<command>(*reply).arguments.at(0).as_string().size() == std::size_t{1} << 20);
+        CHECK(client.closed_by_server());
+        CHECK_FALSE(client.timed_out);
+    }
+
     TEST_CASE("abrupt disconnects at every phase end the connection once, and the server goes on") {
         raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());

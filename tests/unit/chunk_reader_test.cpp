@@ -207,6 +207,45 @@ TEST_SUITE("chunk_reader") {
         CHECK(msgs[1].payload.size() == 200);
     }
 
+    TEST_CASE("every legal chunk size is accepted, 1 to 2^31-1; the message size limit still holds") {
+        // Set Chunk Size to `size`, then a video message of `length` bytes sent in chunks of it.
+        auto session = [](std::uint32_t size, std::uint32_t length) {
+            auto in = bytes({0x02, 0, 0, 0, 0, 0, 4, 0x01, 0, 0, 0, 0});
+            for (int shift : {24, 16, 8, 0}) in.push_back(std::byte((size >> shift) & 0xff));
+            for (std::uint32_t sent = 0; sent < length || sent == 0;) {
+                if (sent == 0) {
+                    in.insert(in.end(), {std::byte{0x06}, std::byte{0}, std::byte{0}, std::byte{0},
+                                         std::byte((length >> 16) & 0xff), std::byte((length >> 8) & 0xff),
+                                         std::byte(length & 0xff), std::byte{0x09}, std::byte{1}, std::byte{0},
+                                         std::byte{0}, std::byte{0}});
+                } else {
+                    in.push_back(std::byte{0xc6});  // fmt 3, csid 6
+                }
+                const std::uint32_t n = std::min(size, length - sent);
+                in.insert(in.end(), n, std::byte{0x5a});
+                sent += n;
+                if (length == 0) break;
+            }
+            return in;
+        };
+        for (std::uint32_t size : {1u, 2u, 127u, 4096u, 0x00100000u, 0x7fffffffu}) {
+            CAPTURE(size);
+            chunk_reader r;
+            std::error_code ec;
+            const auto msgs = read_all(r, session(size, 300), ec);
+            REQUIRE(!ec);
+            REQUIRE(msgs.size() == 2);
+            CHECK(r.chunk_size() == size);
+            CHECK(msgs[1].payload == std::vector<std::byte>(300, std::byte{0x5a}));
+        }
+        rtmpx::chunk_limits lim;
+        lim.max_message_size = 1000;
+        chunk_reader r(lim);
+        std::error_code ec;
+        read_all(r, session(0x7fffffffu, 1001), ec);
+        CHECK(ec == rtmpx::error::message_too_large);
+    }
+
     TEST_CASE("abort discards the partial message of a chunk stream") {
         std::vector<std::byte> in = bytes({0x06,                    // fmt 0, csid 6
                                            0x00, 0x00, 0x00,        // timestamp 0
