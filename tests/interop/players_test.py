@@ -82,6 +82,24 @@ def test_rtmpdump_records_h264_with_increasing_timestamps(srv, tmp):
     assert "K" in data["packets"][0]["flags"], "the recording does not start on a key frame"
 
 
+def test_rtmpdump_stop_ends_the_play_after_its_duration(srv, tmp):
+    # rtmpdump --stop N sends play(name, start, N*1000 ms); the server stops the live stream then.
+    if not shutil.which("rtmpdump"):
+        return "skip: rtmpdump not installed"
+    out = os.path.join(tmp, "stop.flv")
+    start = time.monotonic()
+    r = run(["rtmpdump", "--live", "--stop", "2", "-z", "-r", srv.url(name="stop"), "-o", out], timeout=30)
+    elapsed = time.monotonic() - start
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 0, "rtmpdump exited %d: %s" % (r.returncode, err[-2000:])
+    assert "onStatus: NetStream.Play.Stop" in err, "no NetStream.Play.Stop from the server"
+    assert elapsed < 8, "the play lasted %.1f s" % elapsed
+    p = run(["ffprobe", "-v", "error", "-show_packets", "-select_streams", "v", "-of", "json", out])
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    pts = [int(pk["pts"]) for pk in json.loads(p.stdout)["packets"] if "pts" in pk]
+    assert pts and 1500 <= pts[-1] - pts[0] <= 2100, "recorded %s ms of video" % (pts[-1] - pts[0] if pts else 0)
+
+
 def test_two_players_on_two_streams_at_once(srv, tmp):
     results = {}
 
@@ -139,6 +157,7 @@ TESTS = [
     test_ffprobe_sees_one_h264_stream,
     test_ffmpeg_decodes_five_seconds_without_errors,
     test_rtmpdump_records_h264_with_increasing_timestamps,
+    test_rtmpdump_stop_ends_the_play_after_its_duration,
     test_two_players_on_two_streams_at_once,
     test_late_joiner_starts_on_a_key_frame,
     test_refused_connection_gets_an_error_and_the_server_goes_on,
