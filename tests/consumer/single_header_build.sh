@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Consumer test, single-header route: builds tests/consumer/subproject/main.cpp with nothing but
-# single_include/rtmpx/rtmpx.hpp, Asio, fmt and OpenH264 on a plain command line, runs it, and
-# checks with ffprobe that the stream it serves is H.264. Exit 77 (skipped) without ffprobe or
-# OpenH264's headers. Usage: CXX=clang++ bash tests/consumer/single_header_build.sh
+# Consumer test, single-header route: every example compiles with nothing but a copy of
+# single_include/rtmpx/rtmpx.hpp (as a user who copied the single header has it), and
+# tests/consumer/subproject/main.cpp builds that way on a plain command line, runs, and serves
+# H.264 that ffprobe sees. Exit 77 (skipped) without ffprobe or OpenH264's headers.
+# Usage: CXX=clang++ bash tests/consumer/single_header_build.sh
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -41,8 +42,26 @@ if ${cxx} --version 2>/dev/null | grep -qi clang; then
   extra+=(-DASIO_HAS_CO_AWAIT=1 -DASIO_HAS_STD_COROUTINE=1)
 fi
 
-echo "== build: ${cxx} -std=c++20 -I single_include main.cpp (single header only)"
 cd "${repo}"
+echo "== examples: each compiles against a copy of the single header alone"
+mkdir -p "${tmp}/copied/rtmpx" "${tmp}/examples"
+cp single_include/rtmpx/rtmpx.hpp "${tmp}/copied/rtmpx/"
+cp examples/*.cpp examples/*.hpp "${tmp}/examples/"
+if grep -n '#include *[<"]rtmpx/' examples/*.cpp examples/*.hpp | grep -v 'rtmpx/rtmpx.hpp'; then
+  echo "FAIL: an example includes an rtmpx header other than rtmpx/rtmpx.hpp (above)"
+  exit 1
+fi
+export cxx tmp
+# shellcheck disable=SC2016
+if ! printf '%s\n' "${tmp}"/examples/*.cpp | xargs -P 2 -I{} sh -c \
+    '${cxx} -std=c++20 -fsyntax-only -I "${tmp}/copied" "$@" -DRTMPX_WITH_OPENH264=1 -DRTMPX_WITH_ZLIB=1 {} || { echo "FAIL: {}"; exit 255; }' \
+    sh "${extra[@]}"; then
+  echo "FAIL: an example does not build with the single header alone"
+  exit 1
+fi
+echo "$(ls "${tmp}"/examples/*.cpp | wc -l) examples compiled"
+
+echo "== build: ${cxx} -std=c++20 -I single_include main.cpp (single header only)"
 # shellcheck disable=SC2086
 ${cxx} -std=c++20 -I single_include "${extra[@]}" tests/consumer/subproject/main.cpp \
   -DRTMPX_WITH_OPENH264=1 -lopenh264 -lfmt -pthread -o "${tmp}/consumer_server"
