@@ -81,7 +81,8 @@ public:
     client_session& operator=(const client_session&) = delete;
 
     /// Consumes server bytes; returns how many (an incomplete chunk header stays with the caller).
-    std::size_t put(std::span<const std::byte> in, time_point now) {
+    /// (`now` is taken for symmetry with the server session; no client rule depends on it yet.)
+    std::size_t put(std::span<const std::byte> in, time_point /*now*/) {
         if (closing_) return 0;
         std::size_t used = 0;
         if (!handshake_.done()) {
