@@ -275,7 +275,8 @@ private:
             const double rate = rate_ ? rate_() : 30.0;
             next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate));
             if (const auto now = clock::now(); next < now) next = now;  // fell behind: no burst to catch up
-            const auto [full, any] = load();
+            const auto [all_behind, any] = load();
+            const bool full = all_behind;  // a copy: clang 14 cannot capture a structured binding
             if (options_.idle_without_subscribers && !any) continue;
             if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
             if (render_ && !run_hook("render", render_)) return;
