@@ -5831,6 +5831,7 @@ RTMPX_NAMESPACE_END
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -5866,25 +5867,28 @@ public:
     /// Whether what is queued is to be sent before the transport closes.
     bool flush_on_close() const noexcept { return flush_; }
     std::error_code reason() const noexcept { return reason_; }
-    bool handshake_done() const noexcept { return handshake_.done(); }
+    bool handshake_done() const noexcept { return !handshake_; }
     std::uint64_t bytes_in() const noexcept { return bytes_in_; }
     std::uint64_t messages_in() const noexcept { return messages_in_; }
     /// The peer's chunk size.
     std::uint32_t chunk_size_in() const noexcept { return reader_.chunk_size(); }
 
 protected:
-    session_base(Handshake handshake, const chunk_limits& limits) : handshake_(std::move(handshake)), reader_(limits) {}
+    session_base(Handshake handshake, const chunk_limits& limits)
+        : handshake_(std::make_unique<Handshake>(std::move(handshake))), reader_(limits) {
+        take_handshake_output();
+    }
 
-    // Feeds handshake bytes; what the handshake answers goes out at once. Returns bytes consumed.
+    // Feeds handshake bytes; what the handshake answers goes out at once. Returns bytes consumed;
+    // `handshake_` is null once the handshake is done: its packets (4.6 KB) are freed, so a
+    // long-lived connection keeps nothing of them.
     std::size_t put_handshake(std::span<const std::byte> in) {
         std::error_code ec;
-        const std::size_t used = handshake_.put(in, ec);
+        const std::size_t used = handshake_->put(in, ec);
         bytes_in_ += used;
         if (ec) close(ec, false);
-        if (!handshake_.output().empty()) {
-            output_.write_raw(handshake_.output());
-            handshake_.consume_output();
-        }
+        take_handshake_output();
+        if (handshake_->done()) handshake_.reset();
         return used;
     }
 
@@ -5916,13 +5920,19 @@ protected:
         return acknowledgement{static_cast<std::uint32_t>(bytes_in_)};
     }
 
-    Handshake handshake_;
+    std::unique_ptr<Handshake> handshake_;  // until the handshake is done
     chunk_reader reader_;
     output_queue output_{128};
     std::uint32_t peer_window_ = 0;  ///< the peer's Window Acknowledgement Size (0: none)
     bool closing_ = false;
 
 private:
+    void take_handshake_output() {
+        if (handshake_->output().empty()) return;
+        output_.write_raw(handshake_->output());
+        handshake_->consume_output();
+    }
+
     bool flush_ = false;
     std::error_code reason_;
     std::uint64_t bytes_in_ = 0;
@@ -6041,7 +6051,7 @@ public:
         std::size_t used = 0;
         if (phase_ == phase::handshake) {
             used = put_handshake(in);
-            if (closing_ || !handshake_.done()) return used;
+            if (closing_ || !handshake_done()) return used;
             phase_ = phase::handshaken;
             deadline_handshake_.reset();
             deadline_connect_ = now + options_.timeouts.connect;
@@ -6486,8 +6496,6 @@ public:
           options_(std::move(options)),
           deadline_handshake_(now + options_.handshake_timeout) {
         static_assert(client_session_handler<Handler>, "client_session: Handler needs on_message(message_header const&, decoded_message&)");
-        output_.write_raw(handshake_.output());  // C0 C1
-        handshake_.consume_output();
     }
 
     client_session(const client_session&) = delete;
@@ -6498,9 +6506,10 @@ public:
     std::size_t put(std::span<const std::byte> in, time_point /*now*/) {
         if (closing_) return 0;
         std::size_t used = 0;
-        if (!handshake_.done()) {
+        if (!handshake_done()) {
+            if (server_version_ == 0 && !in.empty()) server_version_ = detail::u8(in[0]);  // S0
             used = put_handshake(in);  // S0 S1 S2; C2 goes out
-            if (closing_ || !handshake_.done()) return used;
+            if (closing_ || !handshake_done()) return used;
             deadline_handshake_.reset();
             if (options_.chunk_size != 128) send(to_message(set_chunk_size{options_.chunk_size}));
             auto waiting = std::move(waiting_);
@@ -6602,7 +6611,7 @@ public:
     /// Sends any message (copied), after the handshake.
     void send(const message& m) {
         if (closing_) return;
-        if (!handshake_.done()) {
+        if (!handshake_done()) {
             waiting_.push_back(m);
             return;
         }
@@ -6611,14 +6620,14 @@ public:
 
     /// Sends a message whose payload is shared (media); it is dropped before the handshake ends.
     void send_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
-        if (closing_ || !handshake_.done()) return;
+        if (closing_ || !handshake_done()) return;
         output_.write_shared(h, std::move(payload));
     }
 
     // ---- state ---------------------------------------------------------------------------------
 
     /// The version byte of the server's S0.
-    std::uint8_t server_version() const noexcept { return handshake_.server_version(); }
+    std::uint8_t server_version() const noexcept { return server_version_; }
     /// Whether `connect` got its `_result`.
     bool connected() const noexcept { return connected_; }
 
@@ -6668,6 +6677,7 @@ private:
     client_options options_;
     std::vector<message> waiting_;  // sent before the handshake ended
     bool connected_ = false;
+    std::uint8_t server_version_ = 0;
     std::optional<time_point> deadline_handshake_;
     std::optional<time_point> deadline_connect_;
     double next_txn_ = 1;

@@ -205,11 +205,10 @@ private:
     }
 
     bool read_some(int flags) {
-        std::byte buf[16384];
-        const ssize_t n = ::recv(fd(), buf, sizeof buf, flags);
+        const ssize_t n = ::recv(fd(), rbuf_.data(), rbuf_.size(), flags);
         if (n == 0) return false;
         if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-        pending_.insert(pending_.end(), buf, buf + n);
+        pending_.insert(pending_.end(), rbuf_.begin(), rbuf_.begin() + n);
         const std::size_t used = session_.put(pending_, now());
         pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
         flush();
@@ -219,6 +218,7 @@ private:
     asio::io_context io_;
     local_socket socket_;
     rtmpx::protocol::client_session<test_client> session_;
+    std::vector<std::byte> rbuf_ = std::vector<std::byte>(1 << 16);
     std::vector<std::byte> pending_;
     std::deque<received> inbox_;
 };

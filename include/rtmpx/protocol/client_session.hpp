@@ -19,6 +19,7 @@
 
 #include <rtmpx/amf/value.hpp>
 #include <rtmpx/config.hpp>
+#include <rtmpx/detail/endian.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/limits.hpp>
 #include <rtmpx/protocol/chunk_reader.hpp>
@@ -73,8 +74,6 @@ public:
           options_(std::move(options)),
           deadline_handshake_(now + options_.handshake_timeout) {
         static_assert(client_session_handler<Handler>, "client_session: Handler needs on_message(message_header const&, decoded_message&)");
-        output_.write_raw(handshake_.output());  // C0 C1
-        handshake_.consume_output();
     }
 
     client_session(const client_session&) = delete;
@@ -85,9 +84,10 @@ public:
     std::size_t put(std::span<const std::byte> in, time_point /*now*/) {
         if (closing_) return 0;
         std::size_t used = 0;
-        if (!handshake_.done()) {
+        if (!handshake_done()) {
+            if (server_version_ == 0 && !in.empty()) server_version_ = detail::u8(in[0]);  // S0
             used = put_handshake(in);  // S0 S1 S2; C2 goes out
-            if (closing_ || !handshake_.done()) return used;
+            if (closing_ || !handshake_done()) return used;
             deadline_handshake_.reset();
             if (options_.chunk_size != 128) send(to_message(set_chunk_size{options_.chunk_size}));
             auto waiting = std::move(waiting_);
@@ -189,7 +189,7 @@ public:
     /// Sends any message (copied), after the handshake.
     void send(const message& m) {
         if (closing_) return;
-        if (!handshake_.done()) {
+        if (!handshake_done()) {
             waiting_.push_back(m);
             return;
         }
@@ -198,14 +198,14 @@ public:
 
     /// Sends a message whose payload is shared (media); it is dropped before the handshake ends.
     void send_shared(const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
-        if (closing_ || !handshake_.done()) return;
+        if (closing_ || !handshake_done()) return;
         output_.write_shared(h, std::move(payload));
     }
 
     // ---- state ---------------------------------------------------------------------------------
 
     /// The version byte of the server's S0.
-    std::uint8_t server_version() const noexcept { return handshake_.server_version(); }
+    std::uint8_t server_version() const noexcept { return server_version_; }
     /// Whether `connect` got its `_result`.
     bool connected() const noexcept { return connected_; }
 
@@ -255,6 +255,7 @@ private:
     client_options options_;
     std::vector<message> waiting_;  // sent before the handshake ended
     bool connected_ = false;
+    std::uint8_t server_version_ = 0;
     std::optional<time_point> deadline_handshake_;
     std::optional<time_point> deadline_connect_;
     double next_txn_ = 1;

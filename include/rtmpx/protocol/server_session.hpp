@@ -81,7 +81,7 @@ public:
         std::size_t used = 0;
         if (phase_ == phase::handshake) {
             used = put_handshake(in);
-            if (closing_ || !handshake_.done()) return used;
+            if (closing_ || !handshake_done()) return used;
             phase_ = phase::handshaken;
             deadline_handshake_.reset();
             deadline_connect_ = now + options_.timeouts.connect;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -44,25 +45,28 @@ public:
     /// Whether what is queued is to be sent before the transport closes.
     bool flush_on_close() const noexcept { return flush_; }
     std::error_code reason() const noexcept { return reason_; }
-    bool handshake_done() const noexcept { return handshake_.done(); }
+    bool handshake_done() const noexcept { return !handshake_; }
     std::uint64_t bytes_in() const noexcept { return bytes_in_; }
     std::uint64_t messages_in() const noexcept { return messages_in_; }
     /// The peer's chunk size.
     std::uint32_t chunk_size_in() const noexcept { return reader_.chunk_size(); }
 
 protected:
-    session_base(Handshake handshake, const chunk_limits& limits) : handshake_(std::move(handshake)), reader_(limits) {}
+    session_base(Handshake handshake, const chunk_limits& limits)
+        : handshake_(std::make_unique<Handshake>(std::move(handshake))), reader_(limits) {
+        take_handshake_output();
+    }
 
-    // Feeds handshake bytes; what the handshake answers goes out at once. Returns bytes consumed.
+    // Feeds handshake bytes; what the handshake answers goes out at once. Returns bytes consumed;
+    // `handshake_` is null once the handshake is done: its packets (4.6 KB) are freed, so a
+    // long-lived connection keeps nothing of them.
     std::size_t put_handshake(std::span<const std::byte> in) {
         std::error_code ec;
-        const std::size_t used = handshake_.put(in, ec);
+        const std::size_t used = handshake_->put(in, ec);
         bytes_in_ += used;
         if (ec) close(ec, false);
-        if (!handshake_.output().empty()) {
-            output_.write_raw(handshake_.output());
-            handshake_.consume_output();
-        }
+        take_handshake_output();
+        if (handshake_->done()) handshake_.reset();
         return used;
     }
 
@@ -94,13 +98,19 @@ protected:
         return acknowledgement{static_cast<std::uint32_t>(bytes_in_)};
     }
 
-    Handshake handshake_;
+    std::unique_ptr<Handshake> handshake_;  // until the handshake is done
     chunk_reader reader_;
     output_queue output_{128};
     std::uint32_t peer_window_ = 0;  ///< the peer's Window Acknowledgement Size (0: none)
     bool closing_ = false;
 
 private:
+    void take_handshake_output() {
+        if (handshake_->output().empty()) return;
+        output_.write_raw(handshake_->output());
+        handshake_->consume_output();
+    }
+
     bool flush_ = false;
     std::error_code reason_;
     std::uint64_t bytes_in_ = 0;
