@@ -698,6 +698,29 @@ TEST_SUITE("session limits and faults") {
         CHECK_FALSE(client.timed_out);
     }
 
+    TEST_CASE("a client that half-closes and never reads is dropped after the write timeout") {
+        auto o = fast_options();
+        o.timeouts.write = 300ms;
+        local_server srv(o);
+        srv.install([](connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_call("big", [](connection&, const call_event&, amf0::value& out) {
+                out = std::string(4 << 20, 'x');  // the flush cannot finish: nobody reads
+                return true;
+            });
+            return true;
+        });
+        test_client client(srv);
+        client.handshake();
+        client.connect("app");
+        REQUIRE(client.wait_command("_result"));
+        client.send(command{"big", 2, amf0::value::null(), {}});
+        client.shutdown_send();
+        const auto start = std::chrono::steady_clock::now();
+        while (srv.connection_count() > 0 && std::chrono::steady_clock::now() - start < 5s) std::this_thread::sleep_for(10ms);
+        CHECK(srv.connection_count() == 0);
+    }
+
     TEST_CASE("abrupt disconnects at every phase end the connection once, and the server goes on") {
         raw_frame_app app;  // declared first: it outlives the server
         local_server srv(fast_options());

@@ -23,7 +23,8 @@ namespace protocol {
  * The part of a session that does not depend on its side: `Handshake` (`server_handshake` or
  * `client_handshake`) first, then the peer's chunk stream, read into whole messages; the output
  * queue; acknowledgements of the peer's window (RTMP 1.0 §5.4.3); and the end, which comes once
- * (`close`: the first reason counts; with a flush, what is queued is still sent).
+ * (`close`: the first reason counts; with a flush, what is queued is still sent, unless a later
+ * close without one cuts it short).
  */
 template <class Handshake>
 class session_base {
@@ -32,13 +33,18 @@ public:
     output_queue& output() noexcept { return output_; }
     const output_queue& output() const noexcept { return output_; }
 
-    /// Ends the session; the first reason counts. With `flush`, what is queued is still sent.
+    /// Ends the session; the first reason counts. With `flush`, what is queued is still sent; a
+    /// later close without a flush (a write that stalls, say) still cuts the flush short.
     void close(std::error_code reason, bool flush) {
-        if (closing_) return;
-        closing_ = true;
-        flush_ = flush;
-        reason_ = reason;
-        if (!flush) output_.discard();
+        if (!closing_) {
+            closing_ = true;
+            flush_ = flush;
+            reason_ = reason;
+        }
+        if (!flush) {
+            flush_ = false;
+            output_.discard();
+        }
     }
 
     bool closing() const noexcept { return closing_; }
