@@ -310,15 +310,14 @@ private:
     bool on_play(protocol::play_request& request) {
         auto s = find_shared(request.stream_id);
         if (!s) return false;
+        if (!request.is_start) s->stop_media();  // the stop handler may free what the frame thread used
         play_event ev{request.is_start, request.stream_name, request.start, {}};
         bool allowed = true;
         if (s->play_) {
             const auto ok = detail::guarded_call(log(), id_, "play", s->subject(), [&] { return static_cast<bool>(s->play_(*s, ev)); });
             allowed = ok.value_or(false);
         }
-        if (!request.is_start) {
-            s->stop_media();
-        } else if (allowed) {
+        if (request.is_start && allowed) {
             const std::uint32_t sid = s->id();
             s->start_media(std::string(request.stream_name), port_, [this, sid] { stream_failed(sid); });
             log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", sid, request.stream_name);

@@ -106,6 +106,8 @@ public:
      * Chooses the video codec by name ("h264", or any name registered with the server's codec
      * registry). False when no codec has that name; the stream then keeps its previous choice.
      * With no codec, the frame handler's bytes are sent as they are (a complete FLV video tag body).
+     * Call it while the stream does not play (in the stream or play handler): a playing stream's
+     * frame thread uses the codec.
      */
     bool use_codec(std::string_view name) {
         auto codec = server_->codecs.make(name);
@@ -195,8 +197,9 @@ private:
         driver::frame_source* source = nullptr;
         std::size_t queue_frames = server_->options.frame_queue_frames;
         if (broadcast_) {
-            source = &broadcast_->source();
-            queue_frames = broadcast_->options().player_queue_frames;
+            playing_broadcast_ = broadcast_;  // alive until the play ends, whatever use_broadcast does
+            source = &playing_broadcast_->source();
+            queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
             // One subscriber, so its drops may ask the codec for a key frame, and the handlers
             // rest while it is paused.
@@ -231,7 +234,8 @@ private:
                 return true;
             };
         }
-        if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
+        if (frame_)  // a copy: on_frame during the play takes effect at the next one
+            frame = [this, handler = frame_](encoded_frame& out, bool full) { return static_cast<bool>(handler(*this, out, full)); };
         source.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
     }
 
@@ -244,7 +248,7 @@ private:
         if (ok)
             server_->log.log(log_level::warning, connection_id_, "render", error::handler_failed,
                              "render handler of {} returned false", subject());
-        if (fail_) fail_();
+        if (auto fail = fail_) fail();  // a copy: failing stops the media, which clears fail_
     }
 
     // Play stops: the frame thread (if any) ends, the subscription goes, queued frames go.
@@ -256,6 +260,7 @@ private:
         if (source_ && sub_) source_->unsubscribe(sub_.get());
         own_.reset();
         source_ = nullptr;
+        playing_broadcast_.reset();
         sub_.reset();
         join_.clear();
         fail_ = nullptr;
@@ -331,6 +336,7 @@ private:
     std::uint64_t play_generation_ = 0;
     std::unique_ptr<driver::frame_source> own_;  // the stream's own frame thread
     driver::frame_source* source_ = nullptr;     // own_, or the broadcast's
+    std::shared_ptr<broadcast> playing_broadcast_;  // the broadcast this play subscribed to
     std::shared_ptr<driver::subscriber> sub_;
     std::vector<protocol::shared_frame> join_;   // the cached group, for a joining player
     std::function<void()> fail_;

@@ -514,6 +514,43 @@ TEST_SUITE("session streams") {
         CHECK(eof);
     }
 
+    TEST_CASE("the play handler hears of a stop after the frame thread has stopped") {
+        std::atomic<int> frame_calls{0};
+        std::atomic<int> calls_during_stop{-1};
+        local_server srv(fast_options());
+        srv.install([&](connection& c, const connect_event& e) {
+            if (!e.is_create) return true;
+            c.on_stream([&](rtmpx::stream& s, const stream_event&) {
+                s.on_frame([&](rtmpx::stream&, encoded_frame& out, bool) {
+                    ++frame_calls;
+                    out.data = {std::byte{0x17}, std::byte{1}, std::byte{0}, std::byte{0}, std::byte{0}};
+                    out.key_frame = true;
+                    return true;
+                });
+                s.on_play([&](rtmpx::stream&, play_event& pe) {
+                    if (pe.is_start) return true;
+                    const int before = frame_calls;
+                    std::this_thread::sleep_for(150ms);  // several frame intervals: a running frame thread shows
+                    calls_during_stop = frame_calls - before;
+                    return true;
+                });
+                return true;
+            });
+            return true;
+        });
+        test_client client(srv);
+        const auto sid = connect_and_create(client);
+        client.send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+            return std::holds_alternative<media_message>(d);
+        }));
+        client.send(command{"play", 4, amf0::value::null(), {false}}, sid);
+        REQUIRE(client.wait_for([](const decoded_message& d, const message_header&) {
+            return status_code(d) == "NetStream.Play.Stop";
+        }));
+        CHECK(calls_during_stop == 0);
+    }
+
     TEST_CASE("stream properties: render_rate validated, user_ keys free, others refused") {
         std::vector<std::error_code> results;
         std::optional<std::string> rate_after;
