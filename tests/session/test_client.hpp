@@ -99,7 +99,7 @@ public:
         while (inbox_.empty()) {
             const auto left =
                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-            if (left <= 0 || !read_once(static_cast<int>(left))) return std::nullopt;
+            if ((left <= 0 || !read_once(static_cast<int>(left))) && inbox_.empty()) return std::nullopt;
         }
         received r = std::move(inbox_.front());
         inbox_.pop_front();
@@ -212,7 +212,7 @@ private:
         const std::size_t used = session_.put(pending_, now());
         pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
         flush();
-        return !session_.closing();
+        return true;  // the end is the server's to say: a closing session just reads nothing more
     }
 
     asio::io_context io_;

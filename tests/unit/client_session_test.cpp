@@ -172,6 +172,7 @@ TEST_SUITE("client_session") {
             client.put(server.bytes(make_error(1, status_info("error", "NetConnection.Connect.Rejected", "no"))), t0);
             CHECK(owner.events == std::vector<std::string>{"connect failed 1"});
             CHECK_FALSE(client.connected());
+            CHECK(client.reason() == error::rejected_by_handler);
         }
         SUBCASE("bad S0") {
             client_owner owner;

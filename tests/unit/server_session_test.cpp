@@ -32,6 +32,7 @@ struct recorder {
     bool allow_stream = true;
     bool allow_play = true;
     bool honour_pause = true;
+    bool close_on_create = false;  // the stream handler allows the stream, then ends the connection
     std::vector<std::byte> play_data;  // video data handed back on play start
     std::vector<command> calls;
     std::vector<std::pair<double, call_result>> answers;
@@ -42,6 +43,7 @@ struct recorder {
     }
     bool on_create_stream(std::uint32_t id, const amf0::value&) {
         events.push_back(fmt::format("create {}", id));
+        if (close_on_create) session->close(error::handler_exception, false);
         return allow_stream;
     }
     bool on_play(play_request& r) {
@@ -406,6 +408,16 @@ TEST_SUITE("server_session") {
         CHECK(out[0].name() == "_error");
         CHECK(f.owner.events == std::vector<std::string>{"connect live", "create 1", "refused 0 too many streams on this connection",
                                                          "deleted 1", "create 2"});
+    }
+
+    TEST_CASE("a stream allowed by a handler that also closes the connection is still deleted at the end") {
+        fixture f;
+        f.owner.close_on_create = true;
+        f.connect();
+        f.put(command{"createStream", 2, amf0::value::null(), {}});
+        CHECK(f.session.reason() == error::handler_exception);
+        f.session.finish({});
+        CHECK(f.owner.events == std::vector<std::string>{"connect live", "create 1", "deleted 1"});
     }
 
     TEST_CASE("remote calls: each outcome gets its answer; transaction id 0 gets none") {

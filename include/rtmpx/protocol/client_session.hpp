@@ -236,6 +236,7 @@ private:
                 if constexpr (requires { handler_.on_connected(c); }) handler_.on_connected(c);
             } else {
                 if constexpr (requires { handler_.on_connect_failed(c); }) handler_.on_connect_failed(c);
+                close(error::rejected_by_handler, false);
             }
             return;
         }

@@ -377,10 +377,10 @@ private:
         }
         const std::uint32_t id = next_stream_id_++;
         const bool allowed = handler_.on_create_stream(id, cmd.object);
+        if (allowed) streams_.emplace_back(id);  // even when closing: `finish` tells the owner of it
         if (closing_) return;
         if (!allowed)
             return send(make_error(cmd.transaction_id, status_info("error", "NetConnection.Call.Failed", "stream refused")));
-        streams_.emplace_back(id);
         send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(id)}));
     }
 
