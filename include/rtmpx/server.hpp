@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -211,6 +212,13 @@ public:
     template <class Rep = long, class Period = std::ratio<1>>
     void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
         shutdown();
+        if (acceptor_thread_.joinable() && !accept_context_.stopped()) {
+            // Wait for the close: a connection accepted before it is launched before it, and so
+            // is among those close_all ends.
+            std::promise<void> closed;
+            asio::post(accept_context_, [&closed] { closed.set_value(); });
+            closed.get_future().wait();
+        }
         if (!wait_for(grace)) {
             close_all(error::shutdown);
             wait();

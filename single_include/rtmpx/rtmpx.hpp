@@ -6353,10 +6353,10 @@ private:
         }
         const std::uint32_t id = next_stream_id_++;
         const bool allowed = handler_.on_create_stream(id, cmd.object);
+        if (allowed) streams_.emplace_back(id);  // even when closing: `finish` tells the owner of it
         if (closing_) return;
         if (!allowed)
             return send(make_error(cmd.transaction_id, status_info("error", "NetConnection.Call.Failed", "stream refused")));
-        streams_.emplace_back(id);
         send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(id)}));
     }
 
@@ -6664,6 +6664,7 @@ private:
                 if constexpr (requires { handler_.on_connected(c); }) handler_.on_connected(c);
             } else {
                 if constexpr (requires { handler_.on_connect_failed(c); }) handler_.on_connect_failed(c);
+                close(error::rejected_by_handler, false);
             }
             return;
         }
@@ -7849,7 +7850,9 @@ public:
             self->writer_ended(e);
         });
         asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {
-            if (e) self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
+            if (!e) return;
+            self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
+            self->after_activity();
         });
         const std::error_code ec = co_await read_loop();
         logic_.close(ec, ec ? false : true);  // the peer's end (or half-close): send what is queued first
@@ -7921,7 +7924,11 @@ private:
             armed_ = protocol::time_point::max();
             if (done_) break;
             const auto now = clock::now();
-            if (write_deadline_ && *write_deadline_ <= now) logic_.close(make_error_code(error::write_timeout), false);
+            if (write_deadline_ && *write_deadline_ <= now) {  // a write that makes no progress
+                write_deadline_.reset();
+                logic_.close(make_error_code(error::write_timeout), false);
+                close_stream();
+            }
             logic_.on_time(now);
             after_activity();
         }
@@ -8008,7 +8015,9 @@ private:
 
     // Posted when a subscriber queued frames.
     void frames_waiting() {
-        wake_posted_.store(false, std::memory_order_release);
+        // An exchange, not a store: it orders this against the queues read below, so that a frame
+        // whose producer saw the flag still set is seen here (a store may pass those reads).
+        wake_posted_.exchange(false, std::memory_order_acq_rel);
         if (writer_asleep_ && unwritten_.empty() && !logic_.closing()) {
             // The writer sleeps with nothing queued: write from here, and wake it only if the
             // socket did not take everything or the peer is behind.
@@ -8169,6 +8178,8 @@ public:
      * Chooses the video codec by name ("h264", or any name registered with the server's codec
      * registry). False when no codec has that name; the stream then keeps its previous choice.
      * With no codec, the frame handler's bytes are sent as they are (a complete FLV video tag body).
+     * Call it while the stream does not play (in the stream or play handler): a playing stream's
+     * frame thread uses the codec.
      */
     bool use_codec(std::string_view name) {
         auto codec = server_->codecs.make(name);
@@ -8258,8 +8269,9 @@ private:
         driver::frame_source* source = nullptr;
         std::size_t queue_frames = server_->options.frame_queue_frames;
         if (broadcast_) {
-            source = &broadcast_->source();
-            queue_frames = broadcast_->options().player_queue_frames;
+            playing_broadcast_ = broadcast_;  // alive until the play ends, whatever use_broadcast does
+            source = &playing_broadcast_->source();
+            queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
             // One subscriber, so its drops may ask the codec for a key frame, and the handlers
             // rest while it is paused.
@@ -8294,7 +8306,8 @@ private:
                 return true;
             };
         }
-        if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
+        if (frame_)  // a copy: on_frame during the play takes effect at the next one
+            frame = [this, handler = frame_](encoded_frame& out, bool full) { return static_cast<bool>(handler(*this, out, full)); };
         source.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
     }
 
@@ -8307,7 +8320,7 @@ private:
         if (ok)
             server_->log.log(log_level::warning, connection_id_, "render", error::handler_failed,
                              "render handler of {} returned false", subject());
-        if (fail_) fail_();
+        if (auto fail = fail_) fail();  // a copy: failing stops the media, which clears fail_
     }
 
     // Play stops: the frame thread (if any) ends, the subscription goes, queued frames go.
@@ -8319,6 +8332,7 @@ private:
         if (source_ && sub_) source_->unsubscribe(sub_.get());
         own_.reset();
         source_ = nullptr;
+        playing_broadcast_.reset();
         sub_.reset();
         join_.clear();
         fail_ = nullptr;
@@ -8394,6 +8408,7 @@ private:
     std::uint64_t play_generation_ = 0;
     std::unique_ptr<driver::frame_source> own_;  // the stream's own frame thread
     driver::frame_source* source_ = nullptr;     // own_, or the broadcast's
+    std::shared_ptr<broadcast> playing_broadcast_;  // the broadcast this play subscribed to
     std::shared_ptr<driver::subscriber> sub_;
     std::vector<protocol::shared_frame> join_;   // the cached group, for a joining player
     std::function<void()> fail_;
@@ -8700,15 +8715,14 @@ private:
     bool on_play(protocol::play_request& request) {
         auto s = find_shared(request.stream_id);
         if (!s) return false;
+        if (!request.is_start) s->stop_media();  // the stop handler may free what the frame thread used
         play_event ev{request.is_start, request.stream_name, request.start, {}};
         bool allowed = true;
         if (s->play_) {
             const auto ok = detail::guarded_call(log(), id_, "play", s->subject(), [&] { return static_cast<bool>(s->play_(*s, ev)); });
             allowed = ok.value_or(false);
         }
-        if (!request.is_start) {
-            s->stop_media();
-        } else if (allowed) {
+        if (request.is_start && allowed) {
             const std::uint32_t sid = s->id();
             s->start_media(std::string(request.stream_name), port_, [this, sid] { stream_failed(sid); });
             log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", sid, request.stream_name);
@@ -8834,6 +8848,7 @@ RTMPX_NAMESPACE_END
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -9246,6 +9261,13 @@ public:
     template <class Rep = long, class Period = std::ratio<1>>
     void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
         shutdown();
+        if (acceptor_thread_.joinable() && !accept_context_.stopped()) {
+            // Wait for the close: a connection accepted before it is launched before it, and so
+            // is among those close_all ends.
+            std::promise<void> closed;
+            asio::post(accept_context_, [&closed] { closed.set_value(); });
+            closed.get_future().wait();
+        }
         if (!wait_for(grace)) {
             close_all(error::shutdown);
             wait();

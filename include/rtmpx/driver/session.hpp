@@ -132,7 +132,9 @@ public:
             self->writer_ended(e);
         });
         asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {
-            if (e) self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
+            if (!e) return;
+            self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
+            self->after_activity();
         });
         const std::error_code ec = co_await read_loop();
         logic_.close(ec, ec ? false : true);  // the peer's end (or half-close): send what is queued first
@@ -204,7 +206,11 @@ private:
             armed_ = protocol::time_point::max();
             if (done_) break;
             const auto now = clock::now();
-            if (write_deadline_ && *write_deadline_ <= now) logic_.close(make_error_code(error::write_timeout), false);
+            if (write_deadline_ && *write_deadline_ <= now) {  // a write that makes no progress
+                write_deadline_.reset();
+                logic_.close(make_error_code(error::write_timeout), false);
+                close_stream();
+            }
             logic_.on_time(now);
             after_activity();
         }
@@ -291,7 +297,9 @@ private:
 
     // Posted when a subscriber queued frames.
     void frames_waiting() {
-        wake_posted_.store(false, std::memory_order_release);
+        // An exchange, not a store: it orders this against the queues read below, so that a frame
+        // whose producer saw the flag still set is seen here (a store may pass those reads).
+        wake_posted_.exchange(false, std::memory_order_acq_rel);
         if (writer_asleep_ && unwritten_.empty() && !logic_.closing()) {
             // The writer sleeps with nothing queued: write from here, and wake it only if the
             // socket did not take everything or the peer is behind.
