@@ -11,6 +11,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include <utility>
 
 #include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/tcp.hpp>
@@ -141,6 +143,9 @@ public:
         asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
             if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
         });
+        // The guard keeps the acceptor's thread running until `stop` is done with it: a handler
+        // posted there (the acceptor's close, stop's wait for it) always runs.
+        accept_work_.emplace(accept_context_.get_executor());
         acceptor_thread_ = std::thread([this] { accept_context_.run(); });
         state_->log.log(log_level::info, 0, "server", {}, "listening on {}", listen_address());
     }
@@ -212,12 +217,13 @@ public:
     template <class Rep = long, class Period = std::ratio<1>>
     void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
         shutdown();
-        if (acceptor_thread_.joinable() && !accept_context_.stopped()) {
+        if (accept_work_) {
             // Wait for the close: a connection accepted before it is launched before it, and so
             // is among those close_all ends.
             std::promise<void> closed;
             asio::post(accept_context_, [&closed] { closed.set_value(); });
             closed.get_future().wait();
+            accept_work_.reset();
         }
         if (!wait_for(grace)) {
             close_all(error::shutdown);
@@ -332,6 +338,7 @@ private:
     std::mutex accept_mutex_;
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
     asio::ip::tcp::endpoint local_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> accept_work_;
     std::thread acceptor_thread_;
     std::atomic<std::uint64_t> next_connection_id_{1};
 };

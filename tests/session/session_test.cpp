@@ -6,6 +6,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "../support.hpp"
@@ -867,5 +869,21 @@ TEST_SUITE("session limits and faults") {
         CHECK(app.closes == 20);
         CHECK(app.shutdown_closes == 20);
         CHECK(app.stream_removes == 20);
+    }
+
+    TEST_CASE("a server started and stopped over and over never hangs in stop") {
+        // stop() waits on the acceptor's thread for the listening socket's close; that thread
+        // must still be running when it asks, however quickly the close ended the accept loop.
+        auto finished = std::make_shared<std::promise<void>>();
+        auto done = finished->get_future();
+        std::thread([finished] {
+            for (int i = 0; i < 2000; ++i) {
+                rtmpx::server s;
+                s.start("127.0.0.1:0");
+                s.stop();
+            }
+            finished->set_value();
+        }).detach();
+        REQUIRE_MESSAGE(done.wait_for(60s) == std::future_status::ready, "server::stop hung");
     }
 }
