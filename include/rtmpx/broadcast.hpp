@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// broadcast: one producer of video, encoded once, shared by any number of playing streams.
+// broadcast: one producer of video and audio (rendered, pushed or published), shared by any number of playing streams.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -39,17 +41,18 @@ struct broadcast_options {
  * immutable, by every player's queue. Each player keeps its own bounded queue and drops to the
  * next key frame when it falls behind, so a slow player costs only itself.
  *
- * Frames come either from `push_video_tag` (already encoded, from a file, a camera, another
- * server), or from render and frame handlers that `start` runs on the broadcast's own thread at
- * `render_rate`, encoding with a codec chosen by name. A stream plays the broadcast after
- * `stream.use_broadcast(b)` in its stream or play handler.
+ * Frames come from `push_video_tag` and `push_audio_tag` (already encoded, from a file, a camera,
+ * another server), from a published stream (`stream::publish_to`, or a `relay`), or from render
+ * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
+ * with a codec chosen by name. A stream plays the broadcast after `stream.use_broadcast(b)` in
+ * its stream or play handler.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
  * player gets NetStream.Failed (they stay connected; `start` again serves new plays).
  *
  * Thread: `on_render`, `on_frame`, `use_codec` and `set_logger` before `start` (or after
- * `stop`); the other members from any thread, but `push_video_tag` calls must not overlap.
+ * `stop`); the other members from any thread, but `push_*` calls must not overlap.
  * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
  * it before the state its handlers use goes away.
  */
@@ -77,6 +80,19 @@ public:
      * says "key frame" start groups. The bytes are copied once and then shared.
      */
     void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) { source_.push_video_tag(tag, timestamp); }
+
+    /**
+     * Sends one FLV audio tag body (AAC, MP3, any FLV sound format, Enhanced audio) to every
+     * player, like `push_video_tag`; an AAC (or Enhanced) sequence header becomes part of the
+     * configuration. For sound that goes with rendered frames, stamp it with `clock_ms()`.
+     */
+    void push_audio_tag(std::span<const std::byte> tag, std::uint32_t timestamp) { source_.push_audio_tag(tag, timestamp); }
+
+    /// The clock of the rendered frames: ms since `start` (or since the broadcast was made).
+    std::uint32_t clock_ms() const { return source_.clock_ms(); }
+
+    /// Whether a published stream feeds the broadcast now (`stream::publish_to`).
+    bool has_publisher() const noexcept { return publisher_.load(std::memory_order_acquire) != 0; }
 
     /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
     template <class F>
@@ -143,15 +159,51 @@ public:
     std::size_t cached_frames() const { return source_.cached_frames(); }
 
 private:
-    friend class stream;  // its players subscribe to the source
+    friend class stream;    // its players subscribe to the source; its publisher pushes into it
+    friend class recorder;  // one more subscriber
 
     driver::frame_source& source() noexcept { return source_; }
+
+    // A publisher takes the broadcast over: players hear of it, and what the previous one left
+    // (configuration, cached group, timeline) goes. The previous publisher, if any, is told to
+    // stop by `evict` (called here, on this thread: it must only post). Returns the claim.
+    std::uint64_t claim_publisher(std::function<void()> evict) {
+        std::function<void()> previous;
+        std::uint64_t claim = 0;
+        {
+            std::lock_guard lock(publisher_mutex_);
+            claim = ++claims_;
+            previous = std::exchange(evict_, std::move(evict));
+            publisher_.store(claim, std::memory_order_release);
+        }
+        if (previous) previous();
+        source_.notify(protocol::media_kind::published);
+        return claim;
+    }
+
+    // Whether `claim` is still the broadcast's publisher.
+    bool holds(std::uint64_t claim) const noexcept { return publisher_.load(std::memory_order_acquire) == claim; }
+
+    // The publisher `claim` leaves; players hear of it unless another one took over meanwhile.
+    void release_publisher(std::uint64_t claim) {
+        {
+            std::lock_guard lock(publisher_mutex_);
+            if (publisher_.load(std::memory_order_relaxed) != claim) return;
+            publisher_.store(0, std::memory_order_release);
+            evict_ = nullptr;
+        }
+        source_.notify(protocol::media_kind::unpublished);
+    }
 
     const broadcast_options options_;
     std::function<bool(broadcast&)> render_;
     std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
     std::unique_ptr<video_codec> codec_;
     detail::logger log_;
+    std::mutex publisher_mutex_;
+    std::atomic<std::uint64_t> publisher_{0};  // the claim of the publisher feeding it, 0: none
+    std::uint64_t claims_ = 0;
+    std::function<void()> evict_;              // tells the current publisher to stop
     driver::frame_source source_;  // last: its thread stops before the handlers go away
 };
 

@@ -21,6 +21,7 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <rtmpx/amf/value.hpp>
@@ -166,7 +167,10 @@ public:
             s.frames_sent += st->frames_sent();
             s.frames_dropped += st->frames_dropped();
             if (st->playing()) ++s.playing_streams;
+            if (st->publishing()) ++s.publishing_streams;
         }
+        s.media_in = media_in_;
+        s.media_dropped = session_.media_dropped();
         s.chunk_size_in = session_.chunk_size_in();
         s.chunk_size_out = session_.output().chunk_size();
         s.acknowledged_bytes = session_.acknowledged();
@@ -185,6 +189,8 @@ public:
 private:
     template <class H>
     friend class protocol::server_session;
+    template <class S>
+    friend class protocol::server_streams;
     template <class S, class L>
     friend class driver::basic_session;
     template <class S>
@@ -349,9 +355,41 @@ private:
         auto s = std::move(*it);
         streams_.erase(it);
         s->stop_media();
+        s->end_publish(connect_);  // a publish the session never started (it was closing) ends here
         call_stream_handler(*s, false, amf0::value(), reason);
         closed_frames_sent_ += s->frames_sent();
         closed_frames_dropped_ += s->frames_dropped();
+    }
+
+    bool on_publish(protocol::publish_request& request) {
+        auto s = find_shared(request.stream_id);
+        if (!s) return false;
+        const auto publishing = server_->publishing_streams.load(std::memory_order_relaxed);
+        if (publishing >= static_cast<std::int64_t>(options().max_publishers)) {
+            request.refusal = "NetStream.Publish.Rejected";
+            request.description = "Too many publishers.";
+            log().log(log_level::warning, id_, "session", error::too_many_publishers, "publish of '{}' refused: {} publishers",
+                      request.stream_name, options().max_publishers);
+            return false;
+        }
+        // Another publisher taking the stream's broadcast over ends this connection, on its thread.
+        auto evict = [executor = port_.executor, weak = port_.owner, this] {
+            asio::post(executor, [weak, this] {
+                if (auto keep = weak.lock()) close(error::publisher_replaced);
+            });
+        };
+        if (!s->begin_publish(request, connect_, std::move(evict))) return false;
+        log().log(log_level::info, id_, "stream", {}, "stream {} publishes '{}'", s->id(), request.stream_name);
+        return true;
+    }
+
+    void on_media(protocol::media_in& m) {
+        ++media_in_;
+        if (stream* s = find_stream(m.stream_id)) s->published(m);
+    }
+
+    void on_unpublish(std::uint32_t id) {
+        if (stream* s = find_stream(id)) s->end_publish(connect_);
     }
 
     void on_refused(std::error_code why, std::uint32_t stream_id) {
@@ -430,6 +468,7 @@ private:
     std::uint64_t writes_ = 0;
     std::uint64_t closed_frames_sent_ = 0;
     std::uint64_t closed_frames_dropped_ = 0;
+    std::uint64_t media_in_ = 0;
 };
 
 RTMPX_NAMESPACE_END

@@ -56,6 +56,12 @@ enum class error {
     handler_failed = 64,         ///< a render or frame handler returned false
     call_timeout = 65,           ///< the client did not answer a server call in time
     too_many_pending_calls = 66, ///< more server-to-client calls waiting than allowed
+    publish_timeout = 67,        ///< a publishing stream sent no media for too long
+    too_many_publishers = 68,    ///< more publishing streams than the server allows
+    media_malformed = 69,        ///< an audio or video message too short for its tag header (dropped)
+    media_not_published = 70,    ///< media or data on a stream that does not publish (dropped)
+    publish_refused = 71,        ///< a publish refused (the name is in use, or a handler said no)
+    publisher_replaced = 72,     ///< another publisher took this one's broadcast over
 };
 
 /// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
@@ -102,6 +108,12 @@ inline const char* error_message(error e) noexcept {
     case error::handler_failed: return "a handler reported failure";
     case error::call_timeout: return "the client did not answer the call in time";
     case error::too_many_pending_calls: return "too many calls waiting for the client";
+    case error::publish_timeout: return "the publisher sent nothing for too long";
+    case error::too_many_publishers: return "too many publishers";
+    case error::media_malformed: return "a media message too short for its tag header";
+    case error::media_not_published: return "media on a stream that does not publish";
+    case error::publish_refused: return "publish refused";
+    case error::publisher_replaced: return "another publisher took the stream over";
     case error::unused_2:
     case error::unused_11:
     case error::unused_16:
@@ -120,12 +132,16 @@ inline condition error_condition_of(error e) noexcept {
     case error::too_many_connections:
     case error::too_many_streams:
     case error::too_many_pending_calls:
+    case error::too_many_publishers:
     case error::queue_full: return condition::limit_exceeded;
-    case error::rejected_by_handler: return condition::rejected;
+    case error::rejected_by_handler:
+    case error::publish_refused:
+    case error::publisher_replaced: return condition::rejected;
     case error::handshake_timeout:
     case error::connect_timeout:
     case error::idle_timeout:
     case error::write_timeout:
+    case error::publish_timeout:
     case error::call_timeout: return condition::timeout;
     default: return condition::protocol_violation;
     }

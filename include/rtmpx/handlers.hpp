@@ -3,6 +3,10 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
@@ -14,6 +18,7 @@
 #include <rtmpx/config.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/protocol/commands.hpp>
+#include <rtmpx/protocol/server_session_events.hpp>
 #include <rtmpx/protocol/session_types.hpp>
 
 RTMPX_NAMESPACE_BEGIN
@@ -55,6 +60,38 @@ struct play_event {
 struct pause_event {
     bool is_pause = true;
     double milliseconds = 0;  ///< the stream position the client paused or resumed at
+};
+
+/// How a refused publish is answered: the onStatus code the publisher gets.
+enum class publish_refusal {
+    bad_name,  ///< NetStream.Publish.BadName: the name is in use or not acceptable
+    denied,    ///< NetStream.Publish.Denied: this client may not publish (a bad token, ...)
+    rejected,  ///< NetStream.Publish.Rejected
+};
+
+/**
+ * What a publish handler is told: `publish` (is_start) or the end of the publish (FCUnpublish,
+ * deleteStream, closeStream, the connection's end, a takeover). A refusal says which status the
+ * publisher gets (`refusal`, with `description`).
+ */
+struct publish_event {
+    bool is_start = true;
+    std::string_view stream_name;              ///< the name before any '?': "cam" of "cam?token=x"
+    std::string_view query;                    ///< what follows the '?' (empty without one)
+    std::string_view type;                     ///< "live", "record" or "append"
+    const connect_command& connect;            ///< the connection's connect (app, tcUrl with its query)
+    publish_refusal refusal = publish_refusal::bad_name;  ///< out, on refusal
+    std::string description;                   ///< out, on refusal (empty: one is made up)
+};
+
+/// What a published message is: audio, video, metadata (`onMetaData`) or other data.
+using protocol::media_type;
+
+/// What a media handler is told: one message of a published stream, in the order it came.
+struct media_event {
+    media_type type = media_type::video;
+    std::uint32_t timestamp = 0;           ///< ms, as the publisher sent it
+    std::span<const std::byte> payload;    ///< the message body; valid during the call
 };
 
 /// What a call handler is told: a remote procedure call from the client.
@@ -115,6 +152,25 @@ concept stream_handler = std::invocable<F&, stream&, const stream_event&> &&
 template <class F>
 concept play_handler = std::invocable<F&, stream&, play_event&> &&
                        detail::boolean_result<std::invoke_result_t<F&, stream&, play_event&>>;
+
+/**
+ * `bool (stream&, publish_event&)`: on `publish`, true accepts it (the publisher gets
+ * NetStream.Publish.Start; the handler may `publish_to` a broadcast); false refuses it with
+ * `refusal`. Called with `is_start == false` when the publish ends; the return value is then
+ * ignored. With no publish handler, publishing is refused (NetStream.Publish.Denied). Thread: the
+ * connection's thread.
+ */
+template <class F>
+concept publish_handler = std::invocable<F&, stream&, publish_event&> &&
+                          detail::boolean_result<std::invoke_result_t<F&, stream&, publish_event&>>;
+
+/**
+ * `void (stream&, media_event const&)`: every audio, video and data message of an accepted
+ * publish, in order, with the publisher's timestamps. Thread: the connection's thread; a slow
+ * handler slows this publisher alone. Lifetime: the payload is valid during the call only.
+ */
+template <class F>
+concept media_handler = std::invocable<F&, stream&, const media_event&>;
 
 /// `bool (stream&, pause_event const&)`: true honours pause (or resume). Thread: the connection's.
 template <class F>

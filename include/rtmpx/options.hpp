@@ -19,6 +19,7 @@ struct timeouts {
     std::chrono::milliseconds write{10'000};      ///< a write that makes no progress
     std::chrono::milliseconds call{10'000};       ///< waiting for the client's answer to `connection::call`
     std::chrono::milliseconds ping{10'000};       ///< interval of ping requests (round-trip time); 0: none
+    std::chrono::milliseconds publish{10'000};    ///< a publishing stream that sends no media for this long is closed
 };
 
 /**
@@ -39,6 +40,7 @@ struct server_options {
     std::size_t threads = 0;
     std::size_t max_streams_per_connection = 16;
     std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
+    std::size_t max_publishers = 64;           ///< publishing streams at once, over all connections
 
     /// Report failed remote calls as `_result` carrying the error info object instead of `_error`
     /// (python-librtmp waits for `_result` only). Off by default.

@@ -24,3 +24,6 @@
 #include <rtmpx/stream.hpp>
 #include <rtmpx/connection.hpp>
 #include <rtmpx/server.hpp>
+#include <rtmpx/relay.hpp>
+#include <rtmpx/flv_file.hpp>
+#include <rtmpx/recorder.hpp>

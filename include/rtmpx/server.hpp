@@ -240,6 +240,8 @@ public:
         s.connections = connection_count();
         const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
         s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
+        const auto publishing = state_->publishing_streams.load(std::memory_order_relaxed);
+        s.publishing_streams = publishing > 0 ? static_cast<std::size_t>(publishing) : 0;
         s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
         s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
         s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);

@@ -25,6 +25,9 @@ struct connection_statistics {
     std::size_t queued_bytes = 0;        ///< bytes waiting to be written (ours, and an upper bound of the kernel's)
     std::size_t streams = 0;
     std::size_t playing_streams = 0;
+    std::size_t publishing_streams = 0;
+    std::uint64_t media_in = 0;          ///< audio, video and data messages of publishes
+    std::uint64_t media_dropped = 0;     ///< media messages dropped: malformed, or on a stream that does not publish
     std::uint32_t chunk_size_in = 128;   ///< the client's chunk size
     std::uint32_t chunk_size_out = 128;  ///< ours
     std::uint64_t acknowledged_bytes = 0;///< the client's last acknowledgement
@@ -43,6 +46,9 @@ struct connection_statistics {
                 {"queued_bytes", std::to_string(queued_bytes)},
                 {"streams", std::to_string(streams)},
                 {"playing_streams", std::to_string(playing_streams)},
+                {"publishing_streams", std::to_string(publishing_streams)},
+                {"media_in", std::to_string(media_in)},
+                {"media_dropped", std::to_string(media_dropped)},
                 {"chunk_size_in", std::to_string(chunk_size_in)},
                 {"chunk_size_out", std::to_string(chunk_size_out)},
                 {"acknowledged_bytes", std::to_string(acknowledged_bytes)},
@@ -55,6 +61,7 @@ struct connection_statistics {
 struct server_statistics {
     std::size_t connections = 0;
     std::size_t playing_streams = 0;
+    std::size_t publishing_streams = 0;
     std::uint64_t bytes_out = 0;
     std::uint64_t frames_sent = 0;
     std::uint64_t frames_dropped = 0;
@@ -63,6 +70,7 @@ struct server_statistics {
     std::vector<std::pair<std::string, std::string>> to_map() const {
         return {{"connections", std::to_string(connections)},
                 {"playing_streams", std::to_string(playing_streams)},
+                {"publishing_streams", std::to_string(publishing_streams)},
                 {"bytes_out", std::to_string(bytes_out)},
                 {"frames_sent", std::to_string(frames_sent)},
                 {"frames_dropped", std::to_string(frames_dropped)}};

@@ -29,12 +29,14 @@
 #include <rtmpx/impl/server_state.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
+#include <rtmpx/protocol/server_session_events.hpp>
 #include <rtmpx/video_codec.hpp>
 
 RTMPX_NAMESPACE_BEGIN
 
 /**
- * One NetStream of a connection: created by `createStream`, played by `play`.
+ * One NetStream of a connection: created by `createStream`, then played by `play` or published
+ * by `publish`.
  *
  * A stream handler registers the stream's render, frame, play and pause handlers and may choose
  * a codec. While the stream plays, the render handler runs on the connection's thread at the
@@ -61,7 +63,7 @@ public:
 
     /// The message stream id the client uses for this stream (never 0).
     std::uint32_t id() const noexcept { return id_; }
-    /// The name the player passed to `play` (empty before play). Thread: any, once playing.
+    /// The name the client passed to `play` or `publish` (empty before). Thread: any, once playing.
     const std::string& name() const noexcept { return name_; }
     /// The connection this stream belongs to (to register more call handlers, ...).
     class connection& connection() noexcept { return connection_; }
@@ -69,6 +71,8 @@ public:
     bool playing() const noexcept { return playing_; }
     /// Whether an honoured pause is in effect.
     bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
+    /// Whether a `publish` was accepted and has not ended since.
+    bool publishing() const noexcept { return publishing_; }
 
     /// Registers the render handler; `nullptr` removes it. Takes effect at the next play.
     template <class F>
@@ -101,6 +105,36 @@ public:
         pause_ = std::move(handler);
     }
     void on_pause(std::nullptr_t) { pause_ = nullptr; }
+
+    /// Registers the publish handler; `nullptr` removes it (publishing is then refused).
+    template <class F>
+    void on_publish(F handler) {
+        static_assert(publish_handler<F>, "on_publish: expected bool (stream&, publish_event&)");
+        publish_ = std::move(handler);
+    }
+    void on_publish(std::nullptr_t) { publish_ = nullptr; }
+
+    /// Registers the media handler, told every message of an accepted publish; `nullptr` removes it.
+    template <class F>
+    void on_media(F handler) {
+        static_assert(media_handler<F>, "on_media: expected void (stream&, media_event const&)");
+        media_ = [h = std::move(handler)](stream& s, const media_event& e) mutable { h(s, e); };
+    }
+    void on_media(std::nullptr_t) { media_ = nullptr; }
+
+    /**
+     * Feeds what this stream publishes to `target`, whose players then watch it: call it in the
+     * publish handler (it takes effect for that publish). The stream takes the broadcast over
+     * from any publisher feeding it now (that one's connection is closed with
+     * `error::publisher_replaced`); when the publish ends, players get
+     * NetStream.Play.UnpublishNotify and stay. `nullptr`: the publish feeds no broadcast.
+     */
+    void publish_to(std::shared_ptr<broadcast> target) { publish_target_ = std::move(target); }
+
+    /// Messages received from this stream's publishes.
+    std::uint64_t messages_published() const noexcept { return messages_published_; }
+    /// Of those, the ones no broadcast got because another publisher had taken it over.
+    std::uint64_t messages_dropped() const noexcept { return messages_dropped_; }
 
     /**
      * Chooses the video codec by name ("h264", or any name registered with the server's codec
@@ -266,6 +300,74 @@ private:
         fail_ = nullptr;
     }
 
+    // ---- publishing, on the connection's thread -------------------------------------------------
+
+    // A publish: the handler decides (none: refused); accepted, the stream feeds its target.
+    // `evict` ends this publisher from any thread, should another take the target over.
+    bool begin_publish(protocol::publish_request& request, const connect_command& connect, std::function<void()> evict) {
+        if (!publish_) {
+            request.refusal = "NetStream.Publish.Denied";
+            request.description = "This server takes no published streams.";
+            return false;
+        }
+        const std::string_view full = request.stream_name;
+        const auto mark = full.find('?');
+        publish_event ev{true, full.substr(0, mark), mark == std::string_view::npos ? std::string_view{} : full.substr(mark + 1),
+                         request.type, connect, publish_refusal::bad_name, {}};
+        publish_target_.reset();
+        const auto ok = detail::guarded_call(server_->log, connection_id_, "publish", subject(),
+                                             [&] { return static_cast<bool>(publish_(*this, ev)); });
+        if (!ok || !*ok) {
+            static constexpr const char* codes[] = {"NetStream.Publish.BadName", "NetStream.Publish.Denied", "NetStream.Publish.Rejected"};
+            request.refusal = codes[static_cast<int>(ev.refusal)];
+            request.description = std::move(ev.description);
+            publish_target_.reset();
+            return false;
+        }
+        name_ = std::string(ev.stream_name);
+        publishing_ = true;
+        server_->publishing_streams.fetch_add(1, std::memory_order_relaxed);
+        if (publish_target_) claim_ = publish_target_->claim_publisher(std::move(evict));
+        return true;
+    }
+
+    // One message of the publish: the media handler, then the broadcast.
+    void published(protocol::media_in& m) {
+        if (!publishing_) return;
+        ++messages_published_;
+        if (media_) {
+            const media_event ev{m.type, m.timestamp.value(), m.payload};
+            detail::guarded_call(server_->log, connection_id_, "media", subject(), [&] {
+                media_(*this, ev);
+                return true;
+            });
+        }
+        if (!publish_target_) return;
+        if (!publish_target_->holds(claim_)) {
+            ++messages_dropped_;  // another publisher took the broadcast over
+            return;
+        }
+        auto& source = publish_target_->source();
+        switch (m.type) {
+        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
+        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
+        case media_type::metadata: return source.set_metadata(std::move(m.payload));
+        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
+        }
+    }
+
+    // The publish ends: the handler hears of it, the broadcast's players too.
+    void end_publish(const connect_command& connect) {
+        if (!publishing_) return;
+        publishing_ = false;
+        server_->publishing_streams.fetch_sub(1, std::memory_order_relaxed);
+        if (publish_target_) publish_target_->release_publisher(claim_);
+        publish_target_.reset();
+        if (!publish_) return;
+        publish_event ev{false, name_, {}, {}, connect, publish_refusal::bad_name, {}};
+        detail::guarded_call(server_->log, connection_id_, "publish", subject(), [&] { return static_cast<bool>(publish_(*this, ev)); });
+    }
+
     // Pause stops frames (and an own source's handlers); resume asks for a key frame.
     void set_paused(bool pause) {
         paused_.store(pause, std::memory_order_relaxed);
@@ -323,6 +425,8 @@ private:
     std::function<bool(stream&, encoded_frame&, bool)> frame_;
     std::function<bool(stream&, play_event&)> play_;
     std::function<bool(stream&, const pause_event&)> pause_;
+    std::function<bool(stream&, publish_event&)> publish_;
+    std::function<void(stream&, const media_event&)> media_;
     std::unique_ptr<video_codec> codec_;
     std::shared_ptr<broadcast> broadcast_;
 
@@ -340,6 +444,13 @@ private:
     std::shared_ptr<driver::subscriber> sub_;
     std::vector<protocol::shared_frame> join_;   // the cached group, for a joining player
     std::function<void()> fail_;
+
+    // While publishing.
+    bool publishing_ = false;
+    std::shared_ptr<broadcast> publish_target_;
+    std::uint64_t claim_ = 0;
+    std::uint64_t messages_published_ = 0;
+    std::uint64_t messages_dropped_ = 0;
 };
 
 RTMPX_NAMESPACE_END

@@ -103,6 +103,12 @@ enum class error {
     handler_failed = 64,         ///< a render or frame handler returned false
     call_timeout = 65,           ///< the client did not answer a server call in time
     too_many_pending_calls = 66, ///< more server-to-client calls waiting than allowed
+    publish_timeout = 67,        ///< a publishing stream sent no media for too long
+    too_many_publishers = 68,    ///< more publishing streams than the server allows
+    media_malformed = 69,        ///< an audio or video message too short for its tag header (dropped)
+    media_not_published = 70,    ///< media or data on a stream that does not publish (dropped)
+    publish_refused = 71,        ///< a publish refused (the name is in use, or a handler said no)
+    publisher_replaced = 72,     ///< another publisher took this one's broadcast over
 };
 
 /// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
@@ -149,6 +155,12 @@ inline const char* error_message(error e) noexcept {
     case error::handler_failed: return "a handler reported failure";
     case error::call_timeout: return "the client did not answer the call in time";
     case error::too_many_pending_calls: return "too many calls waiting for the client";
+    case error::publish_timeout: return "the publisher sent nothing for too long";
+    case error::too_many_publishers: return "too many publishers";
+    case error::media_malformed: return "a media message too short for its tag header";
+    case error::media_not_published: return "media on a stream that does not publish";
+    case error::publish_refused: return "publish refused";
+    case error::publisher_replaced: return "another publisher took the stream over";
     case error::unused_2:
     case error::unused_11:
     case error::unused_16:
@@ -167,12 +179,16 @@ inline condition error_condition_of(error e) noexcept {
     case error::too_many_connections:
     case error::too_many_streams:
     case error::too_many_pending_calls:
+    case error::too_many_publishers:
     case error::queue_full: return condition::limit_exceeded;
-    case error::rejected_by_handler: return condition::rejected;
+    case error::rejected_by_handler:
+    case error::publish_refused:
+    case error::publisher_replaced: return condition::rejected;
     case error::handshake_timeout:
     case error::connect_timeout:
     case error::idle_timeout:
     case error::write_timeout:
+    case error::publish_timeout:
     case error::call_timeout: return condition::timeout;
     default: return condition::protocol_violation;
     }
@@ -3576,6 +3592,7 @@ struct timeouts {
     std::chrono::milliseconds write{10'000};      ///< a write that makes no progress
     std::chrono::milliseconds call{10'000};       ///< waiting for the client's answer to `connection::call`
     std::chrono::milliseconds ping{10'000};       ///< interval of ping requests (round-trip time); 0: none
+    std::chrono::milliseconds publish{10'000};    ///< a publishing stream that sends no media for this long is closed
 };
 
 /**
@@ -3596,6 +3613,7 @@ struct server_options {
     std::size_t threads = 0;
     std::size_t max_streams_per_connection = 16;
     std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
+    std::size_t max_publishers = 64;           ///< publishing streams at once, over all connections
 
     /// Report failed remote calls as `_result` carrying the error info object instead of `_error`
     /// (python-librtmp waits for `_result` only). Off by default.
@@ -3638,6 +3656,9 @@ struct connection_statistics {
     std::size_t queued_bytes = 0;        ///< bytes waiting to be written (ours, and an upper bound of the kernel's)
     std::size_t streams = 0;
     std::size_t playing_streams = 0;
+    std::size_t publishing_streams = 0;
+    std::uint64_t media_in = 0;          ///< audio, video and data messages of publishes
+    std::uint64_t media_dropped = 0;     ///< media messages dropped: malformed, or on a stream that does not publish
     std::uint32_t chunk_size_in = 128;   ///< the client's chunk size
     std::uint32_t chunk_size_out = 128;  ///< ours
     std::uint64_t acknowledged_bytes = 0;///< the client's last acknowledgement
@@ -3656,6 +3677,9 @@ struct connection_statistics {
                 {"queued_bytes", std::to_string(queued_bytes)},
                 {"streams", std::to_string(streams)},
                 {"playing_streams", std::to_string(playing_streams)},
+                {"publishing_streams", std::to_string(publishing_streams)},
+                {"media_in", std::to_string(media_in)},
+                {"media_dropped", std::to_string(media_dropped)},
                 {"chunk_size_in", std::to_string(chunk_size_in)},
                 {"chunk_size_out", std::to_string(chunk_size_out)},
                 {"acknowledged_bytes", std::to_string(acknowledged_bytes)},
@@ -3668,6 +3692,7 @@ struct connection_statistics {
 struct server_statistics {
     std::size_t connections = 0;
     std::size_t playing_streams = 0;
+    std::size_t publishing_streams = 0;
     std::uint64_t bytes_out = 0;
     std::uint64_t frames_sent = 0;
     std::uint64_t frames_dropped = 0;
@@ -3676,6 +3701,7 @@ struct server_statistics {
     std::vector<std::pair<std::string, std::string>> to_map() const {
         return {{"connections", std::to_string(connections)},
                 {"playing_streams", std::to_string(playing_streams)},
+                {"publishing_streams", std::to_string(publishing_streams)},
                 {"bytes_out", std::to_string(bytes_out)},
                 {"frames_sent", std::to_string(frames_sent)},
                 {"frames_dropped", std::to_string(frames_dropped)}};
@@ -4506,9 +4532,11 @@ struct seek_command {
     double transaction_id = 0;
     double milliseconds = 0;
 };
+/// `deleteStream`: the stream id, or (as GStreamer's rtmp2sink sends it) the stream's name.
 struct delete_stream_command {
     double transaction_id = 0;
     double stream_id = 0;
+    std::string stream_name;  ///< set instead of `stream_id` when the argument is a string
 };
 struct close_stream_command {
     double transaction_id = 0;
@@ -4534,6 +4562,10 @@ struct fc_publish_command {
     double transaction_id = 0;
     std::string stream_name;
 };
+struct fc_unpublish_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
 struct fc_subscribe_command {
     double transaction_id = 0;
     std::string stream_name;
@@ -4550,8 +4582,8 @@ struct call_command {
 using typed_command =
     std::variant<connect_command, create_stream_command, play_command, play2_command, pause_command, seek_command,
                  delete_stream_command, close_stream_command, receive_audio_command, receive_video_command,
-                 publish_command, release_stream_command, fc_publish_command, fc_subscribe_command,
-                 get_stream_length_command, call_command>;
+                 publish_command, release_stream_command, fc_publish_command, fc_unpublish_command,
+                 fc_subscribe_command, get_stream_length_command, call_command>;
 
 namespace wire {
 
@@ -4633,8 +4665,9 @@ inline typed_command parse_command(command c, std::error_code& ec) {
     if (name == "seek") return seek_command{txn, wire::argument(c, 0).as_number()};
     if (name == "deleteStream") {
         const auto& id = wire::argument(c, 0);
+        if (id.is_string()) return delete_stream_command{txn, 0, std::string(id.as_string())};
         if (!id.is_number()) ec = error::message_malformed;
-        return delete_stream_command{txn, id.as_number()};
+        return delete_stream_command{txn, id.as_number(), {}};
     }
     if (name == "closeStream") return close_stream_command{txn};
     if (name == "receiveAudio") return receive_audio_command{txn, wire::argument(c, 0).as_bool(true)};
@@ -4653,6 +4686,7 @@ inline typed_command parse_command(command c, std::error_code& ec) {
     };
     if (name == "releaseStream") return named(release_stream_command{});
     if (name == "FCPublish") return named(fc_publish_command{});
+    if (name == "FCUnpublish") return named(fc_unpublish_command{});
     if (name == "FCSubscribe") return named(fc_subscribe_command{});
     if (name == "getStreamLength") return named(get_stream_length_command{});
     return call_command{std::move(c)};
@@ -4710,6 +4744,169 @@ inline command make_connect_result(double txn, double object_encoding) {
 } // namespace protocol
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/protocol/commands.hpp ----
+// ---- include/rtmpx/protocol/flv.hpp ----
+// FLV as RTMP carries it: video tag headers, the AVC sequence header, codec ids and onMetaData.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol::flv {
+
+/// The CodecID of a legacy FLV video tag (FLV spec E.4.3.1, VIDEODATA).
+enum class video_codec : std::uint8_t {
+    sorenson_h263 = 2,
+    screen_video = 3,
+    vp6 = 4,
+    vp6_alpha = 5,
+    screen_video_v2 = 6,
+    avc = 7,
+};
+
+/// The FrameType of a video tag: the high nibble of its first byte (E.4.3.1).
+enum class frame_type : std::uint8_t {
+    key = 1,
+    inter = 2,
+    disposable_inter = 3,
+    generated_key = 4,
+    command = 5,  ///< video info / command frame
+};
+
+/// The AVCPacketType that follows the first byte of an AVC tag (E.4.3.2, AVCVIDEOPACKET).
+enum class avc_packet_type : std::uint8_t { sequence_header = 0, nalu = 1, end_of_sequence = 2 };
+
+/// Bytes before the picture data of a video tag: 1, or 5 for AVC (packet type, composition time).
+inline constexpr std::size_t video_tag_header_size(std::uint8_t codec_id) noexcept {
+    return codec_id == static_cast<std::uint8_t>(video_codec::avc) ? 5 : 1;
+}
+
+/// Appends a video tag header: frame type and codec id, then for AVC the NALU packet type and a
+/// zero composition time (our encoders emit no B-frames, so decode and presentation order agree).
+inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t codec_id, bool key_frame) {
+    const auto type = key_frame ? frame_type::key : frame_type::inter;
+    tag.push_back(std::byte((static_cast<unsigned>(type) << 4) | (codec_id & 0x0f)));
+    if (codec_id == static_cast<std::uint8_t>(video_codec::avc)) {
+        tag.push_back(std::byte{static_cast<std::uint8_t>(avc_packet_type::nalu)});
+        tag.insert(tag.end(), 3, std::byte{0});
+    }
+}
+
+/// A whole video tag body: the header for `codec_id`, then `data` (for AVC: AVCC NAL units).
+inline std::vector<std::byte> video_tag(std::uint8_t codec_id, bool key_frame, std::span<const std::byte> data) {
+    std::vector<std::byte> tag;
+    tag.reserve(video_tag_header_size(codec_id) + data.size());
+    append_video_tag_header(tag, codec_id, key_frame);
+    tag.insert(tag.end(), data.begin(), data.end());
+    return tag;
+}
+
+/// The AVC sequence header tag: a key frame of packet type 0 carrying the
+/// AVCDecoderConfigurationRecord (ISO 14496-15 §5.2.4.1).
+inline std::vector<std::byte> avc_sequence_header(std::span<const std::byte> configuration_record) {
+    std::vector<std::byte> tag = {
+        std::byte((static_cast<unsigned>(frame_type::key) << 4) | static_cast<unsigned>(video_codec::avc)),
+        std::byte{static_cast<std::uint8_t>(avc_packet_type::sequence_header)}, std::byte{0}, std::byte{0},
+        std::byte{0}};
+    tag.insert(tag.end(), configuration_record.begin(), configuration_record.end());
+    return tag;
+}
+
+/// Whether a video tag starts with the Enhanced RTMP ExHeader bit (`1 FFF PPPP`: IsExHeader,
+/// frame type, packet type), Enhanced RTMP v2 "ExVideoTagHeader".
+inline bool is_ex_header(std::span<const std::byte> tag) noexcept {
+    return !tag.empty() && (detail::u8(tag[0]) & 0x80) != 0;
+}
+
+/// The frame type of a video tag, legacy or Enhanced (the ExHeader bit is not part of it).
+inline unsigned frame_type_of(std::span<const std::byte> tag) noexcept {
+    if (tag.empty()) return 0;
+    return (detail::u8(tag[0]) >> 4) & (is_ex_header(tag) ? 0x07 : 0x0f);
+}
+
+/// Whether a video tag is a key frame: `0x1X` in a legacy tag, `0x9X` with the ExHeader bit.
+inline bool is_key_frame(std::span<const std::byte> tag) noexcept {
+    return frame_type_of(tag) == static_cast<unsigned>(frame_type::key);
+}
+
+/// Whether a video tag carries codec configuration rather than a picture: an AVC sequence
+/// header (packet type 0), or an Enhanced SequenceStart (packet type 0).
+inline bool is_sequence_header(std::span<const std::byte> tag) noexcept {
+    if (tag.size() < 2 || !is_key_frame(tag)) return false;
+    if (is_ex_header(tag)) return (detail::u8(tag[0]) & 0x0f) == 0;
+    return (detail::u8(tag[0]) & 0x0f) == static_cast<unsigned>(video_codec::avc) &&
+           detail::u8(tag[1]) == static_cast<unsigned>(avc_packet_type::sequence_header);
+}
+
+/// The SoundFormat of an audio tag: the high nibble of its first byte (E.4.2.1, AUDIODATA).
+enum class sound_format : std::uint8_t {
+    pcm_platform = 0,
+    adpcm = 1,
+    mp3 = 2,
+    pcm_little_endian = 3,
+    nellymoser_16k = 4,
+    nellymoser_8k = 5,
+    nellymoser = 6,
+    g711_alaw = 7,
+    g711_mulaw = 8,
+    ex_header = 9,  ///< Enhanced RTMP: an ExAudioTagHeader follows (packet type in the low nibble)
+    aac = 10,
+    speex = 11,
+    mp3_8k = 14,
+    device_specific = 15,
+};
+
+/// The sound format of an audio tag (0 for an empty one).
+inline unsigned sound_format_of(std::span<const std::byte> tag) noexcept { return tag.empty() ? 0 : detail::u8(tag[0]) >> 4; }
+
+/// Whether an audio tag carries codec configuration: an AAC sequence header (AACPacketType 0,
+/// E.4.2.2), or an Enhanced audio SequenceStart (packet type 0).
+inline bool is_audio_sequence_header(std::span<const std::byte> tag) noexcept {
+    const unsigned format = sound_format_of(tag);
+    if (format == static_cast<unsigned>(sound_format::ex_header)) return (detail::u8(tag[0]) & 0x0f) == 0;
+    return format == static_cast<unsigned>(sound_format::aac) && tag.size() >= 2 && detail::u8(tag[1]) == 0;
+}
+
+/// Whether a video tag is long enough for its header: one byte, five for AVC/HEVC (packet type
+/// and composition time) and for Enhanced tags (packet type and FourCC).
+inline bool is_complete_video_tag(std::span<const std::byte> tag) noexcept {
+    if (tag.empty()) return false;
+    const unsigned codec = detail::u8(tag[0]) & 0x0f;
+    const bool long_header = is_ex_header(tag) || codec == static_cast<unsigned>(video_codec::avc) || codec == 12;
+    return frame_type_of(tag) == static_cast<unsigned>(frame_type::command) || !long_header || tag.size() >= 5;
+}
+
+/// Whether an audio tag is long enough for its header: one byte, two for AAC (packet type), five
+/// for Enhanced tags (packet type and FourCC).
+inline bool is_complete_audio_tag(std::span<const std::byte> tag) noexcept {
+    const unsigned format = sound_format_of(tag);
+    if (tag.empty()) return false;
+    if (format == static_cast<unsigned>(sound_format::aac)) return tag.size() >= 2;
+    if (format == static_cast<unsigned>(sound_format::ex_header)) return tag.size() >= 5;
+    return true;
+}
+
+/// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
+/// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
+/// FFmpeg would wait for audio that never comes.
+inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, std::uint8_t codec_id) {
+    return amf0::value::ecma_array({{"width", amf0::value(width)},
+                                    {"height", amf0::value(height)},
+                                    {"framerate", amf0::value(frame_rate)},
+                                    {"videocodecid", amf0::value(codec_id)},
+                                    {"encoder", amf0::value("rtmpx")}});
+}
+
+/// The body of an `onMetaData` data message carrying `properties` (an ECMA array or object).
+inline std::vector<std::byte> on_metadata_payload(amf0::value properties) {
+    return encode_payload(make_on_metadata(std::move(properties)));
+}
+
+} // namespace protocol::flv
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/flv.hpp ----
 // ---- include/rtmpx/protocol/handshake.hpp ----
 // Sans-I/O RTMP handshake, both sides: the server's (plain or FP9 digest) and the client's (plain).
 
@@ -5202,7 +5399,7 @@ private:
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/protocol/handshake.hpp ----
 // ---- include/rtmpx/protocol/media_frame.hpp ----
-// A video frame on its way to players: an immutable FLV tag body, shared, with the configuration it needs.
+// A frame on its way to players: an immutable FLV tag body (video, audio or data), shared, with the configuration it needs.
 
 #include <cstddef>
 #include <cstdint>
@@ -5213,21 +5410,36 @@ RTMPX_NAMESPACE_END
 RTMPX_NAMESPACE_BEGIN
 namespace protocol {
 
-/// What a player needs before the frames of a stream: onMetaData and the codec's sequence header.
+/// What a player needs before the frames of a stream: onMetaData and the codecs' sequence headers.
 struct stream_config {
     std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message body, or null
     std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
+    std::shared_ptr<const std::vector<std::byte>> audio_sequence_header;  ///< FLV audio tag body (AAC), or null
+};
+
+/// What a `media_frame` carries: media, or news about the stream's publisher in the media's order.
+enum class media_kind : std::uint8_t {
+    video,
+    audio,
+    data,         ///< an AMF0 data message body (onTextData, onCuePoint, ...), sent as is
+    unpublished,  ///< the publisher left: players get NetStream.Play.UnpublishNotify
+    published,    ///< a publisher (again): NetStream.Play.PublishNotify
 };
 
 /**
- * One frame as every player receives it: an FLV video tag body, never changed once made, shared
- * by every player's queue (each player writes its own chunk headers in front of the same bytes).
+ * One frame as every player receives it: an FLV video or audio tag body (or a data message body),
+ * never changed once made, shared by every player's queue (each player writes its own chunk
+ * headers in front of the same bytes).
  */
 struct media_frame {
+    media_kind kind = media_kind::video;
     std::vector<std::byte> tag;
     std::uint32_t timestamp = 0;                    ///< ms on the producer's clock
-    bool key_frame = false;
+    bool key_frame = false;                         ///< video only
     std::shared_ptr<const stream_config> config;   ///< the configuration the frame needs
+
+    /// Media (video, audio, data) rather than news of the publisher.
+    bool is_media() const noexcept { return kind == media_kind::video || kind == media_kind::audio || kind == media_kind::data; }
 };
 
 using shared_frame = std::shared_ptr<const media_frame>;
@@ -5581,194 +5793,6 @@ private:
 } // namespace protocol
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/protocol/output_queue.hpp ----
-// ---- include/rtmpx/protocol/net_stream.hpp ----
-// One NetStream of a server session: its play state, its player, and the messages its changes send.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include <fmt/format.h>
-
-// ---- include/rtmpx/protocol/player.hpp ----
-// One playing stream's outgoing media: configuration before frames, a key frame first, timestamps from 0.
-
-#include <algorithm>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <utility>
-#include <vector>
-
-
-RTMPX_NAMESPACE_BEGIN
-namespace protocol {
-
-/**
- * The framing rules of one playing stream, the same whoever produced the frames (a stream's own
- * frame handler or a broadcast):
- * - a frame whose configuration this player has not had yet is preceded by it: onMetaData at
- *   timestamp 0 (FFmpeg's FLV reader takes later metadata for a data stream), then the
- *   sequence header;
- * - the first frame, and the first after a resume, is a key frame: frames before it are dropped;
- * - timestamps start at 0 on the first frame sent and then follow the producer's clock, strictly
- *   increasing (players reject two frames with one DTS).
- */
-class player {
-public:
-    explicit player(std::uint32_t stream_id) noexcept : stream_id_(stream_id) {}
-
-    /// A new play: nothing has been sent.
-    void start() noexcept {
-        sent_key_frame_ = false;
-        last_timestamp_ = 0;
-        base_.reset();
-        sent_config_.reset();
-    }
-
-    /// After a pause: the timeline goes on, but the next frame sent must be a key frame.
-    void resume() noexcept { sent_key_frame_ = false; }
-
-    /// The timestamp of the last frame sent (0 before the first).
-    std::uint32_t timestamp() const noexcept { return last_timestamp_; }
-
-    /**
-     * Frames `f` for this player: `emit(message_header, std::shared_ptr<const std::vector<std::byte>>)`
-     * is called for each message to send, payloads shared and never copied. Returns false when
-     * the frame was dropped because this player waits for a key frame.
-     */
-    template <class Emit>
-    bool write(const shared_frame& f, Emit&& emit) {
-        if (f->config != sent_config_) {
-            sent_config_ = f->config;
-            if (f->config && f->config->metadata)
-                emit(message_header{chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), stream_id_},
-                     f->config->metadata);
-            if (f->config && f->config->sequence_header)
-                emit(message_header{chunk_stream::video, message_type::video, rtmp_timestamp(last_timestamp_), stream_id_},
-                     f->config->sequence_header);
-        }
-        if (!sent_key_frame_ && !f->key_frame) return false;
-        if (!base_) base_ = f->timestamp;
-        const std::uint32_t relative = f->timestamp - *base_;
-        const std::uint32_t ts = sent_key_frame_ ? std::max(relative, last_timestamp_ + 1) : relative;
-        last_timestamp_ = ts;
-        sent_key_frame_ = true;
-        emit(message_header{chunk_stream::video, message_type::video, rtmp_timestamp(ts), stream_id_},
-             std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
-        return true;
-    }
-
-private:
-    std::uint32_t stream_id_;
-    bool sent_key_frame_ = false;
-    std::uint32_t last_timestamp_ = 0;
-    std::optional<std::uint32_t> base_;  // the producer's timestamp of this player's first frame
-    std::shared_ptr<const stream_config> sent_config_;
-};
-
-} // namespace protocol
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/protocol/player.hpp ----
-
-RTMPX_NAMESPACE_BEGIN
-namespace protocol {
-
-/// `onStatus` on message stream `stream_id` (RTMP 1.0 §7.2.2: NetStream status goes on the stream).
-inline message status_message(std::uint32_t stream_id, std::string_view level, std::string_view code,
-                              std::string_view description) {
-    return to_message(make_on_status(level, code, description), stream_id, chunk_stream::stream_command);
-}
-
-/**
- * A NetStream as the server session keeps it: created by `createStream`, played by `play`. Its
- * state changes return the messages the player gets, in the order players need them
- * (`../shared/reference/players.md`); the session queues them.
- */
-class net_stream {
-public:
-    explicit net_stream(std::uint32_t id) : id_(id), out_(id) {}
-
-    std::uint32_t id() const noexcept { return id_; }
-    const std::string& name() const noexcept { return name_; }
-    bool playing() const noexcept { return playing_; }
-    bool paused() const noexcept { return paused_; }
-    /// When a play with a duration ends (RTMP 1.0 §7.2.2.1), if it has one.
-    const std::optional<time_point>& stop_at() const noexcept { return stop_at_; }
-    /// The framing of this stream's media.
-    player& out() noexcept { return out_; }
-
-    /**
-     * Play starts (`duration_ms` > 0: a live stream plays that long): StreamBegin, Play.Reset,
-     * Play.Start, `|RtmpSampleAccess`, then `video_data` (the play handler's) if any.
-     */
-    std::vector<message> start(std::string_view name, double duration_ms, time_point now, std::vector<std::byte> video_data) {
-        name_ = std::string(name);
-        playing_ = true;
-        paused_ = false;
-        out_.start();
-        stop_at_.reset();
-        if (duration_ms > 0)
-            stop_at_ = now + std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double, std::milli>(duration_ms));
-        std::vector<message> out;
-        out.push_back(to_message(user_control::stream_begin(id_)));
-        out.push_back(status_message(id_, "status", "NetStream.Play.Reset", fmt::format("Playing and resetting {}.", name_)));
-        out.push_back(status_message(id_, "status", "NetStream.Play.Start", fmt::format("Started playing {}.", name_)));
-        out.push_back(to_message(data_message{"|RtmpSampleAccess", {amf0::value(true), amf0::value(true)}}, id_));
-        if (!video_data.empty())
-            out.push_back(message{{chunk_stream::video, message_type::video, rtmp_timestamp(0), id_}, std::move(video_data)});
-        return out;
-    }
-
-    /// Play stops (the owner has been told).
-    void stop() noexcept {
-        playing_ = false;
-        stop_at_.reset();
-    }
-
-    /// What a player whose play stopped gets: `video_data` (the play handler's), Play.Stop, StreamEOF.
-    std::vector<message> stopped_messages(std::vector<std::byte> video_data) const {
-        std::vector<message> out;
-        if (!video_data.empty())
-            out.push_back(message{{chunk_stream::video, message_type::video, rtmp_timestamp(out_.timestamp()), id_},
-                                  std::move(video_data)});
-        out.push_back(status_message(id_, "status", "NetStream.Play.Stop", fmt::format("Stopped playing {}.", name_)));
-        out.push_back(to_message(user_control::stream_eof(id_)));
-        return out;
-    }
-
-    /// What a player whose stream's producer failed gets: NetStream.Failed and StreamEOF.
-    std::vector<message> failed_messages() const {
-        return {status_message(id_, "error", "NetStream.Failed", "The stream's handler failed."),
-                to_message(user_control::stream_eof(id_))};
-    }
-
-    /// An honoured pause or resume (resume starts on a key frame); with `notify`, its status.
-    std::vector<message> pause(bool pause, bool notify) {
-        paused_ = pause;
-        if (!pause) out_.resume();
-        if (!notify) return {};
-        return {pause ? status_message(id_, "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", name_))
-                      : status_message(id_, "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", name_))};
-    }
-
-private:
-    std::uint32_t id_;
-    std::string name_;
-    bool playing_ = false;
-    bool paused_ = false;
-    std::optional<time_point> stop_at_;
-    player out_;
-};
-
-} // namespace protocol
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/protocol/net_stream.hpp ----
 // ---- include/rtmpx/protocol/pending_calls.hpp ----
 // The calls a session made to its peer that wait for an answer: transaction ids and deadlines.
 
@@ -5955,6 +5979,7 @@ RTMPX_NAMESPACE_END
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -5974,6 +5999,31 @@ struct play_request {
     std::vector<std::byte> video_data;  ///< out: a video tag body sent as is (before the frames, or before Play.Stop)
 };
 
+/// A `publish` as the session's owner is asked about it; a refusal says which status.
+struct publish_request {
+    std::uint32_t stream_id = 0;
+    std::string_view stream_name;
+    std::string_view type;                               ///< "live", "record" or "append"
+    std::string refusal = "NetStream.Publish.BadName";   ///< out: the status of a refusal (or ...Denied, ...Rejected)
+    std::string description;                             ///< out: its description (empty: one is made up)
+};
+
+/// What a published stream carries.
+enum class media_type : std::uint8_t {
+    audio,     ///< an FLV audio tag body
+    video,     ///< an FLV video tag body
+    metadata,  ///< onMetaData: an AMF0 data message body `onMetaData`, properties (`@setDataFrame` removed)
+    data,      ///< any other data message body (onTextData, onCuePoint, ...)
+};
+
+/// One message of a published stream, as the publisher sent it (timestamp included).
+struct media_in {
+    std::uint32_t stream_id = 0;
+    media_type type = media_type::video;
+    rtmp_timestamp timestamp;
+    std::vector<std::byte> payload;  ///< may be moved from
+};
+
 /**
  * What a server session tells its owner. Every callback runs inside a `put`, `on_time` or
  * `finish` call, on the owner's thread; references are valid during the callback only.
@@ -5988,12 +6038,16 @@ struct play_request {
  *   command may be moved from).
  * - `void on_call_answered(double txn, call_result&&)`: an answer to `call`, or its failure.
  * - `void on_refused(std::error_code why, std::uint32_t stream_id)`: the session refused a
- *   request on its own (a limit, an unknown stream), for the owner's log.
+ *   request on its own (a limit, an unknown stream, media it drops), for the owner's log.
+ * - `bool on_publish(publish_request&)`: true accepts the publish (NetStream.Publish.Start).
+ * - `void on_media(media_in&)`: a message of a publishing stream, in the order it came.
+ * - `void on_unpublish(std::uint32_t id)`: the stream's publish ended (FCUnpublish, closeStream,
+ *   deleteStream, the end of the connection).
  */
 template <class H>
 concept server_session_handler =
     requires(H& h, const connect_command& cc, const amf0::value& v, play_request& pr, command& c, call_result&& r,
-             std::uint32_t id, bool b, double d, std::error_code ec) {
+             std::uint32_t id, bool b, double d, std::error_code ec, publish_request& pub, media_in& media) {
         { h.on_connect(cc) } -> std::convertible_to<bool>;
         { h.on_create_stream(id, v) } -> std::convertible_to<bool>;
         { h.on_play(pr) } -> std::convertible_to<bool>;
@@ -6003,11 +6057,550 @@ concept server_session_handler =
         h.on_call(c);
         h.on_call_answered(d, std::move(r));
         h.on_refused(ec, id);
+        { h.on_publish(pub) } -> std::convertible_to<bool>;
+        h.on_media(media);
+        h.on_unpublish(id);
     };
 
 } // namespace protocol
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/protocol/server_session_events.hpp ----
+// ---- include/rtmpx/protocol/server_streams.hpp ----
+// The NetStreams of a server session: createStream, play, pause, publish, media in and out, delete.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- include/rtmpx/protocol/net_stream.hpp ----
+// One NetStream of a server session: its play or publish state, its player, and the messages its changes send.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// ---- include/rtmpx/protocol/player.hpp ----
+// One playing stream's outgoing media: configuration before frames, a key frame first, timestamps from 0.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * The framing rules of one playing stream, the same whoever produced the frames (a stream's own
+ * frame handler, a broadcast, a publisher):
+ * - a frame whose configuration this player has not had yet is preceded by it: onMetaData at
+ *   timestamp 0 (FFmpeg's FLV reader takes later metadata for a data stream), then the video and
+ *   the audio sequence headers;
+ * - the first video frame, and the first after a resume or a new publisher, is a key frame:
+ *   video frames before it are dropped (audio is not: a player starts its sound at once);
+ * - timestamps start at 0 on the first frame sent and then follow the producer's clock, never
+ *   backwards, and video strictly increasing (players reject two video frames with one DTS);
+ * - news of the publisher becomes NetStream.Play.UnpublishNotify / PublishNotify, in order.
+ */
+class player {
+public:
+    /// What `write` did with a frame.
+    enum class outcome { sent, dropped, notified };
+
+    explicit player(std::uint32_t stream_id) noexcept : stream_id_(stream_id) {}
+
+    /// A new play: nothing has been sent.
+    void start() noexcept {
+        sent_key_frame_ = false;
+        last_timestamp_ = 0;
+        last_video_ = std::nullopt;
+        base_.reset();
+        sent_config_.reset();
+    }
+
+    /// After a pause: the timeline goes on, but the next video frame sent must be a key frame.
+    void resume() noexcept { sent_key_frame_ = false; }
+
+    /// `receiveAudio`: whether audio frames are sent.
+    void receive_audio(bool enable) noexcept { audio_ = enable; }
+
+    /// The timestamp of the last frame sent (0 before the first).
+    std::uint32_t timestamp() const noexcept { return last_timestamp_; }
+
+    /**
+     * Frames `f` for this player: `emit(message_header, std::shared_ptr<const std::vector<std::byte>>)`
+     * is called for each message to send, payloads shared and never copied.
+     */
+    template <class Emit>
+    outcome write(const shared_frame& f, Emit&& emit) {
+        if (!f->is_media()) {
+            const bool left = f->kind == media_kind::unpublished;
+            if (left) sent_key_frame_ = false;  // the next publisher's video starts on a key frame
+            auto status = to_message(make_on_status("status", left ? "NetStream.Play.UnpublishNotify" : "NetStream.Play.PublishNotify",
+                                                    left ? "The stream's publisher left." : "The stream is published."),
+                                     stream_id_, chunk_stream::stream_command);
+            emit(status.header, std::make_shared<const std::vector<std::byte>>(std::move(status.payload)));
+            return outcome::notified;
+        }
+        const bool video = f->kind == media_kind::video;
+        if (f->kind == media_kind::audio && !audio_) return outcome::dropped;
+        if (f->config != sent_config_) {
+            sent_config_ = f->config;
+            if (f->config && f->config->metadata)
+                emit(message_header{chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), stream_id_},
+                     f->config->metadata);
+            if (f->config && f->config->sequence_header)
+                emit(message_header{chunk_stream::video, message_type::video, rtmp_timestamp(last_timestamp_), stream_id_},
+                     f->config->sequence_header);
+            if (f->config && f->config->audio_sequence_header)
+                emit(message_header{chunk_stream::audio, message_type::audio, rtmp_timestamp(last_timestamp_), stream_id_},
+                     f->config->audio_sequence_header);
+        }
+        if (video && !sent_key_frame_ && !f->key_frame) return outcome::dropped;
+        const rtmp_timestamp ts = next_timestamp(f->timestamp, video);
+        if (video) sent_key_frame_ = true;
+        emit(message_header{chunk_of(f->kind), type_of(f->kind), ts, stream_id_}, std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
+        return outcome::sent;
+    }
+
+private:
+    static std::uint32_t chunk_of(media_kind k) noexcept {
+        return k == media_kind::video ? chunk_stream::video : k == media_kind::audio ? chunk_stream::audio : chunk_stream::stream_command;
+    }
+    static message_type type_of(media_kind k) noexcept {
+        return k == media_kind::video ? message_type::video : k == media_kind::audio ? message_type::audio : message_type::data_amf0;
+    }
+
+    // This player's timestamp for a frame at `producer` ms: relative to its first frame, never
+    // backwards (serial arithmetic, so a frame a little before the first is at 0, and the 32-bit
+    // clock may wrap), video strictly after the previous video.
+    rtmp_timestamp next_timestamp(std::uint32_t producer, bool video) {
+        if (!base_) base_ = producer;
+        rtmp_timestamp ts(producer - *base_);
+        if (ts < rtmp_timestamp(last_timestamp_)) ts = rtmp_timestamp(last_timestamp_);
+        if (video && last_video_ && !(rtmp_timestamp(*last_video_) < ts)) ts = rtmp_timestamp(*last_video_) + 1;
+        if (video) last_video_ = ts.value();
+        if (rtmp_timestamp(last_timestamp_) < ts) last_timestamp_ = ts.value();
+        return ts;
+    }
+
+    std::uint32_t stream_id_;
+    bool sent_key_frame_ = false;
+    bool audio_ = true;
+    std::uint32_t last_timestamp_ = 0;
+    std::optional<std::uint32_t> last_video_;
+    std::optional<std::uint32_t> base_;  // the producer's timestamp of this player's first frame
+    std::shared_ptr<const stream_config> sent_config_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/player.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// `onStatus` on message stream `stream_id` (RTMP 1.0 §7.2.2: NetStream status goes on the stream).
+inline message status_message(std::uint32_t stream_id, std::string_view level, std::string_view code,
+                              std::string_view description) {
+    return to_message(make_on_status(level, code, description), stream_id, chunk_stream::stream_command);
+}
+
+/**
+ * A NetStream as the server session keeps it: created by `createStream`, played by `play` or
+ * published by `publish` (never both at once). Its state changes return the messages the client
+ * gets, in the order players and publishers need them (`../shared/reference/players.md`); the
+ * session queues them.
+ */
+class net_stream {
+public:
+    explicit net_stream(std::uint32_t id) : id_(id), out_(id) {}
+
+    std::uint32_t id() const noexcept { return id_; }
+    const std::string& name() const noexcept { return name_; }
+    bool playing() const noexcept { return playing_; }
+    bool paused() const noexcept { return paused_; }
+    bool publishing() const noexcept { return publishing_; }
+    /// The name being published (empty when not publishing).
+    const std::string& publish_name() const noexcept { return publish_name_; }
+    /// When the publisher last sent a message.
+    time_point last_media() const noexcept { return last_media_; }
+    void media_arrived(time_point now) noexcept { last_media_ = now; }
+    /// When a play with a duration ends (RTMP 1.0 §7.2.2.1), if it has one.
+    const std::optional<time_point>& stop_at() const noexcept { return stop_at_; }
+    /// The framing of this stream's media.
+    player& out() noexcept { return out_; }
+
+    /**
+     * Play starts (`duration_ms` > 0: a live stream plays that long): StreamBegin, Play.Reset,
+     * Play.Start, `|RtmpSampleAccess`, then `video_data` (the play handler's) if any.
+     */
+    std::vector<message> start(std::string_view name, double duration_ms, time_point now, std::vector<std::byte> video_data) {
+        name_ = std::string(name);
+        playing_ = true;
+        paused_ = false;
+        out_.start();
+        stop_at_.reset();
+        if (duration_ms > 0)
+            stop_at_ = now + std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double, std::milli>(duration_ms));
+        std::vector<message> out;
+        out.push_back(to_message(user_control::stream_begin(id_)));
+        out.push_back(status_message(id_, "status", "NetStream.Play.Reset", fmt::format("Playing and resetting {}.", name_)));
+        out.push_back(status_message(id_, "status", "NetStream.Play.Start", fmt::format("Started playing {}.", name_)));
+        out.push_back(to_message(data_message{"|RtmpSampleAccess", {amf0::value(true), amf0::value(true)}}, id_));
+        if (!video_data.empty())
+            out.push_back(message{{chunk_stream::video, message_type::video, rtmp_timestamp(0), id_}, std::move(video_data)});
+        return out;
+    }
+
+    /// Play stops (the owner has been told).
+    void stop() noexcept {
+        playing_ = false;
+        stop_at_.reset();
+    }
+
+    /// What a player whose play stopped gets: `video_data` (the play handler's), Play.Stop, StreamEOF.
+    std::vector<message> stopped_messages(std::vector<std::byte> video_data) const {
+        std::vector<message> out;
+        if (!video_data.empty())
+            out.push_back(message{{chunk_stream::video, message_type::video, rtmp_timestamp(out_.timestamp()), id_},
+                                  std::move(video_data)});
+        out.push_back(status_message(id_, "status", "NetStream.Play.Stop", fmt::format("Stopped playing {}.", name_)));
+        out.push_back(to_message(user_control::stream_eof(id_)));
+        return out;
+    }
+
+    /// What a player whose stream's producer failed gets: NetStream.Failed and StreamEOF.
+    std::vector<message> failed_messages() const {
+        return {status_message(id_, "error", "NetStream.Failed", "The stream's handler failed."),
+                to_message(user_control::stream_eof(id_))};
+    }
+
+    /// An honoured pause or resume (resume starts on a key frame); with `notify`, its status.
+    std::vector<message> pause(bool pause, bool notify) {
+        paused_ = pause;
+        if (!pause) out_.resume();
+        if (!notify) return {};
+        return {pause ? status_message(id_, "status", "NetStream.Pause.Notify", fmt::format("Paused {}.", name_))
+                      : status_message(id_, "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", name_))};
+    }
+
+    /// Publish starts: NetStream.Publish.Start, what every publisher waits for.
+    std::vector<message> start_publish(std::string_view name, time_point now) {
+        publishing_ = true;
+        publish_name_ = std::string(name);
+        last_media_ = now;
+        auto info = status_info("status", "NetStream.Publish.Start", fmt::format("{} is now published.", publish_name_));
+        info.set("details", amf0::value(publish_name_));
+        return {to_message(make_on_status(std::move(info)), id_, chunk_stream::stream_command)};
+    }
+
+    /// A refused publish: `code` (NetStream.Publish.BadName, ...Denied, ...Rejected), level error.
+    std::vector<message> refuse_publish(std::string_view code, std::string_view description) const {
+        return {status_message(id_, "error", code, description)};
+    }
+
+    /// Publish ends: NetStream.Unpublish.Success (with `notify`).
+    std::vector<message> stop_publish(bool notify) {
+        std::vector<message> out;
+        if (notify)
+            out.push_back(status_message(id_, "status", "NetStream.Unpublish.Success", fmt::format("{} is now unpublished.", publish_name_)));
+        publishing_ = false;
+        publish_name_.clear();
+        return out;
+    }
+
+private:
+    std::uint32_t id_;
+    std::string name_;
+    bool playing_ = false;
+    bool paused_ = false;
+    bool publishing_ = false;
+    std::string publish_name_;
+    time_point last_media_{};
+    std::optional<time_point> stop_at_;
+    player out_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/net_stream.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * The NetStream half of a `server_session` (`Session`): the streams a client created, what it
+ * plays or publishes on them, and what they send. It asks the session's owner (`handler_`)
+ * and queues through the session (`send`, `output_`), whose state it reads (`now_`, `closing_`,
+ * `options_`). Every `net_stream*` is looked up again after an owner's callback.
+ */
+template <class Session>
+class server_streams {
+public:
+    explicit server_streams(Session& session) : session_(session) {}
+
+    // ---- commands --------------------------------------------------------------------------------
+
+    void create(const create_stream_command& cmd) {
+        if (streams_.size() >= session_.options_.max_streams_per_connection) {
+            session_.handler_.on_refused(error::too_many_streams, 0);
+            return session_.send(make_error(cmd.transaction_id,
+                                            status_info("error", "NetConnection.Call.Failed", "too many streams on this connection")));
+        }
+        const std::uint32_t id = next_id_++;
+        const bool allowed = session_.handler_.on_create_stream(id, cmd.object);
+        if (allowed) streams_.emplace_back(id);  // even when closing: `finish` tells the owner of it
+        if (session_.closing_) return;
+        if (!allowed)
+            return session_.send(make_error(cmd.transaction_id, status_info("error", "NetConnection.Call.Failed", "stream refused")));
+        session_.send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(id)}));
+    }
+
+    void play(const play_command& cmd, std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s) {
+            session_.handler_.on_refused(error::stream_not_found, stream_id);
+            return session_.send(status_message(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream."));
+        }
+        if (cmd.stop) return stop(*s, true);  // NetStream.play(false)
+        if (s->publishing())
+            return session_.send(status_message(stream_id, "error", "NetStream.Play.Failed", "The stream publishes."));
+        if (s->playing()) stop(*s, false);
+        play_request request{stream_id, true, cmd.stream_name, cmd.start, cmd.duration, {}};
+        const bool allowed = session_.handler_.on_play(request);
+        if (session_.closing_ || !(s = find(stream_id))) return;
+        if (!allowed)
+            return session_.send(status_message(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name)));
+        session_.send(s->start(cmd.stream_name, cmd.duration, session_.now_, std::move(request.video_data)));
+    }
+
+    void pause(const pause_command& cmd, std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing()) return;
+        const bool honoured = session_.handler_.on_pause(stream_id, cmd.pause, cmd.milliseconds);
+        if (session_.closing_ || !honoured || !(s = find(stream_id)) || !s->playing()) return;
+        session_.send(s->pause(cmd.pause, true));
+    }
+
+    void receive_video(std::uint32_t stream_id, bool enable) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing()) return;
+        s->pause(!enable, false);
+        session_.handler_.on_receive_video(stream_id, enable);
+    }
+
+    void receive_audio(std::uint32_t stream_id, bool enable) {
+        if (net_stream* s = find(stream_id); s && s->playing()) s->out().receive_audio(enable);
+    }
+
+    void publish(const publish_command& cmd, std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s) {  // a stream it did not create
+            session_.handler_.on_refused(error::stream_not_found, stream_id);
+            return session_.send(status_message(stream_id, "error", "NetStream.Publish.BadName", "No such stream."));
+        }
+        if (s->playing() || s->publishing())
+            return session_.send(s->refuse_publish("NetStream.Publish.BadName", "The stream is in use."));
+        publish_request request{stream_id, cmd.stream_name, cmd.type, "NetStream.Publish.BadName", {}};
+        const bool allowed = session_.handler_.on_publish(request);
+        if (session_.closing_ || !(s = find(stream_id))) return;
+        if (!allowed) {
+            session_.handler_.on_refused(error::publish_refused, stream_id);
+            return session_.send(s->refuse_publish(
+                request.refusal, request.description.empty() ? fmt::format("Publishing {} refused.", cmd.stream_name) : request.description));
+        }
+        session_.send(to_message(user_control::stream_begin(stream_id)));
+        session_.send(s->start_publish(cmd.stream_name, session_.now_));
+    }
+
+    /// `FCUnpublish(name)`: the stream publishing `name` stops.
+    void unpublish_named(std::string_view name) {
+        if (net_stream* s = find_published(name)) unpublish(*s, true);
+    }
+
+    void delete_stream(std::uint32_t id) {
+        net_stream* s = find(id);
+        if (!s) return;
+        unpublish(*s, true);
+        stop(*s, false);
+        std::erase_if(streams_, [id](const net_stream& st) { return st.id() == id; });
+        session_.handler_.on_stream_deleted(id, {});
+    }
+
+    /// `deleteStream(name)`, as GStreamer's rtmp2sink sends it: the stream publishing `name`.
+    void delete_named(std::string_view name) {
+        if (net_stream* s = find_published(name)) delete_stream(s->id());
+    }
+
+    // ---- media in --------------------------------------------------------------------------------
+
+    void media(const message_header& header, media_type type, std::vector<std::byte> payload) {
+        net_stream* s = find(header.stream_id);
+        if (!s || !s->publishing()) return drop(error::media_not_published, header.stream_id, unpublished_);
+        const bool complete = type == media_type::audio ? flv::is_complete_audio_tag(payload) : flv::is_complete_video_tag(payload);
+        if (!complete) return drop(error::media_malformed, header.stream_id, malformed_);
+        s->media_arrived(session_.now_);
+        media_in m{s->id(), type, header.timestamp, std::move(payload)};
+        session_.handler_.on_media(m);
+    }
+
+    void data(const message_header& header, data_message d) {
+        net_stream* s = find(header.stream_id);
+        if (!s || !s->publishing()) return drop(error::media_not_published, header.stream_id, unpublished_);
+        // Publishers send `@setDataFrame onMetaData {...}`; players get `onMetaData {...}`.
+        if (d.handler == "@setDataFrame" && !d.values.empty() && d.values[0].is_string()) {
+            d.handler = std::string(d.values[0].as_string());
+            d.values.erase(d.values.begin());
+        }
+        s->media_arrived(session_.now_);
+        media_in m{s->id(), d.handler == "onMetaData" ? media_type::metadata : media_type::data, header.timestamp, encode_payload(d)};
+        session_.handler_.on_media(m);
+    }
+
+    // ---- media out and failures ------------------------------------------------------------------
+
+    bool send_frame(std::uint32_t stream_id, const shared_frame& f) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing() || s->paused() || session_.closing_) return false;
+        return s->out().write(f, [this](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+                   session_.output_.write_shared(h, std::move(payload));
+               }) != player::outcome::dropped;
+    }
+
+    void fail(std::uint32_t stream_id) {
+        net_stream* s = find(stream_id);
+        if (!s || !s->playing()) return;
+        stop(*s, false);
+        session_.send(s->failed_messages());
+    }
+
+    // ---- time and the end ------------------------------------------------------------------------
+
+    /// Play durations (RTMP 1.0 §7.2.2.1) and the publish timeout.
+    void on_time(time_point now) {
+        for (auto& s : streams_) {
+            if (session_.closing_) break;
+            if (s.playing() && s.stop_at() && *s.stop_at() <= now) stop(s, true);
+            if (s.publishing() && s.last_media() + session_.options_.timeouts.publish <= now)
+                session_.close(error::publish_timeout, false);
+        }
+    }
+
+    std::optional<time_point> next_deadline() const {
+        std::optional<time_point> next;
+        auto consider = [&next](const std::optional<time_point>& t) {
+            if (t && (!next || *t < *next)) next = t;
+        };
+        for (const auto& s : streams_) {
+            if (s.playing()) consider(s.stop_at());
+            if (s.publishing()) consider(s.last_media() + session_.options_.timeouts.publish);
+        }
+        return next;
+    }
+
+    /// Every stream ends: its publish, its play, then the stream (the owner hears of each).
+    void finish(std::error_code reason) {
+        auto streams = std::move(streams_);
+        streams_.clear();
+        for (auto& s : streams) {
+            if (s.publishing()) {
+                s.stop_publish(false);
+                session_.handler_.on_unpublish(s.id());
+            }
+            if (s.playing()) {
+                s.stop();
+                play_request stop_request{s.id(), false, s.name(), 0, -1, {}};
+                session_.handler_.on_play(stop_request);
+            }
+            session_.handler_.on_stream_deleted(s.id(), reason);
+        }
+    }
+
+    // ---- state -----------------------------------------------------------------------------------
+
+    bool playing(std::uint32_t stream_id) const noexcept {
+        const net_stream* s = find(stream_id);
+        return s && s->playing();
+    }
+    bool paused(std::uint32_t stream_id) const noexcept {
+        const net_stream* s = find(stream_id);
+        return s && s->paused();
+    }
+    std::size_t playing_count() const noexcept { return count([](const net_stream& s) { return s.playing(); }); }
+    std::size_t publishing_count() const noexcept { return count([](const net_stream& s) { return s.publishing(); }); }
+    std::uint64_t media_dropped() const noexcept { return unpublished_ + malformed_; }
+
+private:
+    net_stream* find(std::uint32_t id) noexcept {
+        for (auto& s : streams_)
+            if (s.id() == id) return &s;
+        return nullptr;
+    }
+    const net_stream* find(std::uint32_t id) const noexcept {
+        for (const auto& s : streams_)
+            if (s.id() == id) return &s;
+        return nullptr;
+    }
+    net_stream* find_published(std::string_view name) noexcept {
+        for (auto& s : streams_)
+            if (s.publishing() && s.publish_name() == name) return &s;
+        return nullptr;
+    }
+    template <class P>
+    std::size_t count(P p) const noexcept {
+        return static_cast<std::size_t>(std::count_if(streams_.begin(), streams_.end(), p));
+    }
+
+    // Stops playing: the owner hears of it; with `notify` the player gets Play.Stop and StreamEOF.
+    void stop(net_stream& s, bool notify) {
+        if (!s.playing()) return;
+        s.stop();
+        play_request request{s.id(), false, s.name(), 0, -1, {}};
+        session_.handler_.on_play(request);
+        if (notify && !session_.closing_) session_.send(s.stopped_messages(std::move(request.video_data)));
+    }
+
+    // The publish ends: the owner hears of it; with `notify` the publisher gets Unpublish.Success.
+    void unpublish(net_stream& s, bool notify) {
+        if (!s.publishing()) return;
+        session_.handler_.on_unpublish(s.id());
+        session_.send(s.stop_publish(notify && !session_.closing_));
+    }
+
+    // The first drop of each kind is told to the owner; every one is counted.
+    void drop(std::error_code why, std::uint32_t stream_id, std::uint64_t& count) {
+        if (count++ == 0) session_.handler_.on_refused(why, stream_id);
+    }
+
+    Session& session_;
+    std::vector<net_stream> streams_;
+    std::uint32_t next_id_ = 1;
+    std::uint64_t unpublished_ = 0;  // media and data dropped: the stream does not publish
+    std::uint64_t malformed_ = 0;    // media dropped: too short for its tag header
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/server_streams.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
 namespace protocol {
@@ -6018,11 +6611,13 @@ namespace protocol {
  *
  * Bytes from the client go to `put`; what to send collects in `output()`; `next_deadline()` says
  * when `on_time` must be called next (handshake, connect and idle timeouts, pings, the answers
- * to the server's own calls, play durations). The owner (a `Handler`, see
- * `server_session_handler`) is told of connect, createStream, play, pause, deleteStream and
- * remote calls, and answers; the session sends what the players need in the order they need it
- * (`../shared/reference/players.md`): window size, peer bandwidth and chunk size before the
- * connect `_result`; StreamBegin, Play.Reset, Play.Start and `|RtmpSampleAccess` before media.
+ * to the server's own calls, play durations, publish timeouts). The owner (a `Handler`, see
+ * `server_session_handler`) is told of connect, createStream, play, pause, publish, media,
+ * deleteStream and remote calls, and answers; the session sends what players and publishers
+ * need in the order they need it (`../shared/reference/players.md`): window size, peer
+ * bandwidth and chunk size before the connect `_result`; StreamBegin, Play.Reset, Play.Start
+ * and `|RtmpSampleAccess` before media; NetStream.Publish.Start. The NetStream half lives in
+ * `server_streams`.
  *
  * The session ends with `close` (by the owner, a timeout, a protocol error or a limit); the
  * owner then stops I/O and calls `finish`, which ends the streams and the pending calls.
@@ -6091,10 +6686,7 @@ public:
             if (!txn) break;
             handler_.on_call_answered(*txn, call_result{error::call_timeout, false, {}, {}});
         }
-        for (auto& s : streams_) {
-            if (closing_) break;
-            if (s.playing() && s.stop_at() && *s.stop_at() <= now) stop(s, true);  // RTMP 1.0 §7.2.2.1: duration
-        }
+        streams_.on_time(now);
     }
 
     /// When `on_time` must be called next, if ever.
@@ -6109,8 +6701,7 @@ public:
         consider(deadline_idle_);
         consider(next_ping_);
         consider(calls_.next_deadline());
-        for (const auto& s : streams_)
-            if (s.playing()) consider(s.stop_at());
+        consider(streams_.next_deadline());
         return next;
     }
 
@@ -6159,22 +6750,11 @@ public:
 
     /// Sends one frame on playing stream `stream_id`. False when it was not sent: the stream does
     /// not play (or is paused), or waits for a key frame.
-    bool send_frame(std::uint32_t stream_id, const shared_frame& f) {
-        net_stream* s = find(stream_id);
-        if (!s || !s->playing() || s->paused() || closing_) return false;
-        return s->out().write(f, [this](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
-            output_.write_shared(h, std::move(payload));
-        });
-    }
+    bool send_frame(std::uint32_t stream_id, const shared_frame& f) { return streams_.send_frame(stream_id, f); }
 
     /// The stream's producer failed: it stops (the owner hears `on_play` with is_start false),
     /// and the player gets NetStream.Failed and StreamEOF.
-    void fail_stream(std::uint32_t stream_id) {
-        net_stream* s = find(stream_id);
-        if (!s || !s->playing()) return;
-        stop(*s, false);
-        send(s->failed_messages());
-    }
+    void fail_stream(std::uint32_t stream_id) { streams_.fail(stream_id); }
 
     /**
      * The transport is done (after `close`, or the peer went away): pending calls get
@@ -6184,53 +6764,31 @@ public:
     void finish(std::error_code why) {
         close(why, false);
         for (const double txn : calls_.take_all()) handler_.on_call_answered(txn, call_result{error::shutdown, false, {}, {}});
-        auto streams = std::move(streams_);
-        streams_.clear();
-        for (auto& s : streams) {
-            if (s.playing()) {
-                s.stop();
-                play_request stop_request{s.id(), false, s.name(), 0, -1, {}};
-                handler_.on_play(stop_request);
-            }
-            handler_.on_stream_deleted(s.id(), reason());
-        }
+        streams_.finish(reason());
     }
 
     // ---- state ---------------------------------------------------------------------------------
 
     /// Whether `connect` has been accepted.
     bool connected() const noexcept { return phase_ == phase::connected; }
-    bool playing(std::uint32_t stream_id) const noexcept {
-        const net_stream* s = find(stream_id);
-        return s && s->playing();
-    }
-    bool paused(std::uint32_t stream_id) const noexcept {
-        const net_stream* s = find(stream_id);
-        return s && s->paused();
-    }
+    bool playing(std::uint32_t stream_id) const noexcept { return streams_.playing(stream_id); }
+    bool paused(std::uint32_t stream_id) const noexcept { return streams_.paused(stream_id); }
     /// Streams that play now.
-    std::size_t playing_streams() const noexcept {
-        return static_cast<std::size_t>(std::count_if(streams_.begin(), streams_.end(), [](const auto& s) { return s.playing(); }));
-    }
+    std::size_t playing_streams() const noexcept { return streams_.playing_count(); }
     /// The sequence number of the client's last acknowledgement.
     std::uint64_t acknowledged() const noexcept { return acknowledged_; }
+    /// Media and data messages dropped because their stream does not publish, and because they
+    /// were too short for their tag header.
+    std::uint64_t media_dropped() const noexcept { return streams_.media_dropped(); }
+    /// Streams that publish now.
+    std::size_t publishing_streams() const noexcept { return streams_.publishing_count(); }
     /// From the last answered ping (0: none yet).
     std::chrono::microseconds round_trip() const noexcept { return round_trip_; }
     time_point started() const noexcept { return started_; }
 
 private:
+    friend class server_streams<server_session>;
     enum class phase { handshake, handshaken, connected };
-
-    net_stream* find(std::uint32_t id) noexcept {
-        for (auto& s : streams_)
-            if (s.id() == id) return &s;
-        return nullptr;
-    }
-    const net_stream* find(std::uint32_t id) const noexcept {
-        for (const auto& s : streams_)
-            if (s.id() == id) return &s;
-        return nullptr;
-    }
 
     // ---- sending -------------------------------------------------------------------------------
 
@@ -6286,9 +6844,18 @@ private:
             peer_window_ = w->window;
         } else if (auto* a = std::get_if<acknowledgement>(&decoded)) {
             acknowledged_ = a->sequence_number;
+        } else if (auto* media = std::get_if<media_message>(&decoded)) {
+            streams_.media(header, media->type == message_type::audio ? media_type::audio : media_type::video,
+                           std::move(media->payload));
+        } else if (auto* data = std::get_if<data_message>(&decoded)) {
+            streams_.data(header, std::move(*data));
+        } else if (auto* aggregate = std::get_if<aggregate_message>(&decoded)) {
+            for (auto& part : aggregate->parts) {  // RTMP 1.0 §7.1.6: the parts are messages of their own
+                if (closing_) break;
+                if (part.header.type != message_type::aggregate) dispatch(std::move(part));
+            }
         }
-        // Set Chunk Size and Abort were applied by the reader; media and data are not for a
-        // server that only plays.
+        // Set Chunk Size and Abort were applied by the reader.
     }
 
     void on_command(command c, const message_header& header) {
@@ -6299,28 +6866,36 @@ private:
         if (auto* connect = std::get_if<connect_command>(&typed)) return on_connect(*connect);
         if (phase_ != phase::connected) return close(error::unexpected_command, false);  // nothing before connect
         if (auto* call = std::get_if<call_command>(&typed)) return on_call_command(call->cmd);
-        if (auto* cs = std::get_if<create_stream_command>(&typed)) return on_create_stream(*cs);
-        if (auto* play = std::get_if<play_command>(&typed)) return on_play(*play, header.stream_id);
-        if (auto* pause = std::get_if<pause_command>(&typed)) return on_pause(*pause, header.stream_id);
-        if (auto* del = std::get_if<delete_stream_command>(&typed))
-            return delete_stream(static_cast<std::uint32_t>(del->stream_id));
-        if (std::holds_alternative<close_stream_command>(typed)) return delete_stream(header.stream_id);
-        if (auto* rv = std::get_if<receive_video_command>(&typed)) {
-            if (net_stream* s = find(header.stream_id); s && s->playing()) {
-                s->pause(!rv->enable, false);
-                handler_.on_receive_video(s->id(), rv->enable);
-            }
-            return;
+        if (auto* cs = std::get_if<create_stream_command>(&typed)) return streams_.create(*cs);
+        if (auto* play = std::get_if<play_command>(&typed)) return streams_.play(*play, header.stream_id);
+        if (auto* pause = std::get_if<pause_command>(&typed)) return streams_.pause(*pause, header.stream_id);
+        if (auto* pub = std::get_if<publish_command>(&typed)) return streams_.publish(*pub, header.stream_id);
+        if (auto* del = std::get_if<delete_stream_command>(&typed)) {
+            if (del->stream_name.empty()) return streams_.delete_stream(static_cast<std::uint32_t>(del->stream_id));
+            return streams_.delete_named(del->stream_name);
         }
+        if (auto* fc = std::get_if<fc_publish_command>(&typed)) {
+            if (txn != 0) send(make_result(txn));
+            return send(command{"onFCPublish", 0, amf0::value::null(),
+                                {status_info("status", "NetStream.Publish.Start", fc->stream_name)}});
+        }
+        if (auto* fc = std::get_if<fc_unpublish_command>(&typed)) {
+            if (txn != 0) send(make_result(txn));
+            streams_.unpublish_named(fc->stream_name);
+            return send(command{"onFCUnpublish", 0, amf0::value::null(),
+                                {status_info("status", "NetStream.Unpublish.Success", fc->stream_name)}});
+        }
+        if (auto* ra = std::get_if<receive_audio_command>(&typed)) return streams_.receive_audio(header.stream_id, ra->enable);
+        if (auto* rv = std::get_if<receive_video_command>(&typed)) return streams_.receive_video(header.stream_id, rv->enable);
+        if (std::holds_alternative<close_stream_command>(typed)) return streams_.delete_stream(header.stream_id);
         if (txn == 0) return;
         if (std::holds_alternative<get_stream_length_command>(typed)) {
             // A live stream has no length; an _error here would end an FFmpeg player.
             return send(make_result(txn, amf0::value::null(), {amf0::value(0)}));
         }
-        if (std::holds_alternative<fc_subscribe_command>(typed) || std::holds_alternative<release_stream_command>(typed) ||
-            std::holds_alternative<fc_publish_command>(typed))
+        if (std::holds_alternative<fc_subscribe_command>(typed) || std::holds_alternative<release_stream_command>(typed))
             return send(make_result(txn));
-        // publish, seek, play2, receiveAudio: not served by a render server.
+        // seek, play2: not served by a live server.
         send(make_error(txn, status_info("error", "NetConnection.Call.Failed", "not supported by this server")));
     }
 
@@ -6343,62 +6918,6 @@ private:
         send(to_message(set_chunk_size{options_.chunk_size}));
         send(to_message(user_control::stream_begin(0)));
         send(make_connect_result(cmd.transaction_id, cmd.object_encoding));
-    }
-
-    void on_create_stream(const create_stream_command& cmd) {
-        if (streams_.size() >= options_.max_streams_per_connection) {
-            handler_.on_refused(error::too_many_streams, 0);
-            return send(make_error(cmd.transaction_id,
-                                   status_info("error", "NetConnection.Call.Failed", "too many streams on this connection")));
-        }
-        const std::uint32_t id = next_stream_id_++;
-        const bool allowed = handler_.on_create_stream(id, cmd.object);
-        if (allowed) streams_.emplace_back(id);  // even when closing: `finish` tells the owner of it
-        if (closing_) return;
-        if (!allowed)
-            return send(make_error(cmd.transaction_id, status_info("error", "NetConnection.Call.Failed", "stream refused")));
-        send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(id)}));
-    }
-
-    void on_play(const play_command& cmd, std::uint32_t stream_id) {
-        net_stream* s = find(stream_id);
-        if (!s) {
-            handler_.on_refused(error::stream_not_found, stream_id);
-            return send(status_message(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream."));
-        }
-        if (cmd.stop) return stop(*s, true);  // NetStream.play(false)
-        if (s->playing()) stop(*s, false);
-        play_request request{stream_id, true, cmd.stream_name, cmd.start, cmd.duration, {}};
-        const bool allowed = handler_.on_play(request);
-        if (closing_ || !(s = find(stream_id))) return;
-        if (!allowed)
-            return send(status_message(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name)));
-        send(s->start(cmd.stream_name, cmd.duration, now_, std::move(request.video_data)));
-    }
-
-    // Stops playing: the owner hears of it; with `notify` the player gets Play.Stop and StreamEOF.
-    void stop(net_stream& s, bool notify) {
-        if (!s.playing()) return;
-        s.stop();
-        play_request request{s.id(), false, s.name(), 0, -1, {}};
-        handler_.on_play(request);
-        if (notify && !closing_) send(s.stopped_messages(std::move(request.video_data)));
-    }
-
-    void on_pause(const pause_command& cmd, std::uint32_t stream_id) {
-        net_stream* s = find(stream_id);
-        if (!s || !s->playing()) return;
-        const bool honoured = handler_.on_pause(stream_id, cmd.pause, cmd.milliseconds);
-        if (closing_ || !honoured || !(s = find(stream_id)) || !s->playing()) return;
-        send(s->pause(cmd.pause, true));
-    }
-
-    void delete_stream(std::uint32_t id) {
-        net_stream* s = find(id);
-        if (!s) return;
-        stop(*s, false);
-        std::erase_if(streams_, [id](const net_stream& st) { return st.id() == id; });
-        handler_.on_stream_deleted(id, {});
     }
 
     void on_call_command(command& c) {
@@ -6429,10 +6948,8 @@ private:
     std::uint32_t ping_stamp_ = 0;
     std::chrono::microseconds round_trip_{0};
 
-    std::vector<net_stream> streams_;
-    std::uint32_t next_stream_id_ = 1;
+    server_streams<server_session> streams_{*this};
     pending_calls calls_;  // the server's calls waiting for an answer
-
     std::uint64_t acknowledged_ = 0;
 };
 
@@ -6699,6 +7216,10 @@ RTMPX_NAMESPACE_END
 // The events handlers receive and one concept per handler, so that handlers are plain lambdas.
 
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
@@ -6746,6 +7267,38 @@ struct play_event {
 struct pause_event {
     bool is_pause = true;
     double milliseconds = 0;  ///< the stream position the client paused or resumed at
+};
+
+/// How a refused publish is answered: the onStatus code the publisher gets.
+enum class publish_refusal {
+    bad_name,  ///< NetStream.Publish.BadName: the name is in use or not acceptable
+    denied,    ///< NetStream.Publish.Denied: this client may not publish (a bad token, ...)
+    rejected,  ///< NetStream.Publish.Rejected
+};
+
+/**
+ * What a publish handler is told: `publish` (is_start) or the end of the publish (FCUnpublish,
+ * deleteStream, closeStream, the connection's end, a takeover). A refusal says which status the
+ * publisher gets (`refusal`, with `description`).
+ */
+struct publish_event {
+    bool is_start = true;
+    std::string_view stream_name;              ///< the name before any '?': "cam" of "cam?token=x"
+    std::string_view query;                    ///< what follows the '?' (empty without one)
+    std::string_view type;                     ///< "live", "record" or "append"
+    const connect_command& connect;            ///< the connection's connect (app, tcUrl with its query)
+    publish_refusal refusal = publish_refusal::bad_name;  ///< out, on refusal
+    std::string description;                   ///< out, on refusal (empty: one is made up)
+};
+
+/// What a published message is: audio, video, metadata (`onMetaData`) or other data.
+using protocol::media_type;
+
+/// What a media handler is told: one message of a published stream, in the order it came.
+struct media_event {
+    media_type type = media_type::video;
+    std::uint32_t timestamp = 0;           ///< ms, as the publisher sent it
+    std::span<const std::byte> payload;    ///< the message body; valid during the call
 };
 
 /// What a call handler is told: a remote procedure call from the client.
@@ -6807,6 +7360,25 @@ template <class F>
 concept play_handler = std::invocable<F&, stream&, play_event&> &&
                        detail::boolean_result<std::invoke_result_t<F&, stream&, play_event&>>;
 
+/**
+ * `bool (stream&, publish_event&)`: on `publish`, true accepts it (the publisher gets
+ * NetStream.Publish.Start; the handler may `publish_to` a broadcast); false refuses it with
+ * `refusal`. Called with `is_start == false` when the publish ends; the return value is then
+ * ignored. With no publish handler, publishing is refused (NetStream.Publish.Denied). Thread: the
+ * connection's thread.
+ */
+template <class F>
+concept publish_handler = std::invocable<F&, stream&, publish_event&> &&
+                          detail::boolean_result<std::invoke_result_t<F&, stream&, publish_event&>>;
+
+/**
+ * `void (stream&, media_event const&)`: every audio, video and data message of an accepted
+ * publish, in order, with the publisher's timestamps. Thread: the connection's thread; a slow
+ * handler slows this publisher alone. Lifetime: the payload is valid during the call only.
+ */
+template <class F>
+concept media_handler = std::invocable<F&, stream&, const media_event&>;
+
 /// `bool (stream&, pause_event const&)`: true honours pause (or resume). Thread: the connection's.
 template <class F>
 concept pause_handler = std::invocable<F&, stream&, const pause_event&> &&
@@ -6836,18 +7408,20 @@ concept frame_handler = std::invocable<F&, Subject&, encoded_frame&, bool> &&
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/handlers.hpp ----
 // ---- include/rtmpx/broadcast.hpp ----
-// broadcast: one producer of video, encoded once, shared by any number of playing streams.
+// broadcast: one producer of video and audio (rendered, pushed or published), shared by any number of playing streams.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <utility>
 
 // ---- include/rtmpx/driver/frame_source.hpp ----
-// The one frame path: a paced producer thread (or pushed tags) feeding every subscriber's own queue.
+// The one frame path: a paced producer thread (or pushed tags, video and audio) feeding every subscriber's own queue.
 
 #include <algorithm>
 #include <atomic>
@@ -6966,121 +7540,6 @@ private:
 } // namespace driver
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/driver/frame_queue.hpp ----
-// ---- include/rtmpx/protocol/flv.hpp ----
-// FLV as RTMP carries it: video tag headers, the AVC sequence header, codec ids and onMetaData.
-
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <vector>
-
-
-RTMPX_NAMESPACE_BEGIN
-namespace protocol::flv {
-
-/// The CodecID of a legacy FLV video tag (FLV spec E.4.3.1, VIDEODATA).
-enum class video_codec : std::uint8_t {
-    sorenson_h263 = 2,
-    screen_video = 3,
-    vp6 = 4,
-    vp6_alpha = 5,
-    screen_video_v2 = 6,
-    avc = 7,
-};
-
-/// The FrameType of a video tag: the high nibble of its first byte (E.4.3.1).
-enum class frame_type : std::uint8_t {
-    key = 1,
-    inter = 2,
-    disposable_inter = 3,
-    generated_key = 4,
-    command = 5,  ///< video info / command frame
-};
-
-/// The AVCPacketType that follows the first byte of an AVC tag (E.4.3.2, AVCVIDEOPACKET).
-enum class avc_packet_type : std::uint8_t { sequence_header = 0, nalu = 1, end_of_sequence = 2 };
-
-/// Bytes before the picture data of a video tag: 1, or 5 for AVC (packet type, composition time).
-inline constexpr std::size_t video_tag_header_size(std::uint8_t codec_id) noexcept {
-    return codec_id == static_cast<std::uint8_t>(video_codec::avc) ? 5 : 1;
-}
-
-/// Appends a video tag header: frame type and codec id, then for AVC the NALU packet type and a
-/// zero composition time (our encoders emit no B-frames, so decode and presentation order agree).
-inline void append_video_tag_header(std::vector<std::byte>& tag, std::uint8_t codec_id, bool key_frame) {
-    const auto type = key_frame ? frame_type::key : frame_type::inter;
-    tag.push_back(std::byte((static_cast<unsigned>(type) << 4) | (codec_id & 0x0f)));
-    if (codec_id == static_cast<std::uint8_t>(video_codec::avc)) {
-        tag.push_back(std::byte{static_cast<std::uint8_t>(avc_packet_type::nalu)});
-        tag.insert(tag.end(), 3, std::byte{0});
-    }
-}
-
-/// A whole video tag body: the header for `codec_id`, then `data` (for AVC: AVCC NAL units).
-inline std::vector<std::byte> video_tag(std::uint8_t codec_id, bool key_frame, std::span<const std::byte> data) {
-    std::vector<std::byte> tag;
-    tag.reserve(video_tag_header_size(codec_id) + data.size());
-    append_video_tag_header(tag, codec_id, key_frame);
-    tag.insert(tag.end(), data.begin(), data.end());
-    return tag;
-}
-
-/// The AVC sequence header tag: a key frame of packet type 0 carrying the
-/// AVCDecoderConfigurationRecord (ISO 14496-15 §5.2.4.1).
-inline std::vector<std::byte> avc_sequence_header(std::span<const std::byte> configuration_record) {
-    std::vector<std::byte> tag = {
-        std::byte((static_cast<unsigned>(frame_type::key) << 4) | static_cast<unsigned>(video_codec::avc)),
-        std::byte{static_cast<std::uint8_t>(avc_packet_type::sequence_header)}, std::byte{0}, std::byte{0},
-        std::byte{0}};
-    tag.insert(tag.end(), configuration_record.begin(), configuration_record.end());
-    return tag;
-}
-
-/// Whether a video tag starts with the Enhanced RTMP ExHeader bit (`1 FFF PPPP`: IsExHeader,
-/// frame type, packet type), Enhanced RTMP v2 "ExVideoTagHeader".
-inline bool is_ex_header(std::span<const std::byte> tag) noexcept {
-    return !tag.empty() && (detail::u8(tag[0]) & 0x80) != 0;
-}
-
-/// The frame type of a video tag, legacy or Enhanced (the ExHeader bit is not part of it).
-inline unsigned frame_type_of(std::span<const std::byte> tag) noexcept {
-    if (tag.empty()) return 0;
-    return (detail::u8(tag[0]) >> 4) & (is_ex_header(tag) ? 0x07 : 0x0f);
-}
-
-/// Whether a video tag is a key frame: `0x1X` in a legacy tag, `0x9X` with the ExHeader bit.
-inline bool is_key_frame(std::span<const std::byte> tag) noexcept {
-    return frame_type_of(tag) == static_cast<unsigned>(frame_type::key);
-}
-
-/// Whether a video tag carries codec configuration rather than a picture: an AVC sequence
-/// header (packet type 0), or an Enhanced SequenceStart (packet type 0).
-inline bool is_sequence_header(std::span<const std::byte> tag) noexcept {
-    if (tag.size() < 2 || !is_key_frame(tag)) return false;
-    if (is_ex_header(tag)) return (detail::u8(tag[0]) & 0x0f) == 0;
-    return (detail::u8(tag[0]) & 0x0f) == static_cast<unsigned>(video_codec::avc) &&
-           detail::u8(tag[1]) == static_cast<unsigned>(avc_packet_type::sequence_header);
-}
-
-/// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
-/// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
-/// FFmpeg would wait for audio that never comes.
-inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, std::uint8_t codec_id) {
-    return amf0::value::ecma_array({{"width", amf0::value(width)},
-                                    {"height", amf0::value(height)},
-                                    {"framerate", amf0::value(frame_rate)},
-                                    {"videocodecid", amf0::value(codec_id)},
-                                    {"encoder", amf0::value("rtmpx")}});
-}
-
-/// The body of an `onMetaData` data message carrying `properties` (an ECMA array or object).
-inline std::vector<std::byte> on_metadata_payload(amf0::value properties) {
-    return encode_payload(make_on_metadata(std::move(properties)));
-}
-
-} // namespace protocol::flv
-RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/protocol/flv.hpp ----
 // ---- include/rtmpx/protocol/gop_cache.hpp ----
 // The frames since the last key frame, within limits: what a player joining a stream starts from.
 
@@ -7129,6 +7588,91 @@ private:
 } // namespace protocol
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/protocol/gop_cache.hpp ----
+// ---- include/rtmpx/protocol/timeline.hpp ----
+// One continuous timeline from a publisher's timestamps, however they jump or restart.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// When a producer's timestamps count as a jump rather than ordinary jitter.
+struct timeline_limits {
+    /// A message this far before the previous one is a jump back (audio and video interleave a
+    /// few tens of milliseconds out of order; that is not a jump).
+    std::chrono::milliseconds back{1000};
+    /// A message this far after the previous one is a leap forward.
+    std::chrono::milliseconds forward{5000};
+};
+
+/**
+ * Maps a producer's timestamps (a publisher's, an application's pushed tags) onto one timeline
+ * that never jumps: while they advance plausibly they pass through, shifted by a constant; a jump
+ * back or a leap forward (`timeline_limits`), or a new producer (`restart`), re-anchors the
+ * timeline where it was plus the wall time that passed since its last message. Players' clocks
+ * then stay monotonic and near wall time across a publisher's reconnect or a broken encoder.
+ *
+ * Time is a parameter (`now`); not synchronised.
+ */
+class timeline {
+public:
+    explicit timeline(timeline_limits limits = {}) noexcept : limits_(limits) {}
+
+    /// The timeline's timestamp for a message at `in` ms on the producer's clock, arriving `now`.
+    std::uint32_t map(std::uint32_t in, time_point now) noexcept {
+        if (!last_) {  // the first message: the timeline starts on the producer's clock
+            anchor(in, rtmp_timestamp(in), now);
+            return in;
+        }
+        const auto step = static_cast<std::int32_t>(in - last_->in);
+        const bool jump = step < -static_cast<std::int64_t>(limits_.back.count()) || step > limits_.forward.count();
+        if (!anchored_ || jump) {
+            if (anchored_) ++jumps_;
+            const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_->now).count();
+            const auto gap = static_cast<std::uint32_t>(std::clamp<std::int64_t>(wall, 1, 0x7fffffff));
+            anchor(in, high_ + gap, now);
+        }
+        rtmp_timestamp out = rtmp_timestamp(in) + offset_;
+        last_->in = in;
+        last_->now = now;
+        if (high_ < out) high_ = out;
+        return out.value();
+    }
+
+    /// A new producer: its first message re-anchors the timeline (not counted as a jump).
+    void restart() noexcept { anchored_ = !last_; }
+
+    /// Re-anchorings so far, a producer's restarts not included.
+    std::uint64_t jumps() const noexcept { return jumps_; }
+
+private:
+    struct point {
+        std::uint32_t in;
+        time_point now;
+    };
+
+    void anchor(std::uint32_t in, rtmp_timestamp out, time_point now) noexcept {
+        offset_ = out - rtmp_timestamp(in);
+        if (!last_) high_ = out;
+        last_ = point{in, now};
+        anchored_ = true;
+    }
+
+    timeline_limits limits_;
+    std::optional<point> last_;
+    std::uint32_t offset_ = 0;       // timeline minus producer, modulo 2^32
+    rtmp_timestamp high_;            // the latest timestamp given out
+    bool anchored_ = true;
+    std::uint64_t jumps_ = 0;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/timeline.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
@@ -7146,6 +7690,7 @@ struct subscriber {
     std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
     std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
     bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
+    protocol::shared_frame news;       ///< source side: news of the publisher that did not fit yet
 };
 
 /// How a frame source keeps frames for joining subscribers and treats slow ones.
@@ -7207,23 +7752,74 @@ public:
         config_ = std::move(config);
     }
 
-    /// Publishes one FLV video tag body at `timestamp` ms. A sequence header becomes the
-    /// configuration players get first; a key frame starts a group.
-    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
-        if (tag.empty()) return;
-        if (protocol::flv::is_sequence_header(tag)) {
+    /**
+     * Publishes one message body of `kind` (an FLV video or audio tag body, or an AMF0 data
+     * message body) at `timestamp` ms on the producer's clock, which the source's timeline
+     * follows (a jump back or a leap forward is smoothed over; see `protocol::timeline`). A video
+     * or audio sequence header (AVC, AAC, Enhanced SequenceStart) becomes part of the
+     * configuration every player gets first; a video key frame starts a group. Empty tags are
+     * ignored.
+     */
+    void push(protocol::media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp) {
+        if (tag.empty() || !(kind == protocol::media_kind::video || kind == protocol::media_kind::audio ||
+                             kind == protocol::media_kind::data))
+            return;
+        const bool video = kind == protocol::media_kind::video;
+        if (video ? protocol::flv::is_sequence_header(tag)
+                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag)) {
             std::lock_guard lock(mutex_);
             auto config = std::make_shared<protocol::stream_config>(*config_);
-            config->sequence_header = std::make_shared<const std::vector<std::byte>>(tag.begin(), tag.end());
+            (video ? config->sequence_header : config->audio_sequence_header) =
+                std::make_shared<const std::vector<std::byte>>(std::move(tag));
             config_ = std::move(config);
             gop_.clear();  // frames before it need the old configuration
             return;
         }
         auto frame = std::make_shared<protocol::media_frame>();
-        frame->tag.assign(tag.begin(), tag.end());
+        frame->kind = kind;
+        frame->key_frame = video && protocol::flv::is_key_frame(tag);
+        frame->tag = std::move(tag);
         frame->timestamp = timestamp;
-        frame->key_frame = protocol::flv::is_key_frame(tag);
-        publish(std::move(frame));
+        publish(std::move(frame), true);
+    }
+
+    /// `push` of a video tag body, copied once.
+    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
+        push(protocol::media_kind::video, {tag.begin(), tag.end()}, timestamp);
+    }
+    /// `push` of an audio tag body, copied once.
+    void push_audio_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
+        push(protocol::media_kind::audio, {tag.begin(), tag.end()}, timestamp);
+    }
+
+    /**
+     * News of the publisher (`unpublished` or `published`), to every subscriber in the order of
+     * the media. Either way the cached group and the configuration go (what comes next is
+     * another publisher's), and the timeline re-anchors on the next timestamp.
+     */
+    void notify(protocol::media_kind news) {
+        auto frame = std::make_shared<protocol::media_frame>();
+        frame->kind = news;
+        {
+            std::lock_guard lock(mutex_);
+            gop_.clear();
+            config_ = std::make_shared<protocol::stream_config>();
+            timeline_.restart();
+        }
+        publish(std::move(frame), false);
+    }
+
+    /// Milliseconds since the source was made (or last started): the clock of its rendered
+    /// frames, for timestamps of pushed media that goes with them.
+    std::uint32_t clock_ms() const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - epoch_).count());
+    }
+
+    /// Jumps in pushed timestamps smoothed over so far (a publisher's restarts not counted).
+    std::uint64_t timestamp_jumps() const {
+        std::lock_guard lock(mutex_);
+        return timeline_.jumps();
     }
 
     /// Starts the thread calling the hooks (a running one is restarted).
@@ -7311,30 +7907,55 @@ private:
         return {any && all_behind, any};
     }
 
-    void publish(std::shared_ptr<protocol::media_frame> frame) {
+    // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
+    // key frame once its queue is three quarters full, and audio only when it is full, so that a
+    // slow player keeps its sound while it can. News is never dropped: it waits and goes first.
+    // `pushed`: the frame's timestamp is on a producer's clock, which the timeline follows.
+    void publish(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
         std::lock_guard lock(mutex_);
         frame->config = config_;
+        if (pushed) frame->timestamp = timeline_.map(frame->timestamp, clock::now());
         protocol::shared_frame shared = std::move(frame);
-        frames_.fetch_add(1, std::memory_order_relaxed);
-        if (options_.gop_cache) gop_.add(shared);
+        const bool video = shared->kind == protocol::media_kind::video;
+        if (shared->is_media()) {
+            frames_.fetch_add(1, std::memory_order_relaxed);
+            if (options_.gop_cache) gop_.add(shared);
+        }
         for (const auto& sub : subscribers_) {
-            if (sub->paused.load(std::memory_order_relaxed)) {
-                sub->skip_until_key = true;  // a resumed player starts on a key frame
+            if (sub->news) {
+                auto pending = sub->news;
+                if (!sub->queue.try_push(std::move(pending))) {
+                    if (shared->is_media()) count_drop(*sub);
+                    continue;
+                }
+                sub->news.reset();
+                sub->skip_until_key = true;
+            }
+            if (!shared->is_media()) {
+                auto copy = shared;
+                if (!sub->queue.try_push(std::move(copy))) sub->news = shared;
+                sub->skip_until_key = true;
+                sub->wake();
                 continue;
             }
-            if (sub->skip_until_key && !shared->key_frame) {
+            if (sub->paused.load(std::memory_order_relaxed)) {
+                if (video) sub->skip_until_key = true;  // a resumed player starts on a key frame
+                continue;
+            }
+            if (video && sub->skip_until_key && !shared->key_frame) {
                 count_drop(*sub);
                 continue;
             }
+            const std::size_t room = sub->queue.capacity() - std::min(sub->queue.capacity(), sub->queue.size_approx());
             auto copy = shared;
-            if (sub->queue.try_push(std::move(copy))) {
-                sub->skip_until_key = false;
+            if ((!video || room > sub->queue.capacity() / 4) && sub->queue.try_push(std::move(copy))) {
+                if (video) sub->skip_until_key = false;
                 sub->wake();
             } else {
-                // This subscriber is behind: it alone drops, up to the next key frame.
-                sub->skip_until_key = true;
+                // This subscriber is behind: it alone drops (video up to the next key frame).
+                if (video) sub->skip_until_key = true;
                 count_drop(*sub);
-                if (options_.key_frame_on_drop) key_requested_.store(true, std::memory_order_relaxed);
+                if (video && options_.key_frame_on_drop) key_requested_.store(true, std::memory_order_relaxed);
             }
         }
     }
@@ -7367,7 +7988,11 @@ private:
     }
 
     void produce() {
-        const auto start = clock::now();
+        clock::time_point start;
+        {
+            std::lock_guard lock(mutex_);
+            start = epoch_ = clock::now();
+        }
         auto next = start;
         std::uint64_t generation = 0;
         for (;;) {
@@ -7400,7 +8025,7 @@ private:
                 frame->tag = std::move(out.data);
                 frame->key_frame = out.key_frame || protocol::flv::is_key_frame(frame->tag);
             }
-            publish(std::move(frame));
+            publish(std::move(frame), false);
         }
     }
 
@@ -7422,6 +8047,8 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
     protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
+    protocol::timeline timeline_;
+    clock::time_point epoch_ = clock::now();
     std::vector<std::shared_ptr<subscriber>> subscribers_;
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> key_requested_{false};
@@ -7463,17 +8090,18 @@ struct broadcast_options {
  * immutable, by every player's queue. Each player keeps its own bounded queue and drops to the
  * next key frame when it falls behind, so a slow player costs only itself.
  *
- * Frames come either from `push_video_tag` (already encoded, from a file, a camera, another
- * server), or from render and frame handlers that `start` runs on the broadcast's own thread at
- * `render_rate`, encoding with a codec chosen by name. A stream plays the broadcast after
- * `stream.use_broadcast(b)` in its stream or play handler.
+ * Frames come from `push_video_tag` and `push_audio_tag` (already encoded, from a file, a camera,
+ * another server), from a published stream (`stream::publish_to`, or a `relay`), or from render
+ * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
+ * with a codec chosen by name. A stream plays the broadcast after `stream.use_broadcast(b)` in
+ * its stream or play handler.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
  * player gets NetStream.Failed (they stay connected; `start` again serves new plays).
  *
  * Thread: `on_render`, `on_frame`, `use_codec` and `set_logger` before `start` (or after
- * `stop`); the other members from any thread, but `push_video_tag` calls must not overlap.
+ * `stop`); the other members from any thread, but `push_*` calls must not overlap.
  * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
  * it before the state its handlers use goes away.
  */
@@ -7501,6 +8129,19 @@ public:
      * says "key frame" start groups. The bytes are copied once and then shared.
      */
     void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) { source_.push_video_tag(tag, timestamp); }
+
+    /**
+     * Sends one FLV audio tag body (AAC, MP3, any FLV sound format, Enhanced audio) to every
+     * player, like `push_video_tag`; an AAC (or Enhanced) sequence header becomes part of the
+     * configuration. For sound that goes with rendered frames, stamp it with `clock_ms()`.
+     */
+    void push_audio_tag(std::span<const std::byte> tag, std::uint32_t timestamp) { source_.push_audio_tag(tag, timestamp); }
+
+    /// The clock of the rendered frames: ms since `start` (or since the broadcast was made).
+    std::uint32_t clock_ms() const { return source_.clock_ms(); }
+
+    /// Whether a published stream feeds the broadcast now (`stream::publish_to`).
+    bool has_publisher() const noexcept { return publisher_.load(std::memory_order_acquire) != 0; }
 
     /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
     template <class F>
@@ -7567,15 +8208,51 @@ public:
     std::size_t cached_frames() const { return source_.cached_frames(); }
 
 private:
-    friend class stream;  // its players subscribe to the source
+    friend class stream;    // its players subscribe to the source; its publisher pushes into it
+    friend class recorder;  // one more subscriber
 
     driver::frame_source& source() noexcept { return source_; }
+
+    // A publisher takes the broadcast over: players hear of it, and what the previous one left
+    // (configuration, cached group, timeline) goes. The previous publisher, if any, is told to
+    // stop by `evict` (called here, on this thread: it must only post). Returns the claim.
+    std::uint64_t claim_publisher(std::function<void()> evict) {
+        std::function<void()> previous;
+        std::uint64_t claim = 0;
+        {
+            std::lock_guard lock(publisher_mutex_);
+            claim = ++claims_;
+            previous = std::exchange(evict_, std::move(evict));
+            publisher_.store(claim, std::memory_order_release);
+        }
+        if (previous) previous();
+        source_.notify(protocol::media_kind::published);
+        return claim;
+    }
+
+    // Whether `claim` is still the broadcast's publisher.
+    bool holds(std::uint64_t claim) const noexcept { return publisher_.load(std::memory_order_acquire) == claim; }
+
+    // The publisher `claim` leaves; players hear of it unless another one took over meanwhile.
+    void release_publisher(std::uint64_t claim) {
+        {
+            std::lock_guard lock(publisher_mutex_);
+            if (publisher_.load(std::memory_order_relaxed) != claim) return;
+            publisher_.store(0, std::memory_order_release);
+            evict_ = nullptr;
+        }
+        source_.notify(protocol::media_kind::unpublished);
+    }
 
     const broadcast_options options_;
     std::function<bool(broadcast&)> render_;
     std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
     std::unique_ptr<video_codec> codec_;
     detail::logger log_;
+    std::mutex publisher_mutex_;
+    std::atomic<std::uint64_t> publisher_{0};  // the claim of the publisher feeding it, 0: none
+    std::uint64_t claims_ = 0;
+    std::function<void()> evict_;              // tells the current publisher to stop
     driver::frame_source source_;  // last: its thread stops before the handlers go away
 };
 
@@ -8094,6 +8771,7 @@ struct server_state {
     std::atomic<std::uint64_t> frames_sent{0};
     std::atomic<std::uint64_t> frames_dropped{0};
     std::atomic<std::int64_t> playing_streams{0};
+    std::atomic<std::int64_t> publishing_streams{0};
     mutable std::mutex mutex;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<connect_fn>>> handlers;
     std::uint64_t next_handler_id = 1;
@@ -8106,7 +8784,8 @@ RTMPX_NAMESPACE_END
 RTMPX_NAMESPACE_BEGIN
 
 /**
- * One NetStream of a connection: created by `createStream`, played by `play`.
+ * One NetStream of a connection: created by `createStream`, then played by `play` or published
+ * by `publish`.
  *
  * A stream handler registers the stream's render, frame, play and pause handlers and may choose
  * a codec. While the stream plays, the render handler runs on the connection's thread at the
@@ -8133,7 +8812,7 @@ public:
 
     /// The message stream id the client uses for this stream (never 0).
     std::uint32_t id() const noexcept { return id_; }
-    /// The name the player passed to `play` (empty before play). Thread: any, once playing.
+    /// The name the client passed to `play` or `publish` (empty before). Thread: any, once playing.
     const std::string& name() const noexcept { return name_; }
     /// The connection this stream belongs to (to register more call handlers, ...).
     class connection& connection() noexcept { return connection_; }
@@ -8141,6 +8820,8 @@ public:
     bool playing() const noexcept { return playing_; }
     /// Whether an honoured pause is in effect.
     bool paused() const noexcept { return paused_.load(std::memory_order_relaxed); }
+    /// Whether a `publish` was accepted and has not ended since.
+    bool publishing() const noexcept { return publishing_; }
 
     /// Registers the render handler; `nullptr` removes it. Takes effect at the next play.
     template <class F>
@@ -8173,6 +8854,36 @@ public:
         pause_ = std::move(handler);
     }
     void on_pause(std::nullptr_t) { pause_ = nullptr; }
+
+    /// Registers the publish handler; `nullptr` removes it (publishing is then refused).
+    template <class F>
+    void on_publish(F handler) {
+        static_assert(publish_handler<F>, "on_publish: expected bool (stream&, publish_event&)");
+        publish_ = std::move(handler);
+    }
+    void on_publish(std::nullptr_t) { publish_ = nullptr; }
+
+    /// Registers the media handler, told every message of an accepted publish; `nullptr` removes it.
+    template <class F>
+    void on_media(F handler) {
+        static_assert(media_handler<F>, "on_media: expected void (stream&, media_event const&)");
+        media_ = [h = std::move(handler)](stream& s, const media_event& e) mutable { h(s, e); };
+    }
+    void on_media(std::nullptr_t) { media_ = nullptr; }
+
+    /**
+     * Feeds what this stream publishes to `target`, whose players then watch it: call it in the
+     * publish handler (it takes effect for that publish). The stream takes the broadcast over
+     * from any publisher feeding it now (that one's connection is closed with
+     * `error::publisher_replaced`); when the publish ends, players get
+     * NetStream.Play.UnpublishNotify and stay. `nullptr`: the publish feeds no broadcast.
+     */
+    void publish_to(std::shared_ptr<broadcast> target) { publish_target_ = std::move(target); }
+
+    /// Messages received from this stream's publishes.
+    std::uint64_t messages_published() const noexcept { return messages_published_; }
+    /// Of those, the ones no broadcast got because another publisher had taken it over.
+    std::uint64_t messages_dropped() const noexcept { return messages_dropped_; }
 
     /**
      * Chooses the video codec by name ("h264", or any name registered with the server's codec
@@ -8338,6 +9049,74 @@ private:
         fail_ = nullptr;
     }
 
+    // ---- publishing, on the connection's thread -------------------------------------------------
+
+    // A publish: the handler decides (none: refused); accepted, the stream feeds its target.
+    // `evict` ends this publisher from any thread, should another take the target over.
+    bool begin_publish(protocol::publish_request& request, const connect_command& connect, std::function<void()> evict) {
+        if (!publish_) {
+            request.refusal = "NetStream.Publish.Denied";
+            request.description = "This server takes no published streams.";
+            return false;
+        }
+        const std::string_view full = request.stream_name;
+        const auto mark = full.find('?');
+        publish_event ev{true, full.substr(0, mark), mark == std::string_view::npos ? std::string_view{} : full.substr(mark + 1),
+                         request.type, connect, publish_refusal::bad_name, {}};
+        publish_target_.reset();
+        const auto ok = detail::guarded_call(server_->log, connection_id_, "publish", subject(),
+                                             [&] { return static_cast<bool>(publish_(*this, ev)); });
+        if (!ok || !*ok) {
+            static constexpr const char* codes[] = {"NetStream.Publish.BadName", "NetStream.Publish.Denied", "NetStream.Publish.Rejected"};
+            request.refusal = codes[static_cast<int>(ev.refusal)];
+            request.description = std::move(ev.description);
+            publish_target_.reset();
+            return false;
+        }
+        name_ = std::string(ev.stream_name);
+        publishing_ = true;
+        server_->publishing_streams.fetch_add(1, std::memory_order_relaxed);
+        if (publish_target_) claim_ = publish_target_->claim_publisher(std::move(evict));
+        return true;
+    }
+
+    // One message of the publish: the media handler, then the broadcast.
+    void published(protocol::media_in& m) {
+        if (!publishing_) return;
+        ++messages_published_;
+        if (media_) {
+            const media_event ev{m.type, m.timestamp.value(), m.payload};
+            detail::guarded_call(server_->log, connection_id_, "media", subject(), [&] {
+                media_(*this, ev);
+                return true;
+            });
+        }
+        if (!publish_target_) return;
+        if (!publish_target_->holds(claim_)) {
+            ++messages_dropped_;  // another publisher took the broadcast over
+            return;
+        }
+        auto& source = publish_target_->source();
+        switch (m.type) {
+        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
+        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
+        case media_type::metadata: return source.set_metadata(std::move(m.payload));
+        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
+        }
+    }
+
+    // The publish ends: the handler hears of it, the broadcast's players too.
+    void end_publish(const connect_command& connect) {
+        if (!publishing_) return;
+        publishing_ = false;
+        server_->publishing_streams.fetch_sub(1, std::memory_order_relaxed);
+        if (publish_target_) publish_target_->release_publisher(claim_);
+        publish_target_.reset();
+        if (!publish_) return;
+        publish_event ev{false, name_, {}, {}, connect, publish_refusal::bad_name, {}};
+        detail::guarded_call(server_->log, connection_id_, "publish", subject(), [&] { return static_cast<bool>(publish_(*this, ev)); });
+    }
+
     // Pause stops frames (and an own source's handlers); resume asks for a key frame.
     void set_paused(bool pause) {
         paused_.store(pause, std::memory_order_relaxed);
@@ -8395,6 +9174,8 @@ private:
     std::function<bool(stream&, encoded_frame&, bool)> frame_;
     std::function<bool(stream&, play_event&)> play_;
     std::function<bool(stream&, const pause_event&)> pause_;
+    std::function<bool(stream&, publish_event&)> publish_;
+    std::function<void(stream&, const media_event&)> media_;
     std::unique_ptr<video_codec> codec_;
     std::shared_ptr<broadcast> broadcast_;
 
@@ -8412,6 +9193,13 @@ private:
     std::shared_ptr<driver::subscriber> sub_;
     std::vector<protocol::shared_frame> join_;   // the cached group, for a joining player
     std::function<void()> fail_;
+
+    // While publishing.
+    bool publishing_ = false;
+    std::shared_ptr<broadcast> publish_target_;
+    std::uint64_t claim_ = 0;
+    std::uint64_t messages_published_ = 0;
+    std::uint64_t messages_dropped_ = 0;
 };
 
 RTMPX_NAMESPACE_END
@@ -8438,6 +9226,7 @@ RTMPX_NAMESPACE_END
 
 #include <asio/any_io_executor.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 
@@ -8571,7 +9360,10 @@ public:
             s.frames_sent += st->frames_sent();
             s.frames_dropped += st->frames_dropped();
             if (st->playing()) ++s.playing_streams;
+            if (st->publishing()) ++s.publishing_streams;
         }
+        s.media_in = media_in_;
+        s.media_dropped = session_.media_dropped();
         s.chunk_size_in = session_.chunk_size_in();
         s.chunk_size_out = session_.output().chunk_size();
         s.acknowledged_bytes = session_.acknowledged();
@@ -8590,6 +9382,8 @@ public:
 private:
     template <class H>
     friend class protocol::server_session;
+    template <class S>
+    friend class protocol::server_streams;
     template <class S, class L>
     friend class driver::basic_session;
     template <class S>
@@ -8754,9 +9548,41 @@ private:
         auto s = std::move(*it);
         streams_.erase(it);
         s->stop_media();
+        s->end_publish(connect_);  // a publish the session never started (it was closing) ends here
         call_stream_handler(*s, false, amf0::value(), reason);
         closed_frames_sent_ += s->frames_sent();
         closed_frames_dropped_ += s->frames_dropped();
+    }
+
+    bool on_publish(protocol::publish_request& request) {
+        auto s = find_shared(request.stream_id);
+        if (!s) return false;
+        const auto publishing = server_->publishing_streams.load(std::memory_order_relaxed);
+        if (publishing >= static_cast<std::int64_t>(options().max_publishers)) {
+            request.refusal = "NetStream.Publish.Rejected";
+            request.description = "Too many publishers.";
+            log().log(log_level::warning, id_, "session", error::too_many_publishers, "publish of '{}' refused: {} publishers",
+                      request.stream_name, options().max_publishers);
+            return false;
+        }
+        // Another publisher taking the stream's broadcast over ends this connection, on its thread.
+        auto evict = [executor = port_.executor, weak = port_.owner, this] {
+            asio::post(executor, [weak, this] {
+                if (auto keep = weak.lock()) close(error::publisher_replaced);
+            });
+        };
+        if (!s->begin_publish(request, connect_, std::move(evict))) return false;
+        log().log(log_level::info, id_, "stream", {}, "stream {} publishes '{}'", s->id(), request.stream_name);
+        return true;
+    }
+
+    void on_media(protocol::media_in& m) {
+        ++media_in_;
+        if (stream* s = find_stream(m.stream_id)) s->published(m);
+    }
+
+    void on_unpublish(std::uint32_t id) {
+        if (stream* s = find_stream(id)) s->end_publish(connect_);
     }
 
     void on_refused(std::error_code why, std::uint32_t stream_id) {
@@ -8835,6 +9661,7 @@ private:
     std::uint64_t writes_ = 0;
     std::uint64_t closed_frames_sent_ = 0;
     std::uint64_t closed_frames_dropped_ = 0;
+    std::uint64_t media_in_ = 0;
 };
 
 RTMPX_NAMESPACE_END
@@ -9289,6 +10116,8 @@ public:
         s.connections = connection_count();
         const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
         s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
+        const auto publishing = state_->publishing_streams.load(std::memory_order_relaxed);
+        s.publishing_streams = publishing > 0 ? static_cast<std::size_t>(publishing) : 0;
         s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
         s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
         s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);
@@ -9403,4 +10232,611 @@ using basic_stream [[deprecated("use rtmpx::stream")]] = stream;
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/server.hpp ----
+// ---- include/rtmpx/relay.hpp ----
+// relay: live names per application; what is published under a name, its players watch.
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/// How a relay treats publishers and keeps its names.
+struct relay_options {
+    /// A second publisher of a live name takes it over (the first one's connection is closed
+    /// with `error::publisher_replaced`). Off: it is refused with NetStream.Publish.BadName.
+    bool takeover = false;
+    /// Names at once (published, or awaited by players); beyond it publish and play are refused.
+    std::size_t max_names = 1000;
+    /// The broadcast of each name: GOP cache, each player's queue. Its cache holds 2048 frames
+    /// (published audio adds about 45 a second to the video's, and encoders' default key frame
+    /// intervals reach 10 s); the byte bound stays.
+    broadcast_options broadcast = [] {
+        broadcast_options o;
+        o.gop_cache_frames = 2048;
+        return o;
+    }();
+    /// Asked before a publish is accepted (a token in `e.query` or the tcUrl, ...): false refuses
+    /// it with `e.refusal`. Empty: every publish of a free name is accepted.
+    std::function<bool(stream&, publish_event&)> authorize;
+};
+
+/**
+ * Live names per application: a stream that publishes "app/name" feeds that name's `broadcast`,
+ * and every stream that plays "app/name" watches it, with audio, from the last key frame (the
+ * GOP cache), timestamps from 0 for each player. A player may come before the publisher: it
+ * waits, and gets NetStream.Play.PublishNotify when the publisher arrives. When the publisher
+ * leaves, players get NetStream.Play.UnpublishNotify and stay; a publisher that comes back (or
+ * another) continues their timeline with its new sequence headers. A name is forgotten once it
+ * has neither publisher nor players.
+ *
+ * The common case is one line, `server.install(relay.app("live"))`. To add handlers of your own,
+ * call `attach(s)` in your stream handler instead (and `on_media` to see every frame).
+ *
+ * Thread: any. Lifetime: the handlers it installs keep its state alive.
+ */
+class relay {
+public:
+    explicit relay(relay_options options = {}) : state_(std::make_shared<state>(std::move(options))) {}
+
+    /// A connect handler (for `server::install`) that claims connections to application
+    /// `app_name` and attaches every stream they create.
+    auto app(std::string app_name) const {
+        return [state = state_, app_name = std::move(app_name)](connection& conn, const connect_event& e) {
+            if (!e.is_create) return true;
+            if (e.command.app != app_name) return false;
+            conn.on_stream([state](stream& s, const stream_event& se) {
+                if (se.is_create) attach(state, s);
+                return true;
+            });
+            return true;
+        };
+    }
+
+    /// Makes `s` publish into, and play from, the name its client gives (in its connection's
+    /// application). Replaces the stream's publish and play handlers.
+    void attach(stream& s) const { attach(state_, s); }
+
+    /// The broadcast of `name` in application `app`, or null if nobody publishes or awaits it.
+    std::shared_ptr<broadcast> find(std::string_view app, std::string_view name) const {
+        std::lock_guard lock(state_->mutex);
+        auto it = state_->names.find(key(app, name));
+        return it == state_->names.end() ? nullptr : it->second.source;
+    }
+
+    /// The "app/name" keys that have a publisher now.
+    std::vector<std::string> live_names() const {
+        std::lock_guard lock(state_->mutex);
+        std::vector<std::string> out;
+        for (const auto& [k, entry] : state_->names)
+            if (entry.source->has_publisher()) out.push_back(k);
+        return out;
+    }
+
+    /// Names known now (published, or awaited by players).
+    std::size_t size() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->names.size();
+    }
+
+private:
+    struct entry {
+        std::shared_ptr<broadcast> source;
+        std::size_t users = 0;   // streams playing or publishing the name (or about to)
+        bool published = false;  // a publisher holds the name
+    };
+
+    struct state {
+        explicit state(relay_options o) : options(std::move(o)) {}
+        const relay_options options;
+        std::mutex mutex;
+        std::map<std::string, entry, std::less<>> names;
+
+        // The name's broadcast, made if need be, with one more user (a publisher: unless one
+        // holds it and there is no takeover); null and a refusal otherwise.
+        std::shared_ptr<broadcast> take(const std::string& k, bool publisher, publish_refusal& refusal) {
+            std::lock_guard lock(mutex);
+            auto it = names.find(k);
+            if (it == names.end()) {
+                if (names.size() >= options.max_names) {
+                    refusal = publish_refusal::rejected;
+                    return nullptr;
+                }
+                it = names.emplace(k, entry{std::make_shared<broadcast>(options.broadcast), 0, false}).first;
+            }
+            if (publisher) {
+                if (it->second.published && !options.takeover) {
+                    refusal = publish_refusal::bad_name;
+                    return nullptr;
+                }
+                it->second.published = true;
+            }
+            ++it->second.users;
+            return it->second.source;
+        }
+
+        // One user fewer (a publisher: the name is free again, unless another took it over);
+        // the last one's leaving forgets the name.
+        void give_back(const std::string& k, const broadcast* published) {
+            std::lock_guard lock(mutex);
+            auto it = names.find(k);
+            if (it == names.end()) return;
+            if (published && !published->has_publisher()) it->second.published = false;
+            if (--it->second.users == 0) names.erase(it);
+        }
+    };
+
+    // What a stream holds of the registry: the name it uses, given back when it stops using it
+    // (or at the latest when the stream, and so its handlers, go).
+    struct binding {
+        std::shared_ptr<state> owner;
+        std::string key;                            // empty: none
+        std::shared_ptr<broadcast> published;       // a publisher's broadcast
+        ~binding() { release(); }
+        void release() {
+            if (key.empty()) return;
+            owner->give_back(std::exchange(key, {}), published.get());
+            published.reset();
+        }
+    };
+
+    static std::string key(std::string_view app, std::string_view name) {
+        std::string k(app);
+        k += '/';
+        k += name;
+        return k;
+    }
+
+    static std::string_view without_query(std::string_view name) { return name.substr(0, name.find('?')); }
+
+    static void attach(const std::shared_ptr<state>& st, stream& s) {
+        auto play = std::make_shared<binding>(binding{st, {}, nullptr});
+        auto publish = std::make_shared<binding>(binding{st, {}, nullptr});
+        s.on_play([st, play](stream& self, play_event& e) {
+            play->release();
+            self.use_broadcast(nullptr);
+            if (!e.is_start) return true;
+            auto k = key(self.connection().connect_info().app, without_query(e.stream_name));
+            publish_refusal ignored{};
+            auto source = st->take(k, false, ignored);
+            if (!source) return false;
+            play->key = std::move(k);
+            self.use_broadcast(std::move(source));
+            return true;
+        });
+        s.on_publish([st, publish](stream& self, publish_event& e) {
+            // The publish ends after its broadcast was released (the stream's end_publish), so
+            // the name is free again unless another publisher took it over.
+            publish->release();
+            if (!e.is_start) return true;
+            if (e.stream_name.empty()) return false;  // BadName
+            if (st->options.authorize && !st->options.authorize(self, e)) return false;
+            auto k = key(e.connect.app, e.stream_name);
+            auto source = st->take(k, true, e.refusal);
+            if (!source) {
+                e.description = e.refusal == publish_refusal::bad_name ? "The name is already published." : "Too many names.";
+                return false;
+            }
+            publish->key = std::move(k);
+            publish->published = source;
+            self.publish_to(std::move(source));
+            return true;
+        });
+    }
+
+    std::shared_ptr<state> state_;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/relay.hpp ----
+// ---- include/rtmpx/flv_file.hpp ----
+// flv_file: records audio, video and data messages to an FLV file.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+// ---- include/rtmpx/protocol/flv_writer.hpp ----
+// The bytes of an FLV file: header, tags with back pointers, and what to patch at the end.
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/**
+ * Writes an FLV file (Adobe FLV specification 10.1, annex E) as bytes, without touching a file:
+ * `header()` first, then `tag(...)` for each audio, video and data message; `patches()` at the
+ * end says which bytes to overwrite when the file is seekable (the `onMetaData` duration and the
+ * header's audio/video flags). Tag timestamps start at 0 on the first tag and never go back.
+ *
+ * The `onMetaData` tag is rewritten with a `duration` property first (0 until patched), and
+ * without the publisher's own `duration` and `filesize`, which describe another file.
+ */
+class flv_writer {
+public:
+    /// One overwrite: `bytes` at `offset` from the start of the file.
+    struct patch {
+        std::uint64_t offset = 0;
+        std::vector<std::byte> bytes;
+    };
+
+    /// The file header with both the audio and the video flag (patched to what came) and the
+    /// first back pointer (0).
+    std::span<const std::byte> header() {
+        buffer_.clear();
+        for (const char c : std::string_view("FLV")) buffer_.push_back(static_cast<std::byte>(c));
+        detail::put_u8(buffer_, 1);  // version
+        detail::put_u8(buffer_, flag_audio | flag_video);
+        detail::put_be32(buffer_, 9);  // header size
+        detail::put_be32(buffer_, 0);  // PreviousTagSize0
+        offset_ = buffer_.size();
+        return buffer_;
+    }
+
+    /**
+     * One tag: `type` audio, video or data (AMF0), the payload being the message body, at `ts`
+     * on the producer's clock. Returns the bytes to append (valid until the next call); empty for
+     * another type, or a second `onMetaData` (the first one describes the file).
+     */
+    std::span<const std::byte> tag(message_type type, std::uint32_t ts, std::span<const std::byte> payload) {
+        buffer_.clear();
+        if (type != message_type::audio && type != message_type::video && type != message_type::data_amf0) return {};
+        std::vector<std::byte> metadata;
+        if (type == message_type::data_amf0 && is_on_metadata(payload)) {
+            if (duration_offset_) return {};
+            metadata = rewrite_metadata(payload);
+            payload = metadata;
+        }
+        if (type == message_type::audio) seen_ |= flag_audio;
+        if (type == message_type::video) seen_ |= flag_video;
+        const std::uint32_t at = relative(ts);
+        detail::put_u8(buffer_, static_cast<std::uint8_t>(type));
+        detail::put_be24(buffer_, static_cast<std::uint32_t>(payload.size()));
+        detail::put_be24(buffer_, at & 0xffffff);
+        detail::put_u8(buffer_, static_cast<std::uint8_t>(at >> 24));
+        detail::put_be24(buffer_, 0);  // stream id
+        if (!metadata.empty()) duration_offset_ = offset_ + buffer_.size() + duration_position_;
+        buffer_.insert(buffer_.end(), payload.begin(), payload.end());
+        detail::put_be32(buffer_, static_cast<std::uint32_t>(11 + payload.size()));
+        offset_ += buffer_.size();
+        return buffer_;
+    }
+
+    /// What to overwrite once the last tag is written: the header's flags (only the kinds of
+    /// tags that came) and the metadata's duration, in seconds.
+    std::vector<patch> patches() const {
+        std::vector<patch> out;
+        out.push_back(patch{4, {static_cast<std::byte>(seen_)}});
+        if (duration_offset_) {
+            std::vector<std::byte> value;
+            detail::put_be64(value, std::bit_cast<std::uint64_t>(duration_ms() / 1000.0));
+            out.push_back(patch{*duration_offset_, std::move(value)});
+        }
+        return out;
+    }
+
+    /// The span from the first tag to the last, in ms.
+    std::uint32_t duration_ms() const noexcept { return last_.value(); }
+    /// Bytes produced so far.
+    std::uint64_t size() const noexcept { return offset_; }
+
+private:
+    static constexpr std::uint8_t flag_audio = 0x04;
+    static constexpr std::uint8_t flag_video = 0x01;
+
+    static bool is_on_metadata(std::span<const std::byte> payload) {
+        amf0::value name;
+        std::error_code ec;
+        amf0::decode(payload, name, ec);
+        return !ec && name.is_string() && name.as_string() == "onMetaData";
+    }
+
+    // onMetaData with `duration` first, so that its 8 bytes sit at a known place.
+    std::vector<std::byte> rewrite_metadata(std::span<const std::byte> payload) {
+        std::vector<amf0::value> values;
+        std::error_code ec;
+        amf0::decode_all(payload, values, ec);
+        amf0::properties props{{"duration", amf0::value(0.0)}};
+        if (values.size() > 1 && values[1].has_properties())
+            for (const auto& p : values[1].props())
+                if (p.first != "duration" && p.first != "filesize") props.push_back(p);
+        std::vector<std::byte> out = amf0::encode(amf0::value("onMetaData"));
+        // ECMA array marker and count, then the key "duration" and the number marker.
+        duration_position_ = out.size() + 1 + 4 + 2 + std::string_view("duration").size() + 1;
+        amf0::encode(amf0::value::ecma_array(std::move(props)), out);
+        return out;
+    }
+
+    // Milliseconds from the first tag, never backwards (serial arithmetic).
+    std::uint32_t relative(std::uint32_t ts) {
+        if (!first_) first_ = ts;
+        rtmp_timestamp at(ts - *first_);
+        if (at < last_) at = last_;
+        last_ = at;
+        return at.value();
+    }
+
+    std::vector<std::byte> buffer_;
+    std::uint64_t offset_ = 0;
+    std::uint8_t seen_ = 0;
+    std::optional<std::uint32_t> first_;
+    rtmp_timestamp last_;
+    std::size_t duration_position_ = 0;
+    std::optional<std::uint64_t> duration_offset_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/flv_writer.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * An FLV file being written: `open`, then `write` every message of a published stream (a media
+ * handler's `media_event`) or of a broadcast (see `recorder`), then `close`. Timestamps start at
+ * 0 on the first message. Each message reaches the file (the operating system) before `write`
+ * returns, so a recording that stops on an error keeps everything written before it. At `close`,
+ * when the file is seekable, the `onMetaData` duration and the header's audio/video flags are
+ * set to what was written.
+ *
+ * Errors are `std::error_code`s from the system (`std::errc::no_space_on_device`, ...); after the
+ * first, nothing more is written and every call returns it.
+ *
+ * Thread: one at a time.
+ */
+class flv_file {
+public:
+    flv_file() = default;
+    flv_file(const flv_file&) = delete;
+    flv_file& operator=(const flv_file&) = delete;
+    flv_file(flv_file&& other) noexcept
+        : file_(std::exchange(other.file_, nullptr)), writer_(std::move(other.writer_)), failed_(other.failed_) {}
+    ~flv_file() {
+        std::error_code ignored;
+        close(ignored);
+    }
+
+    /// Creates `path` (replacing a file there) and writes the FLV header.
+    void open(const std::string& path, std::error_code& ec) {
+        std::error_code ignored;
+        close(ignored);
+        writer_ = protocol::flv_writer();
+        failed_.clear();
+        file_ = std::fopen(path.c_str(), "wb");
+        if (!file_) {
+            ec = std::error_code(errno, std::generic_category());
+            return;
+        }
+        put(writer_.header(), ec);
+    }
+
+    bool is_open() const noexcept { return file_ != nullptr; }
+
+    /// Appends one message: an audio or video tag body, or a data message body (`onMetaData`
+    /// first describes the file; a later one is not written), at `timestamp` ms.
+    void write(media_type type, std::uint32_t timestamp, std::span<const std::byte> payload, std::error_code& ec) {
+        const auto wire = type == media_type::audio   ? protocol::message_type::audio
+                          : type == media_type::video ? protocol::message_type::video
+                                                      : protocol::message_type::data_amf0;
+        write(wire, timestamp, payload, ec);
+    }
+    /// `write` of a media handler's message.
+    void write(const media_event& e, std::error_code& ec) { write(e.type, e.timestamp, e.payload, ec); }
+    /// `write` of an RTMP message of type audio (8), video (9) or AMF0 data (18); others are skipped.
+    void write(protocol::message_type type, std::uint32_t timestamp, std::span<const std::byte> payload, std::error_code& ec) {
+        ec = failed_;
+        if (ec) return;
+        if (!file_) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return;
+        }
+        put(writer_.tag(type, timestamp, payload), ec);
+    }
+
+    /// Sets the duration and the flags (when the file is seekable) and closes the file. The
+    /// error is the first one of the recording, if any.
+    void close(std::error_code& ec) {
+        ec = failed_;
+        if (!file_) return;
+        if (!failed_) {
+            for (const auto& p : writer_.patches()) {
+                if (std::fseek(file_, static_cast<long>(p.offset), SEEK_SET) != 0) break;  // a pipe: nothing to patch
+                if (std::fwrite(p.bytes.data(), 1, p.bytes.size(), file_) != p.bytes.size()) fail();
+            }
+            if (std::fflush(file_) != 0) fail();
+        }
+        if (std::fclose(std::exchange(file_, nullptr)) != 0) fail();
+        ec = failed_;
+    }
+
+    /// The span of the messages written, in ms.
+    std::uint32_t duration_ms() const noexcept { return writer_.duration_ms(); }
+    /// The file's size so far.
+    std::uint64_t bytes() const noexcept { return writer_.size(); }
+
+private:
+    void put(std::span<const std::byte> bytes, std::error_code& ec) {
+        if (!bytes.empty() && (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size() || std::fflush(file_) != 0))
+            fail();
+        ec = failed_;
+    }
+
+    void fail() {
+        if (!failed_) failed_ = std::error_code(errno ? errno : EIO, std::generic_category());
+    }
+
+    std::FILE* file_ = nullptr;
+    protocol::flv_writer writer_;
+    std::error_code failed_;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/flv_file.hpp ----
+// ---- include/rtmpx/recorder.hpp ----
+// recorder: a broadcast's audio, video and data written to an FLV file, on a thread of its own.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * Records a broadcast (rendered, pushed, or fed by a publisher) to an FLV file: the recording
+ * starts from the broadcast's last key frame (its GOP cache) with the metadata and sequence
+ * headers, timestamps from 0, and follows the broadcast across publishers as a player does.
+ *
+ * The recorder is one more subscriber of the broadcast, with a queue of its own (`queue_frames`)
+ * and a thread that writes it out, so a slow disk never holds up the players; frames it had to
+ * drop are counted (`frames_dropped`). A write that fails stops the recording: `error()` says
+ * why, the `on_error` callback hears it at once (on the recorder's thread), and what was written
+ * stays in the file.
+ *
+ * Thread: any; `on_error` before `start`.
+ */
+class recorder {
+public:
+    explicit recorder(std::shared_ptr<broadcast> source, std::size_t queue_frames = 512)
+        : source_(std::move(source)), queue_frames_(queue_frames) {}
+    recorder(const recorder&) = delete;
+    recorder& operator=(const recorder&) = delete;
+    ~recorder() { stop(); }
+
+    /// Called once, on the recorder's thread, when a write fails.
+    void on_error(std::function<void(std::error_code)> f) { on_error_ = std::move(f); }
+
+    /// Opens `path` and starts recording. Errors: the file's.
+    void start(const std::string& path, std::error_code& ec) {
+        stop();
+        file_.open(path, ec);
+        if (ec) return;
+        {
+            std::lock_guard lock(mutex_);
+            error_.clear();
+            stopping_ = false;
+        }
+        written_.store(0, std::memory_order_relaxed);
+        dropped_.store(0, std::memory_order_relaxed);
+        sub_ = std::make_shared<driver::subscriber>(queue_frames_);
+        sub_->wake = [this] {
+            std::lock_guard lock(mutex_);
+            wake_ = true;
+            cv_.notify_one();
+        };
+        sub_->dropped = &dropped_;
+        auto join = source_->source().subscribe(sub_);
+        thread_ = std::thread([this, join = std::move(join)] { run(join); });
+    }
+
+    /**
+     * Stops: what the queue holds is written, then the file is finished (duration, flags) and
+     * closed. Returns the recording's first error, if any. Safe to call more than once.
+     */
+    std::error_code stop() {
+        if (!thread_.joinable()) return error();
+        source_->source().unsubscribe(sub_.get());
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+            cv_.notify_one();
+        }
+        thread_.join();
+        sub_.reset();
+        std::error_code ec;
+        file_.close(ec);
+        std::lock_guard lock(mutex_);
+        if (!error_) error_ = ec;
+        return error_;
+    }
+
+    /// The first error of the recording (none while it goes well).
+    std::error_code error() const {
+        std::lock_guard lock(mutex_);
+        return error_;
+    }
+    /// Frames written, and frames dropped because the queue was full.
+    std::uint64_t frames_written() const noexcept { return written_.load(std::memory_order_relaxed); }
+    std::uint64_t frames_dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+private:
+    void run(const std::vector<protocol::shared_frame>& join) {
+        protocol::player framing(1);
+        framing.start();
+        bool failed = false;
+        auto write = [&](const protocol::shared_frame& f) {
+            if (failed) return;
+            std::error_code ec;
+            const auto outcome = framing.write(f, [&](const protocol::message_header& h, const auto& payload) {
+                if (!ec) file_.write(h.type, h.timestamp.value(), *payload, ec);
+            });
+            if (outcome == protocol::player::outcome::sent) written_.fetch_add(1, std::memory_order_relaxed);
+            if (!ec) return;
+            failed = true;
+            {
+                std::lock_guard lock(mutex_);
+                error_ = ec;
+            }
+            if (on_error_) on_error_(ec);
+        };
+        for (const auto& f : join) write(f);
+        for (;;) {
+            while (auto* f = sub_->queue.front()) {
+                write(*f);
+                sub_->queue.pop();
+            }
+            std::unique_lock lock(mutex_);
+            if (stopping_ && !sub_->queue.front()) return;
+            cv_.wait(lock, [this] { return wake_ || stopping_; });
+            wake_ = false;
+        }
+    }
+
+    std::shared_ptr<broadcast> source_;
+    const std::size_t queue_frames_;
+    std::function<void(std::error_code)> on_error_;
+    flv_file file_;
+    std::shared_ptr<driver::subscriber> sub_;
+    std::atomic<std::uint64_t> written_{0};
+    std::atomic<std::uint64_t> dropped_{0};
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    bool wake_ = false;
+    bool stopping_ = false;
+    std::error_code error_;
+    std::thread thread_;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/recorder.hpp ----
 // ---- end of include/rtmpx/rtmpx.hpp ----

@@ -91,6 +91,18 @@ struct owner {
     }
     void on_call_answered(double, rtmpx::protocol::call_result&&) {}
     void on_refused(std::error_code why, std::uint32_t) { RTMPX_FUZZ_CHECK(why); }
+    bool on_publish(rtmpx::protocol::publish_request& r) {
+        if (r.stream_name == "denied") r.refusal = "NetStream.Publish.Denied";
+        return r.stream_name != "denied";
+    }
+    void on_media(rtmpx::protocol::media_in& m) {
+        RTMPX_FUZZ_CHECK(!m.payload.empty() || m.type == rtmpx::protocol::media_type::data ||
+                         m.type == rtmpx::protocol::media_type::metadata);
+        ++media;
+    }
+    void on_unpublish(std::uint32_t) { ++unpublished; }
+    int media = 0;
+    int unpublished = 0;
 };
 
 // A key frame and an inter frame, with one configuration.

@@ -62,6 +62,10 @@ struct accepting_server {
     void on_call(command& c) { session->answer_call(c.transaction_id, c.name, call_outcome::ok, amf0::value(c.name)); }
     void on_call_answered(double, call_result&&) {}
     void on_refused(std::error_code, std::uint32_t) {}
+    bool on_publish(publish_request&) { return true; }
+    void on_media(media_in& m) { media.push_back(std::move(m)); }
+    void on_unpublish(std::uint32_t) {}
+    std::vector<media_in> media;
 };
 
 } // namespace

@@ -64,6 +64,19 @@ struct recorder {
     }
     void on_call_answered(double txn, call_result&& r) { answers.emplace_back(txn, std::move(r)); }
     void on_refused(std::error_code why, std::uint32_t id) { events.push_back(fmt::format("refused {} {}", id, why.message())); }
+    bool on_publish(publish_request& r) {
+        events.push_back(fmt::format("publish {} {} {}", r.stream_id, r.stream_name, r.type));
+        if (!allow_publish) r.refusal = "NetStream.Publish.Denied";
+        return allow_publish;
+    }
+    void on_media(media_in& m) {
+        events.push_back(fmt::format("media {} {} {} {}", m.stream_id, static_cast<int>(m.type), m.timestamp.value(), m.payload.size()));
+        media.push_back(m);
+    }
+    void on_unpublish(std::uint32_t id) { events.push_back(fmt::format("unpublish {}", id)); }
+
+    bool allow_publish = true;
+    std::vector<media_in> media;
 };
 
 server_options test_options() {
@@ -524,4 +537,150 @@ TEST_SUITE("server_session") {
                                                          "stop 1", "deleted 1", "stop 2", "deleted 2"});
         CHECK(f.session.reason() == error::shutdown);
     }
+
+    TEST_CASE("an ffmpeg publisher's recorded bytes: publish accepted, metadata and every video message to the owner, then the end") {
+        const auto c2s = rtmpx_test::load_fixture("publish_c2s.bin");
+        fixture f;
+        const auto out = f.put(c2s, t0, 97);
+        std::vector<std::string> commands;
+        for (const auto& e : f.owner.events)
+            if (e.rfind("media", 0) != 0) commands.push_back(e);
+        CHECK(commands == std::vector<std::string>{"connect live", "create 1", "publish 1 fixture live", "unpublish 1", "deleted 1"});
+        REQUIRE(f.owner.media.size() == 13);  // onMetaData and 12 video messages
+        CHECK(f.owner.media[0].type == media_type::metadata);
+        std::vector<amf0::value> meta;
+        std::error_code ec;
+        REQUIRE(amf0::decode_all(f.owner.media[0].payload, meta, ec));
+        CHECK(meta.at(0).as_string() == "onMetaData");  // @setDataFrame removed
+        CHECK(meta.at(1)["width"].as_number() == 64);
+        CHECK(f.owner.media[1].type == media_type::video);
+        CHECK(f.owner.media[1].payload.at(1) == std::byte{0x00});  // the AVC sequence header first
+        CHECK(f.owner.media.back().timestamp.value() == 900);
+        const auto n = names(out);
+        const std::vector<std::string> expected_start{"type 5", "type 6", "type 1", "user_control 0 0", "_result",  // connect
+                                                      "_result",                               // releaseStream
+                                                      "_result", "onFCPublish",                // FCPublish
+                                                      "_result",                               // createStream: 1
+                                                      "_result",                               // _checkbw
+                                                      "user_control 0 1", "NetStream.Publish.Start"};
+        REQUIRE(n.size() >= expected_start.size());
+        CHECK(std::vector<std::string>(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(expected_start.size())) == expected_start);
+        CHECK(std::vector<std::string>(n.end() - 3, n.end()) == std::vector<std::string>{"_result", "NetStream.Unpublish.Success", "onFCUnpublish"});
+        CHECK(f.session.media_dropped() == 0);
+    }
+
+    TEST_CASE("publish: refused with the owner's status, on an unknown stream, twice; media outside a publish is dropped") {
+        fixture f;
+        f.connect();
+        const auto sid = f.create_stream();
+        auto out = f.put(message{{4, message_type::video, rtmp_timestamp(0), sid}, bytes({0x17, 0x01, 0, 0, 0, 0xaa})});
+        CHECK(out.empty());
+        CHECK(f.session.media_dropped() == 1);
+        f.owner.allow_publish = false;
+        out = f.put(command{"publish", 3, amf0::value::null(), {"cam", "live"}}, sid);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].status() == "NetStream.Publish.Denied");
+        CHECK(out[0].command()->arguments.at(0)["level"].as_string() == "error");
+        out = f.put(command{"publish", 4, amf0::value::null(), {"cam", "live"}}, 7);  // a stream it did not create
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].status() == "NetStream.Publish.BadName");
+        f.owner.allow_publish = true;
+        out = f.put(command{"publish", 5, amf0::value::null(), {"cam", "live"}}, sid);
+        CHECK(names(out) == std::vector<std::string>{"user_control 0 1", "NetStream.Publish.Start"});
+        out = f.put(command{"publish", 6, amf0::value::null(), {"cam2", "live"}}, sid);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].status() == "NetStream.Publish.BadName");  // already publishing
+        out = f.put(command{"play", 7, amf0::value::null(), {"cam"}}, sid);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].status() == "NetStream.Play.Failed");  // a stream does one or the other
+    }
+
+    TEST_CASE("media of a publish: too short tags dropped, aggregates split, @setDataFrame removed, timestamps kept") {
+        fixture f;
+        f.connect();
+        const auto sid = f.create_stream();
+        f.put(command{"publish", 3, amf0::value::null(), {"cam", "live"}}, sid);
+        f.owner.media.clear();
+        f.put(message{{4, message_type::video, rtmp_timestamp(10), sid}, bytes({0x17, 0x01})});  // AVC needs 5 bytes
+        f.put(message{{4, message_type::audio, rtmp_timestamp(10), sid}, bytes({0xaf})});        // AAC needs 2
+        CHECK(f.session.media_dropped() == 2);
+        CHECK(f.owner.media.empty());
+        // An aggregate of an audio and a video message (RTMP 1.0 §7.1.6): timestamps from the message's.
+        const auto agg = bytes({0x08, 0x00, 0x00, 0x02, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00,  // audio, 2 bytes, ts 100
+                                0xaf, 0x01, 0x00, 0x00, 0x00, 0x0d,                             // body, back pointer
+                                0x09, 0x00, 0x00, 0x05, 0x00, 0x00, 0x78, 0x00, 0x00, 0x00, 0x00,  // video, 5 bytes, ts 120
+                                0x27, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10});
+        f.put(message{{4, message_type::aggregate, rtmp_timestamp(1000), sid}, agg});
+        REQUIRE(f.owner.media.size() == 2);
+        CHECK(f.owner.media[0].type == media_type::audio);
+        CHECK(f.owner.media[0].timestamp.value() == 1000);
+        CHECK(f.owner.media[1].type == media_type::video);
+        CHECK(f.owner.media[1].timestamp.value() == 1020);
+        f.put(to_message(data_message{"@setDataFrame", {amf0::value("onMetaData"), amf0::value::ecma_array({{"width", 640}})}}, sid));
+        REQUIRE(f.owner.media.size() == 3);
+        CHECK(f.owner.media[2].type == media_type::metadata);
+        CHECK(f.owner.media[2].payload == encode_payload(make_on_metadata(amf0::value::ecma_array({{"width", 640}}))));
+    }
+
+    TEST_CASE("a publisher that sends nothing for the publish timeout is closed; deleteStream by name ends a publish") {
+        SUBCASE("timeout") {
+            auto o = test_options();
+            o.timeouts.publish = 3s;
+            fixture f(o);
+            f.connect();
+            const auto sid = f.create_stream();
+            f.put(command{"publish", 3, amf0::value::null(), {"cam", "live"}}, sid);
+            f.put(message{{4, message_type::video, rtmp_timestamp(0), sid}, bytes({0x17, 0x01, 0, 0, 0, 0xaa})}, t0 + 1s);
+            CHECK(f.session.next_deadline() == t0 + 4s);
+            f.session.on_time(t0 + 3999ms);
+            CHECK_FALSE(f.session.closing());
+            f.session.on_time(t0 + 4s);
+            CHECK(f.session.reason() == error::publish_timeout);
+        }
+        SUBCASE("deleteStream(name), as GStreamer sends it") {
+            fixture f;
+            f.connect();
+            const auto sid = f.create_stream();
+            f.put(command{"publish", 3, amf0::value::null(), {"cam", "live"}}, sid);
+            const auto out = f.put(command{"deleteStream", 4, amf0::value::null(), {"cam"}});
+            CHECK(names(out) == std::vector<std::string>{"NetStream.Unpublish.Success"});
+            CHECK(f.owner.events.back() == "deleted 1");
+            CHECK(f.owner.events[f.owner.events.size() - 2] == "unpublish 1");
+        }
+    }
+
+    TEST_CASE("a player gets audio as it comes (no key-frame wait), the audio sequence header, and news of the publisher") {
+        fixture f;
+        f.connect();
+        const auto sid = f.create_stream();
+        f.put(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+        f.output();
+        auto config = std::make_shared<stream_config>();
+        config->audio_sequence_header = std::make_shared<const std::vector<std::byte>>(bytes({0xaf, 0x00, 0x12, 0x10}));
+        auto audio = [&](std::uint32_t ts) {
+            auto a = std::make_shared<media_frame>();
+            a->kind = media_kind::audio;
+            a->tag = bytes({0xaf, 0x01, 0x21});
+            a->timestamp = ts;
+            a->config = config;
+            return shared_frame(a);
+        };
+        CHECK(f.session.send_frame(sid, audio(500)));
+        CHECK_FALSE(f.session.send_frame(sid, frame(510, false, config)));  // video still waits for a key frame
+        CHECK(f.session.send_frame(sid, frame(520, true, config)));
+        CHECK(f.session.send_frame(sid, audio(515)));  // a little behind the video: never backwards
+        auto news = std::make_shared<media_frame>();
+        news->kind = media_kind::unpublished;
+        CHECK(f.session.send_frame(sid, news));
+        CHECK_FALSE(f.session.send_frame(sid, frame(600, false, config)));  // the next publisher starts on a key frame
+        auto out = f.output();
+        CHECK(names(out) == std::vector<std::string>{"type 8", "type 8", "type 9", "type 8", "NetStream.Play.UnpublishNotify"});
+        CHECK(std::get<media_message>(out[0].body).payload == *config->audio_sequence_header);
+        CHECK(out[1].header.timestamp.value() == 0);
+        CHECK(out[2].header.timestamp.value() == 20);
+        CHECK(out[3].header.timestamp.value() == 20);
+        f.put(command{"receiveAudio", 0, amf0::value::null(), {false}}, sid);
+        CHECK_FALSE(f.session.send_frame(sid, audio(700)));
+    }
 }
+

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The one frame path: a paced producer thread (or pushed tags) feeding every subscriber's own queue.
+// The one frame path: a paced producer thread (or pushed tags, video and audio) feeding every subscriber's own queue.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +24,7 @@
 #include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/protocol/gop_cache.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
+#include <rtmpx/protocol/timeline.hpp>
 #include <rtmpx/video_codec.hpp>
 
 RTMPX_NAMESPACE_BEGIN
@@ -42,6 +43,7 @@ struct subscriber {
     std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
     std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
     bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
+    protocol::shared_frame news;       ///< source side: news of the publisher that did not fit yet
 };
 
 /// How a frame source keeps frames for joining subscribers and treats slow ones.
@@ -103,23 +105,74 @@ public:
         config_ = std::move(config);
     }
 
-    /// Publishes one FLV video tag body at `timestamp` ms. A sequence header becomes the
-    /// configuration players get first; a key frame starts a group.
-    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
-        if (tag.empty()) return;
-        if (protocol::flv::is_sequence_header(tag)) {
+    /**
+     * Publishes one message body of `kind` (an FLV video or audio tag body, or an AMF0 data
+     * message body) at `timestamp` ms on the producer's clock, which the source's timeline
+     * follows (a jump back or a leap forward is smoothed over; see `protocol::timeline`). A video
+     * or audio sequence header (AVC, AAC, Enhanced SequenceStart) becomes part of the
+     * configuration every player gets first; a video key frame starts a group. Empty tags are
+     * ignored.
+     */
+    void push(protocol::media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp) {
+        if (tag.empty() || !(kind == protocol::media_kind::video || kind == protocol::media_kind::audio ||
+                             kind == protocol::media_kind::data))
+            return;
+        const bool video = kind == protocol::media_kind::video;
+        if (video ? protocol::flv::is_sequence_header(tag)
+                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag)) {
             std::lock_guard lock(mutex_);
             auto config = std::make_shared<protocol::stream_config>(*config_);
-            config->sequence_header = std::make_shared<const std::vector<std::byte>>(tag.begin(), tag.end());
+            (video ? config->sequence_header : config->audio_sequence_header) =
+                std::make_shared<const std::vector<std::byte>>(std::move(tag));
             config_ = std::move(config);
             gop_.clear();  // frames before it need the old configuration
             return;
         }
         auto frame = std::make_shared<protocol::media_frame>();
-        frame->tag.assign(tag.begin(), tag.end());
+        frame->kind = kind;
+        frame->key_frame = video && protocol::flv::is_key_frame(tag);
+        frame->tag = std::move(tag);
         frame->timestamp = timestamp;
-        frame->key_frame = protocol::flv::is_key_frame(tag);
-        publish(std::move(frame));
+        publish(std::move(frame), true);
+    }
+
+    /// `push` of a video tag body, copied once.
+    void push_video_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
+        push(protocol::media_kind::video, {tag.begin(), tag.end()}, timestamp);
+    }
+    /// `push` of an audio tag body, copied once.
+    void push_audio_tag(std::span<const std::byte> tag, std::uint32_t timestamp) {
+        push(protocol::media_kind::audio, {tag.begin(), tag.end()}, timestamp);
+    }
+
+    /**
+     * News of the publisher (`unpublished` or `published`), to every subscriber in the order of
+     * the media. Either way the cached group and the configuration go (what comes next is
+     * another publisher's), and the timeline re-anchors on the next timestamp.
+     */
+    void notify(protocol::media_kind news) {
+        auto frame = std::make_shared<protocol::media_frame>();
+        frame->kind = news;
+        {
+            std::lock_guard lock(mutex_);
+            gop_.clear();
+            config_ = std::make_shared<protocol::stream_config>();
+            timeline_.restart();
+        }
+        publish(std::move(frame), false);
+    }
+
+    /// Milliseconds since the source was made (or last started): the clock of its rendered
+    /// frames, for timestamps of pushed media that goes with them.
+    std::uint32_t clock_ms() const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - epoch_).count());
+    }
+
+    /// Jumps in pushed timestamps smoothed over so far (a publisher's restarts not counted).
+    std::uint64_t timestamp_jumps() const {
+        std::lock_guard lock(mutex_);
+        return timeline_.jumps();
     }
 
     /// Starts the thread calling the hooks (a running one is restarted).
@@ -207,30 +260,55 @@ private:
         return {any && all_behind, any};
     }
 
-    void publish(std::shared_ptr<protocol::media_frame> frame) {
+    // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
+    // key frame once its queue is three quarters full, and audio only when it is full, so that a
+    // slow player keeps its sound while it can. News is never dropped: it waits and goes first.
+    // `pushed`: the frame's timestamp is on a producer's clock, which the timeline follows.
+    void publish(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
         std::lock_guard lock(mutex_);
         frame->config = config_;
+        if (pushed) frame->timestamp = timeline_.map(frame->timestamp, clock::now());
         protocol::shared_frame shared = std::move(frame);
-        frames_.fetch_add(1, std::memory_order_relaxed);
-        if (options_.gop_cache) gop_.add(shared);
+        const bool video = shared->kind == protocol::media_kind::video;
+        if (shared->is_media()) {
+            frames_.fetch_add(1, std::memory_order_relaxed);
+            if (options_.gop_cache) gop_.add(shared);
+        }
         for (const auto& sub : subscribers_) {
-            if (sub->paused.load(std::memory_order_relaxed)) {
-                sub->skip_until_key = true;  // a resumed player starts on a key frame
+            if (sub->news) {
+                auto pending = sub->news;
+                if (!sub->queue.try_push(std::move(pending))) {
+                    if (shared->is_media()) count_drop(*sub);
+                    continue;
+                }
+                sub->news.reset();
+                sub->skip_until_key = true;
+            }
+            if (!shared->is_media()) {
+                auto copy = shared;
+                if (!sub->queue.try_push(std::move(copy))) sub->news = shared;
+                sub->skip_until_key = true;
+                sub->wake();
                 continue;
             }
-            if (sub->skip_until_key && !shared->key_frame) {
+            if (sub->paused.load(std::memory_order_relaxed)) {
+                if (video) sub->skip_until_key = true;  // a resumed player starts on a key frame
+                continue;
+            }
+            if (video && sub->skip_until_key && !shared->key_frame) {
                 count_drop(*sub);
                 continue;
             }
+            const std::size_t room = sub->queue.capacity() - std::min(sub->queue.capacity(), sub->queue.size_approx());
             auto copy = shared;
-            if (sub->queue.try_push(std::move(copy))) {
-                sub->skip_until_key = false;
+            if ((!video || room > sub->queue.capacity() / 4) && sub->queue.try_push(std::move(copy))) {
+                if (video) sub->skip_until_key = false;
                 sub->wake();
             } else {
-                // This subscriber is behind: it alone drops, up to the next key frame.
-                sub->skip_until_key = true;
+                // This subscriber is behind: it alone drops (video up to the next key frame).
+                if (video) sub->skip_until_key = true;
                 count_drop(*sub);
-                if (options_.key_frame_on_drop) key_requested_.store(true, std::memory_order_relaxed);
+                if (video && options_.key_frame_on_drop) key_requested_.store(true, std::memory_order_relaxed);
             }
         }
     }
@@ -263,7 +341,11 @@ private:
     }
 
     void produce() {
-        const auto start = clock::now();
+        clock::time_point start;
+        {
+            std::lock_guard lock(mutex_);
+            start = epoch_ = clock::now();
+        }
         auto next = start;
         std::uint64_t generation = 0;
         for (;;) {
@@ -296,7 +378,7 @@ private:
                 frame->tag = std::move(out.data);
                 frame->key_frame = out.key_frame || protocol::flv::is_key_frame(frame->tag);
             }
-            publish(std::move(frame));
+            publish(std::move(frame), false);
         }
     }
 
@@ -318,6 +400,8 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
     protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
+    protocol::timeline timeline_;
+    clock::time_point epoch_ = clock::now();
     std::vector<std::shared_ptr<subscriber>> subscribers_;
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> key_requested_{false};

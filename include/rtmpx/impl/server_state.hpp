@@ -42,6 +42,7 @@ struct server_state {
     std::atomic<std::uint64_t> frames_sent{0};
     std::atomic<std::uint64_t> frames_dropped{0};
     std::atomic<std::int64_t> playing_streams{0};
+    std::atomic<std::int64_t> publishing_streams{0};
     mutable std::mutex mutex;
     std::vector<std::pair<std::uint64_t, std::shared_ptr<connect_fn>>> handlers;
     std::uint64_t next_handler_id = 1;

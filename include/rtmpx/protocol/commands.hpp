@@ -69,9 +69,11 @@ struct seek_command {
     double transaction_id = 0;
     double milliseconds = 0;
 };
+/// `deleteStream`: the stream id, or (as GStreamer's rtmp2sink sends it) the stream's name.
 struct delete_stream_command {
     double transaction_id = 0;
     double stream_id = 0;
+    std::string stream_name;  ///< set instead of `stream_id` when the argument is a string
 };
 struct close_stream_command {
     double transaction_id = 0;
@@ -97,6 +99,10 @@ struct fc_publish_command {
     double transaction_id = 0;
     std::string stream_name;
 };
+struct fc_unpublish_command {
+    double transaction_id = 0;
+    std::string stream_name;
+};
 struct fc_subscribe_command {
     double transaction_id = 0;
     std::string stream_name;
@@ -113,8 +119,8 @@ struct call_command {
 using typed_command =
     std::variant<connect_command, create_stream_command, play_command, play2_command, pause_command, seek_command,
                  delete_stream_command, close_stream_command, receive_audio_command, receive_video_command,
-                 publish_command, release_stream_command, fc_publish_command, fc_subscribe_command,
-                 get_stream_length_command, call_command>;
+                 publish_command, release_stream_command, fc_publish_command, fc_unpublish_command,
+                 fc_subscribe_command, get_stream_length_command, call_command>;
 
 namespace wire {
 
@@ -196,8 +202,9 @@ inline typed_command parse_command(command c, std::error_code& ec) {
     if (name == "seek") return seek_command{txn, wire::argument(c, 0).as_number()};
     if (name == "deleteStream") {
         const auto& id = wire::argument(c, 0);
+        if (id.is_string()) return delete_stream_command{txn, 0, std::string(id.as_string())};
         if (!id.is_number()) ec = error::message_malformed;
-        return delete_stream_command{txn, id.as_number()};
+        return delete_stream_command{txn, id.as_number(), {}};
     }
     if (name == "closeStream") return close_stream_command{txn};
     if (name == "receiveAudio") return receive_audio_command{txn, wire::argument(c, 0).as_bool(true)};
@@ -216,6 +223,7 @@ inline typed_command parse_command(command c, std::error_code& ec) {
     };
     if (name == "releaseStream") return named(release_stream_command{});
     if (name == "FCPublish") return named(fc_publish_command{});
+    if (name == "FCUnpublish") return named(fc_unpublish_command{});
     if (name == "FCSubscribe") return named(fc_subscribe_command{});
     if (name == "getStreamLength") return named(get_stream_length_command{});
     return call_command{std::move(c)};

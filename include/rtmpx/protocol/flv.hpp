@@ -101,6 +101,54 @@ inline bool is_sequence_header(std::span<const std::byte> tag) noexcept {
            detail::u8(tag[1]) == static_cast<unsigned>(avc_packet_type::sequence_header);
 }
 
+/// The SoundFormat of an audio tag: the high nibble of its first byte (E.4.2.1, AUDIODATA).
+enum class sound_format : std::uint8_t {
+    pcm_platform = 0,
+    adpcm = 1,
+    mp3 = 2,
+    pcm_little_endian = 3,
+    nellymoser_16k = 4,
+    nellymoser_8k = 5,
+    nellymoser = 6,
+    g711_alaw = 7,
+    g711_mulaw = 8,
+    ex_header = 9,  ///< Enhanced RTMP: an ExAudioTagHeader follows (packet type in the low nibble)
+    aac = 10,
+    speex = 11,
+    mp3_8k = 14,
+    device_specific = 15,
+};
+
+/// The sound format of an audio tag (0 for an empty one).
+inline unsigned sound_format_of(std::span<const std::byte> tag) noexcept { return tag.empty() ? 0 : detail::u8(tag[0]) >> 4; }
+
+/// Whether an audio tag carries codec configuration: an AAC sequence header (AACPacketType 0,
+/// E.4.2.2), or an Enhanced audio SequenceStart (packet type 0).
+inline bool is_audio_sequence_header(std::span<const std::byte> tag) noexcept {
+    const unsigned format = sound_format_of(tag);
+    if (format == static_cast<unsigned>(sound_format::ex_header)) return (detail::u8(tag[0]) & 0x0f) == 0;
+    return format == static_cast<unsigned>(sound_format::aac) && tag.size() >= 2 && detail::u8(tag[1]) == 0;
+}
+
+/// Whether a video tag is long enough for its header: one byte, five for AVC/HEVC (packet type
+/// and composition time) and for Enhanced tags (packet type and FourCC).
+inline bool is_complete_video_tag(std::span<const std::byte> tag) noexcept {
+    if (tag.empty()) return false;
+    const unsigned codec = detail::u8(tag[0]) & 0x0f;
+    const bool long_header = is_ex_header(tag) || codec == static_cast<unsigned>(video_codec::avc) || codec == 12;
+    return frame_type_of(tag) == static_cast<unsigned>(frame_type::command) || !long_header || tag.size() >= 5;
+}
+
+/// Whether an audio tag is long enough for its header: one byte, two for AAC (packet type), five
+/// for Enhanced tags (packet type and FourCC).
+inline bool is_complete_audio_tag(std::span<const std::byte> tag) noexcept {
+    const unsigned format = sound_format_of(tag);
+    if (tag.empty()) return false;
+    if (format == static_cast<unsigned>(sound_format::aac)) return tag.size() >= 2;
+    if (format == static_cast<unsigned>(sound_format::ex_header)) return tag.size() >= 5;
+    return true;
+}
+
 /// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
 /// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
 /// FFmpeg would wait for audio that never comes.

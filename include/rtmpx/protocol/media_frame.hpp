@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A video frame on its way to players: an immutable FLV tag body, shared, with the configuration it needs.
+// A frame on its way to players: an immutable FLV tag body (video, audio or data), shared, with the configuration it needs.
 #pragma once
 
 #include <cstddef>
@@ -12,21 +12,36 @@
 RTMPX_NAMESPACE_BEGIN
 namespace protocol {
 
-/// What a player needs before the frames of a stream: onMetaData and the codec's sequence header.
+/// What a player needs before the frames of a stream: onMetaData and the codecs' sequence headers.
 struct stream_config {
     std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message body, or null
     std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
+    std::shared_ptr<const std::vector<std::byte>> audio_sequence_header;  ///< FLV audio tag body (AAC), or null
+};
+
+/// What a `media_frame` carries: media, or news about the stream's publisher in the media's order.
+enum class media_kind : std::uint8_t {
+    video,
+    audio,
+    data,         ///< an AMF0 data message body (onTextData, onCuePoint, ...), sent as is
+    unpublished,  ///< the publisher left: players get NetStream.Play.UnpublishNotify
+    published,    ///< a publisher (again): NetStream.Play.PublishNotify
 };
 
 /**
- * One frame as every player receives it: an FLV video tag body, never changed once made, shared
- * by every player's queue (each player writes its own chunk headers in front of the same bytes).
+ * One frame as every player receives it: an FLV video or audio tag body (or a data message body),
+ * never changed once made, shared by every player's queue (each player writes its own chunk
+ * headers in front of the same bytes).
  */
 struct media_frame {
+    media_kind kind = media_kind::video;
     std::vector<std::byte> tag;
     std::uint32_t timestamp = 0;                    ///< ms on the producer's clock
-    bool key_frame = false;
+    bool key_frame = false;                         ///< video only
     std::shared_ptr<const stream_config> config;   ///< the configuration the frame needs
+
+    /// Media (video, audio, data) rather than news of the publisher.
+    bool is_media() const noexcept { return kind == media_kind::video || kind == media_kind::audio || kind == media_kind::data; }
 };
 
 using shared_frame = std::shared_ptr<const media_frame>;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// One NetStream of a server session: its play state, its player, and the messages its changes send.
+// One NetStream of a server session: its play or publish state, its player, and the messages its changes send.
 #pragma once
 
 #include <chrono>
@@ -30,9 +30,10 @@ inline message status_message(std::uint32_t stream_id, std::string_view level, s
 }
 
 /**
- * A NetStream as the server session keeps it: created by `createStream`, played by `play`. Its
- * state changes return the messages the player gets, in the order players need them
- * (`../shared/reference/players.md`); the session queues them.
+ * A NetStream as the server session keeps it: created by `createStream`, played by `play` or
+ * published by `publish` (never both at once). Its state changes return the messages the client
+ * gets, in the order players and publishers need them (`../shared/reference/players.md`); the
+ * session queues them.
  */
 class net_stream {
 public:
@@ -42,6 +43,12 @@ public:
     const std::string& name() const noexcept { return name_; }
     bool playing() const noexcept { return playing_; }
     bool paused() const noexcept { return paused_; }
+    bool publishing() const noexcept { return publishing_; }
+    /// The name being published (empty when not publishing).
+    const std::string& publish_name() const noexcept { return publish_name_; }
+    /// When the publisher last sent a message.
+    time_point last_media() const noexcept { return last_media_; }
+    void media_arrived(time_point now) noexcept { last_media_ = now; }
     /// When a play with a duration ends (RTMP 1.0 §7.2.2.1), if it has one.
     const std::optional<time_point>& stop_at() const noexcept { return stop_at_; }
     /// The framing of this stream's media.
@@ -101,11 +108,39 @@ public:
                       : status_message(id_, "status", "NetStream.Unpause.Notify", fmt::format("Unpaused {}.", name_))};
     }
 
+    /// Publish starts: NetStream.Publish.Start, what every publisher waits for.
+    std::vector<message> start_publish(std::string_view name, time_point now) {
+        publishing_ = true;
+        publish_name_ = std::string(name);
+        last_media_ = now;
+        auto info = status_info("status", "NetStream.Publish.Start", fmt::format("{} is now published.", publish_name_));
+        info.set("details", amf0::value(publish_name_));
+        return {to_message(make_on_status(std::move(info)), id_, chunk_stream::stream_command)};
+    }
+
+    /// A refused publish: `code` (NetStream.Publish.BadName, ...Denied, ...Rejected), level error.
+    std::vector<message> refuse_publish(std::string_view code, std::string_view description) const {
+        return {status_message(id_, "error", code, description)};
+    }
+
+    /// Publish ends: NetStream.Unpublish.Success (with `notify`).
+    std::vector<message> stop_publish(bool notify) {
+        std::vector<message> out;
+        if (notify)
+            out.push_back(status_message(id_, "status", "NetStream.Unpublish.Success", fmt::format("{} is now unpublished.", publish_name_)));
+        publishing_ = false;
+        publish_name_.clear();
+        return out;
+    }
+
 private:
     std::uint32_t id_;
     std::string name_;
     bool playing_ = false;
     bool paused_ = false;
+    bool publishing_ = false;
+    std::string publish_name_;
+    time_point last_media_{};
     std::optional<time_point> stop_at_;
     player out_;
 };

@@ -23,14 +23,15 @@
 #include <rtmpx/options.hpp>
 #include <rtmpx/protocol/chunk_reader.hpp>
 #include <rtmpx/protocol/commands.hpp>
+#include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/protocol/handshake.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
 #include <rtmpx/protocol/messages.hpp>
 #include <rtmpx/protocol/output_queue.hpp>
-#include <rtmpx/protocol/net_stream.hpp>
 #include <rtmpx/protocol/pending_calls.hpp>
 #include <rtmpx/protocol/session_base.hpp>
 #include <rtmpx/protocol/server_session_events.hpp>
+#include <rtmpx/protocol/server_streams.hpp>
 #include <rtmpx/protocol/session_types.hpp>
 
 RTMPX_NAMESPACE_BEGIN
@@ -42,11 +43,13 @@ namespace protocol {
  *
  * Bytes from the client go to `put`; what to send collects in `output()`; `next_deadline()` says
  * when `on_time` must be called next (handshake, connect and idle timeouts, pings, the answers
- * to the server's own calls, play durations). The owner (a `Handler`, see
- * `server_session_handler`) is told of connect, createStream, play, pause, deleteStream and
- * remote calls, and answers; the session sends what the players need in the order they need it
- * (`../shared/reference/players.md`): window size, peer bandwidth and chunk size before the
- * connect `_result`; StreamBegin, Play.Reset, Play.Start and `|RtmpSampleAccess` before media.
+ * to the server's own calls, play durations, publish timeouts). The owner (a `Handler`, see
+ * `server_session_handler`) is told of connect, createStream, play, pause, publish, media,
+ * deleteStream and remote calls, and answers; the session sends what players and publishers
+ * need in the order they need it (`../shared/reference/players.md`): window size, peer
+ * bandwidth and chunk size before the connect `_result`; StreamBegin, Play.Reset, Play.Start
+ * and `|RtmpSampleAccess` before media; NetStream.Publish.Start. The NetStream half lives in
+ * `server_streams`.
  *
  * The session ends with `close` (by the owner, a timeout, a protocol error or a limit); the
  * owner then stops I/O and calls `finish`, which ends the streams and the pending calls.
@@ -115,10 +118,7 @@ public:
             if (!txn) break;
             handler_.on_call_answered(*txn, call_result{error::call_timeout, false, {}, {}});
         }
-        for (auto& s : streams_) {
-            if (closing_) break;
-            if (s.playing() && s.stop_at() && *s.stop_at() <= now) stop(s, true);  // RTMP 1.0 §7.2.2.1: duration
-        }
+        streams_.on_time(now);
     }
 
     /// When `on_time` must be called next, if ever.
@@ -133,8 +133,7 @@ public:
         consider(deadline_idle_);
         consider(next_ping_);
         consider(calls_.next_deadline());
-        for (const auto& s : streams_)
-            if (s.playing()) consider(s.stop_at());
+        consider(streams_.next_deadline());
         return next;
     }
 
@@ -183,22 +182,11 @@ public:
 
     /// Sends one frame on playing stream `stream_id`. False when it was not sent: the stream does
     /// not play (or is paused), or waits for a key frame.
-    bool send_frame(std::uint32_t stream_id, const shared_frame& f) {
-        net_stream* s = find(stream_id);
-        if (!s || !s->playing() || s->paused() || closing_) return false;
-        return s->out().write(f, [this](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
-            output_.write_shared(h, std::move(payload));
-        });
-    }
+    bool send_frame(std::uint32_t stream_id, const shared_frame& f) { return streams_.send_frame(stream_id, f); }
 
     /// The stream's producer failed: it stops (the owner hears `on_play` with is_start false),
     /// and the player gets NetStream.Failed and StreamEOF.
-    void fail_stream(std::uint32_t stream_id) {
-        net_stream* s = find(stream_id);
-        if (!s || !s->playing()) return;
-        stop(*s, false);
-        send(s->failed_messages());
-    }
+    void fail_stream(std::uint32_t stream_id) { streams_.fail(stream_id); }
 
     /**
      * The transport is done (after `close`, or the peer went away): pending calls get
@@ -208,53 +196,31 @@ public:
     void finish(std::error_code why) {
         close(why, false);
         for (const double txn : calls_.take_all()) handler_.on_call_answered(txn, call_result{error::shutdown, false, {}, {}});
-        auto streams = std::move(streams_);
-        streams_.clear();
-        for (auto& s : streams) {
-            if (s.playing()) {
-                s.stop();
-                play_request stop_request{s.id(), false, s.name(), 0, -1, {}};
-                handler_.on_play(stop_request);
-            }
-            handler_.on_stream_deleted(s.id(), reason());
-        }
+        streams_.finish(reason());
     }
 
     // ---- state ---------------------------------------------------------------------------------
 
     /// Whether `connect` has been accepted.
     bool connected() const noexcept { return phase_ == phase::connected; }
-    bool playing(std::uint32_t stream_id) const noexcept {
-        const net_stream* s = find(stream_id);
-        return s && s->playing();
-    }
-    bool paused(std::uint32_t stream_id) const noexcept {
-        const net_stream* s = find(stream_id);
-        return s && s->paused();
-    }
+    bool playing(std::uint32_t stream_id) const noexcept { return streams_.playing(stream_id); }
+    bool paused(std::uint32_t stream_id) const noexcept { return streams_.paused(stream_id); }
     /// Streams that play now.
-    std::size_t playing_streams() const noexcept {
-        return static_cast<std::size_t>(std::count_if(streams_.begin(), streams_.end(), [](const auto& s) { return s.playing(); }));
-    }
+    std::size_t playing_streams() const noexcept { return streams_.playing_count(); }
     /// The sequence number of the client's last acknowledgement.
     std::uint64_t acknowledged() const noexcept { return acknowledged_; }
+    /// Media and data messages dropped because their stream does not publish, and because they
+    /// were too short for their tag header.
+    std::uint64_t media_dropped() const noexcept { return streams_.media_dropped(); }
+    /// Streams that publish now.
+    std::size_t publishing_streams() const noexcept { return streams_.publishing_count(); }
     /// From the last answered ping (0: none yet).
     std::chrono::microseconds round_trip() const noexcept { return round_trip_; }
     time_point started() const noexcept { return started_; }
 
 private:
+    friend class server_streams<server_session>;
     enum class phase { handshake, handshaken, connected };
-
-    net_stream* find(std::uint32_t id) noexcept {
-        for (auto& s : streams_)
-            if (s.id() == id) return &s;
-        return nullptr;
-    }
-    const net_stream* find(std::uint32_t id) const noexcept {
-        for (const auto& s : streams_)
-            if (s.id() == id) return &s;
-        return nullptr;
-    }
 
     // ---- sending -------------------------------------------------------------------------------
 
@@ -310,9 +276,18 @@ private:
             peer_window_ = w->window;
         } else if (auto* a = std::get_if<acknowledgement>(&decoded)) {
             acknowledged_ = a->sequence_number;
+        } else if (auto* media = std::get_if<media_message>(&decoded)) {
+            streams_.media(header, media->type == message_type::audio ? media_type::audio : media_type::video,
+                           std::move(media->payload));
+        } else if (auto* data = std::get_if<data_message>(&decoded)) {
+            streams_.data(header, std::move(*data));
+        } else if (auto* aggregate = std::get_if<aggregate_message>(&decoded)) {
+            for (auto& part : aggregate->parts) {  // RTMP 1.0 §7.1.6: the parts are messages of their own
+                if (closing_) break;
+                if (part.header.type != message_type::aggregate) dispatch(std::move(part));
+            }
         }
-        // Set Chunk Size and Abort were applied by the reader; media and data are not for a
-        // server that only plays.
+        // Set Chunk Size and Abort were applied by the reader.
     }
 
     void on_command(command c, const message_header& header) {
@@ -323,28 +298,36 @@ private:
         if (auto* connect = std::get_if<connect_command>(&typed)) return on_connect(*connect);
         if (phase_ != phase::connected) return close(error::unexpected_command, false);  // nothing before connect
         if (auto* call = std::get_if<call_command>(&typed)) return on_call_command(call->cmd);
-        if (auto* cs = std::get_if<create_stream_command>(&typed)) return on_create_stream(*cs);
-        if (auto* play = std::get_if<play_command>(&typed)) return on_play(*play, header.stream_id);
-        if (auto* pause = std::get_if<pause_command>(&typed)) return on_pause(*pause, header.stream_id);
-        if (auto* del = std::get_if<delete_stream_command>(&typed))
-            return delete_stream(static_cast<std::uint32_t>(del->stream_id));
-        if (std::holds_alternative<close_stream_command>(typed)) return delete_stream(header.stream_id);
-        if (auto* rv = std::get_if<receive_video_command>(&typed)) {
-            if (net_stream* s = find(header.stream_id); s && s->playing()) {
-                s->pause(!rv->enable, false);
-                handler_.on_receive_video(s->id(), rv->enable);
-            }
-            return;
+        if (auto* cs = std::get_if<create_stream_command>(&typed)) return streams_.create(*cs);
+        if (auto* play = std::get_if<play_command>(&typed)) return streams_.play(*play, header.stream_id);
+        if (auto* pause = std::get_if<pause_command>(&typed)) return streams_.pause(*pause, header.stream_id);
+        if (auto* pub = std::get_if<publish_command>(&typed)) return streams_.publish(*pub, header.stream_id);
+        if (auto* del = std::get_if<delete_stream_command>(&typed)) {
+            if (del->stream_name.empty()) return streams_.delete_stream(static_cast<std::uint32_t>(del->stream_id));
+            return streams_.delete_named(del->stream_name);
         }
+        if (auto* fc = std::get_if<fc_publish_command>(&typed)) {
+            if (txn != 0) send(make_result(txn));
+            return send(command{"onFCPublish", 0, amf0::value::null(),
+                                {status_info("status", "NetStream.Publish.Start", fc->stream_name)}});
+        }
+        if (auto* fc = std::get_if<fc_unpublish_command>(&typed)) {
+            if (txn != 0) send(make_result(txn));
+            streams_.unpublish_named(fc->stream_name);
+            return send(command{"onFCUnpublish", 0, amf0::value::null(),
+                                {status_info("status", "NetStream.Unpublish.Success", fc->stream_name)}});
+        }
+        if (auto* ra = std::get_if<receive_audio_command>(&typed)) return streams_.receive_audio(header.stream_id, ra->enable);
+        if (auto* rv = std::get_if<receive_video_command>(&typed)) return streams_.receive_video(header.stream_id, rv->enable);
+        if (std::holds_alternative<close_stream_command>(typed)) return streams_.delete_stream(header.stream_id);
         if (txn == 0) return;
         if (std::holds_alternative<get_stream_length_command>(typed)) {
             // A live stream has no length; an _error here would end an FFmpeg player.
             return send(make_result(txn, amf0::value::null(), {amf0::value(0)}));
         }
-        if (std::holds_alternative<fc_subscribe_command>(typed) || std::holds_alternative<release_stream_command>(typed) ||
-            std::holds_alternative<fc_publish_command>(typed))
+        if (std::holds_alternative<fc_subscribe_command>(typed) || std::holds_alternative<release_stream_command>(typed))
             return send(make_result(txn));
-        // publish, seek, play2, receiveAudio: not served by a render server.
+        // seek, play2: not served by a live server.
         send(make_error(txn, status_info("error", "NetConnection.Call.Failed", "not supported by this server")));
     }
 
@@ -367,62 +350,6 @@ private:
         send(to_message(set_chunk_size{options_.chunk_size}));
         send(to_message(user_control::stream_begin(0)));
         send(make_connect_result(cmd.transaction_id, cmd.object_encoding));
-    }
-
-    void on_create_stream(const create_stream_command& cmd) {
-        if (streams_.size() >= options_.max_streams_per_connection) {
-            handler_.on_refused(error::too_many_streams, 0);
-            return send(make_error(cmd.transaction_id,
-                                   status_info("error", "NetConnection.Call.Failed", "too many streams on this connection")));
-        }
-        const std::uint32_t id = next_stream_id_++;
-        const bool allowed = handler_.on_create_stream(id, cmd.object);
-        if (allowed) streams_.emplace_back(id);  // even when closing: `finish` tells the owner of it
-        if (closing_) return;
-        if (!allowed)
-            return send(make_error(cmd.transaction_id, status_info("error", "NetConnection.Call.Failed", "stream refused")));
-        send(make_result(cmd.transaction_id, amf0::value::null(), {amf0::value(id)}));
-    }
-
-    void on_play(const play_command& cmd, std::uint32_t stream_id) {
-        net_stream* s = find(stream_id);
-        if (!s) {
-            handler_.on_refused(error::stream_not_found, stream_id);
-            return send(status_message(stream_id, "error", "NetStream.Play.StreamNotFound", "No such stream."));
-        }
-        if (cmd.stop) return stop(*s, true);  // NetStream.play(false)
-        if (s->playing()) stop(*s, false);
-        play_request request{stream_id, true, cmd.stream_name, cmd.start, cmd.duration, {}};
-        const bool allowed = handler_.on_play(request);
-        if (closing_ || !(s = find(stream_id))) return;
-        if (!allowed)
-            return send(status_message(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name)));
-        send(s->start(cmd.stream_name, cmd.duration, now_, std::move(request.video_data)));
-    }
-
-    // Stops playing: the owner hears of it; with `notify` the player gets Play.Stop and StreamEOF.
-    void stop(net_stream& s, bool notify) {
-        if (!s.playing()) return;
-        s.stop();
-        play_request request{s.id(), false, s.name(), 0, -1, {}};
-        handler_.on_play(request);
-        if (notify && !closing_) send(s.stopped_messages(std::move(request.video_data)));
-    }
-
-    void on_pause(const pause_command& cmd, std::uint32_t stream_id) {
-        net_stream* s = find(stream_id);
-        if (!s || !s->playing()) return;
-        const bool honoured = handler_.on_pause(stream_id, cmd.pause, cmd.milliseconds);
-        if (closing_ || !honoured || !(s = find(stream_id)) || !s->playing()) return;
-        send(s->pause(cmd.pause, true));
-    }
-
-    void delete_stream(std::uint32_t id) {
-        net_stream* s = find(id);
-        if (!s) return;
-        stop(*s, false);
-        std::erase_if(streams_, [id](const net_stream& st) { return st.id() == id; });
-        handler_.on_stream_deleted(id, {});
     }
 
     void on_call_command(command& c) {
@@ -453,10 +380,8 @@ private:
     std::uint32_t ping_stamp_ = 0;
     std::chrono::microseconds round_trip_{0};
 
-    std::vector<net_stream> streams_;
-    std::uint32_t next_stream_id_ = 1;
+    server_streams<server_session> streams_{*this};
     pending_calls calls_;  // the server's calls waiting for an answer
-
     std::uint64_t acknowledged_ = 0;
 };
 
