@@ -7,7 +7,8 @@ Usage: examples_test.py EXAMPLES_BUILD_DIR
 For each example binary present in EXAMPLES_BUILD_DIR: starts it on 127.0.0.1:0, reads the URL
 to play from its first stdout line, checks with ffprobe that it streams one video stream (h264,
 or flashsv for screen_video), runs the example's own checks (remote calls through python-librtmp,
-the two applications and the refused third, ...), then sends SIGINT and expects exit status 0
+the two applications and the refused third, ffmpeg publishing into the relay and the recorder,
+...), then sends SIGINT and expects exit status 0
 within 5 s. Prints one line per example and "N passed, N failed, N skipped".
 Exit status: 0 all passed, 1 a failure, 77 when ffprobe is not installed.
 """
@@ -141,7 +142,52 @@ def check_broadcast(ex, url, out):
         assert len(packets) == 5 and "K" in packets[0]["flags"], packets
 
 
-EXAMPLES = [  # (binary, codec, own check)
+def publish(url, seconds=None):
+    """ffmpeg publishing 320x240 H.264 and AAC to `url` (for `seconds`, or until stopped)."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi",
+           "-i", "sine", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    if seconds:
+        cmd += ["-t", str(seconds)]
+    return subprocess.Popen(cmd + ["-f", "flv", url], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def probe_when_published(url, timeout=15):
+    """The codec names of `url`, once a publisher is there."""
+    end = time.monotonic() + timeout
+    while True:
+        r = run(["ffprobe", "-v", "error", "-rw_timeout", "5000000", "-show_streams", "-of", "json", url], timeout=20)
+        if r.returncode == 0 and json.loads(r.stdout)["streams"]:
+            return sorted(s["codec_name"] for s in json.loads(r.stdout)["streams"])
+        assert time.monotonic() < end, "nothing published on %s: %s" % (url, r.stderr.decode(errors="replace"))
+        time.sleep(0.3)
+
+
+def check_relay_server(ex, url, out):
+    pub = publish(url)
+    try:
+        assert probe_when_published(url) == ["aac", "h264"]
+    finally:
+        pub.terminate()
+        pub.wait(timeout=10)
+
+
+def check_record_publish(ex, url, out):
+    pub = publish(url, 3)
+    assert pub.wait(timeout=30) == 0, pub.stderr.read().decode(errors="replace")
+    path = os.path.join(ex["cwd"], url.rsplit("/", 1)[1] + ".flv")
+    deadline = time.monotonic() + 5
+    while not any(".flv:" in l for l in out):
+        assert time.monotonic() < deadline, "the example did not report the recording: %s" % out
+        time.sleep(0.1)
+    r = run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", path])
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    info = json.loads(r.stdout)
+    assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"], info["streams"]
+    assert 2.5 <= float(info["format"]["duration"]) <= 3.5, info["format"]["duration"]
+
+
+EXAMPLES = [  # (binary, codec: None for the ones that take a publisher first, own check)
     ("render_server", "h264", None),
     ("remote_call", "h264", check_remote_call),
     ("multiple_apps", "h264", check_multiple_apps),
@@ -150,22 +196,25 @@ EXAMPLES = [  # (binary, codec, own check)
     ("backpressure", "h264", check_backpressure),
     ("custom_logger", "h264", check_custom_logger),
     ("broadcast", "h264", check_broadcast),
+    ("relay_server", None, check_relay_server),
+    ("record_publish", None, check_record_publish),
 ]
 
 
 def smoke_test(build_dir, name, codec, check):
     def test(servers, tmp):
-        binary = os.path.join(build_dir, name)
+        binary = os.path.abspath(os.path.join(build_dir, name))
         if not os.access(binary, os.X_OK):
             return "skip: not built"
-        srv = Server(binary)
+        srv = Server(binary, cwd=tmp)
         out = []
         threading.Thread(target=lambda: out.extend(l.rstrip() for l in srv.proc.stdout), daemon=True).start()
         try:
             url = srv.base  # the first stdout line: the URL to play
             m = re.match(r"^(rtmp://127\.0\.0\.1:([1-9]\d*))/([^/]+)/([^/]+)$", url)
             assert m, "first line is not rtmp://127.0.0.1:PORT/APP/NAME: %r" % url
-            ex = {"server": srv, "base": m.group(1), "app": m.group(3), "stream": probe(url, codec)}
+            ex = {"server": srv, "base": m.group(1), "app": m.group(3), "cwd": tmp,
+                  "stream": probe(url, codec) if codec else None}
             if check:
                 check(ex, url, out)
             srv.proc.send_signal(signal.SIGINT)

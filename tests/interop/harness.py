@@ -20,9 +20,9 @@ def run(cmd, timeout=TIMEOUT):
 class Server:
     """The server binary, started on 127.0.0.1 port 0; it prints its base URL first."""
 
-    def __init__(self, binary, *args):
+    def __init__(self, binary, *args, cwd=None):
         self.proc = subprocess.Popen([binary, "127.0.0.1:0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, text=True)
+                                     stdin=subprocess.DEVNULL, text=True, cwd=cwd)
         self.base = self.proc.stdout.readline().strip()
         if not self.base.startswith("rtmp://"):
             self.stop()

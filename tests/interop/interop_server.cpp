@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The server the real-client tests run against. Prints "rtmp://HOST:PORT" on its first line, then
 // serves until SIGINT/SIGTERM.
-// Usage: interop_server [HOST:PORT] [--errors-as-result] [--threads N]
+// Usage: interop_server [HOST:PORT] [--errors-as-result] [--threads N] [--record-dir DIR]
 //   app "live":        320x240 H.264 at 30/s (stream names "solid-*" show a solid colour set by
 //                      setColor), and the calls echo, add, fail, throw, setColor, stats, askBack,
 //                      setStreamProperty, whoami
@@ -9,6 +9,9 @@
 //   app "withdefault": a default call handler answering every call with "default:NAME"
 //   app "broadcast":   one 320x240 H.264 picture rendered and encoded once for all its players
 //                      (a broadcast with its GOP cache); any stream name
+//   apps "relay", "takeover": publish and play by name (rtmpx::relay; "takeover": a second
+//                      publisher replaces the first)
+//   app "record":      each publish is recorded to RECORD_DIR/NAME.flv (--record-dir, default .)
 //   app "screen":      a still 100x70 picture (r = x*7+y*3, g = x^y, b = x*y, all mod 256) in the
 //                      lossless Flash Screen Video codec
 #include <algorithm>
@@ -138,10 +141,61 @@ void add_live_streams(rtmpx::connection& conn, const std::shared_ptr<palette>& c
     });
 }
 
+// The ingest apps: "relay" and "takeover" (a second publisher replaces the first) publish and
+// play by name; "record" records each publish to RECORD_DIR/NAME.flv. Each connection's figures
+// are printed when it closes.
+void install_ingest(rtmpx::server& server, const std::string& record_dir) {
+    rtmpx::relay_options takeover;
+    takeover.takeover = true;
+    for (const auto& entry : {std::pair{std::string("relay"), rtmpx::relay()}, std::pair{std::string("takeover"), rtmpx::relay(takeover)}}) {
+        server.install([app = entry.first, relay = entry.second](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+            if (e.command.app != app) return false;
+            if (!e.is_create) {
+                const auto st = conn.statistics();
+                fmt::print(stderr, "closed {} {} {}: frames_sent={} frames_dropped={} media_in={} media_dropped={} reason={}\n",
+                           app, conn.id(), conn.peer_address(), st.frames_sent, st.frames_dropped, st.media_in,
+                           st.media_dropped, e.reason ? e.reason.message() : "none");
+                return true;
+            }
+            conn.on_stream([relay](rtmpx::stream& s, const rtmpx::stream_event& se) {
+                if (se.is_create) relay.attach(s);
+                return true;
+            });
+            return true;
+        });
+    }
+    server.install([record_dir](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "record") return false;
+        conn.on_stream([record_dir](rtmpx::stream& s, const rtmpx::stream_event& se) {
+            if (!se.is_create) return true;
+            auto file = std::make_shared<rtmpx::flv_file>();
+            s.on_publish([file, record_dir](rtmpx::stream&, rtmpx::publish_event& pe) {
+                std::error_code ec;
+                if (!pe.is_start) {
+                    file->close(ec);
+                    fmt::print(stderr, "recorded {}: {} ms {}\n", pe.stream_name, file->duration_ms(), ec ? ec.message() : "ok");
+                    return true;
+                }
+                file->open(record_dir + "/" + std::string(pe.stream_name) + ".flv", ec);
+                return !ec;
+            });
+            s.on_media([file](rtmpx::stream& st, const rtmpx::media_event& me) {
+                std::error_code ec;
+                file->write(me, ec);
+                if (ec) st.connection().close(ec);
+            });
+            return true;
+        });
+        return true;
+    });
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     std::string address = "127.0.0.1:0";
+    std::string record_dir = ".";
     rtmpx::server_options options;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -149,6 +203,8 @@ int main(int argc, char** argv) {
             options.call_errors_as_result = true;
         } else if (arg == "--threads" && i + 1 < argc) {
             options.threads = static_cast<std::size_t>(std::stoul(argv[++i]));
+        } else if (arg == "--record-dir" && i + 1 < argc) {
+            record_dir = argv[++i];
         } else {
             address = std::string(arg);
         }
@@ -207,6 +263,7 @@ int main(int argc, char** argv) {
         });
         return true;
     });
+    install_ingest(server, record_dir);
     auto show = std::make_shared<rtmpx::broadcast>();
     auto scene = std::make_shared<demo::scene>(320, 240);
     if (!show->use_codec("h264", server.codecs())) return 1;

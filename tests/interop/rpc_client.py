@@ -8,6 +8,9 @@ Usage (Debian's /usr/bin/python3, package python3-librtmp):
   rpc_client.py askback URL                  answer the server's clientName call, print askBack's result
   rpc_client.py pause URL                    play, pause, resume; report the frames around the resume
   rpc_client.py property URL                 play, then set stream properties through a call
+  rpc_client.py publish URL FLV_FILE         publish the file's tags at their own pace (as live);
+                                             print the number of tags written
+  rpc_client.py play URL SECONDS             play; print the counts of audio, video and data tags
 """
 
 import json
@@ -83,6 +86,33 @@ def main():
         for key, val in (("render_rate", "15"), ("render_rate", "-1"), ("user_note", "hello"), ("colour", "red")):
             results["%s=%s" % (key, val)] = conn.call("setStreamProperty", 1, key, val).result(timeout=10)
         print(json.dumps(results))
+    elif cmd == "publish":
+        with open(sys.argv[3], "rb") as f:
+            data = f.read()
+        conn = connect(url)
+        stream = conn.create_stream(writeable=True)
+        start = time.monotonic()
+        pos, written = 13, 0
+        while pos + 11 <= len(data):
+            size = int.from_bytes(data[pos + 1:pos + 4], "big")
+            ts = int.from_bytes(data[pos + 4:pos + 7], "big") | (data[pos + 7] << 24)
+            delay = start + ts / 1000.0 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            # librtmp's writer takes the file as it is, the FLV header with the first tag (the
+            # header alone crashes it), then a tag at a time.
+            stream.write(data[0 if pos == 13 else pos:pos + 11 + size + 4])
+            pos += 11 + size + 4
+            written += 1
+        stream.close()
+        conn.close()
+        print(json.dumps(written))
+    elif cmd == "play":
+        conn = connect(url)
+        stream = conn.create_stream()
+        tags = flv_tags(read_for(stream, float(sys.argv[3])))
+        print(json.dumps({"audio": sum(1 for t in tags if t[0] == 8), "video": sum(1 for t in tags if t[0] == 9),
+                          "data": sum(1 for t in tags if t[0] == 18)}))
     else:
         print(__doc__)
         return 2
