@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Fan-out benchmark: one live 720p clip played by N players, rtmpx against nginx-rtmp.
+"""Fan-out benchmark: one live 720p clip with audio played by N players, rtmpx against nginx-rtmp.
 
     python3 benchmarks/fanout.py --build build-bench [--players 1,10,100] [--seconds 10] [--out DIR]
 
-For each server (nginx-rtmp; rtmpx thread-per-connection; rtmpx with a pool of 2 threads) and each
-N, the server is started fresh, left idle 2 s (idle RSS), then `load_client` plays N players.
-The client prints READY when all of them play and DONE S seconds later; the server's
-/proc/PID/stat (utime, stime) and VmRSS are sampled at both lines. Only the server process is
-measured: for nginx the publishing ffmpeg is NOT counted, for rtmpx the clip reader runs inside
-the server and IS counted. Writes results.csv, ratios.csv, fanout.gp and fanout.png into --out
+For each server (nginx-rtmp; rtmpx thread-per-connection; rtmpx with a pool of 2 threads; rtmpx
+relaying a publisher, pool of 2 threads) and each N, the server is started fresh, left idle 2 s
+(idle RSS), then `load_client` plays N players. The client prints READY when all of them play and
+DONE S seconds later; the server's /proc/PID/stat (utime, stime) and VmRSS are sampled at both
+lines. Only the server process is measured. nginx and rtmpx-relay get the same publisher, an
+ffmpeg copying the clip at real-time pace (`-re -c copy`), which is NOT counted: that pair is like
+for like. In the other rtmpx modes the clip reader runs inside the server and IS counted. Writes results.csv, ratios.csv, fanout.gp and fanout.png into --out
 and prints markdown tables. Standard library only; everything started is stopped by PID.
 """
 
@@ -31,9 +32,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CLIP_SECONDS = 20
-SERVERS = ("nginx", "rtmpx", "rtmpx-pool")
-NOTE = ("CPU is the server process only: nginx's publishing ffmpeg is not counted; "
-        "rtmpx reads the clip inside the server, which is counted.")
+SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay")
+NOTE = ("CPU is the server process only: the publishing ffmpeg of nginx and rtmpx-relay is not counted; "
+        "rtmpx and rtmpx-pool read the clip inside the server, which is counted.")
 
 started = []  # every Popen this script started, stopped in `finally`
 
@@ -151,14 +152,19 @@ rtmp {{
     server = spawn(["nginx", "-c", conf, "-p", tmp + "/"],
                    stdout=subprocess.DEVNULL, log_path=os.path.join(tmp, "nginx.stderr"))
     wait_listening(port, server)
-    publisher = spawn(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
-                       "-i", clip, "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/clip"],
-                      stdout=subprocess.DEVNULL, log_path=os.path.join(tmp, "publisher.stderr"))
-    return server, port, [publisher]
+    return server, port, [publish(clip, port, tmp)]
 
 
-def start_rtmpx(binary, clip, threads, tmp):
-    server = spawn([binary, clip, "--threads", str(threads)], stdout=subprocess.PIPE,
+def publish(clip, port, tmp):
+    """The publisher of nginx and rtmpx-relay: ffmpeg copying the clip, looped, at real-time pace."""
+    return spawn(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
+                  "-i", clip, "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/clip"],
+                 stdout=subprocess.DEVNULL, log_path=os.path.join(tmp, "publisher.stderr"))
+
+
+def start_rtmpx(binary, clip, threads, tmp, relay=False):
+    source = ["--relay"] if relay else [clip]
+    server = spawn([binary, *source, "--threads", str(threads)], stdout=subprocess.PIPE,
                    log_path=os.path.join(tmp, f"fanout_server-{threads}.stderr"))
     deadline = time.monotonic() + 10
     line = b""
@@ -174,7 +180,8 @@ def start_rtmpx(binary, clip, threads, tmp):
     words = line.decode(errors="replace").split()
     if len(words) != 2 or words[0] != "port":
         raise RuntimeError(f"fanout_server did not print 'port NNNN' (got {line!r})")
-    return server, int(words[1]), []
+    port = int(words[1])
+    return server, port, [publish(clip, port, tmp)] if relay else []
 
 
 # ---- one measurement ----------------------------------------------------------------------------
@@ -223,7 +230,7 @@ def measure(kind, n, args, tmp, clip, client, rtmpx_bin, clip_bps):
         if kind == "nginx":
             server, port, extra = start_nginx(tmp, clip)
         else:
-            server, port, extra = start_rtmpx(rtmpx_bin, clip, 0 if kind == "rtmpx" else 2, tmp)
+            server, port, extra = start_rtmpx(rtmpx_bin, clip, 0 if kind == "rtmpx" else 2, tmp, kind == "rtmpx-relay")
         time.sleep(2)
         if server.poll() is not None or any(e.poll() is not None for e in extra):
             raise RuntimeError("server or publisher exited during the idle wait")
@@ -377,7 +384,7 @@ def plot(rows, out):
     gp = f"""# Generated by benchmarks/fanout.py; run in this directory: gnuplot fanout.gp
 set terminal pngcairo size 1400,1000 font ',10'
 set output 'fanout.png'
-set multiplot layout 2,2 title 'RTMP fan-out of one 2.5 Mbit/s 720p30 clip (server CPU only)'
+set multiplot layout 2,2 title 'RTMP fan-out of one 2.5 Mbit/s 720p30 clip with AAC (server CPU only)'
 set logscale x
 set xlabel 'players'
 set grid
@@ -441,12 +448,13 @@ def main():
         clip = args.clip
         if not clip:
             clip = os.path.join(tmp, "clip.flv")
-            log("encoding the clip (20 s, 1280x720 30 fps, 2.5 Mbit/s, GOP 60) ...")
+            log("encoding the clip (20 s, 1280x720 30 fps, 2.5 Mbit/s, GOP 60; AAC 128 kbit/s) ...")
             subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
-                            "-i", "testsrc2=size=1280x720:rate=30", "-t", str(CLIP_SECONDS), "-c:v", "libx264",
+                            "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                            "-t", str(CLIP_SECONDS), "-c:v", "libx264",
                             "-preset", "veryfast", "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "5000k",
-                            "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-an",
-                            "-f", "flv", clip], check=True)
+                            "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+                            "-c:a", "aac", "-b:a", "128k", "-f", "flv", clip], check=True)
         clip_bps = os.path.getsize(clip) / CLIP_SECONDS  # bytes per second of media, roughly
         for kind in servers:
             for n in players:

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The rtmpx side of the fan-out benchmark: broadcasts an FLV clip, looped at real-time pace, to
-// every player of any app and stream name. The clip's video tags are pushed as they are (no
-// re-encoding), so the server's work is what is measured.
+// every player of any app and stream name. The clip's video and audio tags are pushed as they are
+// (no re-encoding), so the server's work is what is measured. With --relay it reads no clip:
+// a publisher (the benchmark's ffmpeg) publishes live/NAME into a relay, and players play it.
 // Usage: fanout_server CLIP.flv [--threads N] [--no-gop-cache]
+//        fanout_server --relay [--threads N] [--no-gop-cache]
 // Prints "port NNNN" once listening on 127.0.0.1; runs until SIGINT/SIGTERM.
 #include <sys/resource.h>
 
@@ -53,8 +55,8 @@ std::vector<flv_tag> read_flv(const char* path) {
     return tags;
 }
 
-// Pushes the clip's video at the pace of its timestamps, looping; on each loop the timestamps go
-// on from where the last one ended.
+// Pushes the clip's video and audio at the pace of its timestamps, looping; on each loop the
+// timestamps go on from where the last one ended.
 void replay(rtmpx::broadcast& show, const std::vector<flv_tag>& tags, const std::atomic<bool>& stop) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -69,37 +71,65 @@ void replay(rtmpx::broadcast& show, const std::vector<flv_tag>& tags, const std:
                 if (rtmpx::amf0::decode_all(t.body, values, ec) && values.size() == 2)
                     show.set_metadata(std::move(values[1]));
             }
-            if (t.type != 9 || t.body.size() < 2) continue;
+            if ((t.type != 9 && t.type != 8) || t.body.size() < 2) continue;
             const bool sequence_header = t.body[1] == std::byte{0};
             if (sequence_header && !first_loop) continue;
             last = offset + t.timestamp;
             std::this_thread::sleep_until(start + std::chrono::milliseconds(last));
-            show.push_video_tag(t.body, last);
+            if (t.type == 9) show.push_video_tag(t.body, last);
+            else show.push_audio_tag(t.body, last);
         }
         offset = last + 33;
     }
+}
+
+void wait_for_signal() {
+    asio::io_context main_context;
+    asio::signal_set signals(main_context, SIGINT, SIGTERM);
+    signals.async_wait([](const std::error_code&, int) {});
+    main_context.run();
+}
+
+// --relay: every app's live/NAME is published by one client and played by the others.
+int serve_relay(const rtmpx::server_options& options, const rtmpx::broadcast_options& show_options) {
+    rtmpx::relay_options relay_options;
+    relay_options.broadcast = show_options;
+    rtmpx::relay relay(relay_options);
+    rtmpx::server server(options);
+    server.install(relay.app("live"));
+    server.start("127.0.0.1:0");
+    fmt::print("port {}\n", server.port());
+    std::fflush(stdout);
+    wait_for_signal();
+    server.stop();
+    const auto st = server.statistics();
+    fmt::print(stderr, "relay: sent {}, dropped {}, bytes out {}\n", st.frames_sent, st.frames_dropped, st.bytes_out);
+    return 0;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        fmt::print(stderr, "usage: {} CLIP.flv [--threads N] [--no-gop-cache]\n", argv[0]);
+        fmt::print(stderr, "usage: {} CLIP.flv|--relay [--threads N] [--no-gop-cache]\n", argv[0]);
         return 2;
     }
     rtmpx::server_options options;
     options.max_connections = 20000;
     rtmpx::broadcast_options show_options;
-    for (int i = 2; i < argc; ++i) {
+    bool relay_mode = false;
+    for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--threads" && i + 1 < argc) options.threads = std::stoul(argv[++i]);
         if (arg == "--no-gop-cache") show_options.gop_cache = false;
+        if (arg == "--relay") relay_mode = true;
     }
     rlimit files{};
     if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
         files.rlim_cur = files.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &files);
     }
+    if (relay_mode) return serve_relay(options, show_options);
     const auto tags = read_flv(argv[1]);
     if (tags.empty()) {
         fmt::print(stderr, "no FLV tags in {}\n", argv[1]);
@@ -121,10 +151,7 @@ int main(int argc, char** argv) {
 
     std::atomic<bool> stop{false};
     std::thread source([&] { replay(*show, tags, stop); });
-    asio::io_context main_context;
-    asio::signal_set signals(main_context, SIGINT, SIGTERM);
-    signals.async_wait([](const std::error_code&, int) {});
-    main_context.run();
+    wait_for_signal();
     stop = true;
     source.join();
     server.stop();
