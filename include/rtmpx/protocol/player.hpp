@@ -25,8 +25,9 @@ namespace protocol {
  *   the audio sequence headers;
  * - the first video frame, and the first after a resume or a new publisher, is a key frame:
  *   video frames before it are dropped (audio is not: a player starts its sound at once);
- * - timestamps start at 0 on the first frame sent and then follow the producer's clock, never
- *   backwards, and video strictly increasing (players reject two video frames with one DTS);
+ * - timestamps start at 0 (or where `start` says) on the first frame sent and then follow the
+ *   producer's clock, never backwards, and video strictly increasing (players reject two video
+ *   frames with one DTS);
  * - news of the publisher becomes NetStream.Play.UnpublishNotify / PublishNotify, in order.
  */
 class player {
@@ -36,10 +37,12 @@ public:
 
     explicit player(std::uint32_t stream_id) noexcept : stream_id_(stream_id) {}
 
-    /// A new play: nothing has been sent.
-    void start() noexcept {
+    /// A new play: nothing has been sent. Its first frame is at `first_timestamp` (0, or where a
+    /// timeline that goes on across connections, a publisher's reconnect, had got to).
+    void start(std::uint32_t first_timestamp = 0) noexcept {
         sent_key_frame_ = false;
-        last_timestamp_ = 0;
+        offset_ = first_timestamp;
+        last_timestamp_ = first_timestamp;
         last_video_ = std::nullopt;
         base_.reset();
         sent_config_.reset();
@@ -51,7 +54,7 @@ public:
     /// `receiveAudio`: whether audio frames are sent.
     void receive_audio(bool enable) noexcept { audio_ = enable; }
 
-    /// The timestamp of the last frame sent (0 before the first).
+    /// The timestamp of the last frame sent (the first one's before it).
     std::uint32_t timestamp() const noexcept { return last_timestamp_; }
 
     /**
@@ -103,7 +106,7 @@ private:
     // clock may wrap), video strictly after the previous video.
     rtmp_timestamp next_timestamp(std::uint32_t producer, bool video) {
         if (!base_) base_ = producer;
-        rtmp_timestamp ts(producer - *base_);
+        rtmp_timestamp ts(producer - *base_ + offset_);
         if (ts < rtmp_timestamp(last_timestamp_)) ts = rtmp_timestamp(last_timestamp_);
         if (video && last_video_ && !(rtmp_timestamp(*last_video_) < ts)) ts = rtmp_timestamp(*last_video_) + 1;
         if (video) last_video_ = ts.value();
@@ -114,6 +117,7 @@ private:
     std::uint32_t stream_id_;
     bool sent_key_frame_ = false;
     bool audio_ = true;
+    std::uint32_t offset_ = 0;           // the timestamp of the first frame
     std::uint32_t last_timestamp_ = 0;
     std::optional<std::uint32_t> last_video_;
     std::optional<std::uint32_t> base_;  // the producer's timestamp of this player's first frame
