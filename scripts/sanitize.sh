@@ -2,7 +2,7 @@
 # Runs the session and real-client suites (players, calls, fan-out, publish) under ASan+UBSan, against
 # the single header (the sans-I/O core's parsers run under ASan+UBSan in the fuzzers), and the
 # threaded paths (frame queue stress, sessions with frame threads, broadcasts, pooled threads,
-# shutdown while playing) under TSan. Any sanitizer report fails the run.
+# shutdown while playing, publishers into relays, rtmpx's own publisher and puller) under TSan. Any sanitizer report fails the run.
 # Usage: bash scripts/sanitize.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +27,8 @@ for kind in "${kinds[@]}"; do
       dir=build-tsan
       [ -f "${dir}/build.ninja" ] || CXX=clang++ meson setup "${dir}" -Db_sanitize=thread -Db_lundef=false \
         -Dexamples=disabled -Dbuildtype=debugoptimized
-      meson compile -C "${dir}" -j 2 tests/rtmpx_unit tests/rtmpx_session
-      "${dir}/tests/rtmpx_unit" --test-suite=frame_queue
+      meson compile -C "${dir}" -j 2 tests/rtmpx_frame_queue tests/rtmpx_session
+      "${dir}/tests/rtmpx_frame_queue"
       "${dir}/tests/rtmpx_session"
       ;;
     *) echo "unknown sanitizer run: ${kind}" >&2; exit 2 ;;

@@ -23,6 +23,11 @@
 
 RTMPX_NAMESPACE_BEGIN
 
+class puller;
+namespace detail {
+class remote_logic;
+}
+
 /// How a broadcast keeps frames for players that join, and how it paces its own frames.
 struct broadcast_options {
     /// Keep the frames since the last key frame, so that a joining player starts at once from
@@ -159,8 +164,10 @@ public:
     std::size_t cached_frames() const { return source_.cached_frames(); }
 
 private:
-    friend class stream;    // its players subscribe to the source; its publisher pushes into it
-    friend class recorder;  // one more subscriber
+    friend class stream;                 // its players subscribe to the source; its publisher pushes into it
+    friend class recorder;               // one more subscriber
+    friend class puller;                 // releases its claim
+    friend class detail::remote_logic;   // a publisher's subscriber, or a puller's pushes
 
     driver::frame_source& source() noexcept { return source_; }
 

@@ -83,6 +83,27 @@ public:
         return it == state_->names.end() ? nullptr : it->second.source;
     }
 
+    /**
+     * The broadcast of `name` in application `app`, made if need be and kept while the returned
+     * pointer (or a copy) lives, even with no publisher and no player: for a `publisher` that
+     * pushes the name elsewhere, or a `recorder`. Null beyond `max_names`.
+     */
+    std::shared_ptr<broadcast> pin(std::string_view app, std::string_view name) const {
+        auto hold = std::make_shared<binding>(state_, key(app, name));
+        publish_refusal ignored{};
+        auto source = state_->take(hold->key, false, ignored);
+        if (!source) {
+            hold->key.clear();
+            return nullptr;
+        }
+        struct pinned {
+            std::shared_ptr<binding> hold;
+            std::shared_ptr<broadcast> source;
+        };
+        auto p = std::make_shared<pinned>(pinned{std::move(hold), std::move(source)});
+        return std::shared_ptr<broadcast>(p, p->source.get());
+    }
+
     /// The "app/name" keys that have a publisher now.
     std::vector<std::string> live_names() const {
         std::lock_guard lock(state_->mutex);
@@ -148,10 +169,14 @@ private:
     // What a stream holds of the registry: the name it uses, given back when it stops using it
     // (or at the latest when the stream, and so its handlers, go).
     struct binding {
+        binding(std::shared_ptr<state> o, std::string k) : owner(std::move(o)), key(std::move(k)) {}
+        binding(const binding&) = delete;  // a copy would give the name back twice
+        binding& operator=(const binding&) = delete;
+        ~binding() { release(); }
+
         std::shared_ptr<state> owner;
         std::string key;                            // empty: none
         std::shared_ptr<broadcast> published;       // a publisher's broadcast
-        ~binding() { release(); }
         void release() {
             if (key.empty()) return;
             owner->give_back(std::exchange(key, {}), published.get());
@@ -169,8 +194,8 @@ private:
     static std::string_view without_query(std::string_view name) { return name.substr(0, name.find('?')); }
 
     static void attach(const std::shared_ptr<state>& st, stream& s) {
-        auto play = std::make_shared<binding>(binding{st, {}, nullptr});
-        auto publish = std::make_shared<binding>(binding{st, {}, nullptr});
+        auto play = std::make_shared<binding>(st, std::string());
+        auto publish = std::make_shared<binding>(st, std::string());
         s.on_play([st, play](stream& self, play_event& e) {
             play->release();
             self.use_broadcast(nullptr);

@@ -27,3 +27,4 @@
 #include <rtmpx/relay.hpp>
 #include <rtmpx/flv_file.hpp>
 #include <rtmpx/recorder.hpp>
+#include <rtmpx/remote.hpp>

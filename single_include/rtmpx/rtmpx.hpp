@@ -6116,8 +6116,9 @@ namespace protocol {
  *   the audio sequence headers;
  * - the first video frame, and the first after a resume or a new publisher, is a key frame:
  *   video frames before it are dropped (audio is not: a player starts its sound at once);
- * - timestamps start at 0 on the first frame sent and then follow the producer's clock, never
- *   backwards, and video strictly increasing (players reject two video frames with one DTS);
+ * - timestamps start at 0 (or where `start` says) on the first frame sent and then follow the
+ *   producer's clock, never backwards, and video strictly increasing (players reject two video
+ *   frames with one DTS);
  * - news of the publisher becomes NetStream.Play.UnpublishNotify / PublishNotify, in order.
  */
 class player {
@@ -6127,10 +6128,12 @@ public:
 
     explicit player(std::uint32_t stream_id) noexcept : stream_id_(stream_id) {}
 
-    /// A new play: nothing has been sent.
-    void start() noexcept {
+    /// A new play: nothing has been sent. Its first frame is at `first_timestamp` (0, or where a
+    /// timeline that goes on across connections, a publisher's reconnect, had got to).
+    void start(std::uint32_t first_timestamp = 0) noexcept {
         sent_key_frame_ = false;
-        last_timestamp_ = 0;
+        offset_ = first_timestamp;
+        last_timestamp_ = first_timestamp;
         last_video_ = std::nullopt;
         base_.reset();
         sent_config_.reset();
@@ -6142,7 +6145,7 @@ public:
     /// `receiveAudio`: whether audio frames are sent.
     void receive_audio(bool enable) noexcept { audio_ = enable; }
 
-    /// The timestamp of the last frame sent (0 before the first).
+    /// The timestamp of the last frame sent (the first one's before it).
     std::uint32_t timestamp() const noexcept { return last_timestamp_; }
 
     /**
@@ -6194,7 +6197,7 @@ private:
     // clock may wrap), video strictly after the previous video.
     rtmp_timestamp next_timestamp(std::uint32_t producer, bool video) {
         if (!base_) base_ = producer;
-        rtmp_timestamp ts(producer - *base_);
+        rtmp_timestamp ts(producer - *base_ + offset_);
         if (ts < rtmp_timestamp(last_timestamp_)) ts = rtmp_timestamp(last_timestamp_);
         if (video && last_video_ && !(rtmp_timestamp(*last_video_) < ts)) ts = rtmp_timestamp(*last_video_) + 1;
         if (video) last_video_ = ts.value();
@@ -6205,6 +6208,7 @@ private:
     std::uint32_t stream_id_;
     bool sent_key_frame_ = false;
     bool audio_ = true;
+    std::uint32_t offset_ = 0;           // the timestamp of the first frame
     std::uint32_t last_timestamp_ = 0;
     std::optional<std::uint32_t> last_video_;
     std::optional<std::uint32_t> base_;  // the producer's timestamp of this player's first frame
@@ -8072,6 +8076,11 @@ RTMPX_NAMESPACE_END
 
 RTMPX_NAMESPACE_BEGIN
 
+class puller;
+namespace detail {
+class remote_logic;
+}
+
 /// How a broadcast keeps frames for players that join, and how it paces its own frames.
 struct broadcast_options {
     /// Keep the frames since the last key frame, so that a joining player starts at once from
@@ -8208,8 +8217,10 @@ public:
     std::size_t cached_frames() const { return source_.cached_frames(); }
 
 private:
-    friend class stream;    // its players subscribe to the source; its publisher pushes into it
-    friend class recorder;  // one more subscriber
+    friend class stream;                 // its players subscribe to the source; its publisher pushes into it
+    friend class recorder;               // one more subscriber
+    friend class puller;                 // releases its claim
+    friend class detail::remote_logic;   // a publisher's subscriber, or a puller's pushes
 
     driver::frame_source& source() noexcept { return source_; }
 
@@ -10311,6 +10322,27 @@ public:
         return it == state_->names.end() ? nullptr : it->second.source;
     }
 
+    /**
+     * The broadcast of `name` in application `app`, made if need be and kept while the returned
+     * pointer (or a copy) lives, even with no publisher and no player: for a `publisher` that
+     * pushes the name elsewhere, or a `recorder`. Null beyond `max_names`.
+     */
+    std::shared_ptr<broadcast> pin(std::string_view app, std::string_view name) const {
+        auto hold = std::make_shared<binding>(state_, key(app, name));
+        publish_refusal ignored{};
+        auto source = state_->take(hold->key, false, ignored);
+        if (!source) {
+            hold->key.clear();
+            return nullptr;
+        }
+        struct pinned {
+            std::shared_ptr<binding> hold;
+            std::shared_ptr<broadcast> source;
+        };
+        auto p = std::make_shared<pinned>(pinned{std::move(hold), std::move(source)});
+        return std::shared_ptr<broadcast>(p, p->source.get());
+    }
+
     /// The "app/name" keys that have a publisher now.
     std::vector<std::string> live_names() const {
         std::lock_guard lock(state_->mutex);
@@ -10376,10 +10408,14 @@ private:
     // What a stream holds of the registry: the name it uses, given back when it stops using it
     // (or at the latest when the stream, and so its handlers, go).
     struct binding {
+        binding(std::shared_ptr<state> o, std::string k) : owner(std::move(o)), key(std::move(k)) {}
+        binding(const binding&) = delete;  // a copy would give the name back twice
+        binding& operator=(const binding&) = delete;
+        ~binding() { release(); }
+
         std::shared_ptr<state> owner;
         std::string key;                            // empty: none
         std::shared_ptr<broadcast> published;       // a publisher's broadcast
-        ~binding() { release(); }
         void release() {
             if (key.empty()) return;
             owner->give_back(std::exchange(key, {}), published.get());
@@ -10397,8 +10433,8 @@ private:
     static std::string_view without_query(std::string_view name) { return name.substr(0, name.find('?')); }
 
     static void attach(const std::shared_ptr<state>& st, stream& s) {
-        auto play = std::make_shared<binding>(binding{st, {}, nullptr});
-        auto publish = std::make_shared<binding>(binding{st, {}, nullptr});
+        auto play = std::make_shared<binding>(st, std::string());
+        auto publish = std::make_shared<binding>(st, std::string());
         s.on_play([st, play](stream& self, play_event& e) {
             play->release();
             self.use_broadcast(nullptr);
@@ -10839,4 +10875,1053 @@ private:
 
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/recorder.hpp ----
+// ---- include/rtmpx/remote.hpp ----
+// publisher and puller: a broadcast pushed to another server, or another server's stream pulled into one.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+// ---- include/rtmpx/driver/client_link.hpp ----
+// A client connection that comes back: connect, run a session, wait as the backoff says, again.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+// ---- include/rtmpx/protocol/backoff.hpp ----
+// How long to wait before the next attempt: exponential, bounded, jittered.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// The bounds of a reconnecting client's waits.
+struct backoff_policy {
+    std::chrono::milliseconds first{1000};  ///< the wait after the first failure
+    std::chrono::milliseconds max{30'000};  ///< no wait is longer
+    double factor = 2.0;                    ///< each failure in a row multiplies the wait
+    double jitter = 0.3;                    ///< each wait is drawn from [1 - jitter, 1] times its value
+};
+
+/**
+ * Exponential backoff with jitter: `next()` gives the wait after one more failure in a row,
+ * `reset()` starts over after a success. Jitter spreads clients that lost one origin at once so
+ * that they do not come back at once. Deterministic for a seed; no clock.
+ */
+class backoff {
+public:
+    explicit backoff(backoff_policy policy = {}, std::uint64_t seed = 1) noexcept : policy_(policy), state_(seed | 1) {}
+
+    std::chrono::milliseconds next() noexcept {
+        const double base = std::min<double>(static_cast<double>(policy_.max.count()),
+                                             static_cast<double>(policy_.first.count()) * scale_);
+        scale_ = std::min(scale_ * policy_.factor, 1e9);
+        ++failures_;
+        const double jitter = std::clamp(policy_.jitter, 0.0, 1.0);
+        const double draw = static_cast<double>(random() >> 11) / static_cast<double>(1ull << 53);  // [0, 1)
+        return std::chrono::milliseconds(static_cast<std::int64_t>(base * (1.0 - jitter * draw)));
+    }
+
+    void reset() noexcept {
+        scale_ = 1.0;
+        failures_ = 0;
+    }
+
+    /// Failures in a row so far.
+    unsigned failures() const noexcept { return failures_; }
+
+private:
+    std::uint64_t random() noexcept {  // xorshift64*
+        state_ ^= state_ >> 12;
+        state_ ^= state_ << 25;
+        state_ ^= state_ >> 27;
+        return state_ * 0x2545f4914f6cdd1dull;
+    }
+
+    backoff_policy policy_;
+    std::uint64_t state_;
+    double scale_ = 1.0;
+    unsigned failures_ = 0;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/backoff.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/// What a reconnecting client is doing.
+enum class link_state {
+    connecting,  ///< resolving, connecting, handshaking, asking to publish or play
+    started,     ///< the stream goes (NetStream.Publish.Start or Play.Start came)
+    retrying,    ///< the connection ended or failed; the next attempt comes after a wait
+    failed,      ///< given up: a refusal that will not change, or too many failures in a row
+    stopped,     ///< `stop` was called
+};
+
+/// How one connection ended, as its logic tells it.
+struct link_outcome {
+    bool started = false;    ///< the stream started on this connection
+    bool permanent = false;  ///< a refusal that will not change: no more attempts
+    std::error_code error;   ///< why it ended (empty: the server ended it)
+    std::string refusal;     ///< the server's refusal, "code: description" (empty: none)
+};
+
+/// How a client link connects and comes back.
+struct link_options {
+    session_io_options io;
+    std::chrono::milliseconds connect_timeout{10'000};  ///< name lookup and TCP connect
+    protocol::backoff_policy backoff;
+    unsigned max_failures = 0;  ///< failures in a row before giving up (0: never give up)
+};
+
+/**
+ * Connects to `host:port` and runs a `basic_session` with a fresh `Logic` each time (`make`
+ * builds it on a connected socket); when it ends, waits as the backoff says (reset by a
+ * connection whose stream started) and connects again, until a permanent refusal, too many
+ * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor.
+ *
+ * `Logic` satisfies `session_logic`, and has `link_outcome outcome() const` and
+ * `void end_gracefully()` (ends the stream the polite way, then the connection).
+ *
+ * Thread: `start` and `stop` from any thread; everything else on the executor.
+ * Lifetime: owned by a `std::shared_ptr`; the running loop keeps it alive.
+ */
+template <class Logic>
+class client_link : public std::enable_shared_from_this<client_link<Logic>> {
+public:
+    using session_type = basic_session<asio::ip::tcp::socket, Logic>;
+    using factory = std::function<std::shared_ptr<session_type>(asio::ip::tcp::socket)>;
+    using reporter = std::function<void(link_state, const link_outcome&, std::chrono::milliseconds retry_in)>;
+
+    client_link(asio::any_io_executor executor, std::string host, std::uint16_t port, link_options options, factory make,
+                reporter report, std::uint64_t seed)
+        : executor_(std::move(executor)),
+          host_(std::move(host)),
+          port_(port),
+          options_(options),
+          make_(std::move(make)),
+          report_(std::move(report)),
+          backoff_(options.backoff, seed),
+          wait_(executor_) {}
+
+    /// Starts the loop. Thread: any.
+    void start() {
+        auto self = this->shared_from_this();
+        asio::co_spawn(executor_, run(), [self](std::exception_ptr) {});
+    }
+
+    /// Ends the stream politely if one goes, and the loop. Thread: any.
+    void stop() {
+        asio::post(executor_, [self = this->shared_from_this()] {
+            self->stopping_ = true;
+            self->wait_.cancel();
+            if (self->socket_) {
+                std::error_code ignored;
+                self->socket_->cancel(ignored);
+            }
+            if (auto s = self->session_.lock()) s->logic().end_gracefully();
+        });
+    }
+
+    /// Connections made so far, after the first (reconnects). Thread: the executor's.
+    std::uint64_t reconnects() const noexcept { return reconnects_; }
+
+private:
+    asio::awaitable<void> run() {
+        auto self = this->shared_from_this();
+        for (std::uint64_t attempt = 0; !stopping_; ++attempt) {
+            if (attempt > 0) ++reconnects_;
+            report_(link_state::connecting, {}, {});
+            link_outcome outcome;
+            auto socket = co_await connect(outcome.error);
+            if (socket && !stopping_) {
+                auto session = make_(std::move(*socket));
+                session_ = session;
+                co_await session->run();
+                outcome = session->logic().outcome();
+                session_.reset();
+            }
+            if (stopping_) break;
+            if (outcome.started) backoff_.reset();
+            const bool exhausted = options_.max_failures > 0 && !outcome.started && backoff_.failures() + 1 >= options_.max_failures;
+            if (outcome.permanent || exhausted) {
+                report_(link_state::failed, outcome, {});
+                co_return;
+            }
+            const auto delay = backoff_.next();
+            report_(link_state::retrying, outcome, delay);
+            wait_.expires_after(delay);
+            co_await wait_.async_wait(detail::use_tuple);
+        }
+        report_(link_state::stopped, {}, {});
+    }
+
+    // Resolves and connects within the connect timeout; the socket, or nothing and `ec`.
+    asio::awaitable<std::optional<asio::ip::tcp::socket>> connect(std::error_code& ec) {
+        asio::ip::tcp::resolver resolver(executor_);
+        asio::steady_timer timeout(executor_, options_.connect_timeout);
+        bool timed_out = false;
+        timeout.async_wait([&](std::error_code e) {
+            if (e) return;
+            timed_out = true;
+            resolver.cancel();
+            if (socket_) {
+                std::error_code ignored;
+                socket_->cancel(ignored);
+            }
+        });
+        auto [rec, endpoints] = co_await resolver.async_resolve(host_, std::to_string(port_), detail::use_tuple);
+        std::optional<asio::ip::tcp::socket> out;
+        if (!rec && !stopping_) {
+            socket_.emplace(executor_);
+            auto [cec, endpoint] = co_await asio::async_connect(*socket_, endpoints, detail::use_tuple);
+            (void)endpoint;
+            if (!cec && !stopping_) {
+                std::error_code ignored;
+                socket_->set_option(asio::ip::tcp::no_delay(true), ignored);
+                out.emplace(std::move(*socket_));
+            }
+            rec = cec;
+            socket_.reset();
+        }
+        timeout.cancel();
+        ec = timed_out ? make_error_code(error::connect_timeout) : rec;
+        co_return out;
+    }
+
+    asio::any_io_executor executor_;
+    const std::string host_;
+    const std::uint16_t port_;
+    const link_options options_;
+    factory make_;
+    reporter report_;
+    protocol::backoff backoff_;
+    asio::steady_timer wait_;
+    std::optional<asio::ip::tcp::socket> socket_;  // while connecting
+    std::weak_ptr<session_type> session_;          // while connected
+    bool stopping_ = false;
+    std::uint64_t reconnects_ = 0;
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/client_link.hpp ----
+// ---- include/rtmpx/protocol/stream_client.hpp ----
+// One stream published to (or played from) another server, sans I/O: the commands, the frames, the end, and why.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+// ---- include/rtmpx/protocol/url.hpp ----
+// RTMP URLs: rtmp://host[:port]/app[/instance]/name[?query], as publishers and players write them.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// An RTMP URL taken apart: where to connect and what to send in `connect` and `publish`/`play`.
+struct rtmp_url {
+    bool tls = false;         ///< rtmps://
+    std::string host;         ///< a name or an address (IPv6 without its brackets)
+    std::uint16_t port = 0;   ///< 1935 (443 for rtmps) unless given
+    std::string app;          ///< every path segment but the last: "live", "app/instance"
+    std::string name;         ///< the last segment, with the query: the stream key "key?token=x"
+    std::string tc_url;       ///< what `connect` carries: scheme, host, port and app, with the query
+};
+
+/**
+ * Parses `rtmp://host[:port]/app[/...]/name[?query]` (or `rtmps://`). The query string stays on
+ * the stream name and goes into the tcUrl as well, where origins that check tokens look for it.
+ * Errors: `std::errc::invalid_argument` (another scheme, no host, a bad port, no app or no name).
+ */
+inline rtmp_url parse_rtmp_url(std::string_view text, std::error_code& ec) {
+    ec.clear();
+    rtmp_url url;
+    auto fail = [&] {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return rtmp_url{};
+    };
+    std::string_view scheme;
+    if (text.starts_with("rtmp://")) {
+        scheme = "rtmp";
+    } else if (text.starts_with("rtmps://")) {
+        scheme = "rtmps";
+        url.tls = true;
+    } else {
+        return fail();
+    }
+    std::string_view rest = text.substr(scheme.size() + 3);
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return fail();
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = rest.substr(slash + 1);
+
+    std::string_view port_text;
+    if (authority.starts_with("[")) {  // [v6]:port
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) return fail();
+        url.host = std::string(authority.substr(1, close - 1));
+        const auto after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (!after.starts_with(":")) return fail();
+            port_text = after.substr(1);
+        }
+    } else {
+        const auto colon = authority.rfind(':');
+        url.host = std::string(authority.substr(0, colon));
+        if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+    }
+    if (url.host.empty()) return fail();
+    url.port = url.tls ? 443 : 1935;
+    if (!port_text.empty() || authority.ends_with(":")) {
+        if (port_text.empty() || port_text.size() > 5) return fail();
+        unsigned port = 0;
+        for (const char c : port_text) {
+            if (c < '0' || c > '9') return fail();
+            port = port * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (port == 0 || port > 65535) return fail();
+        url.port = static_cast<std::uint16_t>(port);
+    }
+
+    const auto mark = path.find('?');
+    const std::string_view query = mark == std::string_view::npos ? std::string_view{} : path.substr(mark);
+    const std::string_view segments = path.substr(0, mark);
+    const auto last = segments.rfind('/');
+    if (last == std::string_view::npos || last == 0 || last + 1 == segments.size()) return fail();
+    url.app = std::string(segments.substr(0, last));
+    url.name = std::string(segments.substr(last + 1)) + std::string(query);
+    const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    url.tc_url = std::string(scheme) + "://" + host + ":" + std::to_string(url.port) + "/" + url.app + std::string(query);
+    return url;
+}
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/url.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol {
+
+/// Whether the client publishes its stream to the server or plays the server's.
+enum class stream_client_mode { publish, play };
+
+/// Settings of a stream client.
+struct stream_client_options {
+    client_options client = [] {
+        client_options o;
+        o.flash_ver = "FMLE/3.0 (compatible; rtmpx)";
+        return o;
+    }();
+    std::chrono::milliseconds start_timeout{10'000};  ///< from the connect `_result` to Publish.Start / Play.Start
+    std::chrono::milliseconds media_timeout{10'000};  ///< playing: no media for this long ends the connection
+    std::chrono::milliseconds ping{5'000};            ///< round-trip measurement interval (0: none)
+};
+
+/// Why the server refused: its status code and text, and whether asking again could change it.
+struct stream_client_refusal {
+    std::string code;         ///< NetConnection.Connect.Rejected, NetStream.Publish.BadName, ...
+    std::string description;
+    bool permanent = false;   ///< a refusal that will not change (a bad app, name or key): do not retry
+};
+
+/**
+ * What a stream client tells its owner (during `put` or `on_time`, on the owner's thread):
+ * - `void on_started()`: NetStream.Publish.Start, or NetStream.Play.Start;
+ * - `void on_media(media_in&)`: playing: each audio, video and data message (`onMetaData` as
+ *   `media_type::metadata`, `@setDataFrame` removed), with the server's timestamps;
+ * - `void on_news(bool published)`: playing: NetStream.Play.PublishNotify / UnpublishNotify.
+ */
+template <class H>
+concept stream_client_handler = requires(H& h, media_in& m, bool b) {
+    h.on_started();
+    h.on_media(m);
+    h.on_news(b);
+};
+
+/**
+ * The client side of one stream on another server, the way OBS and ffmpeg do it. Publishing:
+ * `connect` (type nonprivate, an FMLE flashVer), `releaseStream`, `FCPublish`, `createStream`,
+ * `publish(name, "live")`, then frames (`send_frame`): `@setDataFrame onMetaData` and the
+ * sequence headers before the first, a key frame first, the timeline going on from where
+ * `start_timeline` says; `finish_publish` sends `FCUnpublish` and `deleteStream`. Playing:
+ * `createStream`, `play(name)`, and the media to the owner.
+ *
+ * The client session underneath does the handshake, acknowledgements, Set Chunk Size and pings
+ * of the server; this one measures the round-trip time with its own pings. A refusal by the
+ * server (`refusal()`: a connect `_error`, an error-level onStatus) closes the session;
+ * connect and publish refusals of the app, name or key (Rejected, InvalidApp, BadName, Denied)
+ * are permanent: trying again will not help.
+ */
+template <class Handler>
+class stream_client {
+public:
+    stream_client(Handler& handler, rtmp_url target, stream_client_mode mode, stream_client_options options, time_point now,
+                  std::uint64_t random_seed)
+        : handler_(handler),
+          target_(std::move(target)),
+          mode_(mode),
+          options_(std::move(options)),
+          session_(*this, options_.client, now, random_seed),
+          out_(0) {
+        static_assert(stream_client_handler<Handler>, "stream_client: Handler lacks on_started, on_media or on_news");
+        amf0::properties extra;
+        if (mode_ == stream_client_mode::publish) extra.emplace_back("type", amf0::value("nonprivate"));
+        connect_txn_ = session_.connect(target_.app, target_.tc_url, now, std::move(extra));
+        if (options_.ping.count() > 0) next_ping_ = now + options_.ping;
+    }
+
+    stream_client(const stream_client&) = delete;
+    stream_client& operator=(const stream_client&) = delete;
+
+    // ---- I/O -------------------------------------------------------------------------------------
+
+    std::size_t put(std::span<const std::byte> in, time_point now) {
+        now_ = now;
+        return session_.put(in, now);
+    }
+
+    /// The time passed: the session's timeouts, the start and media timeouts, pings.
+    void on_time(time_point now) {
+        now_ = now;
+        session_.on_time(now);
+        if (session_.closing()) return;
+        if (start_deadline_ && *start_deadline_ <= now) return session_.close(error::connect_timeout, false);
+        if (started_ && mode_ == stream_client_mode::play && last_media_ + options_.media_timeout <= now)
+            return session_.close(error::idle_timeout, false);
+        if (next_ping_ && *next_ping_ <= now && session_.connected()) {
+            ping_stamp_ = static_cast<std::uint32_t>(++pings_);
+            ping_sent_ = now;
+            session_.send(to_message(user_control::ping_request(ping_stamp_)));
+            next_ping_ = now + options_.ping;
+        } else if (next_ping_ && *next_ping_ <= now) {
+            next_ping_ = now + options_.ping;
+        }
+    }
+
+    std::optional<time_point> next_deadline() const {
+        if (session_.closing()) return std::nullopt;
+        std::optional<time_point> next = session_.next_deadline();
+        auto consider = [&next](const std::optional<time_point>& t) {
+            if (t && (!next || *t < *next)) next = t;
+        };
+        consider(start_deadline_);
+        consider(next_ping_);
+        if (started_ && mode_ == stream_client_mode::play) consider(last_media_ + options_.media_timeout);
+        return next;
+    }
+
+    output_queue& output() noexcept { return session_.output(); }
+    bool closing() const noexcept { return session_.closing(); }
+    bool flush_on_close() const noexcept { return session_.flush_on_close(); }
+    void close(std::error_code reason, bool flush) { session_.close(reason, flush); }
+    std::error_code reason() const noexcept { return session_.reason(); }
+
+    // ---- publishing ------------------------------------------------------------------------------
+
+    /// The timestamp of the first frame sent (where the previous connection's timeline ended).
+    void start_timeline(std::uint32_t first_timestamp) {
+        first_timestamp_ = first_timestamp;
+        out_.start(first_timestamp);
+    }
+
+    /**
+     * Sends one frame (configuration first, video from a key frame). False when it was not
+     * sent: not publishing yet, or waiting for a key frame.
+     */
+    bool send_frame(const shared_frame& f) {
+        if (!started_ || mode_ != stream_client_mode::publish || session_.closing()) return false;
+        return out_.write(f, [this, &f](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
+                   if (h.type == message_type::data_amf0 && f->config && payload == f->config->metadata) payload = set_data_frame(payload);
+                   session_.send_shared(h, std::move(payload));
+               }) == player::outcome::sent;
+    }
+
+    /// The timestamp of the last frame sent.
+    std::uint32_t timestamp() const noexcept { return out_.timestamp(); }
+
+    /// Ends the publish as publishers do (`FCUnpublish`, `deleteStream`), then the connection
+    /// once that is written.
+    void finish_publish() {
+        if (session_.closing()) return;
+        if (started_ && mode_ == stream_client_mode::publish) {
+            session_.send(command{"FCUnpublish", 0, amf0::value::null(), {amf0::value(target_.name)}});
+            session_.send(command{"deleteStream", 0, amf0::value::null(), {amf0::value(stream_id_)}});
+        }
+        session_.close({}, true);
+    }
+
+    // ---- state -----------------------------------------------------------------------------------
+
+    /// Whether Publish.Start (or Play.Start) came.
+    bool started() const noexcept { return started_; }
+    /// The server's refusal, if it refused.
+    const std::optional<stream_client_refusal>& refusal() const noexcept { return refusal_; }
+    /// From the last answered ping (0: none yet).
+    std::chrono::microseconds round_trip() const noexcept { return round_trip_; }
+    std::uint64_t bytes_in() const noexcept { return session_.bytes_in(); }
+    const rtmp_url& target() const noexcept { return target_; }
+
+    // ---- the client session's one callback -------------------------------------------------------
+
+    /// Every message from the server (after the session's own rules): answers, statuses, media.
+    void on_message(const message_header& h, decoded_message& d) {
+        if (auto* c = std::get_if<command>(&d)) {
+            const bool result = c->name == "_result";
+            if ((result || c->name == "_error") && connect_txn_ != 0 && c->transaction_id == connect_txn_) {
+                connect_txn_ = 0;
+                return result ? connected() : connect_failed(*c);
+            }
+            if (result && create_txn_ != 0 && c->transaction_id == create_txn_) {
+                create_txn_ = 0;
+                return stream_created(c->arguments.empty() ? 0 : static_cast<std::uint32_t>(c->arguments[0].as_number()));
+            }
+            if (c->name == "onStatus" && !c->arguments.empty()) status(c->arguments[0]);
+            return;
+        }
+        if (auto* uc = std::get_if<user_control>(&d)) {
+            if (uc->event == user_control_event::ping_response && uc->value == ping_stamp_ && ping_stamp_ != 0) {
+                round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(now_ - ping_sent_);
+                ping_stamp_ = 0;
+            }
+            return;
+        }
+        if (mode_ == stream_client_mode::play && started_) media(h, d);
+    }
+
+private:
+    void connected() {
+        start_deadline_ = now_ + options_.start_timeout;
+        if (mode_ == stream_client_mode::publish) {
+            session_.call("releaseStream", {amf0::value(target_.name)});
+            session_.call("FCPublish", {amf0::value(target_.name)});
+        }
+        create_txn_ = session_.create_stream();
+    }
+
+    void connect_failed(const command& c) {
+        const amf0::value& info = c.arguments.empty() ? c.object : c.arguments[0];
+        const std::string code(info["code"].as_string("NetConnection.Connect.Rejected"));
+        // An app or key the server refuses now, it will refuse again.
+        refuse(code, std::string(info["description"].as_string()),
+               code == "NetConnection.Connect.Rejected" || code == "NetConnection.Connect.InvalidApp");
+    }
+
+    void stream_created(std::uint32_t id) {
+        if (id == 0) return session_.close(error::message_malformed, false);
+        stream_id_ = id;
+        out_ = player(id);
+        out_.start(first_timestamp_);
+        if (mode_ == stream_client_mode::publish) {
+            session_.publish(id, target_.name, "live");
+        } else {
+            session_.play(id, target_.name);
+        }
+    }
+
+    void status(const amf0::value& info) {
+        const std::string_view code = info["code"].as_string();
+        const std::string_view level = info["level"].as_string();
+        if (code == "NetStream.Publish.Start" || code == "NetStream.Play.Start" || code == "NetStream.Play.Reset") {
+            if (started_ || code == "NetStream.Play.Reset") return;
+            started_ = true;
+            start_deadline_.reset();
+            last_media_ = now_;
+            handler_.on_started();
+            return;
+        }
+        if (code == "NetStream.Play.PublishNotify" || code == "NetStream.Play.UnpublishNotify") {
+            last_media_ = now_;
+            return handler_.on_news(code == "NetStream.Play.PublishNotify");
+        }
+        if (code == "NetStream.Play.Stop") return session_.close({}, false);  // the remote stream ended
+        if (level == "error") {
+            const bool permanent = code == "NetStream.Publish.BadName" || code == "NetStream.Publish.Denied" ||
+                                   code == "NetStream.Publish.Rejected";
+            refuse(std::string(code), std::string(info["description"].as_string()), permanent);
+            session_.close(error::publish_refused, false);
+        }
+    }
+
+    // Playing: media and data to the owner.
+    void media(const message_header& h, decoded_message& d) {
+        if (auto* m = std::get_if<media_message>(&d)) {
+            last_media_ = now_;
+            media_in in{h.stream_id, m->type == message_type::audio ? media_type::audio : media_type::video, h.timestamp,
+                        std::move(m->payload)};
+            return handler_.on_media(in);
+        }
+        if (auto* data = std::get_if<data_message>(&d)) {
+            if (data->handler == "@setDataFrame" && !data->values.empty() && data->values[0].is_string()) {
+                data->handler = std::string(data->values[0].as_string());
+                data->values.erase(data->values.begin());
+            }
+            if (data->handler == "|RtmpSampleAccess") return;
+            const auto type = data->handler == "onMetaData" ? media_type::metadata : media_type::data;
+            media_in in{h.stream_id, type, h.timestamp, encode_payload(*data)};
+            return handler_.on_media(in);
+        }
+    }
+
+    void refuse(std::string code, std::string description, bool permanent) {
+        if (!refusal_) refusal_ = stream_client_refusal{std::move(code), std::move(description), permanent};
+    }
+
+    // The onMetaData body as publishers send it: `@setDataFrame` first (built once per body).
+    std::shared_ptr<const std::vector<std::byte>> set_data_frame(const std::shared_ptr<const std::vector<std::byte>>& body) {
+        if (metadata_source_ != body) {
+            auto out = amf0::encode(amf0::value("@setDataFrame"));
+            out.insert(out.end(), body->begin(), body->end());
+            metadata_ = std::make_shared<const std::vector<std::byte>>(std::move(out));
+            metadata_source_ = body;
+        }
+        return metadata_;
+    }
+
+    Handler& handler_;
+    rtmp_url target_;
+    stream_client_mode mode_;
+    stream_client_options options_;
+    client_session<stream_client> session_;
+    player out_;
+    std::uint32_t first_timestamp_ = 0;
+    time_point now_{};
+    bool started_ = false;
+    std::uint32_t stream_id_ = 0;
+    double connect_txn_ = 0;
+    double create_txn_ = 0;
+    std::optional<time_point> start_deadline_;
+    time_point last_media_{};
+    std::optional<stream_client_refusal> refusal_;
+    std::optional<time_point> next_ping_;
+    time_point ping_sent_{};
+    std::uint32_t ping_stamp_ = 0;
+    std::uint64_t pings_ = 0;
+    std::chrono::microseconds round_trip_{0};
+    std::shared_ptr<const std::vector<std::byte>> metadata_source_;
+    std::shared_ptr<const std::vector<std::byte>> metadata_;
+};
+
+} // namespace protocol
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/stream_client.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+
+/// What a publisher or puller is doing.
+using remote_state = driver::link_state;
+
+/// A change of a publisher's or puller's state, as its state handler hears it.
+struct remote_event {
+    remote_state state = remote_state::connecting;
+    std::error_code error;                ///< retrying, failed: why the last connection ended
+    std::string refusal;                  ///< the server's status code and description, when it refused
+    std::chrono::milliseconds retry_in{0};  ///< retrying: the wait before the next attempt
+    std::uint64_t reconnects = 0;         ///< connections made after the first
+};
+
+/// Figures of a publisher or puller. Thread: any.
+struct remote_statistics {
+    remote_state state = remote_state::connecting;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t frames_sent = 0;     ///< publisher: frames written to the server; puller: messages received
+    std::uint64_t frames_dropped = 0;  ///< publisher: frames the server was too slow for (to the next key frame)
+    std::uint64_t reconnects = 0;
+    std::chrono::microseconds round_trip{0};  ///< from the last answered ping
+};
+
+/// How a publisher or puller connects, comes back, and queues.
+struct remote_options {
+    driver::link_options link;                 ///< connect timeout, backoff bounds, failures before giving up, I/O
+    protocol::stream_client_options stream;    ///< chunk size, start and media timeouts, pings
+    std::size_t queue_frames = 64;             ///< publisher: frames queued for a slow server before drops
+    std::chrono::milliseconds stop_timeout{3000};  ///< how long `stop` waits for the polite end
+};
+
+/**
+ * `void (remote_event const&)`: told each change of state (connecting, publishing or playing,
+ * retrying in N ms, failed: why, stopped). Thread: the publisher's or puller's own thread.
+ */
+template <class F>
+concept remote_state_handler = std::invocable<F&, const remote_event&>;
+
+namespace detail {
+
+// What a publisher or puller shares with the logic of its current connection.
+struct remote_shared {
+    std::function<void(const remote_event&)> on_state;
+    std::atomic<remote_state> state{remote_state::connecting};
+    std::atomic<std::uint64_t> bytes_out{0}, bytes_in{0}, frames_sent{0}, frames_dropped{0}, reconnects{0};
+    std::atomic<std::int64_t> round_trip_us{0};
+    std::atomic<std::uint64_t> claim{0};  // a puller's claim on its broadcast
+    // The timeline across connections (the link's thread only).
+    std::optional<std::uint32_t> last_timestamp;
+    std::chrono::steady_clock::time_point last_end{};
+
+    void report(remote_event e) {
+        state.store(e.state, std::memory_order_relaxed);
+        e.reconnects = reconnects.load(std::memory_order_relaxed);
+        if (on_state) on_state(e);
+    }
+};
+
+// One connection of a publisher (push) or a puller (pull): a protocol::stream_client and the
+// broadcast it sends from or feeds.
+class remote_logic {
+public:
+    remote_logic(protocol::stream_client_mode mode, std::shared_ptr<broadcast> local, const protocol::rtmp_url& url,
+                 const remote_options& options, std::shared_ptr<remote_shared> shared, std::uint64_t seed)
+        : mode_(mode),
+          local_(std::move(local)),
+          options_(options),
+          shared_(std::move(shared)),
+          client_(*this, url, mode, options.stream, std::chrono::steady_clock::now(), seed) {}
+
+    ~remote_logic() { unsubscribe(); }
+
+    // ---- driver::session_logic -----------------------------------------------------------------
+
+    void attach(driver::session_port port) { port_ = std::move(port); }
+    std::size_t put(std::span<const std::byte> in, protocol::time_point now) {
+        const std::size_t used = client_.put(in, now);
+        shared_->bytes_in.store(client_.bytes_in(), std::memory_order_relaxed);
+        return used;
+    }
+    void on_time(protocol::time_point now) {
+        client_.on_time(now);
+        shared_->round_trip_us.store(client_.round_trip().count(), std::memory_order_relaxed);
+    }
+    std::optional<protocol::time_point> next_deadline() const { return client_.next_deadline(); }
+    protocol::output_queue& output() noexcept { return client_.output(); }
+    bool closing() const noexcept { return client_.closing(); }
+    bool flush_on_close() const noexcept { return client_.flush_on_close(); }
+    void close(std::error_code reason, bool flush) { client_.close(reason, flush); }
+    void wrote(std::size_t n) { shared_->bytes_out.fetch_add(n, std::memory_order_relaxed); }
+
+    // Frames for the server, when they may go; false while they wait for it.
+    bool collect(bool may_go) {
+        if (!sub_) return true;
+        if (!may_go) return sub_->queue.front() == nullptr && join_.empty();
+        for (const auto& f : join_) count(client_.send_frame(f));
+        join_.clear();
+        while (auto* f = sub_->queue.front()) {
+            count(client_.send_frame(*f));
+            sub_->queue.pop();
+        }
+        return true;
+    }
+
+    void finish(std::error_code ec) {
+        unsubscribe();
+        error_ = client_.reason() ? client_.reason() : ec;
+        if (client_.started() && mode_ == protocol::stream_client_mode::publish) {
+            shared_->last_timestamp = client_.timestamp();
+            shared_->last_end = std::chrono::steady_clock::now();
+        }
+    }
+
+    // ---- driver::client_link -------------------------------------------------------------------
+
+    driver::link_outcome outcome() const {
+        const auto& refusal = client_.refusal();
+        driver::link_outcome out{client_.started(), refusal && refusal->permanent, error_, {}};
+        if (refusal) out.refusal = refusal->description.empty() ? refusal->code : refusal->code + ": " + refusal->description;
+        return out;
+    }
+
+    void end_gracefully() {
+        client_.finish_publish();
+        if (port_.poke) port_.poke();
+    }
+
+    // ---- protocol::stream_client ---------------------------------------------------------------
+
+    void on_started() {
+        remote_event e;
+        e.state = remote_state::started;
+        shared_->report(std::move(e));
+        if (mode_ == protocol::stream_client_mode::play) {
+            claim_ = local_->claim_publisher(nullptr);  // its players hear of a (new) publisher
+            shared_->claim.store(claim_, std::memory_order_relaxed);
+            return;
+        }
+        // The timeline goes on where the last connection left it, plus the time in between.
+        std::uint32_t first = 0;
+        if (shared_->last_timestamp) {
+            const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - shared_->last_end);
+            first = *shared_->last_timestamp + static_cast<std::uint32_t>(std::max<std::int64_t>(gap.count(), 1));
+        }
+        client_.start_timeline(first);
+        sub_ = std::make_shared<driver::subscriber>(options_.queue_frames);
+        sub_->wake = port_.frames_waiting;
+        sub_->congested = [gate = port_.gate] { return gate->congested(); };
+        sub_->dropped = &shared_->frames_dropped;
+        join_ = local_->source().subscribe(sub_);  // from the last key frame (or the next one)
+    }
+
+    void on_media(protocol::media_in& m) {
+        shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+        if (!local_->holds(claim_)) return;  // a local publisher took the broadcast over
+        auto& source = local_->source();
+        switch (m.type) {
+        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
+        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
+        case media_type::metadata: return source.set_metadata(std::move(m.payload));
+        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
+        }
+    }
+
+    void on_news(bool published) {
+        if (local_->holds(claim_))
+            local_->source().notify(published ? protocol::media_kind::published : protocol::media_kind::unpublished);
+    }
+
+private:
+    void count(bool sent) {
+        if (sent) shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void unsubscribe() {
+        if (!sub_) return;
+        local_->source().unsubscribe(sub_.get());
+        sub_.reset();
+        join_.clear();
+    }
+
+    protocol::stream_client_mode mode_;
+    std::shared_ptr<broadcast> local_;
+    const remote_options& options_;
+    std::shared_ptr<remote_shared> shared_;
+    protocol::stream_client<remote_logic> client_;
+    driver::session_port port_;
+    std::shared_ptr<driver::subscriber> sub_;
+    std::vector<protocol::shared_frame> join_;
+    std::uint64_t claim_ = 0;
+    std::error_code error_;
+};
+
+// The thread, the link and the state of a publisher or a puller.
+class remote_base {
+public:
+    remote_base(protocol::stream_client_mode mode, std::shared_ptr<broadcast> local, std::string url, remote_options options)
+        : mode_(mode), local_(std::move(local)), url_text_(std::move(url)), options_(std::move(options)) {}
+    remote_base(const remote_base&) = delete;
+    remote_base& operator=(const remote_base&) = delete;
+    ~remote_base() { stop(); }
+
+    template <class F>
+    void on_state(F handler) {
+        static_assert(remote_state_handler<F>, "on_state: expected void (remote_event const&)");
+        shared_->on_state = [h = std::move(handler)](const remote_event& e) mutable { h(e); };
+    }
+
+    void start(std::error_code& ec) {
+        ec.clear();
+        stop();
+        url_ = protocol::parse_rtmp_url(url_text_, ec);
+        if (ec) return;
+        if (url_.tls) {
+            ec = std::make_error_code(std::errc::protocol_not_supported);  // rtmps: not in this build
+            return;
+        }
+        context_ = std::make_unique<asio::io_context>(1);
+        auto handler = std::move(shared_->on_state);
+        shared_ = std::make_shared<remote_shared>();
+        shared_->on_state = [this, handler = std::move(handler)](const remote_event& e) {
+            if (e.state == remote_state::stopped || e.state == remote_state::failed) ended_.store(true);
+            if (handler) handler(e);
+        };
+        ended_.store(false);
+        std::random_device rd;
+        const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+        auto shared = shared_;
+        auto make = [this, shared, next = seed](asio::ip::tcp::socket socket) mutable {
+            return std::make_shared<driver::client_link<remote_logic>::session_type>(std::move(socket), options_.link.io, mode_, local_,
+                                                                                      url_, options_, shared, ++next);
+        };
+        auto report = [shared, this](remote_state state, const driver::link_outcome& outcome, std::chrono::milliseconds retry_in) {
+            remote_event e;
+            e.state = state;
+            e.error = outcome.error;
+            e.refusal = outcome.refusal;
+            e.retry_in = retry_in;
+            if (link_) shared->reconnects.store(link_->reconnects(), std::memory_order_relaxed);
+            shared->report(std::move(e));
+        };
+        link_ = std::make_shared<driver::client_link<remote_logic>>(context_->get_executor(), url_.host, url_.port, options_.link,
+                                                                    std::move(make), std::move(report), seed);
+        link_->start();
+        thread_ = std::thread([this] { context_->run(); });
+    }
+
+    void stop() {
+        if (!thread_.joinable()) return;
+        link_->stop();
+        const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
+        while (!ended_.load() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        context_->stop();
+        thread_.join();
+        link_.reset();
+        context_.reset();
+    }
+
+    remote_statistics statistics() const {
+        remote_statistics s;
+        s.state = shared_->state.load(std::memory_order_relaxed);
+        s.bytes_out = shared_->bytes_out.load(std::memory_order_relaxed);
+        s.bytes_in = shared_->bytes_in.load(std::memory_order_relaxed);
+        s.frames_sent = shared_->frames_sent.load(std::memory_order_relaxed);
+        s.frames_dropped = shared_->frames_dropped.load(std::memory_order_relaxed);
+        s.reconnects = shared_->reconnects.load(std::memory_order_relaxed);
+        s.round_trip = std::chrono::microseconds(shared_->round_trip_us.load(std::memory_order_relaxed));
+        return s;
+    }
+
+    remote_state state() const noexcept { return shared_->state.load(std::memory_order_relaxed); }
+    const std::string& url() const noexcept { return url_text_; }
+
+protected:
+    const std::shared_ptr<broadcast>& local() const noexcept { return local_; }
+    std::uint64_t claim() const noexcept { return shared_->claim.load(std::memory_order_relaxed); }
+
+private:
+    protocol::stream_client_mode mode_;
+    std::shared_ptr<broadcast> local_;
+    std::string url_text_;
+    protocol::rtmp_url url_;
+    remote_options options_;
+    std::shared_ptr<remote_shared> shared_ = std::make_shared<remote_shared>();
+    std::unique_ptr<asio::io_context> context_;
+    std::shared_ptr<driver::client_link<remote_logic>> link_;
+    std::thread thread_;
+    std::atomic<bool> ended_{false};
+};
+
+} // namespace detail
+
+/**
+ * Publishes a broadcast (rendered, or relayed from a publisher) to another server, the way OBS
+ * and ffmpeg do: `connect`, `releaseStream`, `FCPublish`, `createStream`, `publish`,
+ * `@setDataFrame onMetaData`, the sequence headers, then audio and video from a key frame;
+ * `FCUnpublish` and `deleteStream` at `stop`. The URL is `rtmp://host[:port]/app[/...]/key`; a
+ * query string (`?token=...`) stays on the key and goes into the tcUrl too.
+ *
+ * It never gives up quietly: when the server goes away, stalls or refuses, it connects again
+ * after a jittered exponential wait (`remote_options::link.backoff`), resends the metadata and
+ * sequence headers, starts on a key frame and continues the timeline where it stopped. A
+ * refusal that will not change (NetConnection.Connect.Rejected or InvalidApp, NetStream.Publish
+ * BadName, Denied or Rejected) is reported and not retried. Each change of state goes to the
+ * state handler; `statistics()` has the figures. A slow server costs its own queue only: frames
+ * drop to the next key frame, the broadcast and its players go on.
+ *
+ * Several publishers may push one broadcast to several servers; each has its own connection,
+ * queue, thread and state.
+ *
+ * Thread: any; the state handler runs on the publisher's own thread.
+ */
+class publisher : public detail::remote_base {
+public:
+    publisher(std::shared_ptr<broadcast> source, std::string url, remote_options options = {})
+        : remote_base(protocol::stream_client_mode::publish, std::move(source), std::move(url), std::move(options)) {}
+
+    /// Starts publishing (on a thread of its own). Errors: a malformed URL
+    /// (`std::errc::invalid_argument`), an rtmps:// URL (`std::errc::protocol_not_supported`).
+    using remote_base::start;
+    /// Throwing form of `start`. @throws std::system_error
+    void start() {
+        std::error_code ec;
+        start(ec);
+        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot publish to {}", url())));
+    }
+    /// Ends the publish politely (FCUnpublish, deleteStream) and the thread, within
+    /// `remote_options::stop_timeout`.
+    using remote_base::stop;
+};
+
+/**
+ * Plays another server's stream into a local broadcast, so that rtmpx serves it as an edge (or
+ * takes a camera's RTMP output): the broadcast's players get its audio, video and metadata, with
+ * its sequence headers, from its key frames. Reconnects like a `publisher`; while it is away the
+ * players wait, and when it comes back they get NetStream.Play.PublishNotify and the stream
+ * again. The remote publisher's own leaving and coming back reach them the same way. At `stop`
+ * the players get NetStream.Play.UnpublishNotify.
+ *
+ * Thread: any; the state handler runs on the puller's own thread.
+ */
+class puller : public detail::remote_base {
+public:
+    puller(std::string url, std::shared_ptr<broadcast> target, remote_options options = {})
+        : remote_base(protocol::stream_client_mode::play, std::move(target), std::move(url), std::move(options)) {}
+    ~puller() { stop(); }
+
+    /// Starts pulling (on a thread of its own). Errors as `publisher::start`.
+    using remote_base::start;
+    /// Throwing form of `start`. @throws std::system_error
+    void start() {
+        std::error_code ec;
+        start(ec);
+        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot play {}", url())));
+    }
+    /// Stops pulling; the broadcast's players hear that the stream ended.
+    void stop() {
+        remote_base::stop();
+        if (const auto c = claim()) local()->release_publisher(c);
+    }
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/remote.hpp ----
 // ---- end of include/rtmpx/rtmpx.hpp ----

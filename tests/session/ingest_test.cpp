@@ -48,8 +48,8 @@ message media(message_type type, std::uint32_t ts, std::uint32_t sid, std::vecto
 }
 
 // A client that publishes `name` on `app`; the status the server answered with.
-struct publisher {
-    explicit publisher(local_server& srv) : client(srv) {}
+struct publishing_client {
+    explicit publishing_client(local_server& srv) : client(srv) {}
 
     // Opens the stream first (once).
     std::string publish(const std::string& app, const std::string& name) {
@@ -202,7 +202,7 @@ TEST_SUITE("session ingest") {
         relay_app app;
         local_server srv;
         app.install(srv);
-        publisher pub(srv);
+        publishing_client pub(srv);
         REQUIRE(pub.publish("relay", "cam?token=abc") == "NetStream.Publish.Start");  // the query is not the name
         watcher_client watcher(srv);
         REQUIRE(watcher.play("relay", "cam") == "NetStream.Play.Start");
@@ -238,7 +238,7 @@ TEST_SUITE("session ingest") {
         watcher_client watcher(srv);
         REQUIRE(watcher.play("relay", "show") == "NetStream.Play.Start");
         {
-            publisher pub(srv);
+            publishing_client pub(srv);
             REQUIRE(pub.publish("relay", "show") == "NetStream.Publish.Start");
             pub.stream(90'000, 10);
             pub.client.send(command{"FCUnpublish", 5, amf0::value::null(), {amf0::value("show")}});
@@ -255,7 +255,7 @@ TEST_SUITE("session ingest") {
         CHECK(eventually([&] { return app.names.live_names().empty(); }));
 
         std::this_thread::sleep_for(300ms);
-        publisher again(srv);  // a new publisher: timestamps from 0, a new sequence header
+        publishing_client again(srv);  // a new publisher: timestamps from 0, a new sequence header
         REQUIRE(again.publish("relay", "show") == "NetStream.Publish.Start");
         again.stream(0, 3);
         const auto second = watcher.collect(7);
@@ -278,7 +278,7 @@ TEST_SUITE("session ingest") {
             relay_app app;
             local_server srv;
             app.install(srv);
-            publisher first(srv), second(srv);
+            publishing_client first(srv), second(srv);
             REQUIRE(first.publish("relay", "cam") == "NetStream.Publish.Start");
             CHECK(second.publish("relay", "cam") == "NetStream.Publish.BadName");
             CHECK(second.publish("relay", "other") == "NetStream.Publish.Start");  // the connection lives on
@@ -291,7 +291,7 @@ TEST_SUITE("session ingest") {
             app.install(srv);
             watcher_client watcher(srv);
             REQUIRE(watcher.play("relay", "cam") == "NetStream.Play.Start");
-            publisher first(srv), second(srv);
+            publishing_client first(srv), second(srv);
             REQUIRE(first.publish("relay", "cam") == "NetStream.Publish.Start");
             first.stream(0, 3);
             REQUIRE(second.publish("relay", "cam") == "NetStream.Publish.Start");
@@ -336,7 +336,7 @@ TEST_SUITE("session ingest") {
             });
             return true;
         });
-        publisher pub(srv);
+        publishing_client pub(srv);
         CHECK(pub.publish("app", "cam?token=bad") == "NetStream.Publish.Denied");
         pub.client.send(command{"publish", 4, amf0::value::null(), {amf0::value("cam?token=good"), amf0::value("live")}}, pub.sid);
         CHECK(pub.client.wait_for([](const decoded_message& d, const message_header&) {
@@ -373,7 +373,7 @@ TEST_SUITE("session ingest") {
         relay_app app;
         local_server srv(o);
         app.install(srv);
-        publisher a(srv), b(srv);
+        publishing_client a(srv), b(srv);
         REQUIRE(a.publish("relay", "one") == "NetStream.Publish.Start");
         CHECK(eventually([&] { return srv.statistics().publishing_streams == 1; }));
         CHECK(b.publish("relay", "two") == "NetStream.Publish.Rejected");
@@ -389,7 +389,7 @@ TEST_SUITE("session ingest") {
         watcher_client watcher(srv);
         REQUIRE(watcher.play("relay", "cut") == "NetStream.Play.Start");
         {
-            publisher pub(srv);
+            publishing_client pub(srv);
             REQUIRE(pub.publish("relay", "cut") == "NetStream.Publish.Start");
             pub.stream(0, 2);
             // The first chunk of a 300-byte video message (chunk size 128), then the end.
@@ -402,8 +402,31 @@ TEST_SUITE("session ingest") {
         const auto events = watcher.collect(1000, "NetStream.Play.UnpublishNotify");
         REQUIRE(!events.empty());
         CHECK(events.back().what == "NetStream.Play.UnpublishNotify");
-        publisher next(srv);
+        publishing_client next(srv);
         CHECK(next.publish("relay", "cut") == "NetStream.Publish.Start");
+    }
+
+    TEST_CASE("pinned names: every pin and the publisher share one broadcast, kept while pinned") {
+        relay_app app;
+        local_server srv;
+        app.install(srv);
+        auto a = app.names.pin("relay", "cam");
+        auto b = app.names.pin("relay", "cam");
+        REQUIRE(a);
+        CHECK(a.get() == b.get());
+        {
+            publishing_client pub(srv);
+            REQUIRE(pub.publish("relay", "cam") == "NetStream.Publish.Start");
+            CHECK(app.names.find("relay", "cam").get() == a.get());
+            pub.stream(0, 3);
+            CHECK(eventually([&] { return a->frames() >= 6; }));
+        }
+        CHECK(eventually([&] { return app.names.live_names().empty(); }));
+        CHECK(app.names.size() == 1);  // no publisher, no player, but pinned
+        a.reset();
+        CHECK(app.names.size() == 1);
+        b.reset();
+        CHECK(app.names.size() == 0);
     }
 
     TEST_CASE("a publisher that sends nothing for the publish timeout is closed") {
@@ -412,7 +435,7 @@ TEST_SUITE("session ingest") {
         relay_app app;
         local_server srv(o);
         app.install(srv);
-        publisher pub(srv);
+        publishing_client pub(srv);
         REQUIRE(pub.publish("relay", "quiet") == "NetStream.Publish.Start");
         CHECK(pub.client.closed_by_server());
         CHECK(eventually([&] { return app.close_reasons().size() == 1; }));

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: MIT
+// publisher and puller: a broadcast pushed to another server, or another server's stream pulled into one.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <fmt/format.h>
+
+#include <rtmpx/broadcast.hpp>
+#include <rtmpx/config.hpp>
+#include <rtmpx/driver/client_link.hpp>
+#include <rtmpx/driver/frame_source.hpp>
+#include <rtmpx/driver/session.hpp>
+#include <rtmpx/error.hpp>
+#include <rtmpx/protocol/stream_client.hpp>
+#include <rtmpx/protocol/url.hpp>
+
+RTMPX_NAMESPACE_BEGIN
+
+/// What a publisher or puller is doing.
+using remote_state = driver::link_state;
+
+/// A change of a publisher's or puller's state, as its state handler hears it.
+struct remote_event {
+    remote_state state = remote_state::connecting;
+    std::error_code error;                ///< retrying, failed: why the last connection ended
+    std::string refusal;                  ///< the server's status code and description, when it refused
+    std::chrono::milliseconds retry_in{0};  ///< retrying: the wait before the next attempt
+    std::uint64_t reconnects = 0;         ///< connections made after the first
+};
+
+/// Figures of a publisher or puller. Thread: any.
+struct remote_statistics {
+    remote_state state = remote_state::connecting;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t frames_sent = 0;     ///< publisher: frames written to the server; puller: messages received
+    std::uint64_t frames_dropped = 0;  ///< publisher: frames the server was too slow for (to the next key frame)
+    std::uint64_t reconnects = 0;
+    std::chrono::microseconds round_trip{0};  ///< from the last answered ping
+};
+
+/// How a publisher or puller connects, comes back, and queues.
+struct remote_options {
+    driver::link_options link;                 ///< connect timeout, backoff bounds, failures before giving up, I/O
+    protocol::stream_client_options stream;    ///< chunk size, start and media timeouts, pings
+    std::size_t queue_frames = 64;             ///< publisher: frames queued for a slow server before drops
+    std::chrono::milliseconds stop_timeout{3000};  ///< how long `stop` waits for the polite end
+};
+
+/**
+ * `void (remote_event const&)`: told each change of state (connecting, publishing or playing,
+ * retrying in N ms, failed: why, stopped). Thread: the publisher's or puller's own thread.
+ */
+template <class F>
+concept remote_state_handler = std::invocable<F&, const remote_event&>;
+
+namespace detail {
+
+// What a publisher or puller shares with the logic of its current connection.
+struct remote_shared {
+    std::function<void(const remote_event&)> on_state;
+    std::atomic<remote_state> state{remote_state::connecting};
+    std::atomic<std::uint64_t> bytes_out{0}, bytes_in{0}, frames_sent{0}, frames_dropped{0}, reconnects{0};
+    std::atomic<std::int64_t> round_trip_us{0};
+    std::atomic<std::uint64_t> claim{0};  // a puller's claim on its broadcast
+    // The timeline across connections (the link's thread only).
+    std::optional<std::uint32_t> last_timestamp;
+    std::chrono::steady_clock::time_point last_end{};
+
+    void report(remote_event e) {
+        state.store(e.state, std::memory_order_relaxed);
+        e.reconnects = reconnects.load(std::memory_order_relaxed);
+        if (on_state) on_state(e);
+    }
+};
+
+// One connection of a publisher (push) or a puller (pull): a protocol::stream_client and the
+// broadcast it sends from or feeds.
+class remote_logic {
+public:
+    remote_logic(protocol::stream_client_mode mode, std::shared_ptr<broadcast> local, const protocol::rtmp_url& url,
+                 const remote_options& options, std::shared_ptr<remote_shared> shared, std::uint64_t seed)
+        : mode_(mode),
+          local_(std::move(local)),
+          options_(options),
+          shared_(std::move(shared)),
+          client_(*this, url, mode, options.stream, std::chrono::steady_clock::now(), seed) {}
+
+    ~remote_logic() { unsubscribe(); }
+
+    // ---- driver::session_logic -----------------------------------------------------------------
+
+    void attach(driver::session_port port) { port_ = std::move(port); }
+    std::size_t put(std::span<const std::byte> in, protocol::time_point now) {
+        const std::size_t used = client_.put(in, now);
+        shared_->bytes_in.store(client_.bytes_in(), std::memory_order_relaxed);
+        return used;
+    }
+    void on_time(protocol::time_point now) {
+        client_.on_time(now);
+        shared_->round_trip_us.store(client_.round_trip().count(), std::memory_order_relaxed);
+    }
+    std::optional<protocol::time_point> next_deadline() const { return client_.next_deadline(); }
+    protocol::output_queue& output() noexcept { return client_.output(); }
+    bool closing() const noexcept { return client_.closing(); }
+    bool flush_on_close() const noexcept { return client_.flush_on_close(); }
+    void close(std::error_code reason, bool flush) { client_.close(reason, flush); }
+    void wrote(std::size_t n) { shared_->bytes_out.fetch_add(n, std::memory_order_relaxed); }
+
+    // Frames for the server, when they may go; false while they wait for it.
+    bool collect(bool may_go) {
+        if (!sub_) return true;
+        if (!may_go) return sub_->queue.front() == nullptr && join_.empty();
+        for (const auto& f : join_) count(client_.send_frame(f));
+        join_.clear();
+        while (auto* f = sub_->queue.front()) {
+            count(client_.send_frame(*f));
+            sub_->queue.pop();
+        }
+        return true;
+    }
+
+    void finish(std::error_code ec) {
+        unsubscribe();
+        error_ = client_.reason() ? client_.reason() : ec;
+        if (client_.started() && mode_ == protocol::stream_client_mode::publish) {
+            shared_->last_timestamp = client_.timestamp();
+            shared_->last_end = std::chrono::steady_clock::now();
+        }
+    }
+
+    // ---- driver::client_link -------------------------------------------------------------------
+
+    driver::link_outcome outcome() const {
+        const auto& refusal = client_.refusal();
+        driver::link_outcome out{client_.started(), refusal && refusal->permanent, error_, {}};
+        if (refusal) out.refusal = refusal->description.empty() ? refusal->code : refusal->code + ": " + refusal->description;
+        return out;
+    }
+
+    void end_gracefully() {
+        client_.finish_publish();
+        if (port_.poke) port_.poke();
+    }
+
+    // ---- protocol::stream_client ---------------------------------------------------------------
+
+    void on_started() {
+        remote_event e;
+        e.state = remote_state::started;
+        shared_->report(std::move(e));
+        if (mode_ == protocol::stream_client_mode::play) {
+            claim_ = local_->claim_publisher(nullptr);  // its players hear of a (new) publisher
+            shared_->claim.store(claim_, std::memory_order_relaxed);
+            return;
+        }
+        // The timeline goes on where the last connection left it, plus the time in between.
+        std::uint32_t first = 0;
+        if (shared_->last_timestamp) {
+            const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - shared_->last_end);
+            first = *shared_->last_timestamp + static_cast<std::uint32_t>(std::max<std::int64_t>(gap.count(), 1));
+        }
+        client_.start_timeline(first);
+        sub_ = std::make_shared<driver::subscriber>(options_.queue_frames);
+        sub_->wake = port_.frames_waiting;
+        sub_->congested = [gate = port_.gate] { return gate->congested(); };
+        sub_->dropped = &shared_->frames_dropped;
+        join_ = local_->source().subscribe(sub_);  // from the last key frame (or the next one)
+    }
+
+    void on_media(protocol::media_in& m) {
+        shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+        if (!local_->holds(claim_)) return;  // a local publisher took the broadcast over
+        auto& source = local_->source();
+        switch (m.type) {
+        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
+        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
+        case media_type::metadata: return source.set_metadata(std::move(m.payload));
+        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
+        }
+    }
+
+    void on_news(bool published) {
+        if (local_->holds(claim_))
+            local_->source().notify(published ? protocol::media_kind::published : protocol::media_kind::unpublished);
+    }
+
+private:
+    void count(bool sent) {
+        if (sent) shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void unsubscribe() {
+        if (!sub_) return;
+        local_->source().unsubscribe(sub_.get());
+        sub_.reset();
+        join_.clear();
+    }
+
+    protocol::stream_client_mode mode_;
+    std::shared_ptr<broadcast> local_;
+    const remote_options& options_;
+    std::shared_ptr<remote_shared> shared_;
+    protocol::stream_client<remote_logic> client_;
+    driver::session_port port_;
+    std::shared_ptr<driver::subscriber> sub_;
+    std::vector<protocol::shared_frame> join_;
+    std::uint64_t claim_ = 0;
+    std::error_code error_;
+};
+
+// The thread, the link and the state of a publisher or a puller.
+class remote_base {
+public:
+    remote_base(protocol::stream_client_mode mode, std::shared_ptr<broadcast> local, std::string url, remote_options options)
+        : mode_(mode), local_(std::move(local)), url_text_(std::move(url)), options_(std::move(options)) {}
+    remote_base(const remote_base&) = delete;
+    remote_base& operator=(const remote_base&) = delete;
+    ~remote_base() { stop(); }
+
+    template <class F>
+    void on_state(F handler) {
+        static_assert(remote_state_handler<F>, "on_state: expected void (remote_event const&)");
+        shared_->on_state = [h = std::move(handler)](const remote_event& e) mutable { h(e); };
+    }
+
+    void start(std::error_code& ec) {
+        ec.clear();
+        stop();
+        url_ = protocol::parse_rtmp_url(url_text_, ec);
+        if (ec) return;
+        if (url_.tls) {
+            ec = std::make_error_code(std::errc::protocol_not_supported);  // rtmps: not in this build
+            return;
+        }
+        context_ = std::make_unique<asio::io_context>(1);
+        auto handler = std::move(shared_->on_state);
+        shared_ = std::make_shared<remote_shared>();
+        shared_->on_state = [this, handler = std::move(handler)](const remote_event& e) {
+            if (e.state == remote_state::stopped || e.state == remote_state::failed) ended_.store(true);
+            if (handler) handler(e);
+        };
+        ended_.store(false);
+        std::random_device rd;
+        const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+        auto shared = shared_;
+        auto make = [this, shared, next = seed](asio::ip::tcp::socket socket) mutable {
+            return std::make_shared<driver::client_link<remote_logic>::session_type>(std::move(socket), options_.link.io, mode_, local_,
+                                                                                      url_, options_, shared, ++next);
+        };
+        auto report = [shared, this](remote_state state, const driver::link_outcome& outcome, std::chrono::milliseconds retry_in) {
+            remote_event e;
+            e.state = state;
+            e.error = outcome.error;
+            e.refusal = outcome.refusal;
+            e.retry_in = retry_in;
+            if (link_) shared->reconnects.store(link_->reconnects(), std::memory_order_relaxed);
+            shared->report(std::move(e));
+        };
+        link_ = std::make_shared<driver::client_link<remote_logic>>(context_->get_executor(), url_.host, url_.port, options_.link,
+                                                                    std::move(make), std::move(report), seed);
+        link_->start();
+        thread_ = std::thread([this] { context_->run(); });
+    }
+
+    void stop() {
+        if (!thread_.joinable()) return;
+        link_->stop();
+        const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
+        while (!ended_.load() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        context_->stop();
+        thread_.join();
+        link_.reset();
+        context_.reset();
+    }
+
+    remote_statistics statistics() const {
+        remote_statistics s;
+        s.state = shared_->state.load(std::memory_order_relaxed);
+        s.bytes_out = shared_->bytes_out.load(std::memory_order_relaxed);
+        s.bytes_in = shared_->bytes_in.load(std::memory_order_relaxed);
+        s.frames_sent = shared_->frames_sent.load(std::memory_order_relaxed);
+        s.frames_dropped = shared_->frames_dropped.load(std::memory_order_relaxed);
+        s.reconnects = shared_->reconnects.load(std::memory_order_relaxed);
+        s.round_trip = std::chrono::microseconds(shared_->round_trip_us.load(std::memory_order_relaxed));
+        return s;
+    }
+
+    remote_state state() const noexcept { return shared_->state.load(std::memory_order_relaxed); }
+    const std::string& url() const noexcept { return url_text_; }
+
+protected:
+    const std::shared_ptr<broadcast>& local() const noexcept { return local_; }
+    std::uint64_t claim() const noexcept { return shared_->claim.load(std::memory_order_relaxed); }
+
+private:
+    protocol::stream_client_mode mode_;
+    std::shared_ptr<broadcast> local_;
+    std::string url_text_;
+    protocol::rtmp_url url_;
+    remote_options options_;
+    std::shared_ptr<remote_shared> shared_ = std::make_shared<remote_shared>();
+    std::unique_ptr<asio::io_context> context_;
+    std::shared_ptr<driver::client_link<remote_logic>> link_;
+    std::thread thread_;
+    std::atomic<bool> ended_{false};
+};
+
+} // namespace detail
+
+/**
+ * Publishes a broadcast (rendered, or relayed from a publisher) to another server, the way OBS
+ * and ffmpeg do: `connect`, `releaseStream`, `FCPublish`, `createStream`, `publish`,
+ * `@setDataFrame onMetaData`, the sequence headers, then audio and video from a key frame;
+ * `FCUnpublish` and `deleteStream` at `stop`. The URL is `rtmp://host[:port]/app[/...]/key`; a
+ * query string (`?token=...`) stays on the key and goes into the tcUrl too.
+ *
+ * It never gives up quietly: when the server goes away, stalls or refuses, it connects again
+ * after a jittered exponential wait (`remote_options::link.backoff`), resends the metadata and
+ * sequence headers, starts on a key frame and continues the timeline where it stopped. A
+ * refusal that will not change (NetConnection.Connect.Rejected or InvalidApp, NetStream.Publish
+ * BadName, Denied or Rejected) is reported and not retried. Each change of state goes to the
+ * state handler; `statistics()` has the figures. A slow server costs its own queue only: frames
+ * drop to the next key frame, the broadcast and its players go on.
+ *
+ * Several publishers may push one broadcast to several servers; each has its own connection,
+ * queue, thread and state.
+ *
+ * Thread: any; the state handler runs on the publisher's own thread.
+ */
+class publisher : public detail::remote_base {
+public:
+    publisher(std::shared_ptr<broadcast> source, std::string url, remote_options options = {})
+        : remote_base(protocol::stream_client_mode::publish, std::move(source), std::move(url), std::move(options)) {}
+
+    /// Starts publishing (on a thread of its own). Errors: a malformed URL
+    /// (`std::errc::invalid_argument`), an rtmps:// URL (`std::errc::protocol_not_supported`).
+    using remote_base::start;
+    /// Throwing form of `start`. @throws std::system_error
+    void start() {
+        std::error_code ec;
+        start(ec);
+        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot publish to {}", url())));
+    }
+    /// Ends the publish politely (FCUnpublish, deleteStream) and the thread, within
+    /// `remote_options::stop_timeout`.
+    using remote_base::stop;
+};
+
+/**
+ * Plays another server's stream into a local broadcast, so that rtmpx serves it as an edge (or
+ * takes a camera's RTMP output): the broadcast's players get its audio, video and metadata, with
+ * its sequence headers, from its key frames. Reconnects like a `publisher`; while it is away the
+ * players wait, and when it comes back they get NetStream.Play.PublishNotify and the stream
+ * again. The remote publisher's own leaving and coming back reach them the same way. At `stop`
+ * the players get NetStream.Play.UnpublishNotify.
+ *
+ * Thread: any; the state handler runs on the puller's own thread.
+ */
+class puller : public detail::remote_base {
+public:
+    puller(std::string url, std::shared_ptr<broadcast> target, remote_options options = {})
+        : remote_base(protocol::stream_client_mode::play, std::move(target), std::move(url), std::move(options)) {}
+    ~puller() { stop(); }
+
+    /// Starts pulling (on a thread of its own). Errors as `publisher::start`.
+    using remote_base::start;
+    /// Throwing form of `start`. @throws std::system_error
+    void start() {
+        std::error_code ec;
+        start(ec);
+        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot play {}", url())));
+    }
+    /// Stops pulling; the broadcast's players hear that the stream ended.
+    void stop() {
+        remote_base::stop();
+        if (const auto c = claim()) local()->release_publisher(c);
+    }
+};
+
+RTMPX_NAMESPACE_END
