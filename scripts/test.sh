@@ -13,6 +13,14 @@ if [ ${#compilers[@]} -eq 0 ]; then
   command -v clang++ >/dev/null && compilers+=(clang++)
 fi
 
+# node-media-server, one of the origins the push tests publish to, comes from npm (when npm is
+# here; without it that test is skipped, and says so).
+if [ -z "${RTMPX_NODE_MEDIA_SERVER:-}" ] && command -v npm >/dev/null; then
+  nms=.deps/node_modules/node-media-server/bin/app.js
+  [ -f "${nms}" ] || npm install --prefix .deps --no-audit --no-fund --loglevel=error node-media-server@4 >/dev/null || true
+  [ -f "${nms}" ] && export RTMPX_NODE_MEDIA_SERVER="${PWD}/${nms}"
+fi
+
 passed=0
 failed=0
 first=1

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Shared pieces of the real-client tests: the server process, running tools, the test loop."""
 
+import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +17,49 @@ TIMEOUT = 60
 def run(cmd, timeout=TIMEOUT):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
                           stdin=subprocess.DEVNULL)
+
+
+def free_port():
+    """A port nothing listens on now, for servers that cannot be told port 0 (nginx, node-media-server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def streams(url, timeout=20):
+    """The codec names ffprobe finds on `url`, retried until something is published there."""
+    end = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < end:
+        r = run(["ffprobe", "-v", "error", "-rw_timeout", "5000000", "-show_streams", "-of", "json", url], timeout=20)
+        if r.returncode == 0:
+            found = sorted(s["codec_name"] for s in json.loads(r.stdout)["streams"])
+            if found:
+                return found
+        last = r.stderr.decode(errors="replace")
+        time.sleep(0.3)
+    raise AssertionError("no streams on %s: %s" % (url, last))
+
+
+def decode(url, seconds):
+    """Decodes `seconds` of `url` with ffmpeg -xerror: ({stream index: frames}, returncode, stderr)."""
+    r = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-rw_timeout", "10000000", "-i", url, "-t", str(seconds),
+             "-f", "framecrc", "-"])
+    counts = {}
+    for line in r.stdout.decode(errors="replace").splitlines():
+        if line and not line.startswith("#"):
+            index = int(line.split(",")[0])
+            counts[index] = counts.get(index, 0) + 1
+    return counts, r.returncode, r.stderr.decode(errors="replace")
 
 
 class Server:

@@ -2,6 +2,7 @@
 // The server the real-client tests run against. Prints "rtmp://HOST:PORT" on its first line, then
 // serves until SIGINT/SIGTERM.
 // Usage: interop_server [HOST:PORT] [--errors-as-result] [--threads N] [--record-dir DIR]
+//                       [--push NAME=URL]... [--pull URL]
 //   app "live":        320x240 H.264 at 30/s (stream names "solid-*" show a solid colour set by
 //                      setColor), and the calls echo, add, fail, throw, setColor, stats, askBack,
 //                      setStreamProperty, whoami
@@ -12,6 +13,9 @@
 //   apps "relay", "takeover": publish and play by name (rtmpx::relay; "takeover": a second
 //                      publisher replaces the first)
 //   app "record":      each publish is recorded to RECORD_DIR/NAME.flv (--record-dir, default .)
+//   app "edge":        what --pull URL plays from another server (any stream name)
+//   --push NAME=URL:   the relay's NAME (app "relay") is published to URL as well
+// Publishers' and pullers' state changes go to stderr ("push URL: STATE ...").
 //   app "screen":      a still 100x70 picture (r = x*7+y*3, g = x^y, b = x*y, all mod 256) in the
 //                      lossless Flash Screen Video codec
 #include <algorithm>
@@ -23,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -144,10 +149,10 @@ void add_live_streams(rtmpx::connection& conn, const std::shared_ptr<palette>& c
 // The ingest apps: "relay" and "takeover" (a second publisher replaces the first) publish and
 // play by name; "record" records each publish to RECORD_DIR/NAME.flv. Each connection's figures
 // are printed when it closes.
-void install_ingest(rtmpx::server& server, const std::string& record_dir) {
+void install_ingest(rtmpx::server& server, const rtmpx::relay& relay, const std::string& record_dir) {
     rtmpx::relay_options takeover;
     takeover.takeover = true;
-    for (const auto& entry : {std::pair{std::string("relay"), rtmpx::relay()}, std::pair{std::string("takeover"), rtmpx::relay(takeover)}}) {
+    for (const auto& entry : {std::pair{std::string("relay"), relay}, std::pair{std::string("takeover"), rtmpx::relay(takeover)}}) {
         server.install([app = entry.first, relay = entry.second](rtmpx::connection& conn, const rtmpx::connect_event& e) {
             if (e.command.app != app) return false;
             if (!e.is_create) {
@@ -191,11 +196,25 @@ void install_ingest(rtmpx::server& server, const std::string& record_dir) {
     });
 }
 
+// Each change of a publisher's or puller's state, and its figures, on a stderr line the tests read.
+template <class Remote>  // rtmpx::publisher or rtmpx::puller
+void print_states(Remote& remote, std::string what) {
+    remote.on_state([&remote, what](const rtmpx::remote_event& e) {
+        static constexpr const char* names[] = {"connecting", "started", "retrying", "failed", "stopped"};
+        const auto st = remote.statistics();
+        fmt::print(stderr, "{} {}: {} error={} refusal={} retry_in={} reconnects={} frames_sent={} frames_dropped={}\n", what,
+                   remote.url(), names[static_cast<int>(e.state)], e.error ? e.error.message() : "none",
+                   e.refusal.empty() ? "none" : e.refusal, e.retry_in.count(), e.reconnects, st.frames_sent, st.frames_dropped);
+    });
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     std::string address = "127.0.0.1:0";
     std::string record_dir = ".";
+    std::vector<std::string> pushes;  // NAME=URL: the relay's name pushed to URL
+    std::string pull_url;              // played into app "edge"
     rtmpx::server_options options;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -205,6 +224,10 @@ int main(int argc, char** argv) {
             options.threads = static_cast<std::size_t>(std::stoul(argv[++i]));
         } else if (arg == "--record-dir" && i + 1 < argc) {
             record_dir = argv[++i];
+        } else if (arg == "--push" && i + 1 < argc) {
+            pushes.emplace_back(argv[++i]);
+        } else if (arg == "--pull" && i + 1 < argc) {
+            pull_url = argv[++i];
         } else {
             address = std::string(arg);
         }
@@ -263,7 +286,31 @@ int main(int argc, char** argv) {
         });
         return true;
     });
-    install_ingest(server, record_dir);
+    rtmpx::relay relay;
+    install_ingest(server, relay, record_dir);
+    std::vector<std::unique_ptr<rtmpx::publisher>> publishers;
+    for (const auto& push : pushes) {
+        const auto eq = push.find('=');
+        if (eq == std::string::npos) return 2;
+        auto pinned = relay.pin("relay", push.substr(0, eq));
+        publishers.push_back(std::make_unique<rtmpx::publisher>(pinned, push.substr(eq + 1)));
+        print_states(*publishers.back(), "push");
+    }
+    auto edge = std::make_shared<rtmpx::broadcast>();
+    std::unique_ptr<rtmpx::puller> puller;
+    if (!pull_url.empty()) {
+        puller = std::make_unique<rtmpx::puller>(pull_url, edge);
+        print_states(*puller, "pull");
+    }
+    server.install([edge](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "edge") return false;
+        conn.on_stream([edge](rtmpx::stream& s, const rtmpx::stream_event& se) {
+            if (se.is_create) s.use_broadcast(edge);
+            return true;
+        });
+        return true;
+    });
     auto show = std::make_shared<rtmpx::broadcast>();
     auto scene = std::make_shared<demo::scene>(320, 240);
     if (!show->use_codec("h264", server.codecs())) return 1;
@@ -292,10 +339,14 @@ int main(int argc, char** argv) {
     }
     fmt::print("rtmp://{}\n", server.listen_address());
     std::fflush(stdout);
+    for (auto& p : publishers) p->start(ec);
+    if (puller) puller->start(ec);
     asio::io_context signals_context;
     asio::signal_set signals(signals_context, SIGINT, SIGTERM);
     signals.async_wait([](const std::error_code&, int) {});
     signals_context.run();
+    for (auto& p : publishers) p->stop();
+    if (puller) puller->stop();
     server.stop(std::chrono::seconds(1));
     show->stop();
     fmt::print(stderr, "broadcast frames={}\n", show->frames());

@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, main as run_tests, on_server, run  # noqa: E402
+from harness import Server, decode, free_port, main as run_tests, on_server, run, streams, wait_for  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpc_client.py")
@@ -60,32 +60,6 @@ class Publisher:
         return self.proc.stderr.read().decode(errors="replace")
 
 
-def streams(url, timeout=15):
-    """The codec names ffprobe finds on `url`, retried until a publisher is there."""
-    end = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < end:
-        r = run(["ffprobe", "-v", "error", "-rw_timeout", "5000000", "-show_streams", "-of", "json", url], timeout=20)
-        if r.returncode == 0:
-            found = sorted(s["codec_name"] for s in json.loads(r.stdout)["streams"])
-            if found:
-                return found
-        last = r.stderr.decode(errors="replace")
-        time.sleep(0.3)
-    raise AssertionError("no streams on %s: %s" % (url, last))
-
-
-def decode(url, seconds):
-    """Decodes `seconds` of audio and video with -xerror: ({stream index: frames}, rc, stderr)."""
-    r = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", url, "-t", str(seconds), "-f", "framecrc", "-"])
-    counts = {}
-    for line in r.stdout.decode(errors="replace").splitlines():
-        if line and not line.startswith("#"):
-            index = int(line.split(",")[0])
-            counts[index] = counts.get(index, 0) + 1
-    return counts, r.returncode, r.stderr.decode(errors="replace")
-
-
 def assert_both_decoded(counts, rc, err, seconds):
     assert rc == 0 and err.strip() == "", "ffmpeg exited %d: %s" % (rc, err)
     assert len(counts) == 2, "expected audio and video, got streams %s" % counts
@@ -99,15 +73,6 @@ def make_clip(path, seconds):
             ["-f", "flv", "-y", path])
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     return path
-
-
-def wait_for(predicate, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,12 +305,6 @@ def test_enhanced_rtmp_av1_and_opus_pass_the_relay_byte_for_byte(srv, tmp):
     assert all(t[2] in sent_bodies for t in frames + audio), "a forwarded tag differs from the published one"
     assert audio[0][1] == 0x90 and audio[0][2][1:5] == b"Opus", "the first audio tag is not the Opus SequenceStart"
     assert len([t for t in audio if t[1] == 0x91]) >= 400, "only %d Opus frames" % len(audio)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_nginx_rtmp_pushes_into_rtmpx(srv, tmp):
