@@ -130,6 +130,12 @@ def loadavg():
 
 def start_nginx(tmp, clip):
     port = free_port()
+    server = nginx_server(tmp, port)
+    return server, port, [publish(clip, port, tmp)]
+
+
+def nginx_server(tmp, port):
+    """nginx-rtmp on 127.0.0.1:`port`: one worker, no master, application live."""
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
@@ -152,7 +158,7 @@ rtmp {{
     server = spawn(["nginx", "-c", conf, "-p", tmp + "/"],
                    stdout=subprocess.DEVNULL, log_path=os.path.join(tmp, "nginx.stderr"))
     wait_listening(port, server)
-    return server, port, [publish(clip, port, tmp)]
+    return server
 
 
 def publish(clip, port, tmp):
