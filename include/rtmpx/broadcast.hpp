@@ -2,7 +2,6 @@
 // broadcast: one producer of video and audio (rendered, pushed or published), shared by any number of playing streams.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -26,7 +25,19 @@ RTMPX_NAMESPACE_BEGIN
 class puller;
 namespace detail {
 class remote_logic;
+
+// One published message into `source` while `claim` holds it; false when it does not.
+inline bool push_media(driver::frame_source& source, protocol::media_in& m, std::uint64_t claim) {
+    if (claim == 0) return false;
+    switch (m.type) {
+    case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value(), claim);
+    case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value(), claim);
+    case media_type::metadata: return source.set_metadata(std::move(m.payload), claim);
+    case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value(), claim);
+    }
+    return false;
 }
+} // namespace detail
 
 /// How a broadcast keeps frames for players that join, and how it paces its own frames.
 struct broadcast_options {
@@ -96,8 +107,8 @@ public:
     /// The clock of the rendered frames: ms since `start` (or since the broadcast was made).
     std::uint32_t clock_ms() const { return source_.clock_ms(); }
 
-    /// Whether a published stream feeds the broadcast now (`stream::publish_to`).
-    bool has_publisher() const noexcept { return publisher_.load(std::memory_order_acquire) != 0; }
+    /// Whether a published stream feeds the broadcast now (`stream::publish_to`, a `puller`).
+    bool has_publisher() const { return source_.claimed(); }
 
     /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
     template <class F>
@@ -173,33 +184,23 @@ private:
 
     // A publisher takes the broadcast over: players hear of it, and what the previous one left
     // (configuration, cached group, timeline) goes. The previous publisher, if any, is told to
-    // stop by `evict` (called here, on this thread: it must only post). Returns the claim.
+    // stop by its `evict` (called under the lock that its own `release_publisher` takes, so it
+    // is still there to hear it; `evict` must only post). Returns the claim its pushes carry.
     std::uint64_t claim_publisher(std::function<void()> evict) {
-        std::function<void()> previous;
-        std::uint64_t claim = 0;
-        {
-            std::lock_guard lock(publisher_mutex_);
-            claim = ++claims_;
-            previous = std::exchange(evict_, std::move(evict));
-            publisher_.store(claim, std::memory_order_release);
-        }
-        if (previous) previous();
-        source_.notify(protocol::media_kind::published);
-        return claim;
+        std::lock_guard lock(publisher_mutex_);
+        if (auto previous = std::exchange(evict_, std::move(evict))) previous();
+        return source_.claim();
     }
 
     // Whether `claim` is still the broadcast's publisher.
-    bool holds(std::uint64_t claim) const noexcept { return publisher_.load(std::memory_order_acquire) == claim; }
+    bool holds(std::uint64_t claim) const { return source_.holds(claim); }
 
     // The publisher `claim` leaves; players hear of it unless another one took over meanwhile.
     void release_publisher(std::uint64_t claim) {
-        {
-            std::lock_guard lock(publisher_mutex_);
-            if (publisher_.load(std::memory_order_relaxed) != claim) return;
-            publisher_.store(0, std::memory_order_release);
-            evict_ = nullptr;
-        }
-        source_.notify(protocol::media_kind::unpublished);
+        std::lock_guard lock(publisher_mutex_);
+        if (!source_.holds(claim)) return;
+        evict_ = nullptr;
+        source_.release(claim);
     }
 
     const broadcast_options options_;
@@ -208,9 +209,7 @@ private:
     std::unique_ptr<video_codec> codec_;
     detail::logger log_;
     std::mutex publisher_mutex_;
-    std::atomic<std::uint64_t> publisher_{0};  // the claim of the publisher feeding it, 0: none
-    std::uint64_t claims_ = 0;
-    std::function<void()> evict_;              // tells the current publisher to stop
+    std::function<void()> evict_;  // tells the current publisher to stop
     driver::frame_source source_;  // last: its thread stops before the handlers go away
 };
 

@@ -122,12 +122,9 @@ private:
         };
         for (const auto& f : join) write(f);
         for (;;) {
-            while (auto* f = sub_->queue.front()) {
-                write(*f);
-                sub_->queue.pop();
-            }
+            sub_->drain(write);
             std::unique_lock lock(mutex_);
-            if (stopping_ && !sub_->queue.front()) return;
+            if (stopping_ && !sub_->queue.front() && !sub_->has_news.load(std::memory_order_acquire)) return;
             cv_.wait(lock, [this] { return wake_ || stopping_; });
             wake_ = false;
         }

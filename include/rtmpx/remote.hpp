@@ -75,8 +75,8 @@ namespace detail {
 
 // What a publisher or puller shares with the logic of its current connection.
 struct remote_shared {
-    std::function<void(const remote_event&)> on_state;
     std::atomic<remote_state> state{remote_state::connecting};
+    std::atomic<bool> ended{false};  // stopped or failed: the link's loop is over
     std::atomic<std::uint64_t> bytes_out{0}, bytes_in{0}, frames_sent{0}, frames_dropped{0}, reconnects{0};
     std::atomic<std::int64_t> round_trip_us{0};
     std::atomic<std::uint64_t> claim{0};  // a puller's claim on its broadcast
@@ -87,8 +87,42 @@ struct remote_shared {
     void report(remote_event e) {
         state.store(e.state, std::memory_order_relaxed);
         e.reconnects = reconnects.load(std::memory_order_relaxed);
-        if (on_state) on_state(e);
+        std::function<void(const remote_event&)> handler;
+        {
+            std::lock_guard lock(mutex);
+            handler = on_state;
+        }
+        try {  // what the state handler throws stays with it
+            if (handler) handler(e);
+        } catch (...) {
+        }
+        if (e.state == remote_state::stopped || e.state == remote_state::failed) ended.store(true);
     }
+
+    void set_handler(std::function<void(const remote_event&)> h) {
+        std::lock_guard lock(mutex);
+        on_state = std::move(h);
+    }
+
+    // A publisher's subscription, ended from the thread that stops it (see `remote_base::stop`).
+    void set_detach(std::function<void()> f) {
+        std::lock_guard lock(mutex);
+        detach = std::move(f);
+    }
+    void detach_now() {
+        std::function<void()> f;
+        {
+            std::lock_guard lock(mutex);
+            f = std::move(detach);
+            detach = nullptr;
+        }
+        if (f) f();
+    }
+
+private:
+    std::mutex mutex;
+    std::function<void(const remote_event&)> on_state;
+    std::function<void()> detach;
 };
 
 // One connection of a publisher (push) or a puller (pull): a protocol::stream_client and the
@@ -127,13 +161,10 @@ public:
     // Frames for the server, when they may go; false while they wait for it.
     bool collect(bool may_go) {
         if (!sub_) return true;
-        if (!may_go) return sub_->queue.front() == nullptr && join_.empty();
+        if (!may_go) return sub_->queue.front() == nullptr && join_.empty() && !sub_->has_news.load(std::memory_order_acquire);
         for (const auto& f : join_) count(client_.send_frame(f));
         join_.clear();
-        while (auto* f = sub_->queue.front()) {
-            count(client_.send_frame(*f));
-            sub_->queue.pop();
-        }
+        sub_->drain([&](const protocol::shared_frame& f) { count(client_.send_frame(f)); });
         return true;
     }
 
@@ -166,11 +197,7 @@ public:
         remote_event e;
         e.state = remote_state::started;
         shared_->report(std::move(e));
-        if (mode_ == protocol::stream_client_mode::play) {
-            claim_ = local_->claim_publisher(nullptr);  // its players hear of a (new) publisher
-            shared_->claim.store(claim_, std::memory_order_relaxed);
-            return;
-        }
+        if (mode_ == protocol::stream_client_mode::play) return;  // the broadcast is claimed when media comes
         // The timeline goes on where the last connection left it, plus the time in between.
         std::uint32_t first = 0;
         if (shared_->last_timestamp) {
@@ -183,32 +210,51 @@ public:
         sub_->congested = [gate = port_.gate] { return gate->congested(); };
         sub_->dropped = &shared_->frames_dropped;
         join_ = local_->source().subscribe(sub_);  // from the last key frame (or the next one)
+        shared_->set_detach([local = local_, sub = sub_] { local->source().unsubscribe(sub.get()); });
     }
 
     void on_media(protocol::media_in& m) {
         shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
-        if (!local_->holds(claim_)) return;  // a local publisher took the broadcast over
-        auto& source = local_->source();
-        switch (m.type) {
-        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
-        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
-        case media_type::metadata: return source.set_metadata(std::move(m.payload));
-        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
-        }
+        claim();
+        detail::push_media(local_->source(), m, claim_);  // false: a local publisher took the broadcast over
     }
 
     void on_news(bool published) {
-        if (local_->holds(claim_))
-            local_->source().notify(published ? protocol::media_kind::published : protocol::media_kind::unpublished);
+        restarted_ = true;
+        if (published) return claim();
+        if (claim_ != 0) local_->source().notify(protocol::media_kind::unpublished, claim_);
     }
 
 private:
+    // Playing: the broadcast is this puller's once the remote stream has media (or its publisher
+    // is announced), and stays so across reconnects; its players hear of a publisher each time
+    // the remote stream starts again. A local publisher that took the broadcast over keeps it:
+    // the puller yields (its media goes nowhere) until that one leaves.
+    void claim() {
+        if (claim_ != 0 && !restarted_) return;
+        restarted_ = false;
+        const auto previous = shared_->claim.load(std::memory_order_relaxed);
+        if (previous != 0 && local_->holds(previous)) {
+            claim_ = previous;
+            local_->source().notify(protocol::media_kind::published, claim_);
+            return;
+        }
+        if (local_->has_publisher()) {
+            claim_ = 0;
+            restarted_ = true;  // ask again at the next message
+            return;
+        }
+        claim_ = local_->claim_publisher(nullptr);
+        shared_->claim.store(claim_, std::memory_order_relaxed);
+    }
+
     void count(bool sent) {
         if (sent) shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
 
     void unsubscribe() {
         if (!sub_) return;
+        shared_->set_detach(nullptr);
         local_->source().unsubscribe(sub_.get());
         sub_.reset();
         join_.clear();
@@ -223,6 +269,7 @@ private:
     std::shared_ptr<driver::subscriber> sub_;
     std::vector<protocol::shared_frame> join_;
     std::uint64_t claim_ = 0;
+    bool restarted_ = true;  // playing: the next media starts the remote stream (again)
     std::error_code error_;
 };
 
@@ -238,7 +285,8 @@ public:
     template <class F>
     void on_state(F handler) {
         static_assert(remote_state_handler<F>, "on_state: expected void (remote_event const&)");
-        shared_->on_state = [h = std::move(handler)](const remote_event& e) mutable { h(e); };
+        handler_ = [h = std::make_shared<F>(std::move(handler))](const remote_event& e) { (*h)(e); };
+        shared_->set_handler(handler_);
     }
 
     void start(std::error_code& ec) {
@@ -251,13 +299,8 @@ public:
             return;
         }
         context_ = std::make_unique<asio::io_context>(1);
-        auto handler = std::move(shared_->on_state);
         shared_ = std::make_shared<remote_shared>();
-        shared_->on_state = [this, handler = std::move(handler)](const remote_event& e) {
-            if (e.state == remote_state::stopped || e.state == remote_state::failed) ended_.store(true);
-            if (handler) handler(e);
-        };
-        ended_.store(false);
+        shared_->set_handler(handler_);
         std::random_device rd;
         const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
         auto shared = shared_;
@@ -283,9 +326,11 @@ public:
     void stop() {
         if (!thread_.joinable()) return;
         link_->stop();
+        if (std::this_thread::get_id() == thread_.get_id()) return;  // from the state handler: the loop ends by itself
         const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
-        while (!ended_.load() && std::chrono::steady_clock::now() < deadline)
+        while (!shared_->ended.load() && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        shared_->detach_now();  // the broadcast no longer wakes a session that is about to go
         context_->stop();
         thread_.join();
         link_.reset();
@@ -310,6 +355,7 @@ public:
 protected:
     const std::shared_ptr<broadcast>& local() const noexcept { return local_; }
     std::uint64_t claim() const noexcept { return shared_->claim.load(std::memory_order_relaxed); }
+    void clear_claim() noexcept { shared_->claim.store(0, std::memory_order_relaxed); }
 
 private:
     protocol::stream_client_mode mode_;
@@ -321,7 +367,7 @@ private:
     std::unique_ptr<asio::io_context> context_;
     std::shared_ptr<driver::client_link<remote_logic>> link_;
     std::thread thread_;
-    std::atomic<bool> ended_{false};
+    std::function<void(const remote_event&)> handler_;
 };
 
 } // namespace detail
@@ -344,7 +390,8 @@ private:
  * Several publishers may push one broadcast to several servers; each has its own connection,
  * queue, thread and state.
  *
- * Thread: any; the state handler runs on the publisher's own thread.
+ * Thread: any, but `start` and `stop` not while another call runs. The state handler runs on
+ * the publisher's own thread; what it throws is dropped; a `stop` it calls returns at once.
  */
 class publisher : public detail::remote_base {
 public:
@@ -373,7 +420,7 @@ public:
  * again. The remote publisher's own leaving and coming back reach them the same way. At `stop`
  * the players get NetStream.Play.UnpublishNotify.
  *
- * Thread: any; the state handler runs on the puller's own thread.
+ * Thread: as `publisher`.
  */
 class puller : public detail::remote_base {
 public:
@@ -381,8 +428,12 @@ public:
         : remote_base(protocol::stream_client_mode::play, std::move(target), std::move(url), std::move(options)) {}
     ~puller() { stop(); }
 
-    /// Starts pulling (on a thread of its own). Errors as `publisher::start`.
-    using remote_base::start;
+    /// Starts pulling (on a thread of its own); a running puller is stopped first. Errors as
+    /// `publisher::start`.
+    void start(std::error_code& ec) {
+        stop();
+        remote_base::start(ec);
+    }
     /// Throwing form of `start`. @throws std::system_error
     void start() {
         std::error_code ec;
@@ -393,6 +444,7 @@ public:
     void stop() {
         remote_base::stop();
         if (const auto c = claim()) local()->release_publisher(c);
+        clear_claim();
     }
 };
 

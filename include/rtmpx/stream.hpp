@@ -342,18 +342,8 @@ private:
                 return true;
             });
         }
-        if (!publish_target_) return;
-        if (!publish_target_->holds(claim_)) {
+        if (publish_target_ && !detail::push_media(publish_target_->source(), m, claim_))
             ++messages_dropped_;  // another publisher took the broadcast over
-            return;
-        }
-        auto& source = publish_target_->source();
-        switch (m.type) {
-        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
-        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
-        case media_type::metadata: return source.set_metadata(std::move(m.payload));
-        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
-        }
     }
 
     // The publish ends: the handler hears of it, the broadcast's players too.
@@ -386,19 +376,21 @@ private:
     template <class Send>
     bool collect(bool may_go, Send&& send) {
         if (!sub_) return true;
-        auto& queue = sub_->queue;
         if (paused()) {
             join_.clear();
-            while (queue.front()) queue.pop();
+            sub_->discard();
             return true;
         }
-        if (!may_go) return queue.front() == nullptr && join_.empty();
+        if (!may_go) return sub_->queue.front() == nullptr && join_.empty() && !sub_->has_news.load(std::memory_order_acquire);
         for (const auto& f : join_) count(send(f));
         join_.clear();
-        while (auto* f = queue.front()) {
-            count(send(*f));
-            queue.pop();
-        }
+        sub_->drain([&](const protocol::shared_frame& f) {
+            if (f->is_media()) {
+                count(send(f));
+            } else {
+                send(f);  // news of the publisher: not a frame
+            }
+        });
         return true;
     }
 

@@ -7414,7 +7414,6 @@ RTMPX_NAMESPACE_END
 // ---- include/rtmpx/broadcast.hpp ----
 // broadcast: one producer of video and audio (rendered, pushed or published), shared by any number of playing streams.
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -7544,6 +7543,82 @@ private:
 } // namespace driver
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/driver/frame_queue.hpp ----
+// ---- include/rtmpx/driver/subscriber.hpp ----
+// One player's side of a frame source: its bounded queue, and the publisher's news that did not fit.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/// One player's side of a frame source: its own bounded queue, filled by the source and emptied
+/// by the player's connection.
+struct subscriber {
+    explicit subscriber(std::size_t frames) : queue(frames) {}
+
+    frame_queue<protocol::shared_frame> queue;
+    std::function<void()> wake;        ///< tells the connection that frames wait (called from any thread)
+    std::function<bool()> congested;   ///< the connection holds too many unsent bytes (any thread; may be empty)
+    std::atomic<std::uint64_t>* dropped = nullptr;        ///< counters the source adds this player's drops to
+    std::atomic<std::uint64_t>* dropped_total = nullptr;
+    std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
+    std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
+    bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
+
+    /**
+     * Consumer: hands every queued frame to `f(const protocol::shared_frame&)`, then the news of
+     * the publisher that came after them and found the queue full. The media that follows such
+     * news waits (is dropped, to the next key frame) until it has been taken here.
+     */
+    template <class F>
+    void drain(F&& f) {
+        auto frames = [&] {
+            while (auto* item = queue.front()) {
+                f(*item);
+                queue.pop();
+            }
+        };
+        frames();
+        if (!has_news.load(std::memory_order_acquire)) return;
+        frames();  // what was queued before the news
+        std::vector<protocol::shared_frame> taken;
+        {
+            std::lock_guard lock(news_mutex);
+            taken.swap(news);
+            has_news.store(false, std::memory_order_release);
+        }
+        for (const auto& n : taken) f(n);
+    }
+
+    /// Consumer: forgets what is queued (a paused player); news stays for later.
+    void discard() {
+        while (queue.front()) queue.pop();
+    }
+
+    /// Source: news for the consumer (at most a few are kept: a later one matters more).
+    void post_news(protocol::shared_frame n) {
+        std::lock_guard lock(news_mutex);
+        if (news.size() >= 4) news.erase(news.begin());
+        news.push_back(std::move(n));
+        has_news.store(true, std::memory_order_release);
+    }
+
+    std::atomic<bool> has_news{false};  ///< news waits for the consumer: media waits behind it
+
+private:
+    std::mutex news_mutex;
+    std::vector<protocol::shared_frame> news;
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/subscriber.hpp ----
 // ---- include/rtmpx/protocol/gop_cache.hpp ----
 // The frames since the last key frame, within limits: what a player joining a stream starts from.
 
@@ -7681,22 +7756,6 @@ RTMPX_NAMESPACE_END
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
 
-/// One player's side of a frame source: its own bounded queue, filled by the source and emptied
-/// by the player's connection.
-struct subscriber {
-    explicit subscriber(std::size_t frames) : queue(frames) {}
-
-    frame_queue<protocol::shared_frame> queue;
-    std::function<void()> wake;        ///< tells the connection that frames wait (called from any thread)
-    std::function<bool()> congested;   ///< the connection holds too many unsent bytes (any thread; may be empty)
-    std::atomic<std::uint64_t>* dropped = nullptr;        ///< counters the source adds this player's drops to
-    std::atomic<std::uint64_t>* dropped_total = nullptr;
-    std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
-    std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
-    bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
-    protocol::shared_frame news;       ///< source side: news of the publisher that did not fit yet
-};
-
 /// How a frame source keeps frames for joining subscribers and treats slow ones.
 struct frame_source_options {
     bool gop_cache = true;                    ///< keep the frames since the last key frame for joiners
@@ -7748,12 +7807,15 @@ public:
         subject_ = std::move(subject);
     }
 
-    /// Sets the onMetaData body players receive before their first frame.
-    void set_metadata(std::vector<std::byte> payload) {
+    /// Sets the onMetaData body players receive before their first frame. With a `claim`, only
+    /// while that claim holds the source (see `claim`); false otherwise.
+    bool set_metadata(std::vector<std::byte> payload, std::uint64_t claim = 0) {
         std::lock_guard lock(mutex_);
+        if (claim != 0 && claim != claim_) return false;
         auto config = std::make_shared<protocol::stream_config>(*config_);
         config->metadata = std::make_shared<const std::vector<std::byte>>(std::move(payload));
         config_ = std::move(config);
+        return true;
     }
 
     /**
@@ -7762,29 +7824,33 @@ public:
      * follows (a jump back or a leap forward is smoothed over; see `protocol::timeline`). A video
      * or audio sequence header (AVC, AAC, Enhanced SequenceStart) becomes part of the
      * configuration every player gets first; a video key frame starts a group. Empty tags are
-     * ignored.
+     * ignored. With a `claim`, the message goes only while that claim holds the source; false
+     * when it did not go for that reason.
      */
-    void push(protocol::media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp) {
+    bool push(protocol::media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp, std::uint64_t claim = 0) {
         if (tag.empty() || !(kind == protocol::media_kind::video || kind == protocol::media_kind::audio ||
                              kind == protocol::media_kind::data))
-            return;
+            return true;
         const bool video = kind == protocol::media_kind::video;
-        if (video ? protocol::flv::is_sequence_header(tag)
-                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag)) {
-            std::lock_guard lock(mutex_);
-            auto config = std::make_shared<protocol::stream_config>(*config_);
-            (video ? config->sequence_header : config->audio_sequence_header) =
+        const bool config = video ? protocol::flv::is_sequence_header(tag)
+                                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag);
+        auto frame = config ? nullptr : std::make_shared<protocol::media_frame>();
+        std::lock_guard lock(mutex_);
+        if (claim != 0 && claim != claim_) return false;
+        if (config) {
+            auto next = std::make_shared<protocol::stream_config>(*config_);
+            (video ? next->sequence_header : next->audio_sequence_header) =
                 std::make_shared<const std::vector<std::byte>>(std::move(tag));
-            config_ = std::move(config);
+            config_ = std::move(next);
             gop_.clear();  // frames before it need the old configuration
-            return;
+            return true;
         }
-        auto frame = std::make_shared<protocol::media_frame>();
         frame->kind = kind;
         frame->key_frame = video && protocol::flv::is_key_frame(tag);
         frame->tag = std::move(tag);
         frame->timestamp = timestamp;
-        publish(std::move(frame), true);
+        publish_locked(std::move(frame), true);
+        return true;
     }
 
     /// `push` of a video tag body, copied once.
@@ -7797,20 +7863,43 @@ public:
     }
 
     /**
-     * News of the publisher (`unpublished` or `published`), to every subscriber in the order of
-     * the media. Either way the cached group and the configuration go (what comes next is
-     * another publisher's), and the timeline re-anchors on the next timestamp.
+     * A publisher takes the source over: subscribers hear NetStream.Play.PublishNotify, and what
+     * the previous one left (configuration, cached group) goes; the timeline re-anchors on the
+     * next timestamp. Returns the claim, which its `push`es carry: from now on only this
+     * publisher's messages go, until `release` or another `claim`.
      */
-    void notify(protocol::media_kind news) {
-        auto frame = std::make_shared<protocol::media_frame>();
-        frame->kind = news;
-        {
-            std::lock_guard lock(mutex_);
-            gop_.clear();
-            config_ = std::make_shared<protocol::stream_config>();
-            timeline_.restart();
-        }
-        publish(std::move(frame), false);
+    std::uint64_t claim() {
+        std::lock_guard lock(mutex_);
+        claim_ = ++claims_;
+        news_locked(protocol::media_kind::published);
+        return claim_;
+    }
+
+    /// The publisher `claim` leaves: subscribers hear NetStream.Play.UnpublishNotify, unless
+    /// another publisher took over since.
+    void release(std::uint64_t claim) {
+        std::lock_guard lock(mutex_);
+        if (claim == 0 || claim != claim_) return;
+        claim_ = 0;
+        news_locked(protocol::media_kind::unpublished);
+    }
+
+    /// Whether `claim` holds the source.
+    bool holds(std::uint64_t claim) const {
+        std::lock_guard lock(mutex_);
+        return claim != 0 && claim == claim_;
+    }
+    /// Whether a publisher holds the source.
+    bool claimed() const {
+        std::lock_guard lock(mutex_);
+        return claim_ != 0;
+    }
+
+    /// News of a remote publisher that `claim` relays (a puller): `published` or `unpublished`,
+    /// as `claim` and `release` tell it, while the claim holds.
+    void notify(protocol::media_kind news, std::uint64_t claim) {
+        std::lock_guard lock(mutex_);
+        if (claim != 0 && claim == claim_) news_locked(news);
     }
 
     /// Milliseconds since the source was made (or last started): the clock of its rendered
@@ -7911,12 +8000,26 @@ private:
         return {any && all_behind, any};
     }
 
-    // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
-    // key frame once its queue is three quarters full, and audio only when it is full, so that a
-    // slow player keeps its sound while it can. News is never dropped: it waits and goes first.
-    // `pushed`: the frame's timestamp is on a producer's clock, which the timeline follows.
+    // The configuration, cached group and timeline go, and every subscriber hears the news.
+    void news_locked(protocol::media_kind kind) {
+        gop_.clear();
+        config_ = std::make_shared<protocol::stream_config>();
+        timeline_.restart();
+        auto frame = std::make_shared<protocol::media_frame>();
+        frame->kind = kind;
+        publish_locked(std::move(frame), false);
+    }
+
     void publish(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
         std::lock_guard lock(mutex_);
+        publish_locked(std::move(frame), pushed);
+    }
+
+    // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
+    // key frame once its queue is three quarters full, and audio only when it is full, so that a
+    // slow player keeps its sound while it can. News never waits for room: when the queue is
+    // full it goes aside (`post_news`), and the media after it waits until it has been taken.
+    void publish_locked(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
         frame->config = config_;
         if (pushed) frame->timestamp = timeline_.map(frame->timestamp, clock::now());
         protocol::shared_frame shared = std::move(frame);
@@ -7926,20 +8029,18 @@ private:
             if (options_.gop_cache) gop_.add(shared);
         }
         for (const auto& sub : subscribers_) {
-            if (sub->news) {
-                auto pending = sub->news;
-                if (!sub->queue.try_push(std::move(pending))) {
-                    if (shared->is_media()) count_drop(*sub);
-                    continue;
-                }
-                sub->news.reset();
-                sub->skip_until_key = true;
-            }
             if (!shared->is_media()) {
+                // In the queue when it has room (the usual case: media goes on behind it), else
+                // aside, where the consumer finds it after the queue.
                 auto copy = shared;
-                if (!sub->queue.try_push(std::move(copy))) sub->news = shared;
+                if (sub->has_news.load(std::memory_order_acquire) || !sub->queue.try_push(std::move(copy))) sub->post_news(shared);
                 sub->skip_until_key = true;
                 sub->wake();
+                continue;
+            }
+            if (sub->has_news.load(std::memory_order_acquire)) {
+                if (video) sub->skip_until_key = true;
+                count_drop(*sub);
                 continue;
             }
             if (sub->paused.load(std::memory_order_relaxed)) {
@@ -8057,6 +8158,8 @@ private:
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> key_requested_{false};
     bool failed_ = false;
+    std::uint64_t claim_ = 0;   // the publisher holding the source (0: none)
+    std::uint64_t claims_ = 0;
 
     render_hook render_;
     frame_hook frame_;
@@ -8079,7 +8182,19 @@ RTMPX_NAMESPACE_BEGIN
 class puller;
 namespace detail {
 class remote_logic;
+
+// One published message into `source` while `claim` holds it; false when it does not.
+inline bool push_media(driver::frame_source& source, protocol::media_in& m, std::uint64_t claim) {
+    if (claim == 0) return false;
+    switch (m.type) {
+    case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value(), claim);
+    case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value(), claim);
+    case media_type::metadata: return source.set_metadata(std::move(m.payload), claim);
+    case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value(), claim);
+    }
+    return false;
 }
+} // namespace detail
 
 /// How a broadcast keeps frames for players that join, and how it paces its own frames.
 struct broadcast_options {
@@ -8149,8 +8264,8 @@ public:
     /// The clock of the rendered frames: ms since `start` (or since the broadcast was made).
     std::uint32_t clock_ms() const { return source_.clock_ms(); }
 
-    /// Whether a published stream feeds the broadcast now (`stream::publish_to`).
-    bool has_publisher() const noexcept { return publisher_.load(std::memory_order_acquire) != 0; }
+    /// Whether a published stream feeds the broadcast now (`stream::publish_to`, a `puller`).
+    bool has_publisher() const { return source_.claimed(); }
 
     /// Registers the render handler `bool (broadcast&)`, called before each frame handler.
     template <class F>
@@ -8226,33 +8341,23 @@ private:
 
     // A publisher takes the broadcast over: players hear of it, and what the previous one left
     // (configuration, cached group, timeline) goes. The previous publisher, if any, is told to
-    // stop by `evict` (called here, on this thread: it must only post). Returns the claim.
+    // stop by its `evict` (called under the lock that its own `release_publisher` takes, so it
+    // is still there to hear it; `evict` must only post). Returns the claim its pushes carry.
     std::uint64_t claim_publisher(std::function<void()> evict) {
-        std::function<void()> previous;
-        std::uint64_t claim = 0;
-        {
-            std::lock_guard lock(publisher_mutex_);
-            claim = ++claims_;
-            previous = std::exchange(evict_, std::move(evict));
-            publisher_.store(claim, std::memory_order_release);
-        }
-        if (previous) previous();
-        source_.notify(protocol::media_kind::published);
-        return claim;
+        std::lock_guard lock(publisher_mutex_);
+        if (auto previous = std::exchange(evict_, std::move(evict))) previous();
+        return source_.claim();
     }
 
     // Whether `claim` is still the broadcast's publisher.
-    bool holds(std::uint64_t claim) const noexcept { return publisher_.load(std::memory_order_acquire) == claim; }
+    bool holds(std::uint64_t claim) const { return source_.holds(claim); }
 
     // The publisher `claim` leaves; players hear of it unless another one took over meanwhile.
     void release_publisher(std::uint64_t claim) {
-        {
-            std::lock_guard lock(publisher_mutex_);
-            if (publisher_.load(std::memory_order_relaxed) != claim) return;
-            publisher_.store(0, std::memory_order_release);
-            evict_ = nullptr;
-        }
-        source_.notify(protocol::media_kind::unpublished);
+        std::lock_guard lock(publisher_mutex_);
+        if (!source_.holds(claim)) return;
+        evict_ = nullptr;
+        source_.release(claim);
     }
 
     const broadcast_options options_;
@@ -8261,9 +8366,7 @@ private:
     std::unique_ptr<video_codec> codec_;
     detail::logger log_;
     std::mutex publisher_mutex_;
-    std::atomic<std::uint64_t> publisher_{0};  // the claim of the publisher feeding it, 0: none
-    std::uint64_t claims_ = 0;
-    std::function<void()> evict_;              // tells the current publisher to stop
+    std::function<void()> evict_;  // tells the current publisher to stop
     driver::frame_source source_;  // last: its thread stops before the handlers go away
 };
 
@@ -9102,18 +9205,8 @@ private:
                 return true;
             });
         }
-        if (!publish_target_) return;
-        if (!publish_target_->holds(claim_)) {
+        if (publish_target_ && !detail::push_media(publish_target_->source(), m, claim_))
             ++messages_dropped_;  // another publisher took the broadcast over
-            return;
-        }
-        auto& source = publish_target_->source();
-        switch (m.type) {
-        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
-        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
-        case media_type::metadata: return source.set_metadata(std::move(m.payload));
-        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
-        }
     }
 
     // The publish ends: the handler hears of it, the broadcast's players too.
@@ -9146,19 +9239,21 @@ private:
     template <class Send>
     bool collect(bool may_go, Send&& send) {
         if (!sub_) return true;
-        auto& queue = sub_->queue;
         if (paused()) {
             join_.clear();
-            while (queue.front()) queue.pop();
+            sub_->discard();
             return true;
         }
-        if (!may_go) return queue.front() == nullptr && join_.empty();
+        if (!may_go) return sub_->queue.front() == nullptr && join_.empty() && !sub_->has_news.load(std::memory_order_acquire);
         for (const auto& f : join_) count(send(f));
         join_.clear();
-        while (auto* f = queue.front()) {
-            count(send(*f));
-            queue.pop();
-        }
+        sub_->drain([&](const protocol::shared_frame& f) {
+            if (f->is_media()) {
+                count(send(f));
+            } else {
+                send(f);  // news of the publisher: not a frame
+            }
+        });
         return true;
     }
 
@@ -10847,12 +10942,9 @@ private:
         };
         for (const auto& f : join) write(f);
         for (;;) {
-            while (auto* f = sub_->queue.front()) {
-                write(*f);
-                sub_->queue.pop();
-            }
+            sub_->drain(write);
             std::unique_lock lock(mutex_);
-            if (stopping_ && !sub_->queue.front()) return;
+            if (stopping_ && !sub_->queue.front() && !sub_->has_news.load(std::memory_order_acquire)) return;
             cv_.wait(lock, [this] { return wake_ || stopping_; });
             wake_ = false;
         }
@@ -11007,13 +11099,19 @@ struct link_options {
     std::chrono::milliseconds connect_timeout{10'000};  ///< name lookup and TCP connect
     protocol::backoff_policy backoff;
     unsigned max_failures = 0;  ///< failures in a row before giving up (0: never give up)
+    /// Refusals that will not change (BadName, Denied, ...) believed at once on a first
+    /// connection; after a reconnect, this many are retried first (the server may still hold
+    /// the previous connection's publish).
+    unsigned refusals_after_start = 4;
 };
 
 /**
  * Connects to `host:port` and runs a `basic_session` with a fresh `Logic` each time (`make`
  * builds it on a connected socket); when it ends, waits as the backoff says (reset by a
  * connection whose stream started) and connects again, until a permanent refusal, too many
- * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor.
+ * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor
+ * (what `report` throws is dropped). A connect timeout or `stop` ends a name lookup or a
+ * connection attempt at once (but a lookup inside the system resolver may finish first).
  *
  * `Logic` satisfies `session_logic`, and has `link_outcome outcome() const` and
  * `void end_gracefully()` (ends the stream the polite way, then the connection).
@@ -11037,7 +11135,8 @@ public:
           make_(std::move(make)),
           report_(std::move(report)),
           backoff_(options.backoff, seed),
-          wait_(executor_) {}
+          wait_(executor_),
+          resolver_(executor_) {}
 
     /// Starts the loop. Thread: any.
     void start() {
@@ -11050,23 +11149,22 @@ public:
         asio::post(executor_, [self = this->shared_from_this()] {
             self->stopping_ = true;
             self->wait_.cancel();
-            if (self->socket_) {
-                std::error_code ignored;
-                self->socket_->cancel(ignored);
-            }
+            self->abort_connect();
             if (auto s = self->session_.lock()) s->logic().end_gracefully();
         });
     }
 
-    /// Connections made so far, after the first (reconnects). Thread: the executor's.
+    /// Attempts so far after the first one (reconnects). Thread: the executor's.
     std::uint64_t reconnects() const noexcept { return reconnects_; }
 
 private:
     asio::awaitable<void> run() {
         auto self = this->shared_from_this();
+        bool ever_started = false;
+        unsigned refusals_after_start = 0;
         for (std::uint64_t attempt = 0; !stopping_; ++attempt) {
             if (attempt > 0) ++reconnects_;
-            report_(link_state::connecting, {}, {});
+            report(link_state::connecting, {}, {});
             link_outcome outcome;
             auto socket = co_await connect(outcome.error);
             if (socket && !stopping_) {
@@ -11077,41 +11175,54 @@ private:
                 session_.reset();
             }
             if (stopping_) break;
-            if (outcome.started) backoff_.reset();
+            if (outcome.started) {
+                backoff_.reset();
+                ever_started = true;
+                refusals_after_start = 0;
+            }
+            // A refusal right after a reconnect may be the server still holding the previous
+            // connection's publish (BadName) for a while: a few tries before believing it.
+            bool permanent = outcome.permanent;
+            if (permanent && ever_started && ++refusals_after_start <= options_.refusals_after_start) permanent = false;
             const bool exhausted = options_.max_failures > 0 && !outcome.started && backoff_.failures() + 1 >= options_.max_failures;
-            if (outcome.permanent || exhausted) {
-                report_(link_state::failed, outcome, {});
+            if (permanent || exhausted) {
+                report(link_state::failed, outcome, {});
                 co_return;
             }
             const auto delay = backoff_.next();
-            report_(link_state::retrying, outcome, delay);
+            report(link_state::retrying, outcome, delay);
             wait_.expires_after(delay);
             co_await wait_.async_wait(detail::use_tuple);
         }
-        report_(link_state::stopped, {}, {});
+        report(link_state::stopped, {}, {});
+    }
+
+    // Tells the owner; what it throws stays with it.
+    void report(link_state state, const link_outcome& outcome, std::chrono::milliseconds retry_in) noexcept {
+        try {
+            report_(state, outcome, retry_in);
+        } catch (...) {
+        }
     }
 
     // Resolves and connects within the connect timeout; the socket, or nothing and `ec`.
     asio::awaitable<std::optional<asio::ip::tcp::socket>> connect(std::error_code& ec) {
-        asio::ip::tcp::resolver resolver(executor_);
+        // The timer's handler may run after this frame is gone: what it touches it owns.
+        auto timed_out = std::make_shared<bool>(false);
         asio::steady_timer timeout(executor_, options_.connect_timeout);
-        bool timed_out = false;
-        timeout.async_wait([&](std::error_code e) {
-            if (e) return;
-            timed_out = true;
-            resolver.cancel();
-            if (socket_) {
-                std::error_code ignored;
-                socket_->cancel(ignored);
-            }
+        timeout.async_wait([timed_out, weak = this->weak_from_this()](std::error_code e) {
+            auto self = weak.lock();
+            if (e || !self) return;
+            *timed_out = true;
+            self->abort_connect();
         });
-        auto [rec, endpoints] = co_await resolver.async_resolve(host_, std::to_string(port_), detail::use_tuple);
+        auto [rec, endpoints] = co_await resolver_.async_resolve(host_, std::to_string(port_), detail::use_tuple);
         std::optional<asio::ip::tcp::socket> out;
-        if (!rec && !stopping_) {
+        if (!rec && !stopping_ && !*timed_out) {
             socket_.emplace(executor_);
             auto [cec, endpoint] = co_await asio::async_connect(*socket_, endpoints, detail::use_tuple);
             (void)endpoint;
-            if (!cec && !stopping_) {
+            if (!cec && !stopping_ && !*timed_out) {
                 std::error_code ignored;
                 socket_->set_option(asio::ip::tcp::no_delay(true), ignored);
                 out.emplace(std::move(*socket_));
@@ -11120,8 +11231,17 @@ private:
             socket_.reset();
         }
         timeout.cancel();
-        ec = timed_out ? make_error_code(error::connect_timeout) : rec;
+        ec = *timed_out ? make_error_code(error::connect_timeout) : stopping_ ? make_error_code(error::shutdown) : rec;
         co_return out;
+    }
+
+    // Ends a name lookup or a connection attempt in progress (every address it would try).
+    void abort_connect() {
+        resolver_.cancel();
+        if (socket_) {
+            std::error_code ignored;
+            socket_->close(ignored);
+        }
     }
 
     asio::any_io_executor executor_;
@@ -11132,6 +11252,7 @@ private:
     reporter report_;
     protocol::backoff backoff_;
     asio::steady_timer wait_;
+    asio::ip::tcp::resolver resolver_;
     std::optional<asio::ip::tcp::socket> socket_;  // while connecting
     std::weak_ptr<session_type> session_;          // while connected
     bool stopping_ = false;
@@ -11382,6 +11503,7 @@ public:
      */
     bool send_frame(const shared_frame& f) {
         if (!started_ || mode_ != stream_client_mode::publish || session_.closing()) return false;
+        if (!f->is_media()) return false;  // news of the local publisher is for players, not for a server
         return out_.write(f, [this, &f](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
                    if (h.type == message_type::data_amf0 && f->config && payload == f->config->metadata) payload = set_data_frame(payload);
                    session_.send_shared(h, std::move(payload));
@@ -11601,8 +11723,8 @@ namespace detail {
 
 // What a publisher or puller shares with the logic of its current connection.
 struct remote_shared {
-    std::function<void(const remote_event&)> on_state;
     std::atomic<remote_state> state{remote_state::connecting};
+    std::atomic<bool> ended{false};  // stopped or failed: the link's loop is over
     std::atomic<std::uint64_t> bytes_out{0}, bytes_in{0}, frames_sent{0}, frames_dropped{0}, reconnects{0};
     std::atomic<std::int64_t> round_trip_us{0};
     std::atomic<std::uint64_t> claim{0};  // a puller's claim on its broadcast
@@ -11613,8 +11735,42 @@ struct remote_shared {
     void report(remote_event e) {
         state.store(e.state, std::memory_order_relaxed);
         e.reconnects = reconnects.load(std::memory_order_relaxed);
-        if (on_state) on_state(e);
+        std::function<void(const remote_event&)> handler;
+        {
+            std::lock_guard lock(mutex);
+            handler = on_state;
+        }
+        try {  // what the state handler throws stays with it
+            if (handler) handler(e);
+        } catch (...) {
+        }
+        if (e.state == remote_state::stopped || e.state == remote_state::failed) ended.store(true);
     }
+
+    void set_handler(std::function<void(const remote_event&)> h) {
+        std::lock_guard lock(mutex);
+        on_state = std::move(h);
+    }
+
+    // A publisher's subscription, ended from the thread that stops it (see `remote_base::stop`).
+    void set_detach(std::function<void()> f) {
+        std::lock_guard lock(mutex);
+        detach = std::move(f);
+    }
+    void detach_now() {
+        std::function<void()> f;
+        {
+            std::lock_guard lock(mutex);
+            f = std::move(detach);
+            detach = nullptr;
+        }
+        if (f) f();
+    }
+
+private:
+    std::mutex mutex;
+    std::function<void(const remote_event&)> on_state;
+    std::function<void()> detach;
 };
 
 // One connection of a publisher (push) or a puller (pull): a protocol::stream_client and the
@@ -11653,13 +11809,10 @@ public:
     // Frames for the server, when they may go; false while they wait for it.
     bool collect(bool may_go) {
         if (!sub_) return true;
-        if (!may_go) return sub_->queue.front() == nullptr && join_.empty();
+        if (!may_go) return sub_->queue.front() == nullptr && join_.empty() && !sub_->has_news.load(std::memory_order_acquire);
         for (const auto& f : join_) count(client_.send_frame(f));
         join_.clear();
-        while (auto* f = sub_->queue.front()) {
-            count(client_.send_frame(*f));
-            sub_->queue.pop();
-        }
+        sub_->drain([&](const protocol::shared_frame& f) { count(client_.send_frame(f)); });
         return true;
     }
 
@@ -11692,11 +11845,7 @@ public:
         remote_event e;
         e.state = remote_state::started;
         shared_->report(std::move(e));
-        if (mode_ == protocol::stream_client_mode::play) {
-            claim_ = local_->claim_publisher(nullptr);  // its players hear of a (new) publisher
-            shared_->claim.store(claim_, std::memory_order_relaxed);
-            return;
-        }
+        if (mode_ == protocol::stream_client_mode::play) return;  // the broadcast is claimed when media comes
         // The timeline goes on where the last connection left it, plus the time in between.
         std::uint32_t first = 0;
         if (shared_->last_timestamp) {
@@ -11709,32 +11858,51 @@ public:
         sub_->congested = [gate = port_.gate] { return gate->congested(); };
         sub_->dropped = &shared_->frames_dropped;
         join_ = local_->source().subscribe(sub_);  // from the last key frame (or the next one)
+        shared_->set_detach([local = local_, sub = sub_] { local->source().unsubscribe(sub.get()); });
     }
 
     void on_media(protocol::media_in& m) {
         shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
-        if (!local_->holds(claim_)) return;  // a local publisher took the broadcast over
-        auto& source = local_->source();
-        switch (m.type) {
-        case media_type::video: return source.push(protocol::media_kind::video, std::move(m.payload), m.timestamp.value());
-        case media_type::audio: return source.push(protocol::media_kind::audio, std::move(m.payload), m.timestamp.value());
-        case media_type::metadata: return source.set_metadata(std::move(m.payload));
-        case media_type::data: return source.push(protocol::media_kind::data, std::move(m.payload), m.timestamp.value());
-        }
+        claim();
+        detail::push_media(local_->source(), m, claim_);  // false: a local publisher took the broadcast over
     }
 
     void on_news(bool published) {
-        if (local_->holds(claim_))
-            local_->source().notify(published ? protocol::media_kind::published : protocol::media_kind::unpublished);
+        restarted_ = true;
+        if (published) return claim();
+        if (claim_ != 0) local_->source().notify(protocol::media_kind::unpublished, claim_);
     }
 
 private:
+    // Playing: the broadcast is this puller's once the remote stream has media (or its publisher
+    // is announced), and stays so across reconnects; its players hear of a publisher each time
+    // the remote stream starts again. A local publisher that took the broadcast over keeps it:
+    // the puller yields (its media goes nowhere) until that one leaves.
+    void claim() {
+        if (claim_ != 0 && !restarted_) return;
+        restarted_ = false;
+        const auto previous = shared_->claim.load(std::memory_order_relaxed);
+        if (previous != 0 && local_->holds(previous)) {
+            claim_ = previous;
+            local_->source().notify(protocol::media_kind::published, claim_);
+            return;
+        }
+        if (local_->has_publisher()) {
+            claim_ = 0;
+            restarted_ = true;  // ask again at the next message
+            return;
+        }
+        claim_ = local_->claim_publisher(nullptr);
+        shared_->claim.store(claim_, std::memory_order_relaxed);
+    }
+
     void count(bool sent) {
         if (sent) shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
 
     void unsubscribe() {
         if (!sub_) return;
+        shared_->set_detach(nullptr);
         local_->source().unsubscribe(sub_.get());
         sub_.reset();
         join_.clear();
@@ -11749,6 +11917,7 @@ private:
     std::shared_ptr<driver::subscriber> sub_;
     std::vector<protocol::shared_frame> join_;
     std::uint64_t claim_ = 0;
+    bool restarted_ = true;  // playing: the next media starts the remote stream (again)
     std::error_code error_;
 };
 
@@ -11764,7 +11933,8 @@ public:
     template <class F>
     void on_state(F handler) {
         static_assert(remote_state_handler<F>, "on_state: expected void (remote_event const&)");
-        shared_->on_state = [h = std::move(handler)](const remote_event& e) mutable { h(e); };
+        handler_ = [h = std::make_shared<F>(std::move(handler))](const remote_event& e) { (*h)(e); };
+        shared_->set_handler(handler_);
     }
 
     void start(std::error_code& ec) {
@@ -11777,13 +11947,8 @@ public:
             return;
         }
         context_ = std::make_unique<asio::io_context>(1);
-        auto handler = std::move(shared_->on_state);
         shared_ = std::make_shared<remote_shared>();
-        shared_->on_state = [this, handler = std::move(handler)](const remote_event& e) {
-            if (e.state == remote_state::stopped || e.state == remote_state::failed) ended_.store(true);
-            if (handler) handler(e);
-        };
-        ended_.store(false);
+        shared_->set_handler(handler_);
         std::random_device rd;
         const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
         auto shared = shared_;
@@ -11809,9 +11974,11 @@ public:
     void stop() {
         if (!thread_.joinable()) return;
         link_->stop();
+        if (std::this_thread::get_id() == thread_.get_id()) return;  // from the state handler: the loop ends by itself
         const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
-        while (!ended_.load() && std::chrono::steady_clock::now() < deadline)
+        while (!shared_->ended.load() && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        shared_->detach_now();  // the broadcast no longer wakes a session that is about to go
         context_->stop();
         thread_.join();
         link_.reset();
@@ -11836,6 +12003,7 @@ public:
 protected:
     const std::shared_ptr<broadcast>& local() const noexcept { return local_; }
     std::uint64_t claim() const noexcept { return shared_->claim.load(std::memory_order_relaxed); }
+    void clear_claim() noexcept { shared_->claim.store(0, std::memory_order_relaxed); }
 
 private:
     protocol::stream_client_mode mode_;
@@ -11847,7 +12015,7 @@ private:
     std::unique_ptr<asio::io_context> context_;
     std::shared_ptr<driver::client_link<remote_logic>> link_;
     std::thread thread_;
-    std::atomic<bool> ended_{false};
+    std::function<void(const remote_event&)> handler_;
 };
 
 } // namespace detail
@@ -11870,7 +12038,8 @@ private:
  * Several publishers may push one broadcast to several servers; each has its own connection,
  * queue, thread and state.
  *
- * Thread: any; the state handler runs on the publisher's own thread.
+ * Thread: any, but `start` and `stop` not while another call runs. The state handler runs on
+ * the publisher's own thread; what it throws is dropped; a `stop` it calls returns at once.
  */
 class publisher : public detail::remote_base {
 public:
@@ -11899,7 +12068,7 @@ public:
  * again. The remote publisher's own leaving and coming back reach them the same way. At `stop`
  * the players get NetStream.Play.UnpublishNotify.
  *
- * Thread: any; the state handler runs on the puller's own thread.
+ * Thread: as `publisher`.
  */
 class puller : public detail::remote_base {
 public:
@@ -11907,8 +12076,12 @@ public:
         : remote_base(protocol::stream_client_mode::play, std::move(target), std::move(url), std::move(options)) {}
     ~puller() { stop(); }
 
-    /// Starts pulling (on a thread of its own). Errors as `publisher::start`.
-    using remote_base::start;
+    /// Starts pulling (on a thread of its own); a running puller is stopped first. Errors as
+    /// `publisher::start`.
+    void start(std::error_code& ec) {
+        stop();
+        remote_base::start(ec);
+    }
     /// Throwing form of `start`. @throws std::system_error
     void start() {
         std::error_code ec;
@@ -11919,6 +12092,7 @@ public:
     void stop() {
         remote_base::stop();
         if (const auto c = claim()) local()->release_publisher(c);
+        clear_claim();
     }
 };
 

@@ -464,6 +464,28 @@ TEST_SUITE("session ingest") {
         CHECK((*sub->queue.front())->key_frame);
     }
 
+    TEST_CASE("news of the publisher reaches a player whose queue is full, after what it had queued, and none is lost") {
+        driver::frame_source source(driver::frame_source_options{false, 0, 0, false, false});
+        auto sub = std::make_shared<driver::subscriber>(4);
+        sub->wake = [] {};
+        source.subscribe(sub);
+        const auto first = source.claim();
+        source.push(media_kind::video, video(true, 0), 0, first);
+        for (int i = 0; i < 6; ++i) source.push(media_kind::audio, audio(i), 10u * i, first);  // the queue fills up
+        source.release(first);                           // UnpublishNotify: aside, the queue is full
+        const auto second = source.claim();              // PublishNotify: aside too, after it
+        CHECK_FALSE(source.push(media_kind::video, video(true, 1), 0, first));  // the old claim no longer holds
+        source.push(media_kind::video, video(true, 2), 0, second);  // waits behind the news: dropped
+        std::vector<media_kind> kinds;
+        sub->drain([&](const shared_frame& f) { kinds.push_back(f->kind); });
+        CHECK(kinds == std::vector<media_kind>{media_kind::published, media_kind::video, media_kind::audio, media_kind::audio,
+                                               media_kind::unpublished, media_kind::published});
+        source.push(media_kind::video, video(true, 3), 33, second);  // the news was taken: media flows again
+        kinds.clear();
+        sub->drain([&](const shared_frame& f) { kinds.push_back(f->kind); });
+        CHECK(kinds == std::vector<media_kind>{media_kind::video});
+    }
+
     TEST_CASE("a recorder writes a broadcast to FLV from a key frame, timestamps from 0; a full disk is a clear error") {
         auto show = std::make_shared<broadcast>();
         show->push_video_tag(avc_config, 0);

@@ -50,13 +50,19 @@ struct link_options {
     std::chrono::milliseconds connect_timeout{10'000};  ///< name lookup and TCP connect
     protocol::backoff_policy backoff;
     unsigned max_failures = 0;  ///< failures in a row before giving up (0: never give up)
+    /// Refusals that will not change (BadName, Denied, ...) believed at once on a first
+    /// connection; after a reconnect, this many are retried first (the server may still hold
+    /// the previous connection's publish).
+    unsigned refusals_after_start = 4;
 };
 
 /**
  * Connects to `host:port` and runs a `basic_session` with a fresh `Logic` each time (`make`
  * builds it on a connected socket); when it ends, waits as the backoff says (reset by a
  * connection whose stream started) and connects again, until a permanent refusal, too many
- * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor.
+ * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor
+ * (what `report` throws is dropped). A connect timeout or `stop` ends a name lookup or a
+ * connection attempt at once (but a lookup inside the system resolver may finish first).
  *
  * `Logic` satisfies `session_logic`, and has `link_outcome outcome() const` and
  * `void end_gracefully()` (ends the stream the polite way, then the connection).
@@ -80,7 +86,8 @@ public:
           make_(std::move(make)),
           report_(std::move(report)),
           backoff_(options.backoff, seed),
-          wait_(executor_) {}
+          wait_(executor_),
+          resolver_(executor_) {}
 
     /// Starts the loop. Thread: any.
     void start() {
@@ -93,23 +100,22 @@ public:
         asio::post(executor_, [self = this->shared_from_this()] {
             self->stopping_ = true;
             self->wait_.cancel();
-            if (self->socket_) {
-                std::error_code ignored;
-                self->socket_->cancel(ignored);
-            }
+            self->abort_connect();
             if (auto s = self->session_.lock()) s->logic().end_gracefully();
         });
     }
 
-    /// Connections made so far, after the first (reconnects). Thread: the executor's.
+    /// Attempts so far after the first one (reconnects). Thread: the executor's.
     std::uint64_t reconnects() const noexcept { return reconnects_; }
 
 private:
     asio::awaitable<void> run() {
         auto self = this->shared_from_this();
+        bool ever_started = false;
+        unsigned refusals_after_start = 0;
         for (std::uint64_t attempt = 0; !stopping_; ++attempt) {
             if (attempt > 0) ++reconnects_;
-            report_(link_state::connecting, {}, {});
+            report(link_state::connecting, {}, {});
             link_outcome outcome;
             auto socket = co_await connect(outcome.error);
             if (socket && !stopping_) {
@@ -120,41 +126,54 @@ private:
                 session_.reset();
             }
             if (stopping_) break;
-            if (outcome.started) backoff_.reset();
+            if (outcome.started) {
+                backoff_.reset();
+                ever_started = true;
+                refusals_after_start = 0;
+            }
+            // A refusal right after a reconnect may be the server still holding the previous
+            // connection's publish (BadName) for a while: a few tries before believing it.
+            bool permanent = outcome.permanent;
+            if (permanent && ever_started && ++refusals_after_start <= options_.refusals_after_start) permanent = false;
             const bool exhausted = options_.max_failures > 0 && !outcome.started && backoff_.failures() + 1 >= options_.max_failures;
-            if (outcome.permanent || exhausted) {
-                report_(link_state::failed, outcome, {});
+            if (permanent || exhausted) {
+                report(link_state::failed, outcome, {});
                 co_return;
             }
             const auto delay = backoff_.next();
-            report_(link_state::retrying, outcome, delay);
+            report(link_state::retrying, outcome, delay);
             wait_.expires_after(delay);
             co_await wait_.async_wait(detail::use_tuple);
         }
-        report_(link_state::stopped, {}, {});
+        report(link_state::stopped, {}, {});
+    }
+
+    // Tells the owner; what it throws stays with it.
+    void report(link_state state, const link_outcome& outcome, std::chrono::milliseconds retry_in) noexcept {
+        try {
+            report_(state, outcome, retry_in);
+        } catch (...) {
+        }
     }
 
     // Resolves and connects within the connect timeout; the socket, or nothing and `ec`.
     asio::awaitable<std::optional<asio::ip::tcp::socket>> connect(std::error_code& ec) {
-        asio::ip::tcp::resolver resolver(executor_);
+        // The timer's handler may run after this frame is gone: what it touches it owns.
+        auto timed_out = std::make_shared<bool>(false);
         asio::steady_timer timeout(executor_, options_.connect_timeout);
-        bool timed_out = false;
-        timeout.async_wait([&](std::error_code e) {
-            if (e) return;
-            timed_out = true;
-            resolver.cancel();
-            if (socket_) {
-                std::error_code ignored;
-                socket_->cancel(ignored);
-            }
+        timeout.async_wait([timed_out, weak = this->weak_from_this()](std::error_code e) {
+            auto self = weak.lock();
+            if (e || !self) return;
+            *timed_out = true;
+            self->abort_connect();
         });
-        auto [rec, endpoints] = co_await resolver.async_resolve(host_, std::to_string(port_), detail::use_tuple);
+        auto [rec, endpoints] = co_await resolver_.async_resolve(host_, std::to_string(port_), detail::use_tuple);
         std::optional<asio::ip::tcp::socket> out;
-        if (!rec && !stopping_) {
+        if (!rec && !stopping_ && !*timed_out) {
             socket_.emplace(executor_);
             auto [cec, endpoint] = co_await asio::async_connect(*socket_, endpoints, detail::use_tuple);
             (void)endpoint;
-            if (!cec && !stopping_) {
+            if (!cec && !stopping_ && !*timed_out) {
                 std::error_code ignored;
                 socket_->set_option(asio::ip::tcp::no_delay(true), ignored);
                 out.emplace(std::move(*socket_));
@@ -163,8 +182,17 @@ private:
             socket_.reset();
         }
         timeout.cancel();
-        ec = timed_out ? make_error_code(error::connect_timeout) : rec;
+        ec = *timed_out ? make_error_code(error::connect_timeout) : stopping_ ? make_error_code(error::shutdown) : rec;
         co_return out;
+    }
+
+    // Ends a name lookup or a connection attempt in progress (every address it would try).
+    void abort_connect() {
+        resolver_.cancel();
+        if (socket_) {
+            std::error_code ignored;
+            socket_->close(ignored);
+        }
     }
 
     asio::any_io_executor executor_;
@@ -175,6 +203,7 @@ private:
     reporter report_;
     protocol::backoff backoff_;
     asio::steady_timer wait_;
+    asio::ip::tcp::resolver resolver_;
     std::optional<asio::ip::tcp::socket> socket_;  // while connecting
     std::weak_ptr<session_type> session_;          // while connected
     bool stopping_ = false;

@@ -19,6 +19,7 @@
 
 #include <rtmpx/config.hpp>
 #include <rtmpx/driver/frame_queue.hpp>
+#include <rtmpx/driver/subscriber.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/protocol/flv.hpp>
@@ -29,22 +30,6 @@
 
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
-
-/// One player's side of a frame source: its own bounded queue, filled by the source and emptied
-/// by the player's connection.
-struct subscriber {
-    explicit subscriber(std::size_t frames) : queue(frames) {}
-
-    frame_queue<protocol::shared_frame> queue;
-    std::function<void()> wake;        ///< tells the connection that frames wait (called from any thread)
-    std::function<bool()> congested;   ///< the connection holds too many unsent bytes (any thread; may be empty)
-    std::atomic<std::uint64_t>* dropped = nullptr;        ///< counters the source adds this player's drops to
-    std::atomic<std::uint64_t>* dropped_total = nullptr;
-    std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
-    std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
-    bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
-    protocol::shared_frame news;       ///< source side: news of the publisher that did not fit yet
-};
 
 /// How a frame source keeps frames for joining subscribers and treats slow ones.
 struct frame_source_options {
@@ -97,12 +82,15 @@ public:
         subject_ = std::move(subject);
     }
 
-    /// Sets the onMetaData body players receive before their first frame.
-    void set_metadata(std::vector<std::byte> payload) {
+    /// Sets the onMetaData body players receive before their first frame. With a `claim`, only
+    /// while that claim holds the source (see `claim`); false otherwise.
+    bool set_metadata(std::vector<std::byte> payload, std::uint64_t claim = 0) {
         std::lock_guard lock(mutex_);
+        if (claim != 0 && claim != claim_) return false;
         auto config = std::make_shared<protocol::stream_config>(*config_);
         config->metadata = std::make_shared<const std::vector<std::byte>>(std::move(payload));
         config_ = std::move(config);
+        return true;
     }
 
     /**
@@ -111,29 +99,33 @@ public:
      * follows (a jump back or a leap forward is smoothed over; see `protocol::timeline`). A video
      * or audio sequence header (AVC, AAC, Enhanced SequenceStart) becomes part of the
      * configuration every player gets first; a video key frame starts a group. Empty tags are
-     * ignored.
+     * ignored. With a `claim`, the message goes only while that claim holds the source; false
+     * when it did not go for that reason.
      */
-    void push(protocol::media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp) {
+    bool push(protocol::media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp, std::uint64_t claim = 0) {
         if (tag.empty() || !(kind == protocol::media_kind::video || kind == protocol::media_kind::audio ||
                              kind == protocol::media_kind::data))
-            return;
+            return true;
         const bool video = kind == protocol::media_kind::video;
-        if (video ? protocol::flv::is_sequence_header(tag)
-                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag)) {
-            std::lock_guard lock(mutex_);
-            auto config = std::make_shared<protocol::stream_config>(*config_);
-            (video ? config->sequence_header : config->audio_sequence_header) =
+        const bool config = video ? protocol::flv::is_sequence_header(tag)
+                                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag);
+        auto frame = config ? nullptr : std::make_shared<protocol::media_frame>();
+        std::lock_guard lock(mutex_);
+        if (claim != 0 && claim != claim_) return false;
+        if (config) {
+            auto next = std::make_shared<protocol::stream_config>(*config_);
+            (video ? next->sequence_header : next->audio_sequence_header) =
                 std::make_shared<const std::vector<std::byte>>(std::move(tag));
-            config_ = std::move(config);
+            config_ = std::move(next);
             gop_.clear();  // frames before it need the old configuration
-            return;
+            return true;
         }
-        auto frame = std::make_shared<protocol::media_frame>();
         frame->kind = kind;
         frame->key_frame = video && protocol::flv::is_key_frame(tag);
         frame->tag = std::move(tag);
         frame->timestamp = timestamp;
-        publish(std::move(frame), true);
+        publish_locked(std::move(frame), true);
+        return true;
     }
 
     /// `push` of a video tag body, copied once.
@@ -146,20 +138,43 @@ public:
     }
 
     /**
-     * News of the publisher (`unpublished` or `published`), to every subscriber in the order of
-     * the media. Either way the cached group and the configuration go (what comes next is
-     * another publisher's), and the timeline re-anchors on the next timestamp.
+     * A publisher takes the source over: subscribers hear NetStream.Play.PublishNotify, and what
+     * the previous one left (configuration, cached group) goes; the timeline re-anchors on the
+     * next timestamp. Returns the claim, which its `push`es carry: from now on only this
+     * publisher's messages go, until `release` or another `claim`.
      */
-    void notify(protocol::media_kind news) {
-        auto frame = std::make_shared<protocol::media_frame>();
-        frame->kind = news;
-        {
-            std::lock_guard lock(mutex_);
-            gop_.clear();
-            config_ = std::make_shared<protocol::stream_config>();
-            timeline_.restart();
-        }
-        publish(std::move(frame), false);
+    std::uint64_t claim() {
+        std::lock_guard lock(mutex_);
+        claim_ = ++claims_;
+        news_locked(protocol::media_kind::published);
+        return claim_;
+    }
+
+    /// The publisher `claim` leaves: subscribers hear NetStream.Play.UnpublishNotify, unless
+    /// another publisher took over since.
+    void release(std::uint64_t claim) {
+        std::lock_guard lock(mutex_);
+        if (claim == 0 || claim != claim_) return;
+        claim_ = 0;
+        news_locked(protocol::media_kind::unpublished);
+    }
+
+    /// Whether `claim` holds the source.
+    bool holds(std::uint64_t claim) const {
+        std::lock_guard lock(mutex_);
+        return claim != 0 && claim == claim_;
+    }
+    /// Whether a publisher holds the source.
+    bool claimed() const {
+        std::lock_guard lock(mutex_);
+        return claim_ != 0;
+    }
+
+    /// News of a remote publisher that `claim` relays (a puller): `published` or `unpublished`,
+    /// as `claim` and `release` tell it, while the claim holds.
+    void notify(protocol::media_kind news, std::uint64_t claim) {
+        std::lock_guard lock(mutex_);
+        if (claim != 0 && claim == claim_) news_locked(news);
     }
 
     /// Milliseconds since the source was made (or last started): the clock of its rendered
@@ -260,12 +275,26 @@ private:
         return {any && all_behind, any};
     }
 
-    // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
-    // key frame once its queue is three quarters full, and audio only when it is full, so that a
-    // slow player keeps its sound while it can. News is never dropped: it waits and goes first.
-    // `pushed`: the frame's timestamp is on a producer's clock, which the timeline follows.
+    // The configuration, cached group and timeline go, and every subscriber hears the news.
+    void news_locked(protocol::media_kind kind) {
+        gop_.clear();
+        config_ = std::make_shared<protocol::stream_config>();
+        timeline_.restart();
+        auto frame = std::make_shared<protocol::media_frame>();
+        frame->kind = kind;
+        publish_locked(std::move(frame), false);
+    }
+
     void publish(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
         std::lock_guard lock(mutex_);
+        publish_locked(std::move(frame), pushed);
+    }
+
+    // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
+    // key frame once its queue is three quarters full, and audio only when it is full, so that a
+    // slow player keeps its sound while it can. News never waits for room: when the queue is
+    // full it goes aside (`post_news`), and the media after it waits until it has been taken.
+    void publish_locked(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
         frame->config = config_;
         if (pushed) frame->timestamp = timeline_.map(frame->timestamp, clock::now());
         protocol::shared_frame shared = std::move(frame);
@@ -275,20 +304,18 @@ private:
             if (options_.gop_cache) gop_.add(shared);
         }
         for (const auto& sub : subscribers_) {
-            if (sub->news) {
-                auto pending = sub->news;
-                if (!sub->queue.try_push(std::move(pending))) {
-                    if (shared->is_media()) count_drop(*sub);
-                    continue;
-                }
-                sub->news.reset();
-                sub->skip_until_key = true;
-            }
             if (!shared->is_media()) {
+                // In the queue when it has room (the usual case: media goes on behind it), else
+                // aside, where the consumer finds it after the queue.
                 auto copy = shared;
-                if (!sub->queue.try_push(std::move(copy))) sub->news = shared;
+                if (sub->has_news.load(std::memory_order_acquire) || !sub->queue.try_push(std::move(copy))) sub->post_news(shared);
                 sub->skip_until_key = true;
                 sub->wake();
+                continue;
+            }
+            if (sub->has_news.load(std::memory_order_acquire)) {
+                if (video) sub->skip_until_key = true;
+                count_drop(*sub);
                 continue;
             }
             if (sub->paused.load(std::memory_order_relaxed)) {
@@ -406,6 +433,8 @@ private:
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> key_requested_{false};
     bool failed_ = false;
+    std::uint64_t claim_ = 0;   // the publisher holding the source (0: none)
+    std::uint64_t claims_ = 0;
 
     render_hook render_;
     frame_hook frame_;

@@ -159,6 +159,7 @@ public:
      */
     bool send_frame(const shared_frame& f) {
         if (!started_ || mode_ != stream_client_mode::publish || session_.closing()) return false;
+        if (!f->is_media()) return false;  // news of the local publisher is for players, not for a server
         return out_.write(f, [this, &f](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
                    if (h.type == message_type::data_amf0 && f->config && payload == f->config->metadata) payload = set_data_frame(payload);
                    session_.send_shared(h, std::move(payload));
