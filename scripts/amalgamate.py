@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Builds the single header single_include/rtmpx/rtmpx.hpp from the headers under include/.
+"""Builds the single header single_include/rtmpx/rtmpx.hpp from the headers under include/,
+and its TLS companion single_include/rtmpx/tls.hpp (RTMPS, which needs OpenSSL: kept apart so
+that the single header needs nothing more than before). The companion includes "rtmpx.hpp" and
+holds only the headers rtmpx.hpp does not.
 
 It starts at include/rtmpx/rtmpx.hpp and replaces each `#include <rtmpx/...>` (or a quoted
 include that resolves to a header under include/rtmpx) with the text of that header, the first
@@ -20,9 +23,9 @@ The output depends only on the input files: no timestamps, no hashes, no absolut
 endings. Paths are taken relative to this script, so it runs from any working directory.
 
 Usage:
-    python3 scripts/amalgamate.py                  write single_include/rtmpx/rtmpx.hpp
-    python3 scripts/amalgamate.py --check          exit 1 if the committed file is stale
-    python3 scripts/amalgamate.py --output PATH    write elsewhere
+    python3 scripts/amalgamate.py                  write single_include/rtmpx/rtmpx.hpp and tls.hpp
+    python3 scripts/amalgamate.py --check          exit 1 if a committed file is stale
+    python3 scripts/amalgamate.py --output DIR     write both into DIR instead
     python3 scripts/amalgamate.py --line-directives
                                                    add #line markers (debugging only; never
                                                    for the committed file)
@@ -39,7 +42,9 @@ from pathlib import Path, PurePosixPath
 REPO = Path(__file__).resolve().parent.parent
 INCLUDE_DIR = REPO / "include"
 ROOT_HEADER = "rtmpx/rtmpx.hpp"
-DEFAULT_OUTPUT = REPO / "single_include" / "rtmpx" / "rtmpx.hpp"
+TLS_ROOT_HEADER = "rtmpx/tls.hpp"
+DEFAULT_OUTPUT = REPO / "single_include" / "rtmpx"
+OUTPUT_NAMES = ("rtmpx.hpp", "tls.hpp")
 SPDX = "// SPDX-License-Identifier: MIT"
 REGENERATE_HINT = "run `meson compile -C build amalgamate` (or `python3 scripts/amalgamate.py`) and commit the result"
 
@@ -231,24 +236,34 @@ class Amalgamator:
 
 
 def amalgamate(line_directives=False):
+    """The two generated files, {name: text}, and the headers neither reaches."""
     version = read_version()
     root = INCLUDE_DIR / ROOT_HEADER
-    if not root.is_file():
-        raise AmalgamationError(f"{display(root)} does not exist")
-    a = Amalgamator(line_directives)
-    a.inline(root.resolve())
-    banner = [
-        SPDX,
-        f"// rtmpx {version}: header-only C++20 RTMP server, single-header edition.",
+    tls_root = INCLUDE_DIR / TLS_ROOT_HEADER
+    for r in (root, tls_root):
+        if not r.is_file():
+            raise AmalgamationError(f"{display(r)} does not exist")
+    generated_notice = [
         "//",
         "// GENERATED FILE, DO NOT EDIT. It is generated from include/ by scripts/amalgamate.py;",
         "// edit the headers under include/ and regenerate it.",
         "#pragma once",
         "",
     ]
+    a = Amalgamator(line_directives)
+    a.inline(root.resolve())
+    main = [SPDX, f"// rtmpx {version}: header-only C++20 RTMP server, single-header edition."] + generated_notice + a.out
+
+    # The companion: what tls.hpp adds to rtmpx.hpp (whose headers it takes from there).
+    t = Amalgamator(line_directives)
+    t.inlined = set(a.inlined)
+    t.inline(tls_root.resolve())
+    tls = ([SPDX, f"// rtmpx {version}: RTMPS (TLS through OpenSSL) for the single-header edition. Keep it next",
+            "// to rtmpx.hpp and link OpenSSL (-lssl -lcrypto)."] + generated_notice + ['#include "rtmpx.hpp"', ""] + t.out)
+
     unreached = sorted(display(p) for p in (INCLUDE_DIR / "rtmpx").rglob("*.hpp")
-                       if p.resolve() not in a.inlined)
-    return "\n".join(banner + a.out) + "\n", unreached
+                       if p.resolve() not in t.inlined)
+    return {"rtmpx.hpp": "\n".join(main) + "\n", "tls.hpp": "\n".join(tls) + "\n"}, unreached
 
 
 def check(generated, output):
@@ -278,8 +293,8 @@ def main(argv):
     parser = argparse.ArgumentParser(description="Build single_include/rtmpx/rtmpx.hpp from include/.")
     parser.add_argument("--check", action="store_true",
                         help="regenerate in memory and compare with the committed file (exit 1 if different)")
-    parser.add_argument("--output", metavar="PATH", type=Path,
-                        help=f"file to write or check (default: {display(DEFAULT_OUTPUT)})")
+    parser.add_argument("--output", metavar="DIR", type=Path,
+                        help=f"directory to write or check (default: {display(DEFAULT_OUTPUT)})")
     parser.add_argument("--line-directives", action="store_true",
                         help="emit #line markers pointing into include/ (debugging only)")
     args = parser.parse_args(argv)
@@ -295,13 +310,14 @@ def main(argv):
         return 2
 
     if args.check:
-        return check(generated, output)
+        return max(check(text, output / name) for name, text in generated.items())
 
     for name in unreached:
-        print(f"amalgamate: note: {name} is not reachable from include/{ROOT_HEADER}", file=sys.stderr)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "w", encoding="utf-8", newline="\n") as f:
-        f.write(generated)
+        print(f"amalgamate: note: {name} is not reachable from include/{ROOT_HEADER} or {TLS_ROOT_HEADER}", file=sys.stderr)
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in generated.items():
+        with open(output / name, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
     return 0
 
 

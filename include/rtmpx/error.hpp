@@ -62,6 +62,14 @@ enum class error {
     media_not_published = 70,    ///< media or data on a stream that does not publish (dropped)
     publish_refused = 71,        ///< a publish refused (the name is in use, or a handler said no)
     publisher_replaced = 72,     ///< another publisher took this one's broadcast over
+
+    tls_handshake_failed = 80,   ///< the TLS handshake failed (no shared version or cipher, a bad record, ...)
+    not_tls = 81,                ///< a TLS port received something else first (plain RTMP: use rtmp:// on the plain port)
+    tls_on_plain_port = 82,      ///< a plain RTMP port received a TLS handshake (use rtmps:// on the TLS port)
+    certificate_untrusted = 83,  ///< the server's certificate does not verify against the trusted roots
+    certificate_expired = 84,    ///< the server's certificate (or one in its chain) has expired
+    certificate_name_mismatch = 85,  ///< the server's certificate is for another host name
+    tls_unavailable = 86,        ///< an rtmps:// URL in a program that does not include <rtmpx/tls.hpp>
 };
 
 /// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
@@ -114,6 +122,13 @@ inline const char* error_message(error e) noexcept {
     case error::media_not_published: return "media on a stream that does not publish";
     case error::publish_refused: return "publish refused";
     case error::publisher_replaced: return "another publisher took the stream over";
+    case error::tls_handshake_failed: return "TLS handshake failed";
+    case error::not_tls: return "not TLS: plain RTMP (or other bytes) on a TLS port";
+    case error::tls_on_plain_port: return "a TLS handshake on a plain RTMP port (rtmps:// needs the TLS port)";
+    case error::certificate_untrusted: return "the server's certificate does not verify";
+    case error::certificate_expired: return "the server's certificate has expired";
+    case error::certificate_name_mismatch: return "the server's certificate is for another host name";
+    case error::tls_unavailable: return "rtmps:// needs <rtmpx/tls.hpp> in the program (and OpenSSL)";
     case error::unused_2:
     case error::unused_11:
     case error::unused_16:
@@ -136,7 +151,10 @@ inline condition error_condition_of(error e) noexcept {
     case error::queue_full: return condition::limit_exceeded;
     case error::rejected_by_handler:
     case error::publish_refused:
-    case error::publisher_replaced: return condition::rejected;
+    case error::publisher_replaced:
+    case error::certificate_untrusted:
+    case error::certificate_expired:
+    case error::certificate_name_mismatch: return condition::rejected;
     case error::handshake_timeout:
     case error::connect_timeout:
     case error::idle_timeout:

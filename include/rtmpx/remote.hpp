@@ -56,8 +56,17 @@ struct remote_statistics {
     std::chrono::microseconds round_trip{0};  ///< from the last answered ping
 };
 
+/// How an rtmps:// publisher or puller checks the server (with <rtmpx/tls.hpp> in the program).
+struct remote_tls_options {
+    /// PEM file of the roots to trust instead of the system's (empty: the system's trust store).
+    std::string ca_file;
+    /// Takes any certificate, for any name: for tests against a self-signed server only.
+    bool insecure_skip_verification = false;
+};
+
 /// How a publisher or puller connects, comes back, and queues.
 struct remote_options {
+    remote_tls_options tls;                    ///< rtmps://: the roots to trust, and whether to check
     driver::link_options link;                 ///< connect timeout, backoff bounds, failures before giving up, I/O
     protocol::stream_client_options stream;    ///< chunk size, start and media timeouts, pings
     std::size_t queue_frames = 64;             ///< publisher: frames queued for a slow server before drops
@@ -72,6 +81,16 @@ template <class F>
 concept remote_state_handler = std::invocable<F&, const remote_event&>;
 
 namespace detail {
+
+class remote_base;
+struct tls_remote;  // <rtmpx/tls.hpp>
+
+// Makes the link of an rtmps:// remote: set by <rtmpx/tls.hpp> (a program without it has no TLS).
+using tls_link_maker = std::shared_ptr<driver::link_control> (*)(remote_base&, std::uint64_t seed, std::error_code& ec);
+inline tls_link_maker& tls_links() noexcept {
+    static tls_link_maker maker = nullptr;
+    return maker;
+}
 
 // What a publisher or puller shares with the logic of its current connection.
 struct remote_shared {
@@ -294,8 +313,8 @@ public:
         stop();
         url_ = protocol::parse_rtmp_url(url_text_, ec);
         if (ec) return;
-        if (url_.tls) {
-            ec = std::make_error_code(std::errc::protocol_not_supported);  // rtmps: not in this build
+        if (url_.tls && !tls_links()) {
+            ec = make_error_code(error::tls_unavailable);
             return;
         }
         context_ = std::make_unique<asio::io_context>(1);
@@ -303,10 +322,27 @@ public:
         shared_->set_handler(handler_);
         std::random_device rd;
         const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+        link_ = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
+        if (ec) {
+            link_.reset();
+            context_.reset();
+            return;
+        }
+        link_->start();
+        thread_ = std::thread([this] { context_->run(); });
+    }
+
+protected:
+    friend struct tls_remote;
+
+    /// The link over `Stream`, which `wrap` makes of a connected TCP socket (TLS: <rtmpx/tls.hpp>).
+    template <class Stream, class Wrap>
+    std::shared_ptr<driver::link_control> make_link(Wrap wrap, std::uint64_t seed) {
+        using link_type = driver::client_link<remote_logic, Stream>;
         auto shared = shared_;
-        auto make = [this, shared, next = seed](asio::ip::tcp::socket socket) mutable {
-            return std::make_shared<driver::client_link<remote_logic>::session_type>(std::move(socket), options_.link.io, mode_, local_,
-                                                                                      url_, options_, shared, ++next);
+        auto make = [this, shared, wrap = std::move(wrap), next = seed](asio::ip::tcp::socket socket) mutable {
+            return std::make_shared<typename link_type::session_type>(wrap(std::move(socket)), options_.link.io, mode_, local_, url_,
+                                                                      options_, shared, ++next);
         };
         auto report = [shared, this](remote_state state, const driver::link_outcome& outcome, std::chrono::milliseconds retry_in) {
             remote_event e;
@@ -317,11 +353,14 @@ public:
             if (link_) shared->reconnects.store(link_->reconnects(), std::memory_order_relaxed);
             shared->report(std::move(e));
         };
-        link_ = std::make_shared<driver::client_link<remote_logic>>(context_->get_executor(), url_.host, url_.port, options_.link,
-                                                                    std::move(make), std::move(report), seed);
-        link_->start();
-        thread_ = std::thread([this] { context_->run(); });
+        return std::make_shared<link_type>(context_->get_executor(), url_.host, url_.port, options_.link, std::move(make),
+                                           std::move(report), seed);
     }
+
+    const protocol::rtmp_url& parsed_url() const noexcept { return url_; }
+    const remote_options& options() const noexcept { return options_; }
+
+public:
 
     void stop() {
         if (!thread_.joinable()) return;
@@ -365,7 +404,7 @@ private:
     remote_options options_;
     std::shared_ptr<remote_shared> shared_ = std::make_shared<remote_shared>();
     std::unique_ptr<asio::io_context> context_;
-    std::shared_ptr<driver::client_link<remote_logic>> link_;
+    std::shared_ptr<driver::link_control> link_;
     std::thread thread_;
     std::function<void(const remote_event&)> handler_;
 };
@@ -399,7 +438,8 @@ public:
         : remote_base(protocol::stream_client_mode::publish, std::move(source), std::move(url), std::move(options)) {}
 
     /// Starts publishing (on a thread of its own). Errors: a malformed URL
-    /// (`std::errc::invalid_argument`), an rtmps:// URL (`std::errc::protocol_not_supported`).
+    /// (`std::errc::invalid_argument`); an rtmps:// URL in a program without <rtmpx/tls.hpp>
+    /// (`error::tls_unavailable`), or with a CA file that does not load.
     using remote_base::start;
     /// Throwing form of `start`. @throws std::system_error
     void start() {

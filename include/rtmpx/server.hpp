@@ -19,6 +19,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -41,6 +42,25 @@
 RTMPX_NAMESPACE_BEGIN
 
 /**
+ * What a listener runs its connections on: `wrap` turns an accepted TCP connection into the
+ * stream a session reads and writes (`stream_type`, see `driver::basic_session`). `plain_tcp` is
+ * RTMP as it is; `tls_listener` (in <rtmpx/tls.hpp>) is RTMPS.
+ */
+template <class T>
+concept listener_transport = requires(const T& t, asio::ip::tcp::socket socket) {
+    typename T::stream_type;
+    { t.wrap(std::move(socket)) } -> std::same_as<typename T::stream_type>;
+    { T::scheme } -> std::convertible_to<std::string_view>;
+};
+
+/// Plain RTMP over TCP.
+struct plain_tcp {
+    using stream_type = asio::ip::tcp::socket;
+    static constexpr std::string_view scheme = "rtmp";
+    stream_type wrap(asio::ip::tcp::socket socket) const { return socket; }
+};
+
+/**
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
  *
  * The acceptor runs on a thread of its own; every connection runs on its own thread with its own
@@ -50,8 +70,9 @@ RTMPX_NAMESPACE_BEGIN
  * cost N threads, and a slow handler stalls the connections of its thread. Several servers can
  * live in one process; they share nothing.
  *
- * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
- * socket can be handed to `serve` (tests use a local socket pair). Handlers see the same
+ * It may listen on several addresses, each with its transport: plain RTMP on one, RTMPS on
+ * another (`start(address, tls_listener(...))`, <rtmpx/tls.hpp>). `Socket` is what `serve`
+ * takes: any connected Asio stream socket (tests use a local socket pair). Handlers see the same
  * `connection` and `stream` types whatever the transport.
  *
  * Thread: the public members may be called from any thread.
@@ -65,7 +86,7 @@ public:
             // The acceptor's thread joins a finished connection's thread and frees its executor
             // (descriptors included) right away; without an acceptor, the next launch or wait does.
             std::lock_guard lock(accept_mutex_);
-            if (acceptor_) asio::post(accept_context_, [this] { pool_.reap(); });
+            if (!listeners_.empty()) asio::post(accept_context_, [this] { pool_.reap(); });
         });
     }
 
@@ -113,17 +134,16 @@ public:
 
     /**
      * Listens on "host:port" (IPv4, or IPv6 in brackets; port 0 picks a free port) and starts
-     * accepting on the server's own thread.
-     * Errors: a bad address (std::errc::invalid_argument), an address in use, a second start.
+     * accepting on the server's own thread. Call again to listen on more addresses, each with its
+     * own transport (plain RTMP by default; `tls_listener` for RTMPS); `port(i)` and
+     * `listen_address(i)` name them in the order they were started.
+     * Errors: a bad address (std::errc::invalid_argument), an address in use.
      */
-    void start(std::string_view address, std::error_code& ec)
+    template <listener_transport Transport = plain_tcp>
+    void start(std::string_view address, Transport transport, std::error_code& ec)
         requires std::is_same_v<Socket, asio::ip::tcp::socket>
     {
         ec.clear();
-        if (acceptor_thread_.joinable()) {
-            ec = std::make_error_code(std::errc::operation_in_progress);
-            return;
-        }
         asio::ip::tcp::endpoint endpoint;
         if (!parse_address(address, endpoint)) {
             ec = std::make_error_code(std::errc::invalid_argument);
@@ -134,41 +154,61 @@ public:
         if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
         if (!ec) acceptor->bind(endpoint, ec);
         if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (!ec) local_ = acceptor->local_endpoint(ec);
         if (ec) return;
+        listener l{std::move(acceptor), {}, std::string(Transport::scheme)};
+        l.local = l.acceptor->local_endpoint(ec);
+        if (ec) return;
+        auto& accepting = *l.acceptor;
+        std::string where;
         {
             std::lock_guard lock(accept_mutex_);
-            acceptor_ = std::move(acceptor);
+            listeners_.push_back(std::move(l));
+            where = describe(listeners_.back());
         }
-        asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
+        asio::co_spawn(accept_context_, accept_loop(accepting, std::move(transport)), [this](std::exception_ptr e) {
             if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
         });
-        // The guard keeps the acceptor's thread running until `stop` is done with it: a handler
-        // posted there (the acceptor's close, stop's wait for it) always runs.
-        accept_work_.emplace(accept_context_.get_executor());
-        acceptor_thread_ = std::thread([this] { accept_context_.run(); });
-        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", listen_address());
+        if (!acceptor_thread_.joinable()) {
+            // The guard keeps the acceptor's thread running until `stop` is done with it: a
+            // handler posted there (the acceptors' close, stop's wait for it) always runs.
+            accept_work_.emplace(accept_context_.get_executor());
+            acceptor_thread_ = std::thread([this] { accept_context_.run(); });
+        }
+        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", where);
+    }
+
+    /// Plain RTMP on `address`.
+    void start(std::string_view address, std::error_code& ec)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>
+    {
+        start(address, plain_tcp{}, ec);
     }
 
     /// Throwing form of `start`. @throws std::system_error
-    void start(std::string_view address)
+    template <listener_transport Transport = plain_tcp>
+    void start(std::string_view address, Transport transport = {})
         requires std::is_same_v<Socket, asio::ip::tcp::socket>
     {
         std::error_code ec;
-        start(address, ec);
+        start(address, std::move(transport), ec);
         if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
     }
 
-    /// The address the server listens on, "host:port" with the real port (empty before start).
-    std::string listen_address() const {
-        if (!acceptor_) return {};
-        const auto addr = local_.address();
-        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local_.port())
-                            : fmt::format("{}:{}", addr.to_string(), local_.port());
+    /// The address of the `listener`-th `start`, "host:port" with the real port (empty if none).
+    std::string listen_address(std::size_t listener = 0) const {
+        std::lock_guard lock(accept_mutex_);
+        if (listener >= listeners_.size()) return {};
+        const auto& local = listeners_[listener].local;
+        const auto addr = local.address();
+        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local.port())
+                            : fmt::format("{}:{}", addr.to_string(), local.port());
     }
 
-    /// The port the server listens on (0 before start).
-    std::uint16_t port() const noexcept { return acceptor_ ? local_.port() : 0; }
+    /// The port of the `listener`-th `start` (0 if none).
+    std::uint16_t port(std::size_t listener = 0) const {
+        std::lock_guard lock(accept_mutex_);
+        return listener < listeners_.size() ? listeners_[listener].local.port() : 0;
+    }
 
     /**
      * Serves an already connected socket (any transport), on a new thread like an accepted one.
@@ -184,15 +224,18 @@ public:
         auto slot = pool_.reserve();
         auto native = socket.release(ec);
         if (ec) return pool_.unreserve(slot);
-        launch(slot, Socket(slot->context(), protocol, native));
+        launch<Socket>(slot, Socket(slot->context(), protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
     void shutdown() {
-        if (!acceptor_) return;
+        if (!accept_work_) return;
         asio::post(accept_context_, [this] {
-            std::error_code ignored;
-            acceptor_->close(ignored);
+            std::lock_guard lock(accept_mutex_);
+            for (auto& l : listeners_) {
+                std::error_code ignored;
+                l.acceptor->close(ignored);
+            }
         });
     }
 
@@ -252,7 +295,17 @@ public:
     std::size_t connection_count() const { return pool_.live(); }
 
 private:
-    using session_type = driver::basic_session<Socket, connection>;
+    struct listener {
+        std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+        asio::ip::tcp::endpoint local;
+        std::string scheme;
+    };
+
+    static std::string describe(const listener& l) {
+        const auto addr = l.local.address();
+        return addr.is_v6() ? fmt::format("{}://[{}]:{}", l.scheme, addr.to_string(), l.local.port())
+                            : fmt::format("{}://{}:{}", l.scheme, addr.to_string(), l.local.port());
+    }
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -276,7 +329,8 @@ private:
         return true;
     }
 
-    static std::string describe_peer(const Socket& socket) {
+    template <class S>
+    static std::string describe_peer(const S& socket) {
         std::error_code ec;
         auto ep = socket.remote_endpoint(ec);
         if (ec) return "unknown";
@@ -289,13 +343,14 @@ private:
         }
     }
 
-    asio::awaitable<void> accept_loop() {
+    template <class Transport>
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
         for (;;) {
             auto slot = pool_.reserve();
-            auto [ec, socket] = co_await acceptor_->async_accept(slot->context(), detail::use_tuple);
+            auto [ec, socket] = co_await acceptor.async_accept(slot->context(), detail::use_tuple);
             const bool full = connection_count() >= state_->options.max_connections;
             if (ec || full) pool_.unreserve(slot);
-            if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
             if (ec) continue;  // a connection that failed before we got it
             if (full) {
                 std::error_code ignored;
@@ -306,17 +361,22 @@ private:
             }
             std::error_code ignored;
             socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-            launch(slot, std::move(socket));
+            launch<typename Transport::stream_type>(slot, transport.wrap(std::move(socket)));
         }
     }
 
-    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Socket socket) {
+    template <class Stream>
+    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream) {
+        using session_type = driver::basic_session<Stream, connection>;
         const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
         std::random_device rd;
         const auto& o = state_->options;
-        std::string peer = describe_peer(socket);
+        std::string peer = describe_peer(stream.lowest_layer());
+        driver::session_io_options io{o.timeouts.write};
+        io.socket_unsent_limit = o.socket_unsent_limit;
+        io.outqueue_full_bytes = o.outqueue_full_bytes;
         auto session = std::make_shared<session_type>(
-            std::move(socket), driver::session_io_options{o.timeouts.write, o.socket_unsent_limit, o.outqueue_full_bytes},
+            std::move(stream), io,
             state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
         std::weak_ptr<session_type> weak = session;
         auto close = [weak](std::error_code reason) {
@@ -337,9 +397,8 @@ private:
     // executor, so that executor must outlive the acceptor's.
     driver::executor_pool pool_;
     asio::io_context accept_context_{1};
-    std::mutex accept_mutex_;
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-    asio::ip::tcp::endpoint local_;
+    mutable std::mutex accept_mutex_;
+    std::vector<listener> listeners_;  // in the order started
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> accept_work_;
     std::thread acceptor_thread_;
     std::atomic<std::uint64_t> next_connection_id_{1};

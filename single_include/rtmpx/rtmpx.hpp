@@ -109,6 +109,14 @@ enum class error {
     media_not_published = 70,    ///< media or data on a stream that does not publish (dropped)
     publish_refused = 71,        ///< a publish refused (the name is in use, or a handler said no)
     publisher_replaced = 72,     ///< another publisher took this one's broadcast over
+
+    tls_handshake_failed = 80,   ///< the TLS handshake failed (no shared version or cipher, a bad record, ...)
+    not_tls = 81,                ///< a TLS port received something else first (plain RTMP: use rtmp:// on the plain port)
+    tls_on_plain_port = 82,      ///< a plain RTMP port received a TLS handshake (use rtmps:// on the TLS port)
+    certificate_untrusted = 83,  ///< the server's certificate does not verify against the trusted roots
+    certificate_expired = 84,    ///< the server's certificate (or one in its chain) has expired
+    certificate_name_mismatch = 85,  ///< the server's certificate is for another host name
+    tls_unavailable = 86,        ///< an rtmps:// URL in a program that does not include <rtmpx/tls.hpp>
 };
 
 /// Classes of failure, for `ec == rtmpx::condition::limit_exceeded` style checks.
@@ -161,6 +169,13 @@ inline const char* error_message(error e) noexcept {
     case error::media_not_published: return "media on a stream that does not publish";
     case error::publish_refused: return "publish refused";
     case error::publisher_replaced: return "another publisher took the stream over";
+    case error::tls_handshake_failed: return "TLS handshake failed";
+    case error::not_tls: return "not TLS: plain RTMP (or other bytes) on a TLS port";
+    case error::tls_on_plain_port: return "a TLS handshake on a plain RTMP port (rtmps:// needs the TLS port)";
+    case error::certificate_untrusted: return "the server's certificate does not verify";
+    case error::certificate_expired: return "the server's certificate has expired";
+    case error::certificate_name_mismatch: return "the server's certificate is for another host name";
+    case error::tls_unavailable: return "rtmps:// needs <rtmpx/tls.hpp> in the program (and OpenSSL)";
     case error::unused_2:
     case error::unused_11:
     case error::unused_16:
@@ -183,7 +198,10 @@ inline condition error_condition_of(error e) noexcept {
     case error::queue_full: return condition::limit_exceeded;
     case error::rejected_by_handler:
     case error::publish_refused:
-    case error::publisher_replaced: return condition::rejected;
+    case error::publisher_replaced:
+    case error::certificate_untrusted:
+    case error::certificate_expired:
+    case error::certificate_name_mismatch: return condition::rejected;
     case error::handshake_timeout:
     case error::connect_timeout:
     case error::idle_timeout:
@@ -5091,6 +5109,8 @@ namespace protocol {
 inline constexpr std::size_t handshake_packet_size = 1536;
 /// The only protocol version C0 may carry (3 is plain RTMP; 6 would be RTMPE).
 inline constexpr std::uint8_t handshake_rtmp_version = 3;
+/// The first byte of a TLS connection (a handshake record): what a plain port sees from rtmps://.
+inline constexpr std::uint8_t tls_handshake_record = 0x16;
 /// Length of an FP9 handshake digest (one SHA-256 output).
 inline constexpr std::size_t handshake_digest_size = detail::sha256::digest_size;
 
@@ -5166,7 +5186,8 @@ inline void handshake_fill_random(std::uint64_t& state, std::span<std::byte> out
  * it is the plain handshake of RTMP 1.0: S1 with zero version bytes and S2 an echo of C1. The
  * random parts come from a generator seeded by the constructor. C2 is only counted, not checked.
  *
- * Errors: a C0 other than 3 gives `error::bad_handshake_version` as soon as that byte arrives;
+ * Errors: a C0 other than 3 gives `error::bad_handshake_version` (`error::tls_on_plain_port` for
+ * 0x16, the first byte of a TLS client) as soon as that byte arrives;
  * the handshake then stays failed and consumes nothing more.
  */
 class server_handshake {
@@ -5188,7 +5209,9 @@ public:
             switch (stage_) {
             case stage::c0:
                 if (detail::u8(rest[0]) != handshake_rtmp_version) {
-                    failed_ = make_error_code(error::bad_handshake_version);
+                    // 0x16 opens a TLS handshake record: an rtmps:// client on a plain port.
+                    failed_ = make_error_code(detail::u8(rest[0]) == tls_handshake_record ? error::tls_on_plain_port
+                                                                                          : error::bad_handshake_version);
                     ec = failed_;
                     return used;
                 }
@@ -8578,16 +8601,37 @@ concept session_logic = requires(L& l, std::span<const std::byte> in, protocol::
     l.finish(ec);
 };
 
+/**
+ * A stream with a handshake of its own under RTMP's (TLS): `start()` runs it before the session
+ * reads or writes, `finish(bound)` ends it politely (close_notify) within `bound`, and
+ * `is_ordinary_end(ec)` tells which read errors are a peer's ordinary end.
+ */
+template <class S>
+concept layered_stream = requires(S& s, std::chrono::milliseconds bound, std::error_code ec) {
+    { s.start() } -> std::same_as<asio::awaitable<std::error_code>>;
+    { s.finish(bound) } -> std::same_as<asio::awaitable<void>>;
+    { S::is_ordinary_end(ec) } -> std::convertible_to<bool>;
+};
+
+/// Whether the writer may try a write at once on the non-blocking socket (not through TLS: a
+/// record must not be cut by a socket that is full).
+template <class S>
+constexpr bool writes_at_once() {
+    if constexpr (requires { S::immediate_writes; }) return S::immediate_writes;
+    else return true;
+}
+
 /// I/O settings of a session.
 struct session_io_options {
     std::chrono::milliseconds write_timeout{10'000};  ///< a write that makes no progress ends the session
+    std::chrono::milliseconds close_timeout{2'000};   ///< TLS: how long the close_notify at the end may take
     std::size_t socket_unsent_limit = 64u << 10;      ///< kernel-held unsent bytes above which frames wait
     std::size_t outqueue_full_bytes = 128u << 10;     ///< unsent bytes at which producers hear `outqueue_is_full`
 };
 
 /**
- * Runs one connection: `Stream` is the transport (a TCP or local socket), `Logic` the session
- * with its owner (see `session_logic`). Everything happens on the stream's executor:
+ * Runs one connection: `Stream` is the transport (a TCP or local socket, or TLS over TCP: see
+ * `layered_stream`), `Logic` the session with its owner (see `session_logic`). Everything happens on the stream's executor:
  * - one **reader** feeds the session what arrives;
  * - the **writer** is the only code that writes to the stream: it gathers everything queued into
  *   one write and tries it at once on the non-blocking socket; only what the socket does not
@@ -8635,15 +8679,27 @@ public:
             },
             weak});
         std::error_code ignored;
-        stream_.non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
-        writer_running_ = true;
-        asio::co_spawn(stream_.get_executor(), write_loop(), [self](std::exception_ptr e) {
-            self->writer_ended(e);
-        });
+        stream_.lowest_layer().non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
         asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {
             if (!e) return;
             self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
             self->after_activity();
+        });
+        if constexpr (layered_stream<Stream>) {
+            // The lower layer's handshake first (TLS); the session's own handshake deadline covers it.
+            const std::error_code ec = co_await stream_.start();
+            if (ec) logic_.close(ec, false);
+            if (logic_.closing()) {
+                done_ = true;
+                deadline_.cancel();
+                close_stream();
+                logic_.finish(ec);
+                co_return;
+            }
+        }
+        writer_running_ = true;
+        asio::co_spawn(stream_.get_executor(), write_loop(), [self](std::exception_ptr e) {
+            self->writer_ended(e);
         });
         const std::error_code ec = co_await read_loop();
         logic_.close(ec, ec ? false : true);  // the peer's end (or half-close): send what is queued first
@@ -8654,6 +8710,9 @@ public:
         }
         done_ = true;
         deadline_.cancel();
+        if constexpr (layered_stream<Stream>) {
+            if (polite_end_ && stream_.lowest_layer().is_open()) co_await stream_.finish(io_.close_timeout);
+        }
         close_stream();
         logic_.finish(ec);
     }
@@ -8674,6 +8733,9 @@ private:
             if (logic_.closing()) co_return std::error_code{};
             if (ec) {
                 if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return std::error_code{};
+                if constexpr (layered_stream<Stream>) {
+                    if (Stream::is_ordinary_end(ec)) co_return std::error_code{};
+                }
                 co_return ec;
             }
             rlen_ += n;
@@ -8739,14 +8801,15 @@ private:
     // takes it; the rest stays in `unwritten_` for the writer's asynchronous write. Returns false
     // when frames wait because the peer is behind.
     bool write_ready() {
-        const bool flowing = logic_.collect(!logic_.closing() && gate_.open(stream_));
+        const bool flowing = logic_.collect(!logic_.closing() && gate_.open(stream_.lowest_layer()));
         auto& out = logic_.output();
-        if (out.has_pending() && stream_.is_open()) {
+        if (out.has_pending() && stream_.lowest_layer().is_open()) {
             const auto& batch = out.begin_write();
             unwritten_.clear();
             batch.for_each_buffer([&](std::span<const std::byte> b) { unwritten_.emplace_back(b.data(), b.size()); });
             std::error_code ec;
-            const std::size_t n = stream_.write_some(unwritten_, ec);
+            std::size_t n = 0;
+            if constexpr (writes_at_once<Stream>()) n = stream_.write_some(unwritten_, ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
             wrote(n);
             if (ec) {
@@ -8769,6 +8832,7 @@ private:
     }
 
     asio::awaitable<void> write_loop() {
+        bool failed = false;
         for (;;) {
             if (!unwritten_.empty()) {
                 write_deadline_ = clock::now() + io_.write_timeout;
@@ -8781,12 +8845,13 @@ private:
                 gate_.set_queued(logic_.output().unwritten_bytes());
                 if (ec) {
                     logic_.close(ec, false);
+                    failed = true;
                     break;
                 }
             }
             const bool flowing = write_ready();
             if (!unwritten_.empty()) continue;
-            if (logic_.closing() || !stream_.is_open()) break;
+            if (logic_.closing() || !stream_.lowest_layer().is_open()) break;
             // Nothing to write: sleep until woken; while the peer is behind, look again shortly
             // (the kernel tells no one when its unsent bytes go down).
             wake_.expires_at(flowing ? protocol::time_point::max() : clock::now() + congestion_recheck);
@@ -8794,13 +8859,24 @@ private:
             co_await wake_.async_wait(detail::use_tuple);
             writer_asleep_ = false;
         }
+        if constexpr (layered_stream<Stream>) {
+            // After a flush: the reader sees the end (the socket still sends), and `run` ends the
+            // lower layer politely.
+            if (!failed && logic_.closing() && stream_.lowest_layer().is_open()) {
+                polite_end_ = true;
+                std::error_code ignored;
+                stream_.lowest_layer().shutdown(asio::socket_base::shutdown_receive, ignored);
+                co_return;
+            }
+        }
+        (void)failed;
         close_stream();  // after a flush: the reader sees the end and the session finishes
     }
 
     void writer_ended(std::exception_ptr e) {
         if (e) logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
         writer_running_ = false;
-        close_stream();
+        if (e || !polite_end_) close_stream();
         writer_done_.cancel();
     }
 
@@ -8818,11 +8894,12 @@ private:
     }
 
     void close_stream() {
-        if (!stream_.is_open()) return;
+        auto& socket = stream_.lowest_layer();
+        if (!socket.is_open()) return;
         std::error_code ignored;
-        if constexpr (requires { stream_.shutdown(Stream::shutdown_both, ignored); })
-            stream_.shutdown(Stream::shutdown_both, ignored);
-        stream_.close(ignored);
+        if constexpr (requires { socket.shutdown(asio::socket_base::shutdown_both, ignored); })
+            socket.shutdown(asio::socket_base::shutdown_both, ignored);
+        socket.close(ignored);
         wake_.cancel();
     }
 
@@ -8841,6 +8918,7 @@ private:
     bool writer_asleep_ = false;
     bool writer_running_ = false;
     bool done_ = false;
+    bool polite_end_ = false;  // the writer flushed everything: the lower layer may end politely
     Logic logic_;
 };
 
@@ -9792,6 +9870,7 @@ RTMPX_NAMESPACE_END
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -10023,6 +10102,25 @@ RTMPX_NAMESPACE_END
 RTMPX_NAMESPACE_BEGIN
 
 /**
+ * What a listener runs its connections on: `wrap` turns an accepted TCP connection into the
+ * stream a session reads and writes (`stream_type`, see `driver::basic_session`). `plain_tcp` is
+ * RTMP as it is; `tls_listener` (in <rtmpx/tls.hpp>) is RTMPS.
+ */
+template <class T>
+concept listener_transport = requires(const T& t, asio::ip::tcp::socket socket) {
+    typename T::stream_type;
+    { t.wrap(std::move(socket)) } -> std::same_as<typename T::stream_type>;
+    { T::scheme } -> std::convertible_to<std::string_view>;
+};
+
+/// Plain RTMP over TCP.
+struct plain_tcp {
+    using stream_type = asio::ip::tcp::socket;
+    static constexpr std::string_view scheme = "rtmp";
+    stream_type wrap(asio::ip::tcp::socket socket) const { return socket; }
+};
+
+/**
  * An RTMP server: install connect handlers, `start` it on an address, and players connect.
  *
  * The acceptor runs on a thread of its own; every connection runs on its own thread with its own
@@ -10032,8 +10130,9 @@ RTMPX_NAMESPACE_BEGIN
  * cost N threads, and a slow handler stalls the connections of its thread. Several servers can
  * live in one process; they share nothing.
  *
- * `Socket` is the transport: `asio::ip::tcp::socket` for `start`; any connected Asio stream
- * socket can be handed to `serve` (tests use a local socket pair). Handlers see the same
+ * It may listen on several addresses, each with its transport: plain RTMP on one, RTMPS on
+ * another (`start(address, tls_listener(...))`, <rtmpx/tls.hpp>). `Socket` is what `serve`
+ * takes: any connected Asio stream socket (tests use a local socket pair). Handlers see the same
  * `connection` and `stream` types whatever the transport.
  *
  * Thread: the public members may be called from any thread.
@@ -10047,7 +10146,7 @@ public:
             // The acceptor's thread joins a finished connection's thread and frees its executor
             // (descriptors included) right away; without an acceptor, the next launch or wait does.
             std::lock_guard lock(accept_mutex_);
-            if (acceptor_) asio::post(accept_context_, [this] { pool_.reap(); });
+            if (!listeners_.empty()) asio::post(accept_context_, [this] { pool_.reap(); });
         });
     }
 
@@ -10095,17 +10194,16 @@ public:
 
     /**
      * Listens on "host:port" (IPv4, or IPv6 in brackets; port 0 picks a free port) and starts
-     * accepting on the server's own thread.
-     * Errors: a bad address (std::errc::invalid_argument), an address in use, a second start.
+     * accepting on the server's own thread. Call again to listen on more addresses, each with its
+     * own transport (plain RTMP by default; `tls_listener` for RTMPS); `port(i)` and
+     * `listen_address(i)` name them in the order they were started.
+     * Errors: a bad address (std::errc::invalid_argument), an address in use.
      */
-    void start(std::string_view address, std::error_code& ec)
+    template <listener_transport Transport = plain_tcp>
+    void start(std::string_view address, Transport transport, std::error_code& ec)
         requires std::is_same_v<Socket, asio::ip::tcp::socket>
     {
         ec.clear();
-        if (acceptor_thread_.joinable()) {
-            ec = std::make_error_code(std::errc::operation_in_progress);
-            return;
-        }
         asio::ip::tcp::endpoint endpoint;
         if (!parse_address(address, endpoint)) {
             ec = std::make_error_code(std::errc::invalid_argument);
@@ -10116,41 +10214,61 @@ public:
         if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
         if (!ec) acceptor->bind(endpoint, ec);
         if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (!ec) local_ = acceptor->local_endpoint(ec);
         if (ec) return;
+        listener l{std::move(acceptor), {}, std::string(Transport::scheme)};
+        l.local = l.acceptor->local_endpoint(ec);
+        if (ec) return;
+        auto& accepting = *l.acceptor;
+        std::string where;
         {
             std::lock_guard lock(accept_mutex_);
-            acceptor_ = std::move(acceptor);
+            listeners_.push_back(std::move(l));
+            where = describe(listeners_.back());
         }
-        asio::co_spawn(accept_context_, accept_loop(), [this](std::exception_ptr e) {
+        asio::co_spawn(accept_context_, accept_loop(accepting, std::move(transport)), [this](std::exception_ptr e) {
             if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
         });
-        // The guard keeps the acceptor's thread running until `stop` is done with it: a handler
-        // posted there (the acceptor's close, stop's wait for it) always runs.
-        accept_work_.emplace(accept_context_.get_executor());
-        acceptor_thread_ = std::thread([this] { accept_context_.run(); });
-        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", listen_address());
+        if (!acceptor_thread_.joinable()) {
+            // The guard keeps the acceptor's thread running until `stop` is done with it: a
+            // handler posted there (the acceptors' close, stop's wait for it) always runs.
+            accept_work_.emplace(accept_context_.get_executor());
+            acceptor_thread_ = std::thread([this] { accept_context_.run(); });
+        }
+        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", where);
+    }
+
+    /// Plain RTMP on `address`.
+    void start(std::string_view address, std::error_code& ec)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>
+    {
+        start(address, plain_tcp{}, ec);
     }
 
     /// Throwing form of `start`. @throws std::system_error
-    void start(std::string_view address)
+    template <listener_transport Transport = plain_tcp>
+    void start(std::string_view address, Transport transport = {})
         requires std::is_same_v<Socket, asio::ip::tcp::socket>
     {
         std::error_code ec;
-        start(address, ec);
+        start(address, std::move(transport), ec);
         if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
     }
 
-    /// The address the server listens on, "host:port" with the real port (empty before start).
-    std::string listen_address() const {
-        if (!acceptor_) return {};
-        const auto addr = local_.address();
-        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local_.port())
-                            : fmt::format("{}:{}", addr.to_string(), local_.port());
+    /// The address of the `listener`-th `start`, "host:port" with the real port (empty if none).
+    std::string listen_address(std::size_t listener = 0) const {
+        std::lock_guard lock(accept_mutex_);
+        if (listener >= listeners_.size()) return {};
+        const auto& local = listeners_[listener].local;
+        const auto addr = local.address();
+        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local.port())
+                            : fmt::format("{}:{}", addr.to_string(), local.port());
     }
 
-    /// The port the server listens on (0 before start).
-    std::uint16_t port() const noexcept { return acceptor_ ? local_.port() : 0; }
+    /// The port of the `listener`-th `start` (0 if none).
+    std::uint16_t port(std::size_t listener = 0) const {
+        std::lock_guard lock(accept_mutex_);
+        return listener < listeners_.size() ? listeners_[listener].local.port() : 0;
+    }
 
     /**
      * Serves an already connected socket (any transport), on a new thread like an accepted one.
@@ -10166,15 +10284,18 @@ public:
         auto slot = pool_.reserve();
         auto native = socket.release(ec);
         if (ec) return pool_.unreserve(slot);
-        launch(slot, Socket(slot->context(), protocol, native));
+        launch<Socket>(slot, Socket(slot->context(), protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
     void shutdown() {
-        if (!acceptor_) return;
+        if (!accept_work_) return;
         asio::post(accept_context_, [this] {
-            std::error_code ignored;
-            acceptor_->close(ignored);
+            std::lock_guard lock(accept_mutex_);
+            for (auto& l : listeners_) {
+                std::error_code ignored;
+                l.acceptor->close(ignored);
+            }
         });
     }
 
@@ -10234,7 +10355,17 @@ public:
     std::size_t connection_count() const { return pool_.live(); }
 
 private:
-    using session_type = driver::basic_session<Socket, connection>;
+    struct listener {
+        std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+        asio::ip::tcp::endpoint local;
+        std::string scheme;
+    };
+
+    static std::string describe(const listener& l) {
+        const auto addr = l.local.address();
+        return addr.is_v6() ? fmt::format("{}://[{}]:{}", l.scheme, addr.to_string(), l.local.port())
+                            : fmt::format("{}://{}:{}", l.scheme, addr.to_string(), l.local.port());
+    }
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -10258,7 +10389,8 @@ private:
         return true;
     }
 
-    static std::string describe_peer(const Socket& socket) {
+    template <class S>
+    static std::string describe_peer(const S& socket) {
         std::error_code ec;
         auto ep = socket.remote_endpoint(ec);
         if (ec) return "unknown";
@@ -10271,13 +10403,14 @@ private:
         }
     }
 
-    asio::awaitable<void> accept_loop() {
+    template <class Transport>
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
         for (;;) {
             auto slot = pool_.reserve();
-            auto [ec, socket] = co_await acceptor_->async_accept(slot->context(), detail::use_tuple);
+            auto [ec, socket] = co_await acceptor.async_accept(slot->context(), detail::use_tuple);
             const bool full = connection_count() >= state_->options.max_connections;
             if (ec || full) pool_.unreserve(slot);
-            if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
             if (ec) continue;  // a connection that failed before we got it
             if (full) {
                 std::error_code ignored;
@@ -10288,17 +10421,22 @@ private:
             }
             std::error_code ignored;
             socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-            launch(slot, std::move(socket));
+            launch<typename Transport::stream_type>(slot, transport.wrap(std::move(socket)));
         }
     }
 
-    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Socket socket) {
+    template <class Stream>
+    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream) {
+        using session_type = driver::basic_session<Stream, connection>;
         const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
         std::random_device rd;
         const auto& o = state_->options;
-        std::string peer = describe_peer(socket);
+        std::string peer = describe_peer(stream.lowest_layer());
+        driver::session_io_options io{o.timeouts.write};
+        io.socket_unsent_limit = o.socket_unsent_limit;
+        io.outqueue_full_bytes = o.outqueue_full_bytes;
         auto session = std::make_shared<session_type>(
-            std::move(socket), driver::session_io_options{o.timeouts.write, o.socket_unsent_limit, o.outqueue_full_bytes},
+            std::move(stream), io,
             state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
         std::weak_ptr<session_type> weak = session;
         auto close = [weak](std::error_code reason) {
@@ -10319,9 +10457,8 @@ private:
     // executor, so that executor must outlive the acceptor's.
     driver::executor_pool pool_;
     asio::io_context accept_context_{1};
-    std::mutex accept_mutex_;
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-    asio::ip::tcp::endpoint local_;
+    mutable std::mutex accept_mutex_;
+    std::vector<listener> listeners_;  // in the order started
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> accept_work_;
     std::thread acceptor_thread_;
     std::atomic<std::uint64_t> next_connection_id_{1};
@@ -11105,11 +11242,25 @@ struct link_options {
     unsigned refusals_after_start = 4;
 };
 
+/// A running client link, whatever its transport. Thread: any.
+class link_control {
+public:
+    virtual ~link_control() = default;
+    virtual void start() = 0;
+    virtual void stop() = 0;
+    virtual std::uint64_t reconnects() const noexcept = 0;
+};
+
+/// Refusals that will not change by trying again: a certificate the client does not accept.
+inline bool refused_for_good(std::error_code ec) noexcept {
+    return ec == error::certificate_untrusted || ec == error::certificate_expired || ec == error::certificate_name_mismatch;
+}
+
 /**
- * Connects to `host:port` and runs a `basic_session` with a fresh `Logic` each time (`make`
- * builds it on a connected socket); when it ends, waits as the backoff says (reset by a
- * connection whose stream started) and connects again, until a permanent refusal, too many
- * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor
+ * Connects to `host:port` and runs a `basic_session<Stream, Logic>` with a fresh `Logic` each
+ * time (`make` builds it on a connected TCP socket, wrapping it into `Stream`: TLS for rtmps); when it ends, waits as the backoff says (reset by a
+ * connection whose stream started) and connects again, until a permanent refusal (or a
+ * certificate the client does not accept), too many failures in a row, or `stop`. Each change of state goes to `report` on the link's executor
  * (what `report` throws is dropped). A connect timeout or `stop` ends a name lookup or a
  * connection attempt at once (but a lookup inside the system resolver may finish first).
  *
@@ -11119,10 +11270,10 @@ struct link_options {
  * Thread: `start` and `stop` from any thread; everything else on the executor.
  * Lifetime: owned by a `std::shared_ptr`; the running loop keeps it alive.
  */
-template <class Logic>
-class client_link : public std::enable_shared_from_this<client_link<Logic>> {
+template <class Logic, class Stream = asio::ip::tcp::socket>
+class client_link : public link_control, public std::enable_shared_from_this<client_link<Logic, Stream>> {
 public:
-    using session_type = basic_session<asio::ip::tcp::socket, Logic>;
+    using session_type = basic_session<Stream, Logic>;
     using factory = std::function<std::shared_ptr<session_type>(asio::ip::tcp::socket)>;
     using reporter = std::function<void(link_state, const link_outcome&, std::chrono::milliseconds retry_in)>;
 
@@ -11139,13 +11290,13 @@ public:
           resolver_(executor_) {}
 
     /// Starts the loop. Thread: any.
-    void start() {
+    void start() override {
         auto self = this->shared_from_this();
         asio::co_spawn(executor_, run(), [self](std::exception_ptr) {});
     }
 
     /// Ends the stream politely if one goes, and the loop. Thread: any.
-    void stop() {
+    void stop() override {
         asio::post(executor_, [self = this->shared_from_this()] {
             self->stopping_ = true;
             self->wait_.cancel();
@@ -11155,7 +11306,7 @@ public:
     }
 
     /// Attempts so far after the first one (reconnects). Thread: the executor's.
-    std::uint64_t reconnects() const noexcept { return reconnects_; }
+    std::uint64_t reconnects() const noexcept override { return reconnects_; }
 
 private:
     asio::awaitable<void> run() {
@@ -11182,7 +11333,7 @@ private:
             }
             // A refusal right after a reconnect may be the server still holding the previous
             // connection's publish (BadName) for a while: a few tries before believing it.
-            bool permanent = outcome.permanent;
+            bool permanent = outcome.permanent || refused_for_good(outcome.error);
             if (permanent && ever_started && ++refusals_after_start <= options_.refusals_after_start) permanent = false;
             const bool exhausted = options_.max_failures > 0 && !outcome.started && backoff_.failures() + 1 >= options_.max_failures;
             if (permanent || exhausted) {
@@ -11704,8 +11855,17 @@ struct remote_statistics {
     std::chrono::microseconds round_trip{0};  ///< from the last answered ping
 };
 
+/// How an rtmps:// publisher or puller checks the server (with <rtmpx/tls.hpp> in the program).
+struct remote_tls_options {
+    /// PEM file of the roots to trust instead of the system's (empty: the system's trust store).
+    std::string ca_file;
+    /// Takes any certificate, for any name: for tests against a self-signed server only.
+    bool insecure_skip_verification = false;
+};
+
 /// How a publisher or puller connects, comes back, and queues.
 struct remote_options {
+    remote_tls_options tls;                    ///< rtmps://: the roots to trust, and whether to check
     driver::link_options link;                 ///< connect timeout, backoff bounds, failures before giving up, I/O
     protocol::stream_client_options stream;    ///< chunk size, start and media timeouts, pings
     std::size_t queue_frames = 64;             ///< publisher: frames queued for a slow server before drops
@@ -11720,6 +11880,16 @@ template <class F>
 concept remote_state_handler = std::invocable<F&, const remote_event&>;
 
 namespace detail {
+
+class remote_base;
+struct tls_remote;  // <rtmpx/tls.hpp>
+
+// Makes the link of an rtmps:// remote: set by <rtmpx/tls.hpp> (a program without it has no TLS).
+using tls_link_maker = std::shared_ptr<driver::link_control> (*)(remote_base&, std::uint64_t seed, std::error_code& ec);
+inline tls_link_maker& tls_links() noexcept {
+    static tls_link_maker maker = nullptr;
+    return maker;
+}
 
 // What a publisher or puller shares with the logic of its current connection.
 struct remote_shared {
@@ -11942,8 +12112,8 @@ public:
         stop();
         url_ = protocol::parse_rtmp_url(url_text_, ec);
         if (ec) return;
-        if (url_.tls) {
-            ec = std::make_error_code(std::errc::protocol_not_supported);  // rtmps: not in this build
+        if (url_.tls && !tls_links()) {
+            ec = make_error_code(error::tls_unavailable);
             return;
         }
         context_ = std::make_unique<asio::io_context>(1);
@@ -11951,10 +12121,27 @@ public:
         shared_->set_handler(handler_);
         std::random_device rd;
         const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+        link_ = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
+        if (ec) {
+            link_.reset();
+            context_.reset();
+            return;
+        }
+        link_->start();
+        thread_ = std::thread([this] { context_->run(); });
+    }
+
+protected:
+    friend struct tls_remote;
+
+    /// The link over `Stream`, which `wrap` makes of a connected TCP socket (TLS: <rtmpx/tls.hpp>).
+    template <class Stream, class Wrap>
+    std::shared_ptr<driver::link_control> make_link(Wrap wrap, std::uint64_t seed) {
+        using link_type = driver::client_link<remote_logic, Stream>;
         auto shared = shared_;
-        auto make = [this, shared, next = seed](asio::ip::tcp::socket socket) mutable {
-            return std::make_shared<driver::client_link<remote_logic>::session_type>(std::move(socket), options_.link.io, mode_, local_,
-                                                                                      url_, options_, shared, ++next);
+        auto make = [this, shared, wrap = std::move(wrap), next = seed](asio::ip::tcp::socket socket) mutable {
+            return std::make_shared<typename link_type::session_type>(wrap(std::move(socket)), options_.link.io, mode_, local_, url_,
+                                                                      options_, shared, ++next);
         };
         auto report = [shared, this](remote_state state, const driver::link_outcome& outcome, std::chrono::milliseconds retry_in) {
             remote_event e;
@@ -11965,11 +12152,14 @@ public:
             if (link_) shared->reconnects.store(link_->reconnects(), std::memory_order_relaxed);
             shared->report(std::move(e));
         };
-        link_ = std::make_shared<driver::client_link<remote_logic>>(context_->get_executor(), url_.host, url_.port, options_.link,
-                                                                    std::move(make), std::move(report), seed);
-        link_->start();
-        thread_ = std::thread([this] { context_->run(); });
+        return std::make_shared<link_type>(context_->get_executor(), url_.host, url_.port, options_.link, std::move(make),
+                                           std::move(report), seed);
     }
+
+    const protocol::rtmp_url& parsed_url() const noexcept { return url_; }
+    const remote_options& options() const noexcept { return options_; }
+
+public:
 
     void stop() {
         if (!thread_.joinable()) return;
@@ -12013,7 +12203,7 @@ private:
     remote_options options_;
     std::shared_ptr<remote_shared> shared_ = std::make_shared<remote_shared>();
     std::unique_ptr<asio::io_context> context_;
-    std::shared_ptr<driver::client_link<remote_logic>> link_;
+    std::shared_ptr<driver::link_control> link_;
     std::thread thread_;
     std::function<void(const remote_event&)> handler_;
 };
@@ -12047,7 +12237,8 @@ public:
         : remote_base(protocol::stream_client_mode::publish, std::move(source), std::move(url), std::move(options)) {}
 
     /// Starts publishing (on a thread of its own). Errors: a malformed URL
-    /// (`std::errc::invalid_argument`), an rtmps:// URL (`std::errc::protocol_not_supported`).
+    /// (`std::errc::invalid_argument`); an rtmps:// URL in a program without <rtmpx/tls.hpp>
+    /// (`error::tls_unavailable`), or with a CA file that does not load.
     using remote_base::start;
     /// Throwing form of `start`. @throws std::system_error
     void start() {

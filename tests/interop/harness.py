@@ -62,6 +62,44 @@ def decode(url, seconds):
     return counts, r.returncode, r.stderr.decode(errors="replace")
 
 
+def listening(port):
+    """Whether something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stop_process(p, sig=signal.SIGTERM):
+    """Ends a process started by a test: `sig`, then SIGKILL after 10 s."""
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def assert_decodes(url, seconds=2, audio=False):
+    """ffmpeg -xerror decodes `seconds` of `url` cleanly, at 20 pictures (and audio frames) a second at least."""
+    counts, rc, err = decode(url, seconds)
+    assert rc == 0 and err.strip() == "", "ffmpeg exited %d: %s" % (rc, err)
+    assert counts.get(0, 0) >= 20 * seconds, "decoded only %s" % counts
+    if audio:
+        assert len(counts) == 2 and counts.get(1, 0) >= 20 * seconds, "no audio decoded: %s" % counts
+
+
+# A live test picture with a tone, as a publisher encodes it (H.264 and AAC).
+SOURCES = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440"]
+ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
+          "-c:a", "aac", "-b:a", "64k"]
+
+
+def publish_to(url, extra=()):
+    """ffmpeg publishing SOURCES to `url` in real time, until stopped."""
+    return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re"] + SOURCES + ENCODE + list(extra) + ["-f", "flv", url],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 class Server:
     """The server binary, started on 127.0.0.1 port 0; it prints its base URL first."""
 

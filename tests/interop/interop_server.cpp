@@ -2,7 +2,11 @@
 // The server the real-client tests run against. Prints "rtmp://HOST:PORT" on its first line, then
 // serves until SIGINT/SIGTERM.
 // Usage: interop_server [HOST:PORT] [--errors-as-result] [--threads N] [--record-dir DIR]
-//                       [--push NAME=URL]... [--pull URL]
+//                       [--push NAME=URL]... [--pull URL] [--verbose]
+//                       [--tls CERT KEY] [--ca FILE] [--insecure]   (built with OpenSSL)
+//   --tls CERT KEY:    also RTMPS on 127.0.0.1 (port 0), printed as "rtmps://HOST:PORT" on the
+//                      second line; --ca, --insecure: how pushes and pulls to rtmps:// check
+//   --verbose:         every log line (info and up) to stderr, not only warnings
 //   app "live":        320x240 H.264 at 30/s (stream names "solid-*" show a solid colour set by
 //                      setColor), and the calls echo, add, fail, throw, setColor, stats, askBack,
 //                      setStreamProperty, whoami
@@ -34,6 +38,9 @@
 #include <fmt/format.h>
 
 #include <rtmpx/rtmpx.hpp>
+#if defined(RTMPX_TEST_TLS)
+#include <rtmpx/tls.hpp>
+#endif
 
 #include "../../examples/demo_scene.hpp"
 
@@ -215,6 +222,9 @@ int main(int argc, char** argv) {
     std::string record_dir = ".";
     std::vector<std::string> pushes;  // NAME=URL: the relay's name pushed to URL
     std::string pull_url;              // played into app "edge"
+    std::string tls_cert, tls_key;     // --tls: the RTMPS listener's certificate and key
+    rtmpx::remote_options remote;      // pushes and pulls (--ca, --insecure)
+    bool verbose = false;
     rtmpx::server_options options;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -228,13 +238,22 @@ int main(int argc, char** argv) {
             pushes.emplace_back(argv[++i]);
         } else if (arg == "--pull" && i + 1 < argc) {
             pull_url = argv[++i];
+        } else if (arg == "--tls" && i + 2 < argc) {
+            tls_cert = argv[++i];
+            tls_key = argv[++i];
+        } else if (arg == "--ca" && i + 1 < argc) {
+            remote.tls.ca_file = argv[++i];
+        } else if (arg == "--insecure") {
+            remote.tls.insecure_skip_verification = true;
+        } else if (arg == "--verbose") {
+            verbose = true;
         } else {
             address = std::string(arg);
         }
     }
     rtmpx::server server(options);
-    server.set_logger([](const rtmpx::log_record& r) {
-        if (r.level >= rtmpx::log_level::warning)
+    server.set_logger([verbose](const rtmpx::log_record& r) {
+        if (verbose || r.level >= rtmpx::log_level::warning)
             fmt::print(stderr, "[{}] {}: {}\n", r.connection_id, r.category, r.message);
     });
     auto colours = std::make_shared<palette>();
@@ -293,13 +312,13 @@ int main(int argc, char** argv) {
         const auto eq = push.find('=');
         if (eq == std::string::npos) return 2;
         auto pinned = relay.pin("relay", push.substr(0, eq));
-        publishers.push_back(std::make_unique<rtmpx::publisher>(pinned, push.substr(eq + 1)));
+        publishers.push_back(std::make_unique<rtmpx::publisher>(pinned, push.substr(eq + 1), remote));
         print_states(*publishers.back(), "push");
     }
     auto edge = std::make_shared<rtmpx::broadcast>();
     std::unique_ptr<rtmpx::puller> puller;
     if (!pull_url.empty()) {
-        puller = std::make_unique<rtmpx::puller>(pull_url, edge);
+        puller = std::make_unique<rtmpx::puller>(pull_url, edge, remote);
         print_states(*puller, "pull");
     }
     server.install([edge](rtmpx::connection& conn, const rtmpx::connect_event& e) {
@@ -338,9 +357,29 @@ int main(int argc, char** argv) {
         return 1;
     }
     fmt::print("rtmp://{}\n", server.listen_address());
+    if (!tls_cert.empty()) {
+#if defined(RTMPX_TEST_TLS)
+        auto certificate = rtmpx::tls_certificate::load(tls_cert, tls_key, ec);
+        if (!ec) server.start("127.0.0.1:0", rtmpx::tls_listener(certificate), ec);
+        if (ec) {
+            fmt::print(stderr, "cannot listen with TLS: {}\n", ec.message());
+            return 1;
+        }
+        fmt::print("rtmps://{}\n", server.listen_address(1));
+#else
+        fmt::print(stderr, "--tls: this build has no TLS\n");
+        return 1;
+#endif
+    }
     std::fflush(stdout);
-    for (auto& p : publishers) p->start(ec);
-    if (puller) puller->start(ec);
+    for (auto& p : publishers) {
+        p->start(ec);
+        if (ec) fmt::print(stderr, "push {}: cannot start: {}\n", p->url(), ec.message());
+    }
+    if (puller) {
+        puller->start(ec);
+        if (ec) fmt::print(stderr, "pull {}: cannot start: {}\n", puller->url(), ec.message());
+    }
     asio::io_context signals_context;
     asio::signal_set signals(signals_context, SIGINT, SIGTERM);
     signals.async_wait([](const std::error_code&, int) {});

@@ -17,37 +17,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, decode, free_port, main as run_tests, run, streams, wait_for  # noqa: E402
+from harness import (Server, assert_decodes, decode, free_port, listening, main as run_tests, publish_to, run,  # noqa: E402
+                     stop_process, streams, wait_for)
 
 NGINX_RTMP = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 PUSH, INTEROP, NGINX_CONF = (os.path.abspath(a) for a in sys.argv[1:4]) if len(sys.argv) == 4 else (None, None, None)
 NMS = os.environ.get("RTMPX_NODE_MEDIA_SERVER", "")
 
-SOURCES = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440"]
-ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
-          "-c:a", "aac", "-b:a", "64k"]
 
 
-def listening(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def stop_process(p, sig=signal.SIGTERM):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 class Lines:
@@ -98,13 +82,6 @@ class Nginx:
     def stop(self, sig=signal.SIGTERM):
         stop_process(self.proc, sig)
 
-
-def assert_decodes(url, seconds=2, audio=False):
-    counts, rc, err = decode(url, seconds)
-    assert rc == 0 and err.strip() == "", "ffmpeg exited %d: %s" % (rc, err)
-    assert counts.get(0, 0) >= 20 * seconds, "decoded only %s" % counts
-    if audio:
-        assert len(counts) == 2 and counts.get(1, 0) >= 20 * seconds, "no audio decoded: %s" % counts
 
 
 def push(url):
@@ -319,10 +296,6 @@ def test_pull_from_nginx_into_a_local_broadcast(tmp):
         nginx.stop()
     assert any("pull rtmp://" in l and ": started" in l for l in edge.stderr_lines), edge.stderr_lines[-5:]
 
-
-def publish_to(url, extra=()):
-    return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re"] + SOURCES + ENCODE + list(extra) + ["-f", "flv", url],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def test_pull_comes_back_after_the_origin_restarts(tmp):

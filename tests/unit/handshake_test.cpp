@@ -164,6 +164,16 @@ TEST_SUITE("handshake") {
         }
     }
 
+    TEST_CASE("a TLS ClientHello on the plain port gets its own error") {
+        // The first bytes of a TLS 1.2/1.3 ClientHello record: handshake (0x16), version 3.1.
+        server_handshake hs(1);
+        std::error_code ec;
+        CHECK(hs.put(bytes({0x16, 0x03, 0x01, 0x02, 0x00}), ec) == 0);
+        CHECK(ec == rtmpx::error::tls_on_plain_port);
+        CHECK(ec == rtmpx::condition::protocol_violation);
+        CHECK(hs.output().empty());
+    }
+
     TEST_CASE("the plain handshake echoes C1 in S2 and sends zero version bytes in S1") {
         const auto c1 = plain_c1();
         server_handshake hs(42, 0x01020304);

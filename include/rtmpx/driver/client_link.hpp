@@ -56,11 +56,25 @@ struct link_options {
     unsigned refusals_after_start = 4;
 };
 
+/// A running client link, whatever its transport. Thread: any.
+class link_control {
+public:
+    virtual ~link_control() = default;
+    virtual void start() = 0;
+    virtual void stop() = 0;
+    virtual std::uint64_t reconnects() const noexcept = 0;
+};
+
+/// Refusals that will not change by trying again: a certificate the client does not accept.
+inline bool refused_for_good(std::error_code ec) noexcept {
+    return ec == error::certificate_untrusted || ec == error::certificate_expired || ec == error::certificate_name_mismatch;
+}
+
 /**
- * Connects to `host:port` and runs a `basic_session` with a fresh `Logic` each time (`make`
- * builds it on a connected socket); when it ends, waits as the backoff says (reset by a
- * connection whose stream started) and connects again, until a permanent refusal, too many
- * failures in a row, or `stop`. Each change of state goes to `report` on the link's executor
+ * Connects to `host:port` and runs a `basic_session<Stream, Logic>` with a fresh `Logic` each
+ * time (`make` builds it on a connected TCP socket, wrapping it into `Stream`: TLS for rtmps); when it ends, waits as the backoff says (reset by a
+ * connection whose stream started) and connects again, until a permanent refusal (or a
+ * certificate the client does not accept), too many failures in a row, or `stop`. Each change of state goes to `report` on the link's executor
  * (what `report` throws is dropped). A connect timeout or `stop` ends a name lookup or a
  * connection attempt at once (but a lookup inside the system resolver may finish first).
  *
@@ -70,10 +84,10 @@ struct link_options {
  * Thread: `start` and `stop` from any thread; everything else on the executor.
  * Lifetime: owned by a `std::shared_ptr`; the running loop keeps it alive.
  */
-template <class Logic>
-class client_link : public std::enable_shared_from_this<client_link<Logic>> {
+template <class Logic, class Stream = asio::ip::tcp::socket>
+class client_link : public link_control, public std::enable_shared_from_this<client_link<Logic, Stream>> {
 public:
-    using session_type = basic_session<asio::ip::tcp::socket, Logic>;
+    using session_type = basic_session<Stream, Logic>;
     using factory = std::function<std::shared_ptr<session_type>(asio::ip::tcp::socket)>;
     using reporter = std::function<void(link_state, const link_outcome&, std::chrono::milliseconds retry_in)>;
 
@@ -90,13 +104,13 @@ public:
           resolver_(executor_) {}
 
     /// Starts the loop. Thread: any.
-    void start() {
+    void start() override {
         auto self = this->shared_from_this();
         asio::co_spawn(executor_, run(), [self](std::exception_ptr) {});
     }
 
     /// Ends the stream politely if one goes, and the loop. Thread: any.
-    void stop() {
+    void stop() override {
         asio::post(executor_, [self = this->shared_from_this()] {
             self->stopping_ = true;
             self->wait_.cancel();
@@ -106,7 +120,7 @@ public:
     }
 
     /// Attempts so far after the first one (reconnects). Thread: the executor's.
-    std::uint64_t reconnects() const noexcept { return reconnects_; }
+    std::uint64_t reconnects() const noexcept override { return reconnects_; }
 
 private:
     asio::awaitable<void> run() {
@@ -133,7 +147,7 @@ private:
             }
             // A refusal right after a reconnect may be the server still holding the previous
             // connection's publish (BadName) for a while: a few tries before believing it.
-            bool permanent = outcome.permanent;
+            bool permanent = outcome.permanent || refused_for_good(outcome.error);
             if (permanent && ever_started && ++refusals_after_start <= options_.refusals_after_start) permanent = false;
             const bool exhausted = options_.max_failures > 0 && !outcome.started && backoff_.failures() + 1 >= options_.max_failures;
             if (permanent || exhausted) {

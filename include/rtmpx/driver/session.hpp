@@ -69,16 +69,37 @@ concept session_logic = requires(L& l, std::span<const std::byte> in, protocol::
     l.finish(ec);
 };
 
+/**
+ * A stream with a handshake of its own under RTMP's (TLS): `start()` runs it before the session
+ * reads or writes, `finish(bound)` ends it politely (close_notify) within `bound`, and
+ * `is_ordinary_end(ec)` tells which read errors are a peer's ordinary end.
+ */
+template <class S>
+concept layered_stream = requires(S& s, std::chrono::milliseconds bound, std::error_code ec) {
+    { s.start() } -> std::same_as<asio::awaitable<std::error_code>>;
+    { s.finish(bound) } -> std::same_as<asio::awaitable<void>>;
+    { S::is_ordinary_end(ec) } -> std::convertible_to<bool>;
+};
+
+/// Whether the writer may try a write at once on the non-blocking socket (not through TLS: a
+/// record must not be cut by a socket that is full).
+template <class S>
+constexpr bool writes_at_once() {
+    if constexpr (requires { S::immediate_writes; }) return S::immediate_writes;
+    else return true;
+}
+
 /// I/O settings of a session.
 struct session_io_options {
     std::chrono::milliseconds write_timeout{10'000};  ///< a write that makes no progress ends the session
+    std::chrono::milliseconds close_timeout{2'000};   ///< TLS: how long the close_notify at the end may take
     std::size_t socket_unsent_limit = 64u << 10;      ///< kernel-held unsent bytes above which frames wait
     std::size_t outqueue_full_bytes = 128u << 10;     ///< unsent bytes at which producers hear `outqueue_is_full`
 };
 
 /**
- * Runs one connection: `Stream` is the transport (a TCP or local socket), `Logic` the session
- * with its owner (see `session_logic`). Everything happens on the stream's executor:
+ * Runs one connection: `Stream` is the transport (a TCP or local socket, or TLS over TCP: see
+ * `layered_stream`), `Logic` the session with its owner (see `session_logic`). Everything happens on the stream's executor:
  * - one **reader** feeds the session what arrives;
  * - the **writer** is the only code that writes to the stream: it gathers everything queued into
  *   one write and tries it at once on the non-blocking socket; only what the socket does not
@@ -126,15 +147,27 @@ public:
             },
             weak});
         std::error_code ignored;
-        stream_.non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
-        writer_running_ = true;
-        asio::co_spawn(stream_.get_executor(), write_loop(), [self](std::exception_ptr e) {
-            self->writer_ended(e);
-        });
+        stream_.lowest_layer().non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
         asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {
             if (!e) return;
             self->logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
             self->after_activity();
+        });
+        if constexpr (layered_stream<Stream>) {
+            // The lower layer's handshake first (TLS); the session's own handshake deadline covers it.
+            const std::error_code ec = co_await stream_.start();
+            if (ec) logic_.close(ec, false);
+            if (logic_.closing()) {
+                done_ = true;
+                deadline_.cancel();
+                close_stream();
+                logic_.finish(ec);
+                co_return;
+            }
+        }
+        writer_running_ = true;
+        asio::co_spawn(stream_.get_executor(), write_loop(), [self](std::exception_ptr e) {
+            self->writer_ended(e);
         });
         const std::error_code ec = co_await read_loop();
         logic_.close(ec, ec ? false : true);  // the peer's end (or half-close): send what is queued first
@@ -145,6 +178,9 @@ public:
         }
         done_ = true;
         deadline_.cancel();
+        if constexpr (layered_stream<Stream>) {
+            if (polite_end_ && stream_.lowest_layer().is_open()) co_await stream_.finish(io_.close_timeout);
+        }
         close_stream();
         logic_.finish(ec);
     }
@@ -165,6 +201,9 @@ private:
             if (logic_.closing()) co_return std::error_code{};
             if (ec) {
                 if (ec == asio::error::eof || ec == asio::error::connection_reset) co_return std::error_code{};
+                if constexpr (layered_stream<Stream>) {
+                    if (Stream::is_ordinary_end(ec)) co_return std::error_code{};
+                }
                 co_return ec;
             }
             rlen_ += n;
@@ -230,14 +269,15 @@ private:
     // takes it; the rest stays in `unwritten_` for the writer's asynchronous write. Returns false
     // when frames wait because the peer is behind.
     bool write_ready() {
-        const bool flowing = logic_.collect(!logic_.closing() && gate_.open(stream_));
+        const bool flowing = logic_.collect(!logic_.closing() && gate_.open(stream_.lowest_layer()));
         auto& out = logic_.output();
-        if (out.has_pending() && stream_.is_open()) {
+        if (out.has_pending() && stream_.lowest_layer().is_open()) {
             const auto& batch = out.begin_write();
             unwritten_.clear();
             batch.for_each_buffer([&](std::span<const std::byte> b) { unwritten_.emplace_back(b.data(), b.size()); });
             std::error_code ec;
-            const std::size_t n = stream_.write_some(unwritten_, ec);
+            std::size_t n = 0;
+            if constexpr (writes_at_once<Stream>()) n = stream_.write_some(unwritten_, ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
             wrote(n);
             if (ec) {
@@ -260,6 +300,7 @@ private:
     }
 
     asio::awaitable<void> write_loop() {
+        bool failed = false;
         for (;;) {
             if (!unwritten_.empty()) {
                 write_deadline_ = clock::now() + io_.write_timeout;
@@ -272,12 +313,13 @@ private:
                 gate_.set_queued(logic_.output().unwritten_bytes());
                 if (ec) {
                     logic_.close(ec, false);
+                    failed = true;
                     break;
                 }
             }
             const bool flowing = write_ready();
             if (!unwritten_.empty()) continue;
-            if (logic_.closing() || !stream_.is_open()) break;
+            if (logic_.closing() || !stream_.lowest_layer().is_open()) break;
             // Nothing to write: sleep until woken; while the peer is behind, look again shortly
             // (the kernel tells no one when its unsent bytes go down).
             wake_.expires_at(flowing ? protocol::time_point::max() : clock::now() + congestion_recheck);
@@ -285,13 +327,24 @@ private:
             co_await wake_.async_wait(detail::use_tuple);
             writer_asleep_ = false;
         }
+        if constexpr (layered_stream<Stream>) {
+            // After a flush: the reader sees the end (the socket still sends), and `run` ends the
+            // lower layer politely.
+            if (!failed && logic_.closing() && stream_.lowest_layer().is_open()) {
+                polite_end_ = true;
+                std::error_code ignored;
+                stream_.lowest_layer().shutdown(asio::socket_base::shutdown_receive, ignored);
+                co_return;
+            }
+        }
+        (void)failed;
         close_stream();  // after a flush: the reader sees the end and the session finishes
     }
 
     void writer_ended(std::exception_ptr e) {
         if (e) logic_.close(std::make_error_code(std::errc::state_not_recoverable), false);
         writer_running_ = false;
-        close_stream();
+        if (e || !polite_end_) close_stream();
         writer_done_.cancel();
     }
 
@@ -309,11 +362,12 @@ private:
     }
 
     void close_stream() {
-        if (!stream_.is_open()) return;
+        auto& socket = stream_.lowest_layer();
+        if (!socket.is_open()) return;
         std::error_code ignored;
-        if constexpr (requires { stream_.shutdown(Stream::shutdown_both, ignored); })
-            stream_.shutdown(Stream::shutdown_both, ignored);
-        stream_.close(ignored);
+        if constexpr (requires { socket.shutdown(asio::socket_base::shutdown_both, ignored); })
+            socket.shutdown(asio::socket_base::shutdown_both, ignored);
+        socket.close(ignored);
         wake_.cancel();
     }
 
@@ -332,6 +386,7 @@ private:
     bool writer_asleep_ = false;
     bool writer_running_ = false;
     bool done_ = false;
+    bool polite_end_ = false;  // the writer flushed everything: the lower layer may end politely
     Logic logic_;
 };
 

@@ -21,6 +21,8 @@ namespace protocol {
 inline constexpr std::size_t handshake_packet_size = 1536;
 /// The only protocol version C0 may carry (3 is plain RTMP; 6 would be RTMPE).
 inline constexpr std::uint8_t handshake_rtmp_version = 3;
+/// The first byte of a TLS connection (a handshake record): what a plain port sees from rtmps://.
+inline constexpr std::uint8_t tls_handshake_record = 0x16;
 /// Length of an FP9 handshake digest (one SHA-256 output).
 inline constexpr std::size_t handshake_digest_size = detail::sha256::digest_size;
 
@@ -96,7 +98,8 @@ inline void handshake_fill_random(std::uint64_t& state, std::span<std::byte> out
  * it is the plain handshake of RTMP 1.0: S1 with zero version bytes and S2 an echo of C1. The
  * random parts come from a generator seeded by the constructor. C2 is only counted, not checked.
  *
- * Errors: a C0 other than 3 gives `error::bad_handshake_version` as soon as that byte arrives;
+ * Errors: a C0 other than 3 gives `error::bad_handshake_version` (`error::tls_on_plain_port` for
+ * 0x16, the first byte of a TLS client) as soon as that byte arrives;
  * the handshake then stays failed and consumes nothing more.
  */
 class server_handshake {
@@ -118,7 +121,9 @@ public:
             switch (stage_) {
             case stage::c0:
                 if (detail::u8(rest[0]) != handshake_rtmp_version) {
-                    failed_ = make_error_code(error::bad_handshake_version);
+                    // 0x16 opens a TLS handshake record: an rtmps:// client on a plain port.
+                    failed_ = make_error_code(detail::u8(rest[0]) == tls_handshake_record ? error::tls_on_plain_port
+                                                                                          : error::bad_handshake_version);
                     ec = failed_;
                     return used;
                 }
