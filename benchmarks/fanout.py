@@ -5,7 +5,9 @@
     python3 benchmarks/fanout.py --build build-bench [--players 1,10,100] [--seconds 10] [--out DIR]
 
 For each server (nginx-rtmp; rtmpx thread-per-connection; rtmpx with a pool of 2 threads; rtmpx
-relaying a publisher, pool of 2 threads) and each N, the server is started fresh, left idle 2 s
+relaying a publisher, pool of 2 threads; and by name only, RTMPS: nginx-tls, nginx's stream TLS
+proxy in front of nginx-rtmp in the same nginx process, and rtmpx-relay-tls, the relay's own
+RTMPS listener, both with the players on TLS and the publisher on plain RTMP) and each N, the server is started fresh, left idle 2 s
 (idle RSS), then `load_client` plays N players. The client prints READY when all of them play and
 DONE S seconds later; the server's /proc/PID/stat (utime, stime) and VmRSS are sampled at both
 lines. Only the server process is measured. nginx and rtmpx-relay get the same publisher, an
@@ -32,7 +34,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CLIP_SECONDS = 20
-SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay")
+SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay", "nginx-tls", "rtmpx-relay-tls")
+DEFAULT_SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay")
 NOTE = ("CPU is the server process only: the publishing ffmpeg of nginx and rtmpx-relay is not counted; "
         "rtmpx and rtmpx-pool read the clip inside the server, which is counted.")
 
@@ -128,18 +131,34 @@ def loadavg():
 
 # ---- servers ------------------------------------------------------------------------------------
 
-def start_nginx(tmp, clip):
+def start_nginx(tmp, clip, tls=None):
+    """nginx-rtmp and its publisher; with `tls` (cert, key), the players' port is nginx's stream
+    TLS proxy in front of it. Returns (server, the players' port, [publisher])."""
     port = free_port()
-    server = nginx_server(tmp, port)
-    return server, port, [publish(clip, port, tmp)]
+    tls_port = free_port() if tls else None
+    server = nginx_server(tmp, port, tls_port, tls)
+    return server, tls_port or port, [publish(clip, port, tmp)]
 
 
-def nginx_server(tmp, port):
-    """nginx-rtmp on 127.0.0.1:`port`: one worker, no master, application live."""
+def nginx_server(tmp, port, tls_port=None, tls=None):
+    """nginx-rtmp on 127.0.0.1:`port`: one worker, no master, application live; with `tls_port`,
+    a stream TLS proxy to it there, in the same process."""
     conf = os.path.join(tmp, "nginx.conf")
+    proxy = ""
+    if tls_port:
+        proxy = f"""load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+stream {{
+    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {tls[0]};
+        ssl_certificate_key {tls[1]};
+        proxy_pass 127.0.0.1:{port};
+    }}
+}}
+"""
     with open(conf, "w") as f:
         f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
+{proxy}daemon off;
 master_process off;
 worker_processes 1;
 worker_rlimit_nofile 20000;
@@ -158,6 +177,8 @@ rtmp {{
     server = spawn(["nginx", "-c", conf, "-p", tmp + "/"],
                    stdout=subprocess.DEVNULL, log_path=os.path.join(tmp, "nginx.stderr"))
     wait_listening(port, server)
+    if tls_port:
+        wait_listening(tls_port, server)
     return server
 
 
@@ -168,10 +189,8 @@ def publish(clip, port, tmp):
                  stdout=subprocess.DEVNULL, log_path=os.path.join(tmp, "publisher.stderr"))
 
 
-def start_rtmpx(binary, clip, threads, tmp, relay=False):
-    source = ["--relay"] if relay else [clip]
-    server = spawn([binary, *source, "--threads", str(threads)], stdout=subprocess.PIPE,
-                   log_path=os.path.join(tmp, f"fanout_server-{threads}.stderr"))
+def read_port(server, word):
+    """The port fanout_server prints on a line `WORD NNNN`."""
     deadline = time.monotonic() + 10
     line = b""
     while time.monotonic() < deadline and not line.endswith(b"\n"):
@@ -184,18 +203,28 @@ def start_rtmpx(binary, clip, threads, tmp, relay=False):
                 break
             line += c
     words = line.decode(errors="replace").split()
-    if len(words) != 2 or words[0] != "port":
-        raise RuntimeError(f"fanout_server did not print 'port NNNN' (got {line!r})")
-    port = int(words[1])
-    return server, port, [publish(clip, port, tmp)] if relay else []
+    if len(words) != 2 or words[0] != word:
+        raise RuntimeError(f"fanout_server did not print '{word} NNNN' (got {line!r})")
+    return int(words[1])
+
+
+def start_rtmpx(binary, clip, threads, tmp, relay=False, tls=None):
+    """fanout_server (and its publisher when relaying); with `tls` (cert, key), the players' port
+    is its RTMPS listener. Returns (server, the players' port, [publisher])."""
+    source = ["--relay"] if relay else [clip]
+    server = spawn([binary, *source, "--threads", str(threads), *(["--tls", *tls] if tls else [])],
+                   stdout=subprocess.PIPE, log_path=os.path.join(tmp, f"fanout_server-{threads}.stderr"))
+    port = read_port(server, "port")
+    players_port = read_port(server, "tls-port") if tls else port
+    return server, players_port, [publish(clip, port, tmp)] if relay else []
 
 
 # ---- one measurement ----------------------------------------------------------------------------
 
-def run_client(client, port, n, seconds, server):
+def run_client(client, port, n, seconds, server, tls=False):
     """Runs load_client; samples the server at READY and DONE. Returns (json, samples)."""
     p = spawn([client, "--host", "127.0.0.1", "--port", str(port), "--app", "live", "--stream", "clip",
-               "--players", str(n), "--seconds", str(seconds)],
+               "--players", str(n), "--seconds", str(seconds), *(["--tls", "1"] if tls else [])],
               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples, other = {}, []
 
@@ -229,20 +258,32 @@ def run_client(client, port, n, seconds, server):
     return json.loads(lines[-1]), samples
 
 
+def self_signed(tmp):
+    """A certificate and key for 127.0.0.1 (the players do not check it), made once."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    if not os.path.exists(cert):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+    return cert, key
+
+
 def measure(kind, n, args, tmp, clip, client, rtmpx_bin, clip_bps):
     extra = []
     server = None
+    tls = self_signed(tmp) if kind.endswith("-tls") else None
     try:
-        if kind == "nginx":
-            server, port, extra = start_nginx(tmp, clip)
+        if kind.startswith("nginx"):
+            server, port, extra = start_nginx(tmp, clip, tls)
         else:
-            server, port, extra = start_rtmpx(rtmpx_bin, clip, 0 if kind == "rtmpx" else 2, tmp, kind == "rtmpx-relay")
+            server, port, extra = start_rtmpx(rtmpx_bin, clip, 0 if kind == "rtmpx" else 2, tmp,
+                                              kind.startswith("rtmpx-relay"), tls)
         time.sleep(2)
         if server.poll() is not None or any(e.poll() is not None for e in extra):
             raise RuntimeError("server or publisher exited during the idle wait")
         idle_rss = proc_sample(server.pid)[2]
         load = loadavg()
-        r, s = run_client(client, port, n, args.seconds, server)
+        r, s = run_client(client, port, n, args.seconds, server, tls is not None)
     finally:
         for p in extra + ([server] if server else []) + list(started):  # publisher first, then server
             stop(p)
@@ -314,8 +355,8 @@ def ratios(rows):
     by = {(r["server"], r["players"]): r for r in rows}
     out = []
     for (mode, n), r in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        base = by.get(("nginx", n))
-        if mode == "nginx" or base is None:
+        base = by.get(("nginx-tls" if mode.endswith("-tls") else "nginx", n))  # TLS against TLS
+        if mode.startswith("nginx") or base is None:
             continue
         for name, col, goal, test, applies in GOALS:
             q = ratio(float(r[col]), float(base[col]))
@@ -352,6 +393,17 @@ def markdown(rows, rat):
               "'ns clock': the same total from /proc/PID/task/*/schedstat.",
               "Latency: arrival - (ts + baseline), baseline = each player's smallest arrival - ts, "
               "frames from 2 s after its first one.", ""]
+    by = {(r["server"], r["players"]): r for r in rows}
+    tls_rows = [(k, n) for (k, n) in sorted(by, key=lambda kn: (kn[1], kn[0])) if k.endswith("-tls") and (k[:-4], n) in by]
+    if tls_rows:
+        lines += ["### What TLS costs (the same server with its players on RTMPS, against plain RTMP)", "",
+                  "| N | server | CPU s/GB plain | CPU s/GB TLS | TLS / plain | realtime TLS |", "|--:|---|--:|--:|--:|--:|"]
+        for k, n in tls_rows:
+            plain, tls = by[(k[:-4], n)], by[(k, n)]
+            lines.append(f"| {n} | {k[:-4]} | {fmt(plain['cpu_total_per_gb'])} | {fmt(tls['cpu_total_per_gb'])} "
+                         f"| {fmt(ratio(tls['cpu_total_per_gb'], plain['cpu_total_per_gb']), 2)} | {tls['realtime']}/{n} |")
+        lines += ["", "nginx-tls is one nginx process: the stream module's TLS proxy and nginx-rtmp behind it "
+                  "(a second loopback connection per player).", ""]
     if not rat:
         lines.append("(no rtmpx rows: no ratios)")
         return "\n".join(lines)
@@ -422,7 +474,7 @@ def main():
     ap.add_argument("--build", default="build-bench", help="meson build dir (with benchmarks/load_client)")
     ap.add_argument("--players", default="1,10,100,400,1600", help="comma-separated player counts")
     ap.add_argument("--seconds", type=float, default=10, help="measurement window per run")
-    ap.add_argument("--servers", default=",".join(SERVERS), help="subset of " + ",".join(SERVERS))
+    ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS), help="subset of " + ",".join(SERVERS))
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"), help="output directory")
     ap.add_argument("--clip", help="use this FLV instead of encoding one")
     args = ap.parse_args()
@@ -436,12 +488,15 @@ def main():
     rtmpx_bin = os.path.join(build, "benchmarks", "fanout_server")
     if not os.access(client, os.X_OK):
         sys.exit(f"{client} missing: meson compile -C {args.build} benchmarks/load_client")
-    if any(s != "nginx" for s in servers) and not os.access(rtmpx_bin, os.X_OK):
+    if any(not s.startswith("nginx") for s in servers) and not os.access(rtmpx_bin, os.X_OK):
         log(f"NOTE: {rtmpx_bin} is missing: the rtmpx runs are skipped.")
-        servers = [s for s in servers if s == "nginx"]
-    if "nginx" in servers and not os.path.exists("/usr/lib/nginx/modules/ngx_rtmp_module.so"):
+        servers = [s for s in servers if s.startswith("nginx")]
+    if any(s.startswith("nginx") for s in servers) and not os.path.exists("/usr/lib/nginx/modules/ngx_rtmp_module.so"):
         log("NOTE: nginx-rtmp (libnginx-mod-rtmp) is not installed: the nginx runs are skipped.")
-        servers = [s for s in servers if s != "nginx"]
+        servers = [s for s in servers if not s.startswith("nginx")]
+    if "nginx-tls" in servers and not os.path.exists("/usr/lib/nginx/modules/ngx_stream_module.so"):
+        log("NOTE: nginx's stream module (libnginx-mod-stream) is not installed: nginx-tls is skipped.")
+        servers = [s for s in servers if s != "nginx-tls"]
     os.makedirs(args.out, exist_ok=True)
 
     def on_term(*_):

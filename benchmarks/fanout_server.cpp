@@ -3,9 +3,10 @@
 // every player of any app and stream name. The clip's video and audio tags are pushed as they are
 // (no re-encoding), so the server's work is what is measured. With --relay it reads no clip:
 // a publisher (the benchmark's ffmpeg) publishes live/NAME into a relay, and players play it.
-// Usage: fanout_server CLIP.flv [--threads N] [--no-gop-cache]
-//        fanout_server --relay [--threads N] [--no-gop-cache]
-// Prints "port NNNN" once listening on 127.0.0.1; runs until SIGINT/SIGTERM.
+// Usage: fanout_server CLIP.flv [--threads N] [--no-gop-cache] [--tls CERT KEY]
+//        fanout_server --relay [--threads N] [--no-gop-cache] [--tls CERT KEY]
+// Prints "port NNNN" once listening on 127.0.0.1 (and, with --tls, "tls-port NNNN" for a second
+// listener, RTMPS, on the same server); runs until SIGINT/SIGTERM.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -24,8 +25,30 @@
 #include <fmt/format.h>
 
 #include <rtmpx/rtmpx.hpp>
+#if defined(RTMPX_BENCH_TLS)
+#include <rtmpx/tls.hpp>
+#endif
 
 namespace {
+
+std::string tls_cert, tls_key;  // --tls
+
+// Plain RTMP on 127.0.0.1 (port 0), and RTMPS beside it with --tls; prints the ports.
+bool listen(rtmpx::server& server) {
+    server.start("127.0.0.1:0");
+    fmt::print("port {}\n", server.port());
+    if (!tls_cert.empty()) {
+#if defined(RTMPX_BENCH_TLS)
+        server.start("127.0.0.1:0", rtmpx::tls_listener(rtmpx::tls_certificate::load(tls_cert, tls_key)));
+        fmt::print("tls-port {}\n", server.port(1));
+#else
+        fmt::print(stderr, "--tls: built without OpenSSL\n");
+        return false;
+#endif
+    }
+    std::fflush(stdout);
+    return true;
+}
 
 struct flv_tag {
     std::uint8_t type = 0;  // 9 video, 18 script data
@@ -97,9 +120,7 @@ int serve_relay(const rtmpx::server_options& options, const rtmpx::broadcast_opt
     rtmpx::relay relay(relay_options);
     rtmpx::server server(options);
     server.install(relay.app("live"));
-    server.start("127.0.0.1:0");
-    fmt::print("port {}\n", server.port());
-    std::fflush(stdout);
+    if (!listen(server)) return 1;
     wait_for_signal();
     server.stop();
     const auto st = server.statistics();
@@ -111,7 +132,7 @@ int serve_relay(const rtmpx::server_options& options, const rtmpx::broadcast_opt
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        fmt::print(stderr, "usage: {} CLIP.flv|--relay [--threads N] [--no-gop-cache]\n", argv[0]);
+        fmt::print(stderr, "usage: {} CLIP.flv|--relay [--threads N] [--no-gop-cache] [--tls CERT KEY]\n", argv[0]);
         return 2;
     }
     rtmpx::server_options options;
@@ -123,6 +144,10 @@ int main(int argc, char** argv) {
         if (arg == "--threads" && i + 1 < argc) options.threads = std::stoul(argv[++i]);
         if (arg == "--no-gop-cache") show_options.gop_cache = false;
         if (arg == "--relay") relay_mode = true;
+        if (arg == "--tls" && i + 2 < argc) {
+            tls_cert = argv[++i];
+            tls_key = argv[++i];
+        }
     }
     rlimit files{};
     if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
@@ -145,9 +170,7 @@ int main(int argc, char** argv) {
         });
         return true;
     });
-    server.start("127.0.0.1:0");
-    fmt::print("port {}\n", server.port());
-    std::fflush(stdout);
+    if (!listen(server)) return 1;
 
     std::atomic<bool> stop{false};
     std::thread source([&] { replay(*show, tags, stop); });

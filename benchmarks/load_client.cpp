@@ -3,7 +3,10 @@
 // at once, so that the server under test (rtmpx or nginx-rtmp) can be compared on the same load.
 //
 //   load_client --host 127.0.0.1 --port P --app live --stream clip --players N --seconds S
-//               [--ramp-ms R]
+//               [--ramp-ms R] [--tls 1]
+//
+// --tls 1 (built with OpenSSL): every player speaks RTMPS, TLS through OpenSSL on the same
+// non-blocking sockets (no certificate check: the server is the benchmark's own).
 //
 // Each player: non-blocking TCP connect, simple handshake (C0+C1, S0S1S2, C2 = S1), `connect`,
 // Window Acknowledgement Size, `createStream`, `play` + Set Buffer Length 3000 ms (in the order
@@ -56,6 +59,11 @@
 
 #include <rtmpx/protocol/client_session.hpp>
 
+#if defined(RTMPX_BENCH_TLS)
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
+
 namespace {
 
 using steady = std::chrono::steady_clock;
@@ -78,9 +86,16 @@ struct options {
     std::size_t players = 1;
     double seconds = 10;
     double ramp_ms = -1;  // default: 2 ms per player, at most 5 s
+    bool tls = false;
 };
 
-enum class phase : std::uint8_t { waiting, connecting, handshake, connecting_rtmp, creating, starting, playing, failed };
+#if defined(RTMPX_BENCH_TLS)
+using tls_handle = SSL*;
+#else
+using tls_handle = void*;
+#endif
+
+enum class phase : std::uint8_t { waiting, connecting, tls_handshake, handshake, connecting_rtmp, creating, starting, playing, failed };
 
 class load_client;
 
@@ -90,6 +105,7 @@ struct player {
     phase state = phase::waiting;
     bool connected = false;  // NetConnection.Connect got its _result
     bool epollout = false;   // EPOLLOUT currently requested
+    tls_handle tls = nullptr;  // --tls: the player's TLS connection
 
     std::unique_ptr<rtmpx::protocol::client_session<player>> session;  // from the TCP connect on
     std::vector<std::byte> out;        // bytes not yet accepted by send()
@@ -130,7 +146,20 @@ public:
         addr_.sin_family = AF_INET;
         addr_.sin_port = htons(static_cast<std::uint16_t>(o.port));
         if (::inet_pton(AF_INET, o.host.c_str(), &addr_.sin_addr) != 1) die("bad --host (IPv4 address expected)");
-        tc_url_ = "rtmp://" + o.host + ":" + std::to_string(o.port) + "/" + o.app;
+        tc_url_ = std::string(o.tls ? "rtmps://" : "rtmp://") + o.host + ":" + std::to_string(o.port) + "/" + o.app;
+#if defined(RTMPX_BENCH_TLS)
+        if (o.tls) {
+            tls_ = SSL_CTX_new(TLS_client_method());
+            if (!tls_) die("SSL_CTX_new");
+            SSL_CTX_set_verify(tls_, SSL_VERIFY_NONE, nullptr);
+            SSL_CTX_set_mode(tls_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        }
+#else
+        if (o.tls) {
+            std::fputs("load_client: --tls: built without OpenSSL\n", stderr);
+            std::exit(2);
+        }
+#endif
     }
 
     int run();
@@ -144,6 +173,10 @@ private:
     friend struct player;
 
     void start(std::size_t i);
+    void start_rtmp(player& p);
+    bool tls_handshake(player& p);
+    ssize_t receive(player& p, std::byte* buf, std::size_t len);
+    ssize_t send_some(player& p, const std::byte* data, std::size_t len);
     void on_event(std::size_t i, std::uint32_t events);
     void on_readable(player& p);
     void on_video(player& p, std::uint32_t raw_ts);
@@ -160,6 +193,9 @@ private:
     std::string tc_url_;
     bool measuring_ = false;
     std::size_t settled_ = 0;  // players with a first frame, or failed
+#if defined(RTMPX_BENCH_TLS)
+    SSL_CTX* tls_ = nullptr;
+#endif
 };
 
 void load_client::fail(player& p, const char* why) {
@@ -167,6 +203,12 @@ void load_client::fail(player& p, const char* why) {
     if (!p.have_frame) ++settled_;
     p.state = phase::failed;
     p.error = why;
+#if defined(RTMPX_BENCH_TLS)
+    if (p.tls) {
+        SSL_free(p.tls);
+        p.tls = nullptr;
+    }
+#endif
     if (p.fd >= 0) {
         ::close(p.fd);  // also removes it from the epoll set
         p.fd = -1;
@@ -206,7 +248,7 @@ void load_client::flush(player& p) {
         q.end_write();
     }
     while (p.out_sent < p.out.size()) {
-        const ssize_t n = ::send(p.fd, p.out.data() + p.out_sent, p.out.size() - p.out_sent, MSG_NOSIGNAL);
+        const ssize_t n = send_some(p, p.out.data() + p.out_sent, p.out.size() - p.out_sent);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return want_output(p, true);
@@ -228,16 +270,21 @@ void load_client::on_event(std::size_t i, std::uint32_t events) {
         socklen_t len = sizeof err;
         ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) return fail(p, "connect refused/failed");
-        // C0 C1 at once; `connect` waits in the session until the handshake is done. Like FFmpeg
-        // as a player: no Set Chunk Size, a window of its own once connected.
-        rtmpx::protocol::client_options co;
-        co.chunks.max_message_size = 16 << 20;
-        co.chunk_size = 128;
-        co.window_ack_size = 2500000;
-        p.session = std::make_unique<rtmpx::protocol::client_session<player>>(p, co, steady::now(), i * 131 + 7);
-        p.session->connect(o_.app, tc_url_, steady::now());
-        p.state = phase::handshake;
-        flush(p);
+        if (o_.tls) {
+#if defined(RTMPX_BENCH_TLS)
+            p.tls = SSL_new(tls_);
+            if (!p.tls || SSL_set_fd(p.tls, p.fd) != 1) return fail(p, "SSL_new");
+            SSL_set_connect_state(p.tls);
+#endif
+            p.state = phase::tls_handshake;
+            if (tls_handshake(p)) start_rtmp(p);
+            return;
+        }
+        start_rtmp(p);
+        return;
+    }
+    if (p.state == phase::tls_handshake) {
+        if (tls_handshake(p)) start_rtmp(p);
         return;
     }
     if (events & EPOLLOUT) {
@@ -247,14 +294,71 @@ void load_client::on_event(std::size_t i, std::uint32_t events) {
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(p);
 }
 
+// TLS: one step of the handshake; true once it is done (the RTMP handshake may start).
+bool load_client::tls_handshake([[maybe_unused]] player& p) {
+#if defined(RTMPX_BENCH_TLS)
+    const int r = SSL_do_handshake(p.tls);
+    if (r == 1) return true;
+    const int e = SSL_get_error(p.tls, r);
+    if (e == SSL_ERROR_WANT_READ) want_output(p, false);
+    else if (e == SSL_ERROR_WANT_WRITE) want_output(p, true);
+    else fail(p, "TLS handshake");
+#endif
+    return false;
+}
+
+// recv(), or SSL_read() with --tls: -1 and EAGAIN when nothing is there yet.
+ssize_t load_client::receive(player& p, std::byte* buf, std::size_t len) {
+#if defined(RTMPX_BENCH_TLS)
+    if (p.tls) {
+        const int r = SSL_read(p.tls, buf, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
+        if (r > 0) return r;
+        const int e = SSL_get_error(p.tls, r);
+        if (e == SSL_ERROR_ZERO_RETURN) return 0;
+        errno = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN : EPROTO;
+        return -1;
+    }
+#endif
+    return ::recv(p.fd, buf, len, 0);
+}
+
+// send(), or SSL_write() with --tls.
+ssize_t load_client::send_some(player& p, const std::byte* data, std::size_t len) {
+#if defined(RTMPX_BENCH_TLS)
+    if (p.tls) {
+        const int r = SSL_write(p.tls, data, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
+        if (r > 0) return r;
+        const int e = SSL_get_error(p.tls, r);
+        errno = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN : EPIPE;
+        return -1;
+    }
+#endif
+    return ::send(p.fd, data, len, MSG_NOSIGNAL);
+}
+
+// C0 C1 at once; `connect` waits in the session until the handshake is done. Like FFmpeg as a
+// player: no Set Chunk Size, a window of its own once connected.
+void load_client::start_rtmp(player& p) {
+    rtmpx::protocol::client_options co;
+    co.chunks.max_message_size = 16 << 20;
+    co.chunk_size = 128;
+    co.window_ack_size = 2500000;
+    p.session = std::make_unique<rtmpx::protocol::client_session<player>>(p, co, steady::now(), index(p) * 131 + 7);
+    p.session->connect(o_.app, tc_url_, steady::now());
+    p.state = phase::handshake;
+    flush(p);
+}
+
 void load_client::on_readable(player& p) {
     // One recv per readiness report: epoll is level-triggered, so a socket with more data is
     // reported again, and the players are served in turn. Carried header bytes go first.
+    // With TLS, a record already read from the socket may hold more than one read takes: it is
+    // read on here, as the socket will not report it again.
     std::byte* buf = rbuf_.get();
     std::memcpy(buf, p.carry.data(), p.carry_len);
     ssize_t n;
     do {
-        n = ::recv(p.fd, buf + p.carry_len, recv_buffer_bytes - p.carry_len, 0);
+        n = receive(p, buf + p.carry_len, recv_buffer_bytes - p.carry_len);
     } while (n < 0 && errno == EINTR);
     if (n == 0) return fail(p, "closed by server");
     if (n < 0) {
@@ -276,6 +380,9 @@ void load_client::on_readable(player& p) {
     std::memcpy(p.carry.data(), buf + used, p.carry_len);
     if (p.state == phase::handshake && p.session->handshake_done()) p.state = phase::connecting_rtmp;
     flush(p);
+#if defined(RTMPX_BENCH_TLS)
+    if (p.state != phase::failed && p.tls && SSL_pending(p.tls) > 0) on_readable(p);
+#endif
 }
 
 // A video tag that is a picture: not a sequence header, end of sequence or info frame.
@@ -485,7 +592,7 @@ int load_client::run() {
 
 [[noreturn]] void usage() {
     std::fputs("usage: load_client --host 127.0.0.1 --port P --app live --stream clip --players N --seconds S "
-               "[--ramp-ms R]\n",
+               "[--ramp-ms R] [--tls 1]\n",
                stderr);
     std::exit(2);
 }
@@ -505,6 +612,7 @@ int main(int argc, char** argv) {
         else if (a == "--players") o.players = static_cast<std::size_t>(std::strtoull(v, nullptr, 10));
         else if (a == "--seconds") o.seconds = std::atof(v);
         else if (a == "--ramp-ms") o.ramp_ms = std::atof(v);
+        else if (a == "--tls") o.tls = std::atoi(v) != 0;
         else usage();
     }
     if (o.players == 0 || o.port <= 0 || o.seconds <= 0) usage();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the session and real-client suites (players, calls, fan-out, publish) under ASan+UBSan, against
+# Runs the session and real-client suites (players, calls, fan-out, publish, RTMPS) under ASan+UBSan, against
 # the single header (the sans-I/O core's parsers run under ASan+UBSan in the fuzzers), and the
 # threaded paths (frame queue stress, sessions with frame threads, broadcasts, pooled threads,
 # shutdown while playing, publishers into relays, rtmpx's own publisher and puller) under TSan. Any sanitizer report fails the run.
@@ -21,7 +21,11 @@ for kind in "${kinds[@]}"; do
       [ -f "${dir}/build.ninja" ] || CXX=g++ meson setup "${dir}" -Db_sanitize=address,undefined \
         -Dsingle_header=true -Dexamples=disabled -Dbuildtype=debugoptimized
       meson compile -C "${dir}" -j 2 tests/rtmpx_session tests/interop_server
-      meson test -C "${dir}" --no-rebuild --print-errorlogs --num-processes 1 session players calls fanout publish
+      tests=(session players calls fanout publish)
+      if meson introspect "${dir}" --tests | python3 -c 'import json, sys; sys.exit("tls" not in [t["name"] for t in json.load(sys.stdin)])'; then
+        tests+=(tls)  # built with OpenSSL
+      fi
+      meson test -C "${dir}" --no-rebuild --print-errorlogs --num-processes 1 "${tests[@]}"
       ;;
     tsan)
       dir=build-tsan

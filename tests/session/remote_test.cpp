@@ -17,55 +17,13 @@
 #include <rtmpx/relay.hpp>
 #include <rtmpx/server.hpp>
 
+#include "remote_support.hpp"
+
 using namespace rtmpx;
 using namespace std::chrono_literals;
+using namespace remote_support;
 
 namespace {
-
-template <class P>
-bool eventually(P p, std::chrono::milliseconds limit = 10s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (p()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return p();
-}
-
-// A broadcast of raw AVC-shaped frames at 30/s, a key frame every 10th.
-std::shared_ptr<broadcast> ticking_broadcast() {
-    auto show = std::make_shared<broadcast>();
-    show->on_frame([n = 0](broadcast&, encoded_frame& out, bool) mutable {
-        const bool key = n % 10 == 0;
-        out.data = {std::byte(key ? 0x17 : 0x27), std::byte{1}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte(n & 0xff)};
-        out.key_frame = key;
-        ++n;
-        return true;
-    });
-    return show;
-}
-
-// The states a publisher or puller went through, in order.
-struct state_log {
-    std::mutex mutex;
-    std::vector<remote_event> events;
-
-    template <class Remote>
-    void watch(Remote& r) {
-        r.on_state([this](const remote_event& e) {
-            std::lock_guard lock(mutex);
-            events.push_back(e);
-        });
-    }
-    std::size_t count(remote_state s) {
-        std::lock_guard lock(mutex);
-        return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [s](const auto& e) { return e.state == s; }));
-    }
-    remote_event last() {
-        std::lock_guard lock(mutex);
-        return events.empty() ? remote_event{} : events.back();
-    }
-};
 
 // A server whose app "in" accepts every publish and keeps the video timestamps of each.
 struct origin {
