@@ -194,7 +194,7 @@ RTMPX_NAMESPACE_BEGIN
 /**
  * A server's certificate chain and private key, which it can replace while it serves:
  * connections accepted after `reload` (or `replace`) use the new ones, those before keep theirs.
- * TLS 1.2 and 1.3 only.
+ * TLS 1.2 and 1.3 only, no session tickets (see `load`).
  *
  * Thread: any.
  */
@@ -247,6 +247,9 @@ private:
         context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                                  asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
                              ec);
+        // No TLS 1.3 session tickets: an RTMP connection lasts, and librtmp (rtmpdump,
+        // python-librtmp) ends the connection when a ticket arrives after the handshake.
+        if (!ec) SSL_CTX_set_num_tickets(context->native_handle(), 0);
         if (!ec) context->use_certificate_chain_file(chain_file, ec);
         if (!ec) context->use_private_key_file(key_file, asio::ssl::context::pem, ec);
         if (!ec && SSL_CTX_check_private_key(context->native_handle()) != 1)
