@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Consumer test, single-header route: every example compiles with nothing but a copy of
-# single_include/rtmpx/rtmpx.hpp (as a user who copied the single header has it), and
+# single_include/rtmpx/rtmpx.hpp (and its TLS companion tls.hpp, for the TLS example, when
+# OpenSSL's headers are there), as a user who copied the single header has it, and
 # tests/consumer/subproject/main.cpp builds that way on a plain command line, runs, and serves
 # H.264 that ffprobe sees. Exit 77 (skipped) without ffprobe or OpenH264's headers.
 # Usage: CXX=clang++ bash tests/consumer/single_header_build.sh
@@ -45,11 +46,16 @@ fi
 cd "${repo}"
 echo "== examples: each compiles against a copy of the single header alone"
 mkdir -p "${tmp}/copied/rtmpx" "${tmp}/examples"
-cp single_include/rtmpx/rtmpx.hpp "${tmp}/copied/rtmpx/"
+cp single_include/rtmpx/rtmpx.hpp single_include/rtmpx/tls.hpp "${tmp}/copied/rtmpx/"
 cp examples/*.cpp examples/*.hpp "${tmp}/examples/"
-if grep -n '#include *[<"]rtmpx/' examples/*.cpp examples/*.hpp | grep -v 'rtmpx/rtmpx.hpp'; then
-  echo "FAIL: an example includes an rtmpx header other than rtmpx/rtmpx.hpp (above)"
+if grep -n '#include *[<"]rtmpx/' examples/*.cpp examples/*.hpp | grep -v -e 'rtmpx/rtmpx.hpp' -e 'rtmpx/tls.hpp'; then
+  echo "FAIL: an example includes an rtmpx header other than rtmpx/rtmpx.hpp and rtmpx/tls.hpp (above)"
   exit 1
+fi
+# shellcheck disable=SC2086
+if ! echo '#include <openssl/ssl.h>' | ${cxx} -E -x c++ - >/dev/null 2>&1; then
+  echo "note: OpenSSL's headers not found: the examples that include rtmpx/tls.hpp are left out"
+  grep -l '#include *[<"]rtmpx/tls.hpp' "${tmp}"/examples/*.cpp | xargs -r rm -f
 fi
 export cxx tmp
 # shellcheck disable=SC2016

@@ -231,9 +231,7 @@ def test_a_relayed_stream_with_audio_goes_to_two_origins_and_one_failing_hurts_n
     nginx = Nginx(tmp)
     dead = free_port()  # nothing listens there
     edge = Server(INTEROP, "--push", "cam=" + nginx.url("cam"), "--push", "cam=rtmp://127.0.0.1:%d/live/cam" % dead)
-    pub = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re"] + SOURCES + ENCODE +
-                           ["-f", "flv", edge.url(app="relay", name="cam")], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pub = publish_to(edge.url(app="relay", name="cam"))
     try:
         assert streams(nginx.url("cam")) == ["aac", "h264"]
         assert_decodes(nginx.url("cam"), audio=True)
@@ -249,9 +247,7 @@ def test_a_relayed_stream_with_audio_goes_to_two_origins_and_one_failing_hurts_n
 def test_an_origin_that_stops_reading_costs_drops_not_memory(tmp):
     origin = Server(INTEROP)
     edge = Server(INTEROP, "--push", "cam=" + origin.url(app="relay", name="cam"))
-    pub = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re"] + SOURCES + ENCODE +
-                           ["-f", "flv", edge.url(app="relay", name="cam")], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pub = publish_to(edge.url(app="relay", name="cam"))
     try:
         assert streams(origin.url(app="relay", name="cam")) == ["aac", "h264"]
         rss_before = rss_kb(edge.proc.pid)
@@ -281,8 +277,7 @@ def test_an_origin_that_stops_reading_costs_drops_not_memory(tmp):
 
 def test_pull_from_nginx_into_a_local_broadcast(tmp):
     nginx = Nginx(tmp)
-    pub = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re"] + SOURCES + ENCODE + ["-f", "flv", nginx.url("src")],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pub = publish_to(nginx.url("src"))
     edge = None
     try:
         streams(nginx.url("src"))
