@@ -197,11 +197,8 @@ public:
     /// The address of the `listener`-th `start`, "host:port" with the real port (empty if none).
     std::string listen_address(std::size_t listener = 0) const {
         std::lock_guard lock(accept_mutex_);
-        if (listener >= listeners_.size()) return {};
-        const auto& local = listeners_[listener].local;
-        const auto addr = local.address();
-        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), local.port())
-                            : fmt::format("{}:{}", addr.to_string(), local.port());
+        return listener < listeners_.size() ? host_port(listeners_[listener].local.address(), listeners_[listener].local.port())
+                                            : std::string{};
     }
 
     /// The port of the `listener`-th `start` (0 if none).
@@ -301,11 +298,12 @@ private:
         std::string scheme;
     };
 
-    static std::string describe(const listener& l) {
-        const auto addr = l.local.address();
-        return addr.is_v6() ? fmt::format("{}://[{}]:{}", l.scheme, addr.to_string(), l.local.port())
-                            : fmt::format("{}://{}:{}", l.scheme, addr.to_string(), l.local.port());
+    // "host:port", an IPv6 host in brackets.
+    static std::string host_port(const asio::ip::address& addr, std::uint16_t port) {
+        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port);
     }
+
+    static std::string describe(const listener& l) { return l.scheme + "://" + host_port(l.local.address(), l.local.port()); }
 
     static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
         const auto colon = text.rfind(':');
@@ -335,9 +333,7 @@ private:
         auto ep = socket.remote_endpoint(ec);
         if (ec) return "unknown";
         if constexpr (requires { ep.address(); ep.port(); }) {
-            const auto addr = ep.address();
-            return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), ep.port())
-                                : fmt::format("{}:{}", addr.to_string(), ep.port());
+            return host_port(ep.address(), ep.port());
         } else {
             return "local";
         }

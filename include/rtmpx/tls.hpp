@@ -25,6 +25,19 @@
 
 RTMPX_NAMESPACE_BEGIN
 
+namespace detail {
+
+// A context for `method` (server or client) that speaks TLS 1.2 and 1.3 only.
+inline std::shared_ptr<asio::ssl::context> modern_tls_context(asio::ssl::context::method method, std::error_code& ec) {
+    auto context = std::make_shared<asio::ssl::context>(method);
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                         ec);
+    return context;
+}
+
+} // namespace detail
+
 /**
  * A server's certificate chain and private key, which it can replace while it serves:
  * connections accepted after `reload` (or `replace`) use the new ones, those before keep theirs.
@@ -77,10 +90,7 @@ private:
     static std::shared_ptr<asio::ssl::context> make_context(const std::string& chain_file, const std::string& key_file,
                                                             std::error_code& ec) {
         ec.clear();
-        auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-        context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                                 asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
-                             ec);
+        auto context = detail::modern_tls_context(asio::ssl::context::tls_server, ec);
         // No TLS 1.3 session tickets: an RTMP connection lasts, and librtmp (rtmpdump,
         // python-librtmp) ends the connection when a ticket arrives after the handshake.
         if (!ec) SSL_CTX_set_num_tickets(context->native_handle(), 0);
@@ -123,10 +133,7 @@ namespace detail {
 struct tls_remote {
     static std::shared_ptr<driver::link_control> make(remote_base& remote, std::uint64_t seed, std::error_code& ec) {
         const auto& options = remote.options().tls;
-        auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-        context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                                 asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
-                             ec);
+        auto context = modern_tls_context(asio::ssl::context::tls_client, ec);
         if (!ec) {
             if (options.ca_file.empty()) context->set_default_verify_paths(ec);
             else context->load_verify_file(options.ca_file, ec);

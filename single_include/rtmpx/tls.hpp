@@ -65,7 +65,7 @@ struct tls_peer {
  *   client sends SNI and checks the certificate against the context's trusted roots and the
  *   host name (or address); a failure is `error::certificate_expired`,
  *   `error::certificate_name_mismatch` or `error::certificate_untrusted`. Any other failure is
- *   `error::tls_handshake_failed`, with OpenSSL's reason in `last_reason()`.
+ *   `error::tls_handshake_failed`.
  * - Writes are whole records: each write copies up to 16 KiB of the gathered buffers into one
  *   record, so a chunk writer's many small buffers do not become many small records.
  * - `finish(bound)` sends close_notify and waits at most `bound` for it to go.
@@ -140,9 +140,6 @@ public:
     /// A peer's ordinary end: it closed the TCP connection without close_notify.
     static bool is_ordinary_end(std::error_code ec) noexcept { return ec == asio::ssl::error::stream_truncated; }
 
-    /// OpenSSL's reason for the last handshake failure ("" if none).
-    const std::string& last_reason() const noexcept { return reason_; }
-
 private:
     // A client's expectations of the server: SNI, and the name or address its certificate must carry.
     std::error_code expect_peer() {
@@ -163,7 +160,6 @@ private:
 
     // A handshake error as one of rtmpx's: what the certificate check found, or a failed handshake.
     std::error_code classify(std::error_code ec) {
-        reason_ = ec.message();
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return ec;  // closed under it
         if (role_ == tls_role::client && peer_.verify) {
             switch (SSL_get_verify_result(ssl_.native_handle())) {
@@ -182,7 +178,6 @@ private:
     tls_role role_;
     tls_peer peer_;
     std::vector<std::byte> record_;
-    std::string reason_;
 };
 
 } // namespace driver
@@ -190,6 +185,19 @@ RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/driver/tls_stream.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
+
+namespace detail {
+
+// A context for `method` (server or client) that speaks TLS 1.2 and 1.3 only.
+inline std::shared_ptr<asio::ssl::context> modern_tls_context(asio::ssl::context::method method, std::error_code& ec) {
+    auto context = std::make_shared<asio::ssl::context>(method);
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
+                         ec);
+    return context;
+}
+
+} // namespace detail
 
 /**
  * A server's certificate chain and private key, which it can replace while it serves:
@@ -243,10 +251,7 @@ private:
     static std::shared_ptr<asio::ssl::context> make_context(const std::string& chain_file, const std::string& key_file,
                                                             std::error_code& ec) {
         ec.clear();
-        auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-        context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                                 asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
-                             ec);
+        auto context = detail::modern_tls_context(asio::ssl::context::tls_server, ec);
         // No TLS 1.3 session tickets: an RTMP connection lasts, and librtmp (rtmpdump,
         // python-librtmp) ends the connection when a ticket arrives after the handshake.
         if (!ec) SSL_CTX_set_num_tickets(context->native_handle(), 0);
@@ -289,10 +294,7 @@ namespace detail {
 struct tls_remote {
     static std::shared_ptr<driver::link_control> make(remote_base& remote, std::uint64_t seed, std::error_code& ec) {
         const auto& options = remote.options().tls;
-        auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-        context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                                 asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
-                             ec);
+        auto context = modern_tls_context(asio::ssl::context::tls_client, ec);
         if (!ec) {
             if (options.ca_file.empty()) context->set_default_verify_paths(ec);
             else context->load_verify_file(options.ca_file, ec);

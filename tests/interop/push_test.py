@@ -117,6 +117,14 @@ def rss_kb(pid):
 
 # ---------------------------------------------------------------------------------------------
 
+
+def node_media_server(port, data):
+    """node-media-server's RTMP on 127.0.0.1:port (its other ports on free ones), data in `data`."""
+    return subprocess.Popen(["node", NMS, "-b", "127.0.0.1", "--rtmp-port", str(port), "--rtmps-port", str(free_port()),
+                             "--http-port", str(free_port()), "--https-port", str(free_port()), "--data-path", data,
+                             "--no-admin"], cwd=os.path.dirname(NMS), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
 def test_the_readme_shows_the_configuration_these_tests_run(tmp):
     with open(NGINX_CONF) as f:
         body = "".join(l for l in f.readlines() if not l.startswith("#"))
@@ -164,10 +172,7 @@ def test_push_to_node_media_server(tmp):
     if not NMS or not shutil.which("node"):
         return "skip: node-media-server is not installed (RTMPX_NODE_MEDIA_SERVER)"
     port = free_port()
-    nms = subprocess.Popen(["node", NMS, "-b", "127.0.0.1", "--rtmp-port", str(port), "--rtmps-port", str(free_port()),
-                            "--http-port", str(free_port()), "--https-port", str(free_port()), "--data-path",
-                            os.path.join(tmp, "nms"), "--no-admin"], cwd=os.path.dirname(NMS), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nms = node_media_server(port, os.path.join(tmp, "nms"))
     p = None
     try:
         wait_for(lambda: listening(port), 20, "node-media-server to listen")
@@ -334,10 +339,7 @@ def test_pull_from_node_media_server(tmp):
     if not NMS or not shutil.which("node"):
         return "skip: node-media-server is not installed (RTMPX_NODE_MEDIA_SERVER)"
     port = free_port()
-    nms = subprocess.Popen(["node", NMS, "-b", "127.0.0.1", "--rtmp-port", str(port), "--rtmps-port", str(free_port()),
-                            "--http-port", str(free_port()), "--https-port", str(free_port()), "--data-path",
-                            os.path.join(tmp, "nms-pull"), "--no-admin"], cwd=os.path.dirname(NMS), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nms = node_media_server(port, os.path.join(tmp, "nms-pull"))
     pub = edge = None
     try:
         wait_for(lambda: listening(port), 20, "node-media-server to listen")

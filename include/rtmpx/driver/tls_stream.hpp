@@ -43,7 +43,7 @@ struct tls_peer {
  *   client sends SNI and checks the certificate against the context's trusted roots and the
  *   host name (or address); a failure is `error::certificate_expired`,
  *   `error::certificate_name_mismatch` or `error::certificate_untrusted`. Any other failure is
- *   `error::tls_handshake_failed`, with OpenSSL's reason in `last_reason()`.
+ *   `error::tls_handshake_failed`.
  * - Writes are whole records: each write copies up to 16 KiB of the gathered buffers into one
  *   record, so a chunk writer's many small buffers do not become many small records.
  * - `finish(bound)` sends close_notify and waits at most `bound` for it to go.
@@ -118,9 +118,6 @@ public:
     /// A peer's ordinary end: it closed the TCP connection without close_notify.
     static bool is_ordinary_end(std::error_code ec) noexcept { return ec == asio::ssl::error::stream_truncated; }
 
-    /// OpenSSL's reason for the last handshake failure ("" if none).
-    const std::string& last_reason() const noexcept { return reason_; }
-
 private:
     // A client's expectations of the server: SNI, and the name or address its certificate must carry.
     std::error_code expect_peer() {
@@ -141,7 +138,6 @@ private:
 
     // A handshake error as one of rtmpx's: what the certificate check found, or a failed handshake.
     std::error_code classify(std::error_code ec) {
-        reason_ = ec.message();
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return ec;  // closed under it
         if (role_ == tls_role::client && peer_.verify) {
             switch (SSL_get_verify_result(ssl_.native_handle())) {
@@ -160,7 +156,6 @@ private:
     tls_role role_;
     tls_peer peer_;
     std::vector<std::byte> record_;
-    std::string reason_;
 };
 
 } // namespace driver
