@@ -34,6 +34,8 @@
 #include <benchmark/benchmark.h>
 
 #include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/document.hpp>
+#include <rtmpx/amf/writer.hpp>
 #include <rtmpx/amf/format.hpp>
 #include <rtmpx/protocol/chunk_reader.hpp>
 #include <rtmpx/protocol/chunk_writer.hpp>
@@ -282,6 +284,63 @@ void BM_amf_decode_rtmpx(benchmark::State& state, bytes body) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
 }
 
+/// Decodes the whole body into one reused `amf0::document` (views into the body, no copies).
+void BM_amf_decode_rtmpx_document(benchmark::State& state, bytes body) {
+    rtmpx::amf0::document doc;
+    std::error_code ec;
+    for (auto _ : state) {
+        if (!doc.decode(body, ec)) {
+            state.SkipWithError("decode failed");
+            break;
+        }
+        benchmark::DoNotOptimize(doc.nodes().data());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+
+/// `connect_command()` with `amf0::writer` into a reused buffer, from constants.
+void write_connect(std::vector<std::byte>& body) {
+    rtmpx::amf0::writer(body)
+        .string("connect")
+        .number(1)
+        .begin_object()
+        .property("app", "live")
+        .property("flashVer", "LNX 9,0,124,2")
+        .property("tcUrl", "rtmp://127.0.0.1:1935/live")
+        .property("fpad", false)
+        .property("capabilities", 15.0)
+        .property("audioCodecs", 4071.0)
+        .property("videoCodecs", 252.0)
+        .property("videoFunction", 1.0)
+        .end_object();
+}
+
+/// `metadata_message()` with `amf0::writer` into a reused buffer, from constants.
+void write_metadata(std::vector<std::byte>& body) {
+    rtmpx::amf0::writer(body)
+        .string("onMetaData")
+        .begin_ecma_array(8)
+        .property("duration", 0.0)
+        .property("width", 1280.0)
+        .property("height", 720.0)
+        .property("videodatarate", 2500.0)
+        .property("framerate", 30.0)
+        .property("videocodecid", 7.0)
+        .property("encoder", "Lavf60.16.100")
+        .property("filesize", 0.0)
+        .end_object();
+}
+
+void BM_amf_encode_rtmpx_writer(benchmark::State& state, void (*write)(std::vector<std::byte>&)) {
+    bytes body;
+    for (auto _ : state) {
+        body.clear();
+        write(body);
+        benchmark::DoNotOptimize(body.data());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+
 /// Encodes a body that is already built, with `encode_payload` (a new vector each time, as the
 /// server does when it sends).
 template <class M>
@@ -452,6 +511,15 @@ void register_all() {
 
     const bytes connect_body = rtmpx::protocol::encode_payload(connect_command());
     const bytes metadata_body = rtmpx::protocol::encode_payload(metadata_message());
+    {
+        bytes written;
+        write_connect(written);
+        const bool same_connect = written == connect_body;
+        written.clear();
+        write_metadata(written);
+        benchmark::AddCustomContext("writer_encodes_same_bytes",
+                                    same_connect && written == metadata_body ? "yes" : "NO: writer comparison invalid");
+    }
 #if RTMPX_BENCH_LIBRTMP
     const bool same_connect = librtmp_bytes(librtmp_encode_connect) == connect_body;
     const bool same_metadata = librtmp_bytes(librtmp_encode_metadata) == metadata_body;
@@ -460,10 +528,12 @@ void register_all() {
 #endif
 
     reg("BM_amf_decode/connect/rtmpx", BM_amf_decode_rtmpx, connect_body);
+    reg("BM_amf_decode/connect/rtmpx_document", BM_amf_decode_rtmpx_document, connect_body);
 #if RTMPX_BENCH_LIBRTMP
     reg("BM_amf_decode/connect/librtmp", BM_amf_decode_librtmp, connect_body, 3);
 #endif
     reg("BM_amf_decode/onMetaData/rtmpx", BM_amf_decode_rtmpx, metadata_body);
+    reg("BM_amf_decode/onMetaData/rtmpx_document", BM_amf_decode_rtmpx_document, metadata_body);
 #if RTMPX_BENCH_LIBRTMP
     reg("BM_amf_decode/onMetaData/librtmp", BM_amf_decode_librtmp, metadata_body, 2);
 #endif
@@ -471,6 +541,7 @@ void register_all() {
     reg("BM_amf_encode/connect/rtmpx", BM_amf_encode_rtmpx<rtmpx::protocol::command>, connect_command());
     reg("BM_amf_encode/connect/rtmpx_reuse", BM_amf_encode_rtmpx_reuse<rtmpx::protocol::command>, connect_command());
     reg("BM_amf_encode/connect/rtmpx_build", BM_amf_encode_rtmpx_build<decltype(&connect_command)>, &connect_command);
+    reg("BM_amf_encode/connect/rtmpx_writer", BM_amf_encode_rtmpx_writer, &write_connect);
 #if RTMPX_BENCH_LIBRTMP
     reg("BM_amf_encode/connect/librtmp", BM_amf_encode_librtmp, librtmp_encode_connect);
 #endif
@@ -478,6 +549,7 @@ void register_all() {
     reg("BM_amf_encode/onMetaData/rtmpx_reuse", BM_amf_encode_rtmpx_reuse<rtmpx::protocol::data_message>, metadata_message());
     reg("BM_amf_encode/onMetaData/rtmpx_build", BM_amf_encode_rtmpx_build<decltype(&metadata_message)>,
         &metadata_message);
+    reg("BM_amf_encode/onMetaData/rtmpx_writer", BM_amf_encode_rtmpx_writer, &write_metadata);
 #if RTMPX_BENCH_LIBRTMP
     reg("BM_amf_encode/onMetaData/librtmp", BM_amf_encode_librtmp, librtmp_encode_metadata);
 #endif

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
         });
         conn.on_stream([scene](rtmpx::stream& s, const rtmpx::stream_event& se) {
             if (!se.is_create) return true;
-            if (!s.use_codec("h264")) return false;
+            // the encoder made ready for the scene's size now, so the first frame after play is quick
+            if (!s.use_codec("h264", 640, 360)) return false;
             s.on_render([scene](rtmpx::stream&) {  // connection thread, at the render rate
                 scene->render();
                 return true;

@@ -9,6 +9,8 @@
 #include <rtmpx/limits.hpp>
 #include <rtmpx/amf/value.hpp>
 #include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/document.hpp>
+#include <rtmpx/amf/writer.hpp>
 #include <rtmpx/amf/format.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/codec/openh264_encoder.hpp>

@@ -151,6 +151,20 @@ public:
     }
 
     /**
+     * As `use_codec(name)`, and prepares the encoder for `width` x `height` pictures of `format`
+     * at once (`video_codec::prepare`), so that the first frame after play costs one encode
+     * instead of an initialisation and a cold first picture. False when no codec has that name
+     * or the encoder refuses the size; the stream then keeps its previous choice.
+     */
+    bool use_codec(std::string_view name, std::uint32_t width, std::uint32_t height,
+                   pixel_format format = pixel_format::rgba) {
+        auto codec = server_->codecs.make(name);
+        if (!codec || codec->prepare(width, height, format)) return false;
+        codec_ = std::move(codec);
+        return true;
+    }
+
+    /**
      * Plays `source` instead of the stream's own render and frame handlers: the stream gets the
      * broadcast's frames (encoded once for all its players) into a queue of its own. Takes effect
      * at the next play; `nullptr` goes back to the stream's own handlers.

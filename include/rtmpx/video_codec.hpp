@@ -48,6 +48,23 @@ public:
         return {};
     }
 
+    /**
+     * Makes the encoder ready for `width` x `height` pictures of `format` now, so that the first
+     * frame after play costs one encode and no more: initialises, encodes one blank picture (the
+     * encoder's first picture is its slowest: its buffers and tables come to life) and drops it,
+     * then asks for a key frame next. Takes about one initialisation and two encodes, on the
+     * calling thread.
+     * Errors: the encoder's, from `init` or `encode`.
+     */
+    std::error_code prepare(std::uint32_t width, std::uint32_t height, pixel_format format = pixel_format::rgba) {
+        if (auto ec = init(width, height)) return ec;
+        const canvas blank(width, height, is_packed(format) ? format : pixel_format::rgba);
+        encoded_frame discarded;
+        if (auto ec = impl_->encode(blank.view(), discarded)) return ec;
+        impl_->force_key_frame();
+        return {};
+    }
+
     /// Encodes one canvas, (re)initialising first when needed.
     std::error_code encode(const canvas_view& canvas, encoded_frame& out) {
         if (generation_ == 0 || canvas.width != width_ || canvas.height != height_) {

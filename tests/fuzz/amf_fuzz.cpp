@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Fuzz target: AMF0 (and, behind AVM+, AMF3) decoding, its encode/decode round trip, and commands.
+// Fuzz target: AMF0 (and, behind AVM+, AMF3) decoding, its encode/decode round trip, the view
+// decoder against the value decoder, and commands.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/document.hpp>
 #include <rtmpx/amf/format.hpp>
 #include <rtmpx/protocol/commands.hpp>
 
@@ -78,6 +80,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const value& v : values) text += rtmpx::amf0::to_string(v);
     } else {
         RTMPX_FUZZ_CHECK(static_cast<bool>(ec));
+    }
+
+    // The view decoder accepts and refuses alike, with the same values.
+    rtmpx::amf0::document doc;
+    std::error_code doc_ec;
+    const bool doc_ok = doc.decode(in, doc_ec, limits);
+    std::vector<value> again;
+    std::error_code value_ec;
+    RTMPX_FUZZ_CHECK(doc_ok == rtmpx::amf0::decode_all(in, again, value_ec, limits));
+    RTMPX_FUZZ_CHECK(doc_ec == value_ec);
+    if (doc_ok) {
+        RTMPX_FUZZ_CHECK(doc.size() == again.size());
+        for (std::size_t i = 0; i < again.size(); ++i) RTMPX_FUZZ_CHECK(doc[i].to_value() == again[i]);
     }
 
     // As a command body: type 20 directly, type 17 after its format byte; as data (type 18).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Tests for amf0.hpp: byte tables both ways, a real connect command, round trips, limits, accessors.
+// Tests for amf0.hpp: byte tables both ways, a real connect command, round trips, limits, accessors;
+// the view decoder (document.hpp) against the value decoder, and the writer (writer.hpp).
 #include <doctest/doctest.h>
 
 #include <bit>
@@ -15,6 +16,8 @@
 #include <fmt/format.h>
 
 #include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/amf/document.hpp>
+#include <rtmpx/amf/writer.hpp>
 #include <rtmpx/amf/format.hpp>
 
 #include "../support.hpp"
@@ -162,6 +165,23 @@ std::vector<std::byte> nested_objects(std::size_t levels) {
         const auto end = bytes({0x00, 0x00, 0x09});  // empty key, object end
         wire.insert(wire.end(), end.begin(), end.end());
     }
+    return wire;
+}
+
+/// One 60000-byte string, then a strict array with 1000 references to the object holding it: a
+/// 63 kB message that would expand to 60 MB.
+std::vector<std::byte> expanding_references() {
+    std::vector<std::byte> wire = bytes({
+        0x0a, 0x00, 0x00, 0x03, 0xe9,  // strict array of 1001 (table entry 0)
+        0x03,                          // object (table entry 1)
+        0x00, 0x01, 's',               // key "s"
+        0x02, 0xea, 0x60,              // string marker, length 60000
+    });
+    wire.resize(wire.size() + 60000, std::byte{'z'});
+    const auto end = bytes({0x00, 0x00, 0x09});  // empty key, object end
+    wire.insert(wire.end(), end.begin(), end.end());
+    const auto ref = bytes({0x07, 0x00, 0x01});  // reference marker, entry 1
+    for (int i = 0; i < 1000; ++i) wire.insert(wire.end(), ref.begin(), ref.end());
     return wire;
 }
 
@@ -554,20 +574,7 @@ TEST_SUITE("amf0") {
     }
 
     TEST_CASE("references that copy far more than the input hold are refused") {
-        // one 60000-byte string, then a strict array with 1000 references to the object holding it:
-        // a 63 kB message that would expand to 60 MB
-        std::vector<std::byte> wire = bytes({
-            0x0a, 0x00, 0x00, 0x03, 0xe9,  // strict array of 1001 (table entry 0)
-            0x03,                          // object (table entry 1)
-            0x00, 0x01, 's',               // key "s"
-            0x02, 0xea, 0x60,              // string marker, length 60000
-        });
-        wire.resize(wire.size() + 60000, std::byte{'z'});
-        const auto end = bytes({0x00, 0x00, 0x09});   // empty key, object end
-        wire.insert(wire.end(), end.begin(), end.end());
-        const auto ref = bytes({0x07, 0x00, 0x01});  // reference marker, entry 1
-        for (int i = 0; i < 1000; ++i) wire.insert(wire.end(), ref.begin(), ref.end());
-        CHECK(decode_one(wire).ec == rtmpx::error::amf_too_many_elements);
+        CHECK(decode_one(expanding_references()).ec == rtmpx::error::amf_too_many_elements);
     }
 
     TEST_CASE("every truncation of a value is an error, never a crash") {
@@ -769,5 +776,194 @@ TEST_SUITE("amf0") {
         CHECK(fmt::format("{}", value::object({{"two words", 1}, {"", 2}})) == R"({"two words": 1, "": 2})");
         CHECK(fmt::format("[{}]", value(2)) == "[2]");
         CHECK(rtmpx::amf0::to_string(value::strict_array({value::object({{"a", value::null()}})})) == "[{a: null}]");
+    }
+}
+
+namespace {
+
+/// Decodes `wire` with decode_all and with a document; both must accept or refuse it alike,
+/// with the same error, and the document's values must be decode_all's.
+void check_document_agrees(std::span<const std::byte> wire, const rtmpx::amf_limits& limits = {}) {
+    std::vector<value> values;
+    std::error_code value_ec;
+    const bool value_ok = rtmpx::amf0::decode_all(wire, values, value_ec, limits);
+    rtmpx::amf0::document doc;
+    std::error_code doc_ec;
+    const bool doc_ok = doc.decode(wire, doc_ec, limits);
+    REQUIRE(doc_ok == value_ok);
+    REQUIRE(doc_ec == value_ec);
+    if (!doc_ok) {
+        CHECK(doc.empty());
+        return;
+    }
+    REQUIRE(doc.size() == values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!(doc[i].to_value() == values[i])) {
+            FAIL("value " << i << " differs: " << fmt::format("{}", doc[i].to_value()) << " against "
+                          << fmt::format("{}", values[i]));
+        }
+    }
+}
+
+} // namespace
+
+TEST_SUITE("amf0 document and writer") {
+    TEST_CASE("a document reads a command body as views, node by node") {
+        const auto wire = bytes({
+            0x02, 0x00, 0x04, 'p', 'l', 'a', 'y',            // string "play"
+            0x00,                                            // number marker
+            0x40, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // 4.0
+            0x05,                                            // null
+            0x03,                                            // object marker
+            0x00, 0x03, 'a', 'p', 'p',                       // key "app"
+            0x02, 0x00, 0x04, 'l', 'i', 'v', 'e',            // string "live"
+            0x00, 0x04, 'l', 'i', 's', 't',                  // key "list"
+            0x0a, 0x00, 0x00, 0x00, 0x02,                    // strict array of 2
+            0x01, 0x01,                                      // boolean true
+            0x06,                                            // undefined
+            0x00, 0x04, 'f', 'p', 'a', 'd',                  // key "fpad"
+            0x01, 0x00,                                      // boolean false
+            0x00, 0x00, 0x09,                                // empty key, object end
+            0x0b,                                            // date marker
+            0x40, 0x8f, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00,  // 1000.0 ms
+            0xff, 0xc4,                                      // time zone -60 minutes
+        });
+        rtmpx::amf0::document doc;
+        std::error_code ec;
+        REQUIRE(doc.decode(wire, ec));
+        CHECK(!ec);
+        REQUIRE(doc.size() == 5);
+        CHECK(doc[0].as_string() == "play");
+        CHECK(doc[0].as_string().data() == reinterpret_cast<const char*>(wire.data() + 3));  // a view, no copy
+        CHECK(doc[1].as_number() == 4.0);
+        CHECK(doc[2].is_null());
+        const auto obj = doc[3];
+        CHECK(obj.is_object());
+        CHECK(obj.size() == 3);
+        CHECK(obj["app"].as_string() == "live");
+        CHECK(obj["app"].key() == "app");
+        CHECK(obj["list"].type() == kind::strict_array);
+        CHECK(obj["list"].size() == 2);
+        CHECK(obj["list"][0].as_bool());
+        CHECK(obj["list"][1].type() == kind::undefined);
+        CHECK_FALSE(obj["list"][2].exists());
+        CHECK(obj["fpad"].is_boolean());
+        CHECK_FALSE(obj["fpad"].as_bool(true));
+        CHECK_FALSE(obj["missing"].exists());
+        CHECK(obj["missing"].as_string("fallback") == "fallback");
+        CHECK(doc[4].date_ms() == 1000.0);
+        CHECK(doc[4].date_timezone() == -60);
+        CHECK_FALSE(doc[5].exists());
+        // lenient accessors: the wrong kind gives the fallback
+        CHECK(doc[0].as_number(7) == 7);
+        CHECK(doc[1].as_string("no") == "no");
+
+        // the flat array: containers before their contents, `end` one past the subtree
+        const auto nodes = doc.nodes();
+        REQUIRE(nodes.size() == 10);
+        CHECK(nodes[3].type == kind::object);
+        CHECK(nodes[3].children == 3);
+        CHECK(nodes[3].end == 9);
+        CHECK(nodes[5].type == kind::strict_array);
+        CHECK(nodes[5].end == 8);
+        std::vector<std::string> keys;
+        for (auto p : obj) keys.emplace_back(p.key());
+        CHECK(keys == std::vector<std::string>{"app", "list", "fpad"});
+    }
+
+    TEST_CASE("a document's reference is a copy of the nodes it names, under the new key") {
+        const auto wire = bytes({
+            0x03,                          // object marker (table entry 0)
+            0x00, 0x01, 'a',               // key "a"
+            0x03,                          // object marker (table entry 1)
+            0x00, 0x01, 'b',               // key "b"
+            0x02, 0x00, 0x01, 'x',         // string "x"
+            0x00, 0x00, 0x09,              // object end
+            0x00, 0x01, 'c',               // key "c"
+            0x07, 0x00, 0x01,              // reference marker, index 1
+            0x00, 0x00, 0x09,              // object end
+        });
+        rtmpx::amf0::document doc;
+        std::error_code ec;
+        REQUIRE(doc.decode(wire, ec));
+        CHECK(doc[0]["c"].key() == "c");
+        CHECK(doc[0]["c"]["b"].as_string() == "x");
+        CHECK(doc[0].to_value() == value::object({{"a", value::object({{"b", "x"}})}, {"c", value::object({{"b", "x"}})}}));
+        check_document_agrees(wire);
+    }
+
+    TEST_CASE("a document decodes what decode_all decodes, values and errors alike") {
+        generator gen(20261203u);
+        std::mt19937 rng(7);
+        for (int i = 0; i < 2000; ++i) {
+            CAPTURE(i);
+            std::vector<std::byte> wire;
+            for (int n = 0; n < 3; ++n) rtmpx::amf0::encode(gen.make(4, false), wire);
+            check_document_agrees(wire);
+            // the same bytes cut short, and with one byte changed: both refuse or accept alike
+            check_document_agrees(std::span(wire).first(rng() % wire.size()));
+            auto mutated = wire;
+            mutated[rng() % mutated.size()] = static_cast<std::byte>(rng());
+            check_document_agrees(mutated);
+            // small limits make the depth and element errors reachable
+            rtmpx::amf_limits small;
+            small.max_depth = 2;
+            small.max_elements = 12;
+            check_document_agrees(wire, small);
+        }
+    }
+
+    TEST_CASE("a document refuses a reference that would copy far more than the input holds") {
+        const std::vector<std::byte> wire = expanding_references();
+        rtmpx::amf0::document doc;
+        std::error_code ec;
+        CHECK_FALSE(doc.decode(wire, ec));
+        CHECK(ec == rtmpx::error::amf_too_many_elements);
+        CHECK(doc.empty());
+    }
+
+    TEST_CASE("the writer writes the bytes encode writes, value by value") {
+        std::vector<std::byte> written;
+        rtmpx::amf0::writer(written)
+            .string("onStatus")
+            .number(0)
+            .null()
+            .begin_object()
+            .property("level", "status")
+            .property("code", "NetStream.Play.Start")
+            .property("count", 2.0)
+            .property("ok", true)
+            .key("list")
+            .begin_strict_array(2)
+            .undefined()
+            .date(1000, -60)
+            .key("map")
+            .begin_ecma_array(1)
+            .property("k", value(std::string(70000, 'L')))  // a long string, through encode
+            .end_object()
+            .end_object();
+        std::vector<std::byte> expected;
+        for (const value& v :
+             {value("onStatus"), value(0), value::null(),
+              value::object({{"level", "status"},
+                             {"code", "NetStream.Play.Start"},
+                             {"count", 2},
+                             {"ok", true},
+                             {"list", value::strict_array({value::undefined(), value::date(1000, -60)})},
+                             {"map", value::ecma_array({{"k", value(std::string(70000, 'L'))}})}})}) {
+            rtmpx::amf0::encode(v, expected);
+        }
+        CHECK(written == expected);
+
+        // a byte table for the smallest case, appended after what the buffer held
+        std::vector<std::byte> out = bytes({0xaa});
+        {
+            rtmpx::amf0::writer w(out);
+            w.string("a").boolean(true).string(std::string(70000, 'x'));
+            w.finish();
+            CHECK(out.size() == 1 + 4 + 2 + 5 + 70000);
+        }
+        CHECK(std::vector<std::byte>(out.begin(), out.begin() + 12) ==
+              bytes({0xaa, 0x02, 0x00, 0x01, 'a', 0x01, 0x01, 0x0c, 0x00, 0x01, 0x11, 0x70}));
     }
 }

@@ -14,6 +14,7 @@
 #include <rtmpx/codec/openh264_encoder.hpp>
 #include <rtmpx/detail/avc.hpp>
 #include <rtmpx/media.hpp>
+#include <rtmpx/video_codec.hpp>
 
 #include "../support.hpp"
 
@@ -264,6 +265,30 @@ TEST_SUITE("openh264") {
         REQUIRE_FALSE(d.encode(bigger.view(), f));
         CHECK(f.key_frame);  // a new stream starts with an IDR
         check_frame_nals(f);
+    }
+
+    TEST_CASE("a prepared video_codec needs no init at its first frame, which is a key frame") {
+        rtmpx::video_codec codec{rtmpx::openh264_encoder()};
+        REQUIRE_FALSE(codec.prepare(320, 240));
+        CHECK(codec.generation() == 1);
+        CHECK(codec.width() == 320);
+        CHECK(codec.height() == 240);
+        REQUIRE_FALSE(codec.header().empty());
+        CHECK(codec.header()[0] == std::byte{0x01});  // AVCDecoderConfigurationRecord version
+        rtmpx::canvas c(320, 240);
+        rtmpx::encoded_frame f;
+        draw(c, 1);
+        REQUIRE_FALSE(codec.encode(c.view(), f));
+        CHECK(codec.generation() == 1);  // no second initialisation
+        CHECK(f.key_frame);              // the blank warm-up picture was dropped, not sent
+        check_frame_nals(f);
+        draw(c, 2);
+        REQUIRE_FALSE(codec.encode(c.view(), f));
+        CHECK_FALSE(f.key_frame);
+
+        rtmpx::video_codec refused{rtmpx::openh264_encoder()};
+        CHECK(refused.prepare(0, 0));  // the encoder's error, and nothing prepared
+        CHECK(refused.generation() == 0);
     }
 }
 
