@@ -7,7 +7,9 @@
 For each server (nginx-rtmp; rtmpx thread-per-connection; rtmpx with a pool of 2 threads; rtmpx
 relaying a publisher, pool of 2 threads; and by name only, RTMPS: nginx-tls, nginx's stream TLS
 proxy in front of nginx-rtmp in the same nginx process, and rtmpx-relay-tls, the relay's own
-RTMPS listener, both with the players on TLS and the publisher on plain RTMP) and each N, the server is started fresh, left idle 2 s
+RTMPS listener, both with the players on TLS and the publisher on plain RTMP; and rtmpx-wake, thread
+per connection with `producer_writes` off, every frame waking every player's thread) and each N,
+the server is started fresh, left idle 2 s
 (idle RSS), then `load_client` plays N players. The client prints READY when all of them play and
 DONE S seconds later; the server's /proc/PID/stat (utime, stime) and VmRSS are sampled at both
 lines. Only the server process is measured. nginx and rtmpx-relay get the same publisher, an
@@ -34,7 +36,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CLIP_SECONDS = 20
-SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay", "nginx-tls", "rtmpx-relay-tls")
+SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay", "nginx-tls", "rtmpx-relay-tls", "rtmpx-wake")
 DEFAULT_SERVERS = ("nginx", "rtmpx", "rtmpx-pool", "rtmpx-relay")
 NOTE = ("CPU is the server process only: the publishing ffmpeg of nginx and rtmpx-relay is not counted; "
         "rtmpx and rtmpx-pool read the clip inside the server, which is counted.")
@@ -208,11 +210,12 @@ def read_port(server, word):
     return int(words[1])
 
 
-def start_rtmpx(binary, clip, threads, tmp, relay=False, tls=None):
+def start_rtmpx(binary, clip, threads, tmp, relay=False, tls=None, producer_writes=True):
     """fanout_server (and its publisher when relaying); with `tls` (cert, key), the players' port
     is its RTMPS listener. Returns (server, the players' port, [publisher])."""
     source = ["--relay"] if relay else [clip]
-    server = spawn([binary, *source, "--threads", str(threads), *(["--tls", *tls] if tls else [])],
+    server = spawn([binary, *source, "--threads", str(threads), *(["--tls", *tls] if tls else []),
+                    *([] if producer_writes else ["--no-producer-writes"])],
                    stdout=subprocess.PIPE, log_path=os.path.join(tmp, f"fanout_server-{threads}.stderr"))
     port = read_port(server, "port")
     players_port = read_port(server, "tls-port") if tls else port
@@ -276,8 +279,8 @@ def measure(kind, n, args, tmp, clip, client, rtmpx_bin, clip_bps):
         if kind.startswith("nginx"):
             server, port, extra = start_nginx(tmp, clip, tls)
         else:
-            server, port, extra = start_rtmpx(rtmpx_bin, clip, 0 if kind == "rtmpx" else 2, tmp,
-                                              kind.startswith("rtmpx-relay"), tls)
+            server, port, extra = start_rtmpx(rtmpx_bin, clip, 0 if kind in ("rtmpx", "rtmpx-wake") else 2, tmp,
+                                              kind.startswith("rtmpx-relay"), tls, kind != "rtmpx-wake")
         time.sleep(2)
         if server.poll() is not None or any(e.poll() is not None for e in extra):
             raise RuntimeError("server or publisher exited during the idle wait")

@@ -3,8 +3,8 @@
 // every player of any app and stream name. The clip's video and audio tags are pushed as they are
 // (no re-encoding), so the server's work is what is measured. With --relay it reads no clip:
 // a publisher (the benchmark's ffmpeg) publishes live/NAME into a relay, and players play it.
-// Usage: fanout_server CLIP.flv [--threads N] [--no-gop-cache] [--tls CERT KEY]
-//        fanout_server --relay [--threads N] [--no-gop-cache] [--tls CERT KEY]
+// Usage: fanout_server CLIP.flv [--threads N] [--no-gop-cache] [--no-producer-writes] [--tls CERT KEY]
+//        fanout_server --relay [--threads N] [--no-gop-cache] [--no-producer-writes] [--tls CERT KEY]
 // Prints "port NNNN" once listening on 127.0.0.1 (and, with --tls, "tls-port NNNN" for a second
 // listener, RTMPS, on the same server); runs until SIGINT/SIGTERM.
 #include <sys/resource.h>
@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
         const std::string_view arg = argv[i];
         if (arg == "--threads" && i + 1 < argc) options.threads = std::stoul(argv[++i]);
         if (arg == "--no-gop-cache") show_options.gop_cache = false;
+        if (arg == "--no-producer-writes") options.producer_writes = false;
         if (arg == "--relay") relay_mode = true;
         if (arg == "--tls" && i + 2 < argc) {
             tls_cert = argv[++i];

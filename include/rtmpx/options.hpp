@@ -38,6 +38,13 @@ struct server_options {
     /// 0: every connection runs on a thread of its own (the default). N: connections share a
     /// pool of N threads, each connection pinned to one, for thousands of players.
     std::size_t threads = 0;
+    /// With a thread per connection (`threads` 0): the thread that queues a frame for a player
+    /// (a frame thread, a broadcast's producer, a publisher's connection) writes it to the
+    /// player's socket itself when the player's writer is idle, instead of waking the player's
+    /// thread: a system call per frame and player, and no thread switch. Every handler of a
+    /// connection then runs under a lock of the connection's. Off: every frame wakes the
+    /// player's thread, which writes it. A pool (`threads` N) always wakes its threads.
+    bool producer_writes = true;
     std::size_t max_streams_per_connection = 16;
     std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
     std::size_t max_publishers = 64;           ///< publishing streams at once, over all connections

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
@@ -218,10 +219,10 @@ public:
             return;
         }
         const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = pool_.reserve();
+        auto slot = pool_.reserve(producer_writes());
         auto native = socket.release(ec);
         if (ec) return pool_.unreserve(slot);
-        launch<Socket>(slot, Socket(slot->context(), protocol, native));
+        launch<Socket>(slot, Socket(slot->executor(), protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
@@ -342,8 +343,9 @@ private:
     template <class Transport>
     asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
         for (;;) {
-            auto slot = pool_.reserve();
-            auto [ec, socket] = co_await acceptor.async_accept(slot->context(), detail::use_tuple);
+            auto slot = pool_.reserve(producer_writes());
+            asio::ip::tcp::socket socket(slot->executor());
+            auto [ec] = co_await acceptor.async_accept(socket, detail::use_tuple);
             const bool full = connection_count() >= state_->options.max_connections;
             if (ec || full) pool_.unreserve(slot);
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
@@ -374,19 +376,25 @@ private:
         auto session = std::make_shared<session_type>(
             std::move(stream), io,
             state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
+        session->set_lock(slot->lock());
         std::weak_ptr<session_type> weak = session;
         auto close = [weak](std::error_code reason) {
-            if (auto s = weak.lock()) s->logic().close(reason);
+            if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
         };
-        pool_.launch(slot, std::move(close), [&](asio::io_context& context) {
+        pool_.launch(slot, std::move(close), [&](asio::io_context&) {
             // The completion handler owns the session until it has finished.
-            asio::co_spawn(context, session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
+            asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
                 session.reset();
                 pool_.finished(slot);
                 if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
             });
         });
     }
+
+    // With a thread per connection, the producers of frames write to idle players' sockets
+    // themselves; a pool's threads write for their connections (one thread writing for all
+    // would leave the others idle).
+    bool producer_writes() const noexcept { return state_->options.producer_writes && state_->options.threads == 0; }
 
     std::shared_ptr<detail::server_state> state_;
     // Before the acceptor's executor: a pending accept holds a socket of a pool thread's

@@ -4190,6 +4190,13 @@ struct server_options {
     /// 0: every connection runs on a thread of its own (the default). N: connections share a
     /// pool of N threads, each connection pinned to one, for thousands of players.
     std::size_t threads = 0;
+    /// With a thread per connection (`threads` 0): the thread that queues a frame for a player
+    /// (a frame thread, a broadcast's producer, a publisher's connection) writes it to the
+    /// player's socket itself when the player's writer is idle, instead of waking the player's
+    /// thread: a system call per frame and player, and no thread switch. Every handler of a
+    /// connection then runs under a lock of the connection's. Off: every frame wakes the
+    /// player's thread, which writes it. A pool (`threads` N) always wakes its threads.
+    bool producer_writes = true;
     std::size_t max_streams_per_connection = 16;
     std::size_t max_pending_calls = 64;        ///< server-to-client calls waiting for an answer
     std::size_t max_publishers = 64;           ///< publishing streams at once, over all connections
@@ -8419,7 +8426,7 @@ public:
         const bool config = video ? protocol::flv::is_sequence_header(tag)
                                   : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag);
         auto frame = config ? nullptr : std::make_shared<protocol::media_frame>();
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         if (claim != 0 && claim != claim_) return false;
         if (config) {
             auto next = std::make_shared<protocol::stream_config>(*config_);
@@ -8433,7 +8440,7 @@ public:
         frame->key_frame = video && protocol::flv::is_key_frame(tag);
         frame->tag = std::move(tag);
         frame->timestamp = timestamp;
-        publish_locked(std::move(frame), true);
+        publish_locked(std::move(frame), true, guard.wakes);
         return true;
     }
 
@@ -8453,19 +8460,19 @@ public:
      * publisher's messages go, until `release` or another `claim`.
      */
     std::uint64_t claim() {
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         claim_ = ++claims_;
-        news_locked(protocol::media_kind::published);
+        news_locked(protocol::media_kind::published, guard.wakes);
         return claim_;
     }
 
     /// The publisher `claim` leaves: subscribers hear NetStream.Play.UnpublishNotify, unless
     /// another publisher took over since.
     void release(std::uint64_t claim) {
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         if (claim == 0 || claim != claim_) return;
         claim_ = 0;
-        news_locked(protocol::media_kind::unpublished);
+        news_locked(protocol::media_kind::unpublished, guard.wakes);
     }
 
     /// Whether `claim` holds the source.
@@ -8482,8 +8489,8 @@ public:
     /// News of a remote publisher that `claim` relays (a puller): `published` or `unpublished`,
     /// as `claim` and `release` tell it, while the claim holds.
     void notify(protocol::media_kind news, std::uint64_t claim) {
-        std::lock_guard lock(mutex_);
-        if (claim != 0 && claim == claim_) news_locked(news);
+        locked guard(*this);
+        if (claim != 0 && claim == claim_) news_locked(news, guard.wakes);
     }
 
     /// Milliseconds since the source was made (or last started): the clock of its rendered
@@ -8584,26 +8591,43 @@ private:
         return {any && all_behind, any};
     }
 
+    // The source's mutex, held while frames are queued; the subscribers that got one are woken
+    // after it is released: a wake may write to a player's socket (see `basic_session::set_lock`),
+    // which must neither hold up the source nor reach back into it under its mutex.
+    using wake_list = std::vector<std::shared_ptr<subscriber>>;
+    struct locked {
+        explicit locked(frame_source& s) : lock(s.mutex_) { wakes.reserve(s.subscribers_.size()); }
+        locked(const locked&) = delete;
+        locked& operator=(const locked&) = delete;
+        ~locked() {
+            lock.unlock();
+            for (const auto& sub : wakes) sub->wake();
+        }
+        std::unique_lock<std::mutex> lock;
+        wake_list wakes;
+    };
+
+
     // The configuration, cached group and timeline go, and every subscriber hears the news.
-    void news_locked(protocol::media_kind kind) {
+    void news_locked(protocol::media_kind kind, wake_list& wakes) {
         gop_.clear();
         config_ = std::make_shared<protocol::stream_config>();
         timeline_.restart();
         auto frame = std::make_shared<protocol::media_frame>();
         frame->kind = kind;
-        publish_locked(std::move(frame), false);
+        publish_locked(std::move(frame), false, wakes);
     }
 
     void publish(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
-        std::lock_guard lock(mutex_);
-        publish_locked(std::move(frame), pushed);
+        locked guard(*this);
+        publish_locked(std::move(frame), pushed, guard.wakes);
     }
 
     // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
     // key frame once its queue is three quarters full, and audio only when it is full, so that a
     // slow player keeps its sound while it can. News never waits for room: when the queue is
     // full it goes aside (`post_news`), and the media after it waits until it has been taken.
-    void publish_locked(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
+    void publish_locked(std::shared_ptr<protocol::media_frame> frame, bool pushed, wake_list& wakes) {
         frame->config = config_;
         if (pushed) frame->timestamp = timeline_.map(frame->timestamp, clock::now());
         protocol::shared_frame shared = std::move(frame);
@@ -8619,7 +8643,7 @@ private:
                 auto copy = shared;
                 if (sub->has_news.load(std::memory_order_acquire) || !sub->queue.try_push(std::move(copy))) sub->post_news(shared);
                 sub->skip_until_key = true;
-                sub->wake();
+                wakes.push_back(sub);
                 continue;
             }
             if (sub->has_news.load(std::memory_order_acquire)) {
@@ -8639,7 +8663,7 @@ private:
             auto copy = shared;
             if ((!video || room > sub->queue.capacity() / 4) && sub->queue.try_push(std::move(copy))) {
                 if (video) sub->skip_until_key = false;
-                sub->wake();
+                wakes.push_back(sub);
             } else {
                 // This subscriber is behind: it alone drops (video up to the next key frame).
                 if (video) sub->skip_until_key = true;
@@ -8659,11 +8683,11 @@ private:
         if (!threw && log_)
             log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
                       subject_);
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         failed_ = true;
         for (const auto& sub : subscribers_) {
             sub->failed.store(true);
-            sub->wake();
+            guard.wakes.push_back(sub);
         }
     }
 
@@ -9122,6 +9146,125 @@ private:
 } // namespace driver
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/driver/send_gate.hpp ----
+// ---- include/rtmpx/driver/session_lock.hpp ----
+// One connection's mutual exclusion: its executor's handlers hold it, and another thread may take
+// it for a moment to write frames itself instead of waking the connection's thread.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <asio/execution.hpp>
+#include <asio/prefer.hpp>
+#include <asio/query.hpp>
+#include <asio/require.hpp>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/**
+ * The lock every handler of one connection runs under (see `locking_executor`), so that a
+ * thread producing frames can `try_take` it and write to the connection's socket itself: the
+ * connection's thread is then not woken for each frame. Re-entrant for the thread holding it.
+ *
+ * Thread: any.
+ */
+class session_lock {
+public:
+    /// Blocks until held; a thread that holds it already holds it once more.
+    void lock() {
+        const auto me = std::this_thread::get_id();
+        if (owner_.load(std::memory_order_relaxed) == me) {
+            ++depth_;
+            return;
+        }
+        mutex_.lock();
+        owner_.store(me, std::memory_order_relaxed);
+        depth_ = 1;
+    }
+
+    /// Takes it only when no thread holds it, this one included (a writer must not run inside a
+    /// handler of the same connection); false otherwise.
+    bool try_take() {
+        if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) return false;
+        if (!mutex_.try_lock()) return false;
+        owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+        depth_ = 1;
+        return true;
+    }
+
+    void unlock() {
+        if (--depth_ > 0) return;
+        owner_.store(std::thread::id(), std::memory_order_relaxed);
+        mutex_.unlock();
+    }
+
+private:
+    std::mutex mutex_;
+    std::atomic<std::thread::id> owner_{};  // only ever equal to a thread's id while that thread holds it
+    int depth_ = 0;                         // written by the holder only
+};
+
+/**
+ * An executor that runs every function under a connection's `session_lock`, on `Inner` (the
+ * connection's io_context executor, or a pool thread's). Everything a connection does (its
+ * coroutines, timers and posted work) runs on it, so holding the lock excludes all of it. The
+ * properties are the inner executor's.
+ */
+template <class Inner>
+class locking_executor {
+public:
+    locking_executor(Inner inner, std::shared_ptr<session_lock> lock) noexcept
+        : inner_(std::move(inner)), lock_(std::move(lock)) {}
+
+    template <class F>
+    void execute(F&& f) const {
+        asio::execution::execute(inner_, [lock = lock_, f = std::forward<F>(f)]() mutable {
+            std::lock_guard guard(*lock);
+            std::move(f)();
+        });
+    }
+
+    template <class Property>
+        requires asio::can_query<const Inner&, Property>::value
+    decltype(auto) query(const Property& p) const noexcept(asio::is_nothrow_query<const Inner&, Property>::value) {
+        return asio::query(inner_, p);
+    }
+
+    template <class Property>
+        requires asio::can_require<const Inner&, Property>::value
+    auto require(const Property& p) const {
+        using result = std::decay_t<typename asio::require_result<const Inner&, Property>::type>;
+        return locking_executor<result>(asio::require(inner_, p), lock_);
+    }
+
+    template <class Property>
+        requires asio::can_prefer<const Inner&, Property>::value
+    auto prefer(const Property& p) const {
+        using result = std::decay_t<typename asio::prefer_result<const Inner&, Property>::type>;
+        return locking_executor<result>(asio::prefer(inner_, p), lock_);
+    }
+
+    const Inner& inner() const noexcept { return inner_; }
+    const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
+
+    friend bool operator==(const locking_executor& a, const locking_executor& b) noexcept {
+        return a.inner_ == b.inner_ && a.lock_ == b.lock_;
+    }
+    friend bool operator!=(const locking_executor& a, const locking_executor& b) noexcept { return !(a == b); }
+
+private:
+    Inner inner_;
+    std::shared_ptr<session_lock> lock_;
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/session_lock.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
@@ -9201,6 +9344,11 @@ struct session_io_options {
  * - one **deadline timer** follows the session's `next_deadline()` (and the write timeout);
  * - the **send gate** holds frames back while the kernel holds too many unsent bytes.
  *
+ * Frames queued from another thread (a frame source) wake the writer with one post per burst;
+ * with a lock (`set_lock`), the queuing thread instead takes the lock, and when the
+ * writer is idle writes the frames itself, as far as the socket takes them at once (the writer
+ * takes over the rest): the session's thread then does not wake for frames at all.
+ *
  * The session ends when the logic is closing: at once, or after the queue is written (a flush;
  * a peer that half-closes still gets its replies). Then `Logic::finish` runs.
  *
@@ -9225,6 +9373,11 @@ public:
     basic_session& operator=(const basic_session&) = delete;
 
     Logic& logic() noexcept { return logic_; }
+
+    /// Before `run`: the lock every handler of the session runs under (its executor is a
+    /// `locking_executor` with it). With one, a thread that queued frames writes them itself
+    /// when the writer is idle.
+    void set_lock(std::shared_ptr<session_lock> lock) noexcept { lock_ = std::move(lock); }
     Stream& stream() noexcept { return stream_; }
 
     /// The whole session, until it ends and `Logic::finish` has run. Coroutine.
@@ -9235,7 +9388,8 @@ public:
             stream_.get_executor(), &gate_, [this] { after_activity(); },
             [weak] {
                 auto s = weak.lock();
-                if (s && !s->wake_posted_.exchange(true, std::memory_order_acq_rel))
+                if (!s || s->write_directly()) return;
+                if (!s->wake_posted_.exchange(true, std::memory_order_acq_rel))
                     asio::post(s->stream_.get_executor(), [s] { s->frames_waiting(); });
             },
             weak});
@@ -9446,12 +9600,31 @@ private:
         // An exchange, not a store: it orders this against the queues read below, so that a frame
         // whose producer saw the flag still set is seen here (a store may pass those reads).
         wake_posted_.exchange(false, std::memory_order_acq_rel);
+        write_or_wake();
+    }
+
+    // Frames wait: written at once if the writer sleeps with nothing queued, else the writer's.
+    void write_or_wake() {
         if (writer_asleep_ && unwritten_.empty() && !logic_.closing()) {
             // The writer sleeps with nothing queued: write from here, and wake it only if the
             // socket did not take everything or the peer is behind.
             if (write_ready() && unwritten_.empty()) return;
         }
         wake_.cancel();
+    }
+
+    // From a thread that queued frames: under the session's lock (when no other thread holds
+    // it), what the posted `frames_waiting` would do. False when it could not take the lock.
+    bool write_directly() {
+        if constexpr (!writes_at_once<Stream>()) {
+            return false;
+        } else {
+            if (!lock_ || !lock_->try_take()) return false;
+            std::lock_guard<session_lock> held(*lock_, std::adopt_lock);
+            if (done_) return true;
+            write_or_wake();
+            return true;
+        }
     }
 
     void close_stream() {
@@ -9466,6 +9639,7 @@ private:
 
     Stream stream_;
     const session_io_options io_;
+    std::shared_ptr<session_lock> lock_;
     send_gate gate_;
     asio::steady_timer wake_;
     asio::steady_timer deadline_;
@@ -10448,6 +10622,7 @@ RTMPX_NAMESPACE_END
 #include <vector>
 
 #include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
@@ -10470,6 +10645,7 @@ RTMPX_NAMESPACE_END
 #include <utility>
 #include <vector>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -10496,6 +10672,14 @@ public:
     class slot {
     public:
         asio::io_context& context() noexcept { return *context_; }
+        /// The connection's lock, when its handlers run under one (see `reserve`).
+        const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
+        /// The executor the connection's socket and everything it does use: the context's, under
+        /// the connection's lock when it has one.
+        asio::any_io_executor executor() const {
+            if (lock_) return locking_executor<asio::io_context::executor_type>(context_->get_executor(), lock_);
+            return context_->get_executor();
+        }
 
     private:
         friend class executor_pool;
@@ -10503,6 +10687,7 @@ public:
         asio::io_context* context_ = nullptr;
         pool_thread* pool_ = nullptr;
         std::thread thread_;
+        std::shared_ptr<session_lock> lock_;
         std::function<void(std::error_code)> close_;  // ends the connection (posted to its executor)
         bool done_ = false;
     };
@@ -10524,9 +10709,11 @@ public:
     }
 
     /// A slot for a new connection: its own executor, or the least busy pool thread's (counted
-    /// from now, so that a burst of accepts spreads out).
-    std::shared_ptr<slot> reserve() {
+    /// from now, so that a burst of accepts spreads out); `locked`: with a lock of its own that
+    /// every handler of the connection runs under.
+    std::shared_ptr<slot> reserve(bool locked = false) {
         auto s = std::make_shared<slot>();
+        if (locked) s->lock_ = std::make_shared<session_lock>();
         if (pool_.empty()) {
             s->own_ = std::make_unique<asio::io_context>(1);
             s->context_ = s->own_.get();
@@ -10853,10 +11040,10 @@ public:
             return;
         }
         const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = pool_.reserve();
+        auto slot = pool_.reserve(producer_writes());
         auto native = socket.release(ec);
         if (ec) return pool_.unreserve(slot);
-        launch<Socket>(slot, Socket(slot->context(), protocol, native));
+        launch<Socket>(slot, Socket(slot->executor(), protocol, native));
     }
 
     /// Stops accepting new connections at once; live connections run on until they end.
@@ -10977,8 +11164,9 @@ private:
     template <class Transport>
     asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
         for (;;) {
-            auto slot = pool_.reserve();
-            auto [ec, socket] = co_await acceptor.async_accept(slot->context(), detail::use_tuple);
+            auto slot = pool_.reserve(producer_writes());
+            asio::ip::tcp::socket socket(slot->executor());
+            auto [ec] = co_await acceptor.async_accept(socket, detail::use_tuple);
             const bool full = connection_count() >= state_->options.max_connections;
             if (ec || full) pool_.unreserve(slot);
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
@@ -11009,19 +11197,25 @@ private:
         auto session = std::make_shared<session_type>(
             std::move(stream), io,
             state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
+        session->set_lock(slot->lock());
         std::weak_ptr<session_type> weak = session;
         auto close = [weak](std::error_code reason) {
-            if (auto s = weak.lock()) s->logic().close(reason);
+            if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
         };
-        pool_.launch(slot, std::move(close), [&](asio::io_context& context) {
+        pool_.launch(slot, std::move(close), [&](asio::io_context&) {
             // The completion handler owns the session until it has finished.
-            asio::co_spawn(context, session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
+            asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
                 session.reset();
                 pool_.finished(slot);
                 if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
             });
         });
     }
+
+    // With a thread per connection, the producers of frames write to idle players' sockets
+    // themselves; a pool's threads write for their connections (one thread writing for all
+    // would leave the others idle).
+    bool producer_writes() const noexcept { return state_->options.producer_writes && state_->options.threads == 0; }
 
     std::shared_ptr<detail::server_state> state_;
     // Before the acceptor's executor: a pending accept holds a socket of a pool thread's

@@ -15,11 +15,13 @@
 #include <utility>
 #include <vector>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
 #include <rtmpx/config.hpp>
+#include <rtmpx/driver/session_lock.hpp>
 
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
@@ -42,6 +44,14 @@ public:
     class slot {
     public:
         asio::io_context& context() noexcept { return *context_; }
+        /// The connection's lock, when its handlers run under one (see `reserve`).
+        const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
+        /// The executor the connection's socket and everything it does use: the context's, under
+        /// the connection's lock when it has one.
+        asio::any_io_executor executor() const {
+            if (lock_) return locking_executor<asio::io_context::executor_type>(context_->get_executor(), lock_);
+            return context_->get_executor();
+        }
 
     private:
         friend class executor_pool;
@@ -49,6 +59,7 @@ public:
         asio::io_context* context_ = nullptr;
         pool_thread* pool_ = nullptr;
         std::thread thread_;
+        std::shared_ptr<session_lock> lock_;
         std::function<void(std::error_code)> close_;  // ends the connection (posted to its executor)
         bool done_ = false;
     };
@@ -70,9 +81,11 @@ public:
     }
 
     /// A slot for a new connection: its own executor, or the least busy pool thread's (counted
-    /// from now, so that a burst of accepts spreads out).
-    std::shared_ptr<slot> reserve() {
+    /// from now, so that a burst of accepts spreads out); `locked`: with a lock of its own that
+    /// every handler of the connection runs under.
+    std::shared_ptr<slot> reserve(bool locked = false) {
         auto s = std::make_shared<slot>();
+        if (locked) s->lock_ = std::make_shared<session_lock>();
         if (pool_.empty()) {
             s->own_ = std::make_unique<asio::io_context>(1);
             s->context_ = s->own_.get();

@@ -110,7 +110,7 @@ public:
         const bool config = video ? protocol::flv::is_sequence_header(tag)
                                   : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag);
         auto frame = config ? nullptr : std::make_shared<protocol::media_frame>();
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         if (claim != 0 && claim != claim_) return false;
         if (config) {
             auto next = std::make_shared<protocol::stream_config>(*config_);
@@ -124,7 +124,7 @@ public:
         frame->key_frame = video && protocol::flv::is_key_frame(tag);
         frame->tag = std::move(tag);
         frame->timestamp = timestamp;
-        publish_locked(std::move(frame), true);
+        publish_locked(std::move(frame), true, guard.wakes);
         return true;
     }
 
@@ -144,19 +144,19 @@ public:
      * publisher's messages go, until `release` or another `claim`.
      */
     std::uint64_t claim() {
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         claim_ = ++claims_;
-        news_locked(protocol::media_kind::published);
+        news_locked(protocol::media_kind::published, guard.wakes);
         return claim_;
     }
 
     /// The publisher `claim` leaves: subscribers hear NetStream.Play.UnpublishNotify, unless
     /// another publisher took over since.
     void release(std::uint64_t claim) {
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         if (claim == 0 || claim != claim_) return;
         claim_ = 0;
-        news_locked(protocol::media_kind::unpublished);
+        news_locked(protocol::media_kind::unpublished, guard.wakes);
     }
 
     /// Whether `claim` holds the source.
@@ -173,8 +173,8 @@ public:
     /// News of a remote publisher that `claim` relays (a puller): `published` or `unpublished`,
     /// as `claim` and `release` tell it, while the claim holds.
     void notify(protocol::media_kind news, std::uint64_t claim) {
-        std::lock_guard lock(mutex_);
-        if (claim != 0 && claim == claim_) news_locked(news);
+        locked guard(*this);
+        if (claim != 0 && claim == claim_) news_locked(news, guard.wakes);
     }
 
     /// Milliseconds since the source was made (or last started): the clock of its rendered
@@ -275,26 +275,43 @@ private:
         return {any && all_behind, any};
     }
 
+    // The source's mutex, held while frames are queued; the subscribers that got one are woken
+    // after it is released: a wake may write to a player's socket (see `basic_session::set_lock`),
+    // which must neither hold up the source nor reach back into it under its mutex.
+    using wake_list = std::vector<std::shared_ptr<subscriber>>;
+    struct locked {
+        explicit locked(frame_source& s) : lock(s.mutex_) { wakes.reserve(s.subscribers_.size()); }
+        locked(const locked&) = delete;
+        locked& operator=(const locked&) = delete;
+        ~locked() {
+            lock.unlock();
+            for (const auto& sub : wakes) sub->wake();
+        }
+        std::unique_lock<std::mutex> lock;
+        wake_list wakes;
+    };
+
+
     // The configuration, cached group and timeline go, and every subscriber hears the news.
-    void news_locked(protocol::media_kind kind) {
+    void news_locked(protocol::media_kind kind, wake_list& wakes) {
         gop_.clear();
         config_ = std::make_shared<protocol::stream_config>();
         timeline_.restart();
         auto frame = std::make_shared<protocol::media_frame>();
         frame->kind = kind;
-        publish_locked(std::move(frame), false);
+        publish_locked(std::move(frame), false, wakes);
     }
 
     void publish(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
-        std::lock_guard lock(mutex_);
-        publish_locked(std::move(frame), pushed);
+        locked guard(*this);
+        publish_locked(std::move(frame), pushed, guard.wakes);
     }
 
     // Every subscriber's queue gets the frame, unless it is behind: video then drops to the next
     // key frame once its queue is three quarters full, and audio only when it is full, so that a
     // slow player keeps its sound while it can. News never waits for room: when the queue is
     // full it goes aside (`post_news`), and the media after it waits until it has been taken.
-    void publish_locked(std::shared_ptr<protocol::media_frame> frame, bool pushed) {
+    void publish_locked(std::shared_ptr<protocol::media_frame> frame, bool pushed, wake_list& wakes) {
         frame->config = config_;
         if (pushed) frame->timestamp = timeline_.map(frame->timestamp, clock::now());
         protocol::shared_frame shared = std::move(frame);
@@ -310,7 +327,7 @@ private:
                 auto copy = shared;
                 if (sub->has_news.load(std::memory_order_acquire) || !sub->queue.try_push(std::move(copy))) sub->post_news(shared);
                 sub->skip_until_key = true;
-                sub->wake();
+                wakes.push_back(sub);
                 continue;
             }
             if (sub->has_news.load(std::memory_order_acquire)) {
@@ -330,7 +347,7 @@ private:
             auto copy = shared;
             if ((!video || room > sub->queue.capacity() / 4) && sub->queue.try_push(std::move(copy))) {
                 if (video) sub->skip_until_key = false;
-                sub->wake();
+                wakes.push_back(sub);
             } else {
                 // This subscriber is behind: it alone drops (video up to the next key frame).
                 if (video) sub->skip_until_key = true;
@@ -350,11 +367,11 @@ private:
         if (!threw && log_)
             log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
                       subject_);
-        std::lock_guard lock(mutex_);
+        locked guard(*this);
         failed_ = true;
         for (const auto& sub : subscribers_) {
             sub->failed.store(true);
-            sub->wake();
+            guard.wakes.push_back(sub);
         }
     }
 

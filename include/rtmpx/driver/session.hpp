@@ -26,6 +26,7 @@
 #include <rtmpx/config.hpp>
 #include <rtmpx/driver/asio_compat.hpp>
 #include <rtmpx/driver/send_gate.hpp>
+#include <rtmpx/driver/session_lock.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/protocol/output_queue.hpp>
 #include <rtmpx/protocol/session_types.hpp>
@@ -108,6 +109,11 @@ struct session_io_options {
  * - one **deadline timer** follows the session's `next_deadline()` (and the write timeout);
  * - the **send gate** holds frames back while the kernel holds too many unsent bytes.
  *
+ * Frames queued from another thread (a frame source) wake the writer with one post per burst;
+ * with a lock (`set_lock`), the queuing thread instead takes the lock, and when the
+ * writer is idle writes the frames itself, as far as the socket takes them at once (the writer
+ * takes over the rest): the session's thread then does not wake for frames at all.
+ *
  * The session ends when the logic is closing: at once, or after the queue is written (a flush;
  * a peer that half-closes still gets its replies). Then `Logic::finish` runs.
  *
@@ -132,6 +138,11 @@ public:
     basic_session& operator=(const basic_session&) = delete;
 
     Logic& logic() noexcept { return logic_; }
+
+    /// Before `run`: the lock every handler of the session runs under (its executor is a
+    /// `locking_executor` with it). With one, a thread that queued frames writes them itself
+    /// when the writer is idle.
+    void set_lock(std::shared_ptr<session_lock> lock) noexcept { lock_ = std::move(lock); }
     Stream& stream() noexcept { return stream_; }
 
     /// The whole session, until it ends and `Logic::finish` has run. Coroutine.
@@ -142,7 +153,8 @@ public:
             stream_.get_executor(), &gate_, [this] { after_activity(); },
             [weak] {
                 auto s = weak.lock();
-                if (s && !s->wake_posted_.exchange(true, std::memory_order_acq_rel))
+                if (!s || s->write_directly()) return;
+                if (!s->wake_posted_.exchange(true, std::memory_order_acq_rel))
                     asio::post(s->stream_.get_executor(), [s] { s->frames_waiting(); });
             },
             weak});
@@ -353,12 +365,31 @@ private:
         // An exchange, not a store: it orders this against the queues read below, so that a frame
         // whose producer saw the flag still set is seen here (a store may pass those reads).
         wake_posted_.exchange(false, std::memory_order_acq_rel);
+        write_or_wake();
+    }
+
+    // Frames wait: written at once if the writer sleeps with nothing queued, else the writer's.
+    void write_or_wake() {
         if (writer_asleep_ && unwritten_.empty() && !logic_.closing()) {
             // The writer sleeps with nothing queued: write from here, and wake it only if the
             // socket did not take everything or the peer is behind.
             if (write_ready() && unwritten_.empty()) return;
         }
         wake_.cancel();
+    }
+
+    // From a thread that queued frames: under the session's lock (when no other thread holds
+    // it), what the posted `frames_waiting` would do. False when it could not take the lock.
+    bool write_directly() {
+        if constexpr (!writes_at_once<Stream>()) {
+            return false;
+        } else {
+            if (!lock_ || !lock_->try_take()) return false;
+            std::lock_guard<session_lock> held(*lock_, std::adopt_lock);
+            if (done_) return true;
+            write_or_wake();
+            return true;
+        }
     }
 
     void close_stream() {
@@ -373,6 +404,7 @@ private:
 
     Stream stream_;
     const session_io_options io_;
+    std::shared_ptr<session_lock> lock_;
     send_gate gate_;
     asio::steady_timer wake_;
     asio::steady_timer deadline_;
