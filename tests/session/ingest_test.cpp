@@ -464,6 +464,62 @@ TEST_SUITE("session ingest") {
         CHECK((*sub->queue.front())->key_frame);
     }
 
+    TEST_CASE("a big fan-out is woken from helper threads too, every subscriber, and none once unsubscribed") {
+        driver::frame_source_options o{false, 0, 0, false, false};
+        o.fanout_batch = 8;    // 40 subscribers: this thread and 2 helpers
+        o.fanout_threads = 2;
+        driver::frame_source source(o);
+        struct watched {
+            std::atomic<int> wakes{0};
+            std::atomic<bool> gone{false};  // set once unsubscribe returned: no wake may follow
+        };
+        std::atomic<int> late{0};
+        std::mutex threads_mutex;
+        std::vector<std::thread::id> threads;
+        std::vector<std::shared_ptr<driver::subscriber>> subs;
+        std::vector<std::shared_ptr<watched>> seen;
+        for (int i = 0; i < 40; ++i) {
+            auto sub = std::make_shared<driver::subscriber>(64);
+            auto w = std::make_shared<watched>();
+            sub->wake = [w, &late, &threads_mutex, &threads] {
+                if (w->gone.load()) ++late;
+                ++w->wakes;
+                std::lock_guard lock(threads_mutex);
+                if (std::find(threads.begin(), threads.end(), std::this_thread::get_id()) == threads.end())
+                    threads.push_back(std::this_thread::get_id());
+            };
+            source.subscribe(sub);
+            subs.push_back(sub);
+            seen.push_back(w);
+        }
+        for (int i = 0; i < 10; ++i) source.push(media_kind::video, video(true, i), 33u * i);
+        CHECK(eventually([&] {
+            return std::all_of(seen.begin(), seen.end(), [](const auto& w) { return w->wakes.load() > 0; });
+        }));
+        for (const auto& sub : subs) CHECK(sub->queue.size_approx() == 10);  // every frame, queued once
+        {
+            std::lock_guard lock(threads_mutex);
+            CHECK(threads.size() >= 2);  // the pushing thread and at least one helper
+        }
+
+        // Frames keep coming from another thread while the subscribers leave one by one.
+        std::atomic<bool> stop{false};
+        std::thread pusher([&] {
+            for (std::uint32_t t = 400; !stop.load(); t += 33) {
+                for (const auto& sub : subs) sub->discard();  // room for more (the queues' consumer is idle)
+                source.push(media_kind::video, video(true, static_cast<int>(t)), t);
+            }
+        });
+        for (std::size_t i = 0; i < subs.size(); ++i) {
+            std::this_thread::sleep_for(1ms);
+            source.unsubscribe(subs[i].get());
+            seen[i]->gone.store(true);
+        }
+        stop.store(true);
+        pusher.join();
+        CHECK(late.load() == 0);
+    }
+
     TEST_CASE("news of the publisher reaches a player whose queue is full, after what it had queued, and none is lost") {
         driver::frame_source source(driver::frame_source_options{false, 0, 0, false, false});
         auto sub = std::make_shared<driver::subscriber>(4);

@@ -38,6 +38,70 @@ struct frame_source_options {
     std::size_t gop_cache_bytes = 16u << 20;
     bool key_frame_on_drop = false;           ///< a subscriber's drop makes the codec send a key frame
     bool idle_without_subscribers = false;    ///< skip the handlers while no subscriber takes frames
+    /// Subscribers one thread wakes per frame; beyond, helper threads wake the rest (a wake may
+    /// be a write to a player's socket: see `basic_session::set_lock`).
+    std::size_t fanout_batch = 256;
+    /// Helper threads at most (started the first time they are needed); 0: the publishing
+    /// thread wakes every subscriber itself.
+    std::size_t fanout_threads = default_fanout_threads();
+
+    static std::size_t default_fanout_threads() noexcept {
+        const unsigned cores = std::thread::hardware_concurrency();
+        return cores <= 1 ? 0 : std::min<std::size_t>(cores - 1, 3);
+    }
+};
+
+/**
+ * A thread that wakes subscribers handed to it, for a frame source with more subscribers than
+ * one thread serves in a frame interval. What it has not got to yet is kept once per subscriber
+ * (a later wake of the same subscriber adds nothing), so it holds at most every subscriber.
+ */
+class fanout_helper {
+public:
+    fanout_helper() : thread_([this] { run(); }) {}
+    fanout_helper(const fanout_helper&) = delete;
+    fanout_helper& operator=(const fanout_helper&) = delete;
+    ~fanout_helper() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+
+    void hand(std::span<const std::shared_ptr<subscriber>> subs) {
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& sub : subs)
+                if (!sub->wake_queued.exchange(true, std::memory_order_acq_rel)) pending_.push_back(sub);
+        }
+        cv_.notify_one();
+    }
+
+private:
+    void run() {
+        std::vector<std::shared_ptr<subscriber>> batch;
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+                if (stop_) return;
+                batch.swap(pending_);
+            }
+            for (const auto& sub : batch) {
+                sub->wake_queued.store(false, std::memory_order_release);  // before: a frame queued meanwhile wakes again
+                sub->notify();
+            }
+            batch.clear();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::shared_ptr<subscriber>> pending_;
+    bool stop_ = false;
+    std::thread thread_;  // last: started once the rest is made
 };
 
 /**
@@ -236,10 +300,15 @@ public:
         return join;
     }
 
-    /// Removes a subscriber; once it returns, the source no longer touches it.
-    void unsubscribe(const subscriber* sub) {
-        std::lock_guard lock(mutex_);
-        std::erase_if(subscribers_, [sub](const auto& s) { return s.get() == sub; });
+    /// Removes a subscriber; once it returns, the source no longer wakes it.
+    void unsubscribe(subscriber* sub) {
+        {
+            std::lock_guard lock(mutex_);
+            std::erase_if(subscribers_, [sub](const auto& s) { return s.get() == sub; });
+        }
+        // A wake of it may still be on its way, from a publish that took it before: detach it
+        // (outside the mutex: that wake may be writing to a player whose code takes the mutex).
+        if (sub) sub->detach();
     }
 
     std::size_t subscribers() const {
@@ -280,16 +349,37 @@ private:
     // which must neither hold up the source nor reach back into it under its mutex.
     using wake_list = std::vector<std::shared_ptr<subscriber>>;
     struct locked {
-        explicit locked(frame_source& s) : lock(s.mutex_) { wakes.reserve(s.subscribers_.size()); }
+        explicit locked(frame_source& s) : lock(s.mutex_), source(s) { wakes.reserve(s.subscribers_.size()); }
         locked(const locked&) = delete;
         locked& operator=(const locked&) = delete;
         ~locked() {
             lock.unlock();
-            for (const auto& sub : wakes) sub->wake();
+            source.deliver(wakes);
         }
         std::unique_lock<std::mutex> lock;
+        frame_source& source;
         wake_list wakes;
     };
+
+    // Wakes `wakes`: up to `fanout_batch` on this thread, the rest split among helper threads.
+    void deliver(const wake_list& wakes) {
+        const std::size_t n = wakes.size();
+        const std::size_t batch = std::max<std::size_t>(options_.fanout_batch, 1);
+        const std::size_t parts = std::min(options_.fanout_threads + 1, (n + batch - 1) / batch);
+        const std::size_t own = parts <= 1 ? n : (n + parts - 1) / parts;
+        if (parts > 1) {
+            std::lock_guard lock(helpers_mutex_);
+            while (helpers_.size() < parts - 1) helpers_.push_back(std::make_unique<fanout_helper>());
+            std::span<const std::shared_ptr<subscriber>> rest(wakes);
+            rest = rest.subspan(own);
+            for (std::size_t i = 0; !rest.empty(); ++i) {
+                const std::size_t take = std::min(own, rest.size());
+                helpers_[i]->hand(rest.first(take));
+                rest = rest.subspan(take);
+            }
+        }
+        for (std::size_t i = 0; i < own; ++i) wakes[i]->notify();
+    }
 
 
     // The configuration, cached group and timeline go, and every subscriber hears the news.
@@ -463,6 +553,8 @@ private:
     std::thread thread_;
     std::condition_variable stop_cv_;
     bool stop_ = true;
+    std::mutex helpers_mutex_;
+    std::vector<std::unique_ptr<fanout_helper>> helpers_;  // last: stopped first
 };
 
 } // namespace driver

@@ -22,13 +22,14 @@ struct subscriber {
     explicit subscriber(std::size_t frames) : queue(frames) {}
 
     frame_queue<protocol::shared_frame> queue;
-    std::function<void()> wake;        ///< tells the connection that frames wait (called from any thread)
+    std::function<void()> wake;        ///< tells the connection that frames wait (through `notify`, from any thread)
     std::function<bool()> congested;   ///< the connection holds too many unsent bytes (any thread; may be empty)
     std::atomic<std::uint64_t>* dropped = nullptr;        ///< counters the source adds this player's drops to
     std::atomic<std::uint64_t>* dropped_total = nullptr;
     std::atomic<bool> paused{false};   ///< set by the connection: the player takes no frames now
     std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
     bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
+    std::atomic<bool> wake_queued{false};  ///< a fan-out helper holds a wake of it
 
     /**
      * Consumer: hands every queued frame to `f(const protocol::shared_frame&)`, then the news of
@@ -55,6 +56,19 @@ struct subscriber {
         for (const auto& n : taken) f(n);
     }
 
+    /// Source: calls `wake`, unless the subscriber was detached.
+    void notify() {
+        std::lock_guard lock(wake_mutex_);
+        if (!detached_ && wake) wake();
+    }
+
+    /// Once it returns, `notify` calls `wake` no more (a wake in progress on another thread has
+    /// ended; one in progress on this thread, which detaches from inside its wake, goes on).
+    void detach() {
+        std::lock_guard lock(wake_mutex_);
+        detached_ = true;
+    }
+
     /// Consumer: forgets what is queued (a paused player); news stays for later.
     void discard() {
         while (queue.front()) queue.pop();
@@ -71,6 +85,8 @@ struct subscriber {
     std::atomic<bool> has_news{false};  ///< news waits for the consumer: media waits behind it
 
 private:
+    std::recursive_mutex wake_mutex_;  // recursive: a wake may end its own subscription
+    bool detached_ = false;
     std::mutex news_mutex;
     std::vector<protocol::shared_frame> news;
 };
