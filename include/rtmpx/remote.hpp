@@ -226,6 +226,7 @@ public:
         client_.start_timeline(first);
         sub_ = std::make_shared<driver::subscriber>(options_.queue_frames);
         sub_->wake = port_.frames_waiting;
+        sub_->wake_writes = port_.writes_directly;
         sub_->congested = [gate = port_.gate] { return gate->congested(); };
         sub_->dropped = &shared_->frames_dropped;
         join_ = local_->source().subscribe(sub_);  // from the last key frame (or the next one)

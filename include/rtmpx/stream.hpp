@@ -260,6 +260,7 @@ private:
         if (!source) return;
         sub_ = std::make_shared<driver::subscriber>(queue_frames);
         sub_->wake = port.frames_waiting;
+        sub_->wake_writes = port.writes_directly;
         sub_->congested = [gate = port.gate] { return gate->congested(); };
         sub_->dropped = &frames_dropped_;
         sub_->dropped_total = &server_->frames_dropped;

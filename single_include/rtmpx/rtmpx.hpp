@@ -8162,6 +8162,7 @@ struct subscriber {
     std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
     bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
     std::atomic<bool> wake_queued{false};  ///< a fan-out helper holds a wake of it
+    bool wake_writes = false;          ///< set before subscribing: `wake` may write to a socket (costly)
 
     /**
      * Consumer: hands every queued frame to `f(const protocol::shared_frame&)`, then the news of
@@ -8370,8 +8371,9 @@ struct frame_source_options {
     std::size_t gop_cache_bytes = 16u << 20;
     bool key_frame_on_drop = false;           ///< a subscriber's drop makes the codec send a key frame
     bool idle_without_subscribers = false;    ///< skip the handlers while no subscriber takes frames
-    /// Subscribers one thread wakes per frame; beyond, helper threads wake the rest (a wake may
-    /// be a write to a player's socket: see `basic_session::set_lock`).
+    /// Subscribers whose wake writes to a socket (`subscriber::wake_writes`; see
+    /// `basic_session::set_lock`) that one thread wakes per frame; beyond, helper threads wake
+    /// the rest.
     std::size_t fanout_batch = 256;
     /// Helper threads at most (started the first time they are needed); 0: the publishing
     /// thread wakes every subscriber itself.
@@ -8693,8 +8695,23 @@ private:
         wake_list wakes;
     };
 
-    // Wakes `wakes`: up to `fanout_batch` on this thread, the rest split among helper threads.
-    void deliver(const wake_list& wakes) {
+    // Wakes `wakes`. Those that only post or signal here; of those that write (see
+    // `subscriber::wake_writes`), up to `fanout_batch` here and the rest split among helpers.
+    void deliver(const wake_list& all) {
+        if (all.size() <= options_.fanout_batch || options_.fanout_threads == 0 ||
+            std::none_of(all.begin(), all.end(), [](const auto& sub) { return sub->wake_writes; })) {
+            for (const auto& sub : all) sub->notify();
+            return;
+        }
+        wake_list wakes;
+        wakes.reserve(all.size());
+        for (const auto& sub : all) {
+            if (sub->wake_writes) {
+                wakes.push_back(sub);
+            } else {
+                sub->notify();
+            }
+        }
         const std::size_t n = wakes.size();
         const std::size_t batch = std::max<std::size_t>(options_.fanout_batch, 1);
         const std::size_t parts = std::min(options_.fanout_threads + 1, (n + batch - 1) / batch);
@@ -9383,6 +9400,7 @@ struct session_port {
     const send_gate* gate = nullptr;         ///< how far behind the peer is (readable from any thread)
     std::function<void()> poke;              ///< on the executor: output or deadlines changed outside `put`/`on_time`
     std::function<void()> frames_waiting;    ///< from any thread: frames wait in a subscriber's queue
+    bool writes_directly = false;            ///< `frames_waiting` may write to the socket on the caller's thread
     std::weak_ptr<void> owner;               ///< the driver: lock it to outlive a wait (a coroutine)
 };
 
@@ -9500,7 +9518,7 @@ public:
                 if (!s->wake_posted_.exchange(true, std::memory_order_acq_rel))
                     asio::post(s->stream_.get_executor(), [s] { s->frames_waiting(); });
             },
-            weak});
+            lock_ != nullptr && writes_at_once<Stream>(), weak});
         std::error_code ignored;
         stream_.lowest_layer().non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
         asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {
@@ -10044,6 +10062,7 @@ private:
         if (!source) return;
         sub_ = std::make_shared<driver::subscriber>(queue_frames);
         sub_->wake = port.frames_waiting;
+        sub_->wake_writes = port.writes_directly;
         sub_->congested = [gate = port.gate] { return gate->congested(); };
         sub_->dropped = &frames_dropped_;
         sub_->dropped_total = &server_->frames_dropped;
@@ -12898,6 +12917,7 @@ public:
         client_.start_timeline(first);
         sub_ = std::make_shared<driver::subscriber>(options_.queue_frames);
         sub_->wake = port_.frames_waiting;
+        sub_->wake_writes = port_.writes_directly;
         sub_->congested = [gate = port_.gate] { return gate->congested(); };
         sub_->dropped = &shared_->frames_dropped;
         join_ = local_->source().subscribe(sub_);  // from the last key frame (or the next one)

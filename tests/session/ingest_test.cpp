@@ -464,7 +464,7 @@ TEST_SUITE("session ingest") {
         CHECK((*sub->queue.front())->key_frame);
     }
 
-    TEST_CASE("a big fan-out is woken from helper threads too, every subscriber, and none once unsubscribed") {
+    TEST_CASE("a big fan-out that writes is woken from helper threads too, every subscriber, and none once unsubscribed") {
         driver::frame_source_options o{false, 0, 0, false, false};
         o.fanout_batch = 8;    // 40 subscribers: this thread and 2 helpers
         o.fanout_threads = 2;
@@ -480,6 +480,7 @@ TEST_SUITE("session ingest") {
         std::vector<std::shared_ptr<watched>> seen;
         for (int i = 0; i < 40; ++i) {
             auto sub = std::make_shared<driver::subscriber>(64);
+            sub->wake_writes = true;  // as a player whose wake writes to its socket
             auto w = std::make_shared<watched>();
             sub->wake = [w, &late, &threads_mutex, &threads] {
                 if (w->gone.load()) ++late;
@@ -518,6 +519,21 @@ TEST_SUITE("session ingest") {
         stop.store(true);
         pusher.join();
         CHECK(late.load() == 0);
+
+        // Wakes that only post (a pool's players) stay on the publishing thread: no helper.
+        driver::frame_source posting(o);
+        std::atomic<int> elsewhere{0};
+        std::vector<std::shared_ptr<driver::subscriber>> posted;
+        for (int i = 0; i < 40; ++i) {
+            auto sub = std::make_shared<driver::subscriber>(4);
+            sub->wake = [&elsewhere, me = std::this_thread::get_id()] {
+                if (std::this_thread::get_id() != me) ++elsewhere;
+            };
+            posting.subscribe(sub);
+            posted.push_back(sub);
+        }
+        posting.push(media_kind::video, video(true, 0), 0);
+        CHECK(elsewhere.load() == 0);
     }
 
     TEST_CASE("news of the publisher reaches a player whose queue is full, after what it had queued, and none is lost") {

@@ -38,8 +38,9 @@ struct frame_source_options {
     std::size_t gop_cache_bytes = 16u << 20;
     bool key_frame_on_drop = false;           ///< a subscriber's drop makes the codec send a key frame
     bool idle_without_subscribers = false;    ///< skip the handlers while no subscriber takes frames
-    /// Subscribers one thread wakes per frame; beyond, helper threads wake the rest (a wake may
-    /// be a write to a player's socket: see `basic_session::set_lock`).
+    /// Subscribers whose wake writes to a socket (`subscriber::wake_writes`; see
+    /// `basic_session::set_lock`) that one thread wakes per frame; beyond, helper threads wake
+    /// the rest.
     std::size_t fanout_batch = 256;
     /// Helper threads at most (started the first time they are needed); 0: the publishing
     /// thread wakes every subscriber itself.
@@ -361,8 +362,23 @@ private:
         wake_list wakes;
     };
 
-    // Wakes `wakes`: up to `fanout_batch` on this thread, the rest split among helper threads.
-    void deliver(const wake_list& wakes) {
+    // Wakes `wakes`. Those that only post or signal here; of those that write (see
+    // `subscriber::wake_writes`), up to `fanout_batch` here and the rest split among helpers.
+    void deliver(const wake_list& all) {
+        if (all.size() <= options_.fanout_batch || options_.fanout_threads == 0 ||
+            std::none_of(all.begin(), all.end(), [](const auto& sub) { return sub->wake_writes; })) {
+            for (const auto& sub : all) sub->notify();
+            return;
+        }
+        wake_list wakes;
+        wakes.reserve(all.size());
+        for (const auto& sub : all) {
+            if (sub->wake_writes) {
+                wakes.push_back(sub);
+            } else {
+                sub->notify();
+            }
+        }
         const std::size_t n = wakes.size();
         const std::size_t batch = std::max<std::size_t>(options_.fanout_batch, 1);
         const std::size_t parts = std::min(options_.fanout_threads + 1, (n + batch - 1) / batch);

@@ -40,6 +40,7 @@ struct session_port {
     const send_gate* gate = nullptr;         ///< how far behind the peer is (readable from any thread)
     std::function<void()> poke;              ///< on the executor: output or deadlines changed outside `put`/`on_time`
     std::function<void()> frames_waiting;    ///< from any thread: frames wait in a subscriber's queue
+    bool writes_directly = false;            ///< `frames_waiting` may write to the socket on the caller's thread
     std::weak_ptr<void> owner;               ///< the driver: lock it to outlive a wait (a coroutine)
 };
 
@@ -157,7 +158,7 @@ public:
                 if (!s->wake_posted_.exchange(true, std::memory_order_acq_rel))
                     asio::post(s->stream_.get_executor(), [s] { s->frames_waiting(); });
             },
-            weak});
+            lock_ != nullptr && writes_at_once<Stream>(), weak});
         std::error_code ignored;
         stream_.lowest_layer().non_blocking(true, ignored);  // for the immediate writes; async operations are unaffected
         asio::co_spawn(stream_.get_executor(), deadline_loop(), [self](std::exception_ptr e) {

@@ -30,6 +30,7 @@ struct subscriber {
     std::atomic<bool> failed{false};   ///< set by the source: its handler failed, no more frames come
     bool skip_until_key = true;        ///< source side: after a drop (or at the start), wait for a key frame
     std::atomic<bool> wake_queued{false};  ///< a fan-out helper holds a wake of it
+    bool wake_writes = false;          ///< set before subscribing: `wake` may write to a socket (costly)
 
     /**
      * Consumer: hands every queued frame to `f(const protocol::shared_frame&)`, then the news of
