@@ -8032,6 +8032,29 @@ RTMPX_NAMESPACE_END
 #include <utility>
 #include <vector>
 
+// ---- include/rtmpx/driver/fanout.hpp ----
+// Waking many subscribers of a frame source: those whose wake writes to a socket are split among
+// helper threads once one thread has enough of them.
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+// ---- include/rtmpx/driver/subscriber.hpp ----
+// One player's side of a frame source: its bounded queue, and the publisher's news that did not fit.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
 // ---- include/rtmpx/driver/frame_queue.hpp ----
 // A bounded lock-free single-producer/single-consumer queue for frames crossing threads.
 
@@ -8134,16 +8157,6 @@ private:
 } // namespace driver
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/driver/frame_queue.hpp ----
-// ---- include/rtmpx/driver/subscriber.hpp ----
-// One player's side of a frame source: its bounded queue, and the publisher's news that did not fit.
-
-#include <atomic>
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <mutex>
-#include <vector>
-
 
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
@@ -8227,6 +8240,120 @@ private:
 } // namespace driver
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/driver/subscriber.hpp ----
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/// Helper threads for a big fan-out: the cores but one, at most 3 (none on one core).
+inline std::size_t default_fanout_threads() noexcept {
+    const unsigned cores = std::thread::hardware_concurrency();
+    return cores <= 1 ? 0 : std::min<std::size_t>(cores - 1, 3);
+}
+
+/**
+ * A thread that wakes the subscribers handed to it. What it has not got to yet is kept once per subscriber
+ * (a later wake of the same subscriber adds nothing), so it holds at most every subscriber.
+ */
+class fanout_helper {
+public:
+    fanout_helper() : thread_([this] { run(); }) {}
+    fanout_helper(const fanout_helper&) = delete;
+    fanout_helper& operator=(const fanout_helper&) = delete;
+    ~fanout_helper() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+
+    void hand(std::span<const std::shared_ptr<subscriber>> subs) {
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& sub : subs)
+                if (!sub->wake_queued.exchange(true, std::memory_order_acq_rel)) pending_.push_back(sub);
+        }
+        cv_.notify_one();
+    }
+
+private:
+    void run() {
+        std::vector<std::shared_ptr<subscriber>> batch;
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+                if (stop_) return;
+                batch.swap(pending_);
+            }
+            for (const auto& sub : batch) {
+                sub->wake_queued.store(false, std::memory_order_release);  // before: a frame queued meanwhile wakes again
+                sub->notify();
+            }
+            batch.clear();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::shared_ptr<subscriber>> pending_;
+    bool stop_ = false;
+    std::thread thread_;  // last: started once the rest is made
+};
+
+/**
+ * Wakes a frame's subscribers. Wakes that only post or signal (`subscriber::wake_writes` false)
+ * run on the calling thread; of those that write to a socket, up to `batch` too, and the rest
+ * are split evenly among up to `threads` helpers, started the first time they are needed.
+ *
+ * Thread: `deliver` from any thread.
+ */
+class fanout {
+public:
+    using wake_list = std::vector<std::shared_ptr<subscriber>>;
+
+    fanout(std::size_t batch, std::size_t threads) : batch_(std::max<std::size_t>(batch, 1)), threads_(threads) {}
+
+    void deliver(const wake_list& all) {
+        if (all.size() <= batch_ || threads_ == 0) {
+            for (const auto& sub : all) sub->notify();
+            return;
+        }
+        wake_list writers;
+        for (const auto& sub : all) {
+            if (sub->wake_writes) {
+                writers.push_back(sub);
+            } else {
+                sub->notify();
+            }
+        }
+        const std::size_t n = writers.size();
+        const std::size_t parts = std::min(threads_ + 1, (n + batch_ - 1) / batch_);
+        const std::size_t own = parts <= 1 ? n : (n + parts - 1) / parts;
+        if (parts > 1) {
+            std::lock_guard lock(mutex_);
+            while (helpers_.size() < parts - 1) helpers_.push_back(std::make_unique<fanout_helper>());
+            std::span<const std::shared_ptr<subscriber>> rest = std::span(writers).subspan(own);
+            for (std::size_t i = 0; !rest.empty(); ++i) {
+                const std::size_t take = std::min(own, rest.size());
+                helpers_[i]->hand(rest.first(take));
+                rest = rest.subspan(take);
+            }
+        }
+        for (std::size_t i = 0; i < own; ++i) writers[i]->notify();
+    }
+
+private:
+    const std::size_t batch_;
+    const std::size_t threads_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<fanout_helper>> helpers_;
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/fanout.hpp ----
 // ---- include/rtmpx/protocol/gop_cache.hpp ----
 // The frames since the last key frame, within limits: what a player joining a stream starts from.
 
@@ -8378,64 +8505,6 @@ struct frame_source_options {
     /// Helper threads at most (started the first time they are needed); 0: the publishing
     /// thread wakes every subscriber itself.
     std::size_t fanout_threads = default_fanout_threads();
-
-    static std::size_t default_fanout_threads() noexcept {
-        const unsigned cores = std::thread::hardware_concurrency();
-        return cores <= 1 ? 0 : std::min<std::size_t>(cores - 1, 3);
-    }
-};
-
-/**
- * A thread that wakes subscribers handed to it, for a frame source with more subscribers than
- * one thread serves in a frame interval. What it has not got to yet is kept once per subscriber
- * (a later wake of the same subscriber adds nothing), so it holds at most every subscriber.
- */
-class fanout_helper {
-public:
-    fanout_helper() : thread_([this] { run(); }) {}
-    fanout_helper(const fanout_helper&) = delete;
-    fanout_helper& operator=(const fanout_helper&) = delete;
-    ~fanout_helper() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        cv_.notify_one();
-        thread_.join();
-    }
-
-    void hand(std::span<const std::shared_ptr<subscriber>> subs) {
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& sub : subs)
-                if (!sub->wake_queued.exchange(true, std::memory_order_acq_rel)) pending_.push_back(sub);
-        }
-        cv_.notify_one();
-    }
-
-private:
-    void run() {
-        std::vector<std::shared_ptr<subscriber>> batch;
-        for (;;) {
-            {
-                std::unique_lock lock(mutex_);
-                cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
-                if (stop_) return;
-                batch.swap(pending_);
-            }
-            for (const auto& sub : batch) {
-                sub->wake_queued.store(false, std::memory_order_release);  // before: a frame queued meanwhile wakes again
-                sub->notify();
-            }
-            batch.clear();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<std::shared_ptr<subscriber>> pending_;
-    bool stop_ = false;
-    std::thread thread_;  // last: started once the rest is made
 };
 
 /**
@@ -8681,55 +8750,19 @@ private:
     // The source's mutex, held while frames are queued; the subscribers that got one are woken
     // after it is released: a wake may write to a player's socket (see `basic_session::set_lock`),
     // which must neither hold up the source nor reach back into it under its mutex.
-    using wake_list = std::vector<std::shared_ptr<subscriber>>;
+    using wake_list = fanout::wake_list;
     struct locked {
         explicit locked(frame_source& s) : lock(s.mutex_), source(s) { wakes.reserve(s.subscribers_.size()); }
         locked(const locked&) = delete;
         locked& operator=(const locked&) = delete;
         ~locked() {
             lock.unlock();
-            source.deliver(wakes);
+            source.fanout_.deliver(wakes);
         }
         std::unique_lock<std::mutex> lock;
         frame_source& source;
         wake_list wakes;
     };
-
-    // Wakes `wakes`. Those that only post or signal here; of those that write (see
-    // `subscriber::wake_writes`), up to `fanout_batch` here and the rest split among helpers.
-    void deliver(const wake_list& all) {
-        if (all.size() <= options_.fanout_batch || options_.fanout_threads == 0 ||
-            std::none_of(all.begin(), all.end(), [](const auto& sub) { return sub->wake_writes; })) {
-            for (const auto& sub : all) sub->notify();
-            return;
-        }
-        wake_list wakes;
-        wakes.reserve(all.size());
-        for (const auto& sub : all) {
-            if (sub->wake_writes) {
-                wakes.push_back(sub);
-            } else {
-                sub->notify();
-            }
-        }
-        const std::size_t n = wakes.size();
-        const std::size_t batch = std::max<std::size_t>(options_.fanout_batch, 1);
-        const std::size_t parts = std::min(options_.fanout_threads + 1, (n + batch - 1) / batch);
-        const std::size_t own = parts <= 1 ? n : (n + parts - 1) / parts;
-        if (parts > 1) {
-            std::lock_guard lock(helpers_mutex_);
-            while (helpers_.size() < parts - 1) helpers_.push_back(std::make_unique<fanout_helper>());
-            std::span<const std::shared_ptr<subscriber>> rest(wakes);
-            rest = rest.subspan(own);
-            for (std::size_t i = 0; !rest.empty(); ++i) {
-                const std::size_t take = std::min(own, rest.size());
-                helpers_[i]->hand(rest.first(take));
-                rest = rest.subspan(take);
-            }
-        }
-        for (std::size_t i = 0; i < own; ++i) wakes[i]->notify();
-    }
-
 
     // The configuration, cached group and timeline go, and every subscriber hears the news.
     void news_locked(protocol::media_kind kind, wake_list& wakes) {
@@ -8902,8 +8935,7 @@ private:
     std::thread thread_;
     std::condition_variable stop_cv_;
     bool stop_ = true;
-    std::mutex helpers_mutex_;
-    std::vector<std::unique_ptr<fanout_helper>> helpers_;  // last: stopped first
+    fanout fanout_{options_.fanout_batch, options_.fanout_threads};  // last: its helpers stop first
 };
 
 } // namespace driver
@@ -9373,9 +9405,6 @@ public:
         using result = std::decay_t<typename asio::prefer_result<const Inner&, Property>::type>;
         return locking_executor<result>(asio::prefer(inner_, p), lock_);
     }
-
-    const Inner& inner() const noexcept { return inner_; }
-    const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
 
     friend bool operator==(const locking_executor& a, const locking_executor& b) noexcept {
         return a.inner_ == b.inner_ && a.lock_ == b.lock_;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <rtmpx/config.hpp>
+#include <rtmpx/driver/fanout.hpp>
 #include <rtmpx/driver/frame_queue.hpp>
 #include <rtmpx/driver/subscriber.hpp>
 #include <rtmpx/log.hpp>
@@ -45,64 +46,6 @@ struct frame_source_options {
     /// Helper threads at most (started the first time they are needed); 0: the publishing
     /// thread wakes every subscriber itself.
     std::size_t fanout_threads = default_fanout_threads();
-
-    static std::size_t default_fanout_threads() noexcept {
-        const unsigned cores = std::thread::hardware_concurrency();
-        return cores <= 1 ? 0 : std::min<std::size_t>(cores - 1, 3);
-    }
-};
-
-/**
- * A thread that wakes subscribers handed to it, for a frame source with more subscribers than
- * one thread serves in a frame interval. What it has not got to yet is kept once per subscriber
- * (a later wake of the same subscriber adds nothing), so it holds at most every subscriber.
- */
-class fanout_helper {
-public:
-    fanout_helper() : thread_([this] { run(); }) {}
-    fanout_helper(const fanout_helper&) = delete;
-    fanout_helper& operator=(const fanout_helper&) = delete;
-    ~fanout_helper() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        cv_.notify_one();
-        thread_.join();
-    }
-
-    void hand(std::span<const std::shared_ptr<subscriber>> subs) {
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& sub : subs)
-                if (!sub->wake_queued.exchange(true, std::memory_order_acq_rel)) pending_.push_back(sub);
-        }
-        cv_.notify_one();
-    }
-
-private:
-    void run() {
-        std::vector<std::shared_ptr<subscriber>> batch;
-        for (;;) {
-            {
-                std::unique_lock lock(mutex_);
-                cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
-                if (stop_) return;
-                batch.swap(pending_);
-            }
-            for (const auto& sub : batch) {
-                sub->wake_queued.store(false, std::memory_order_release);  // before: a frame queued meanwhile wakes again
-                sub->notify();
-            }
-            batch.clear();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<std::shared_ptr<subscriber>> pending_;
-    bool stop_ = false;
-    std::thread thread_;  // last: started once the rest is made
 };
 
 /**
@@ -348,55 +291,19 @@ private:
     // The source's mutex, held while frames are queued; the subscribers that got one are woken
     // after it is released: a wake may write to a player's socket (see `basic_session::set_lock`),
     // which must neither hold up the source nor reach back into it under its mutex.
-    using wake_list = std::vector<std::shared_ptr<subscriber>>;
+    using wake_list = fanout::wake_list;
     struct locked {
         explicit locked(frame_source& s) : lock(s.mutex_), source(s) { wakes.reserve(s.subscribers_.size()); }
         locked(const locked&) = delete;
         locked& operator=(const locked&) = delete;
         ~locked() {
             lock.unlock();
-            source.deliver(wakes);
+            source.fanout_.deliver(wakes);
         }
         std::unique_lock<std::mutex> lock;
         frame_source& source;
         wake_list wakes;
     };
-
-    // Wakes `wakes`. Those that only post or signal here; of those that write (see
-    // `subscriber::wake_writes`), up to `fanout_batch` here and the rest split among helpers.
-    void deliver(const wake_list& all) {
-        if (all.size() <= options_.fanout_batch || options_.fanout_threads == 0 ||
-            std::none_of(all.begin(), all.end(), [](const auto& sub) { return sub->wake_writes; })) {
-            for (const auto& sub : all) sub->notify();
-            return;
-        }
-        wake_list wakes;
-        wakes.reserve(all.size());
-        for (const auto& sub : all) {
-            if (sub->wake_writes) {
-                wakes.push_back(sub);
-            } else {
-                sub->notify();
-            }
-        }
-        const std::size_t n = wakes.size();
-        const std::size_t batch = std::max<std::size_t>(options_.fanout_batch, 1);
-        const std::size_t parts = std::min(options_.fanout_threads + 1, (n + batch - 1) / batch);
-        const std::size_t own = parts <= 1 ? n : (n + parts - 1) / parts;
-        if (parts > 1) {
-            std::lock_guard lock(helpers_mutex_);
-            while (helpers_.size() < parts - 1) helpers_.push_back(std::make_unique<fanout_helper>());
-            std::span<const std::shared_ptr<subscriber>> rest(wakes);
-            rest = rest.subspan(own);
-            for (std::size_t i = 0; !rest.empty(); ++i) {
-                const std::size_t take = std::min(own, rest.size());
-                helpers_[i]->hand(rest.first(take));
-                rest = rest.subspan(take);
-            }
-        }
-        for (std::size_t i = 0; i < own; ++i) wakes[i]->notify();
-    }
-
 
     // The configuration, cached group and timeline go, and every subscriber hears the news.
     void news_locked(protocol::media_kind kind, wake_list& wakes) {
@@ -569,8 +476,7 @@ private:
     std::thread thread_;
     std::condition_variable stop_cv_;
     bool stop_ = true;
-    std::mutex helpers_mutex_;
-    std::vector<std::unique_ptr<fanout_helper>> helpers_;  // last: stopped first
+    fanout fanout_{options_.fanout_batch, options_.fanout_threads};  // last: its helpers stop first
 };
 
 } // namespace driver

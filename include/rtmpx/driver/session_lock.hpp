@@ -103,9 +103,6 @@ public:
         return locking_executor<result>(asio::prefer(inner_, p), lock_);
     }
 
-    const Inner& inner() const noexcept { return inner_; }
-    const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
-
     friend bool operator==(const locking_executor& a, const locking_executor& b) noexcept {
         return a.inner_ == b.inner_ && a.lock_ == b.lock_;
     }
