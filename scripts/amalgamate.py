@@ -17,7 +17,10 @@ A header met for the first time inside an #if group (the OpenH264 adapter includ
 inside `#if defined(RTMPX_WITH_OPENH264)`) is hoisted: inlined just above the outermost open
 group, so it does not vanish for a later unconditional include when the condition is false. This
 is valid because every rtmpx header compiles on its own with no macro defined
-(tests/compile/header_selfcontained.py checks it).
+(tests/compile/header_selfcontained.py checks it). The exception is an `.ipp` file: the
+out-of-line definitions of one header, included only at that header's end (inside
+`#if RTMPX_COMPILES_DEFINITIONS` where the separately compiled mode leaves them out of the
+program's other translation units); it is inlined exactly there, condition and all.
 
 The output depends only on the input files: no timestamps, no hashes, no absolute paths, LF line
 endings. Paths are taken relative to this script, so it runs from any working directory.
@@ -228,7 +231,7 @@ class Amalgamator:
         if path is None:
             return False  # a system, Asio, fmt, OpenH264 or zlib header: keep the include
         if path not in self.inlined:
-            if self.groups:
+            if self.groups and path.suffix != ".ipp":
                 self.hoist(path)
             else:
                 self.inline(path)

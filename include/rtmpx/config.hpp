@@ -23,3 +23,23 @@
 #else
 #define RTMPX_THROW(ex) std::abort()
 #endif
+
+/**
+ * The separately compiled mode. Define RTMPX_SEPARATE_COMPILATION in every translation unit of
+ * the program and include <rtmpx/src.hpp> in exactly one source file: that file compiles the
+ * library once, and the others see declarations only (and the server over TCP as an extern
+ * template). Without the macro, rtmpx is header-only. RTMPX_SOURCE is set by <rtmpx/src.hpp>.
+ * RTMPX_DECL marks what the library defines out of line: inline when header-only.
+ */
+#if defined(RTMPX_SEPARATE_COMPILATION)
+#define RTMPX_DECL
+#else
+#define RTMPX_DECL inline
+#endif
+
+/// Whether this translation unit compiles the library's out-of-line definitions.
+#if !defined(RTMPX_SEPARATE_COMPILATION) || defined(RTMPX_SOURCE)
+#define RTMPX_COMPILES_DEFINITIONS 1
+#else
+#define RTMPX_COMPILES_DEFINITIONS 0
+#endif

@@ -309,29 +309,8 @@ public:
         shared_->set_handler(handler_);
     }
 
-    void start(std::error_code& ec) {
-        ec.clear();
-        stop();
-        url_ = protocol::parse_rtmp_url(url_text_, ec);
-        if (ec) return;
-        if (url_.tls && !tls_links()) {
-            ec = make_error_code(error::tls_unavailable);
-            return;
-        }
-        context_ = std::make_unique<asio::io_context>(1);
-        shared_ = std::make_shared<remote_shared>();
-        shared_->set_handler(handler_);
-        std::random_device rd;
-        const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
-        link_ = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
-        if (ec) {
-            link_.reset();
-            context_.reset();
-            return;
-        }
-        link_->start();
-        thread_ = std::thread([this] { context_->run(); });
-    }
+    /// Parses the URL, makes the link and starts its thread; a running one is stopped first.
+    RTMPX_DECL void start(std::error_code& ec);
 
 protected:
     friend struct tls_remote;
@@ -363,19 +342,8 @@ protected:
 
 public:
 
-    void stop() {
-        if (!thread_.joinable()) return;
-        link_->stop();
-        if (std::this_thread::get_id() == thread_.get_id()) return;  // from the state handler: the loop ends by itself
-        const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
-        while (!shared_->ended.load() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        shared_->detach_now();  // the broadcast no longer wakes a session that is about to go
-        context_->stop();
-        thread_.join();
-        link_.reset();
-        context_.reset();
-    }
+    /// Stops the link and joins the thread, within `remote_options::stop_timeout`.
+    RTMPX_DECL void stop();
 
     remote_statistics statistics() const {
         remote_statistics s;
@@ -490,3 +458,7 @@ public:
 };
 
 RTMPX_NAMESPACE_END
+
+#if RTMPX_COMPILES_DEFINITIONS
+#include <rtmpx/impl/remote.ipp>
+#endif

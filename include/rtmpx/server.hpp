@@ -81,21 +81,13 @@ struct plain_tcp {
 template <class Socket = asio::ip::tcp::socket>
 class basic_server {
 public:
-    explicit basic_server(server_options options = {})
-        : state_(std::make_shared<detail::server_state>(std::move(options))), pool_(state_->options.threads) {
-        pool_.on_thread_done([this] {
-            // The acceptor's thread joins a finished connection's thread and frees its executor
-            // (descriptors included) right away; without an acceptor, the next launch or wait does.
-            std::lock_guard lock(accept_mutex_);
-            if (!listeners_.empty()) asio::post(accept_context_, [this] { pool_.reap(); });
-        });
-    }
+    explicit basic_server(server_options options = {});
 
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
 
     /// Stops accepting, ends every connection and waits for them.
-    ~basic_server() { stop(); }
+    ~basic_server();
 
     /**
      * Installs a connect handler, asked after those installed before it. Returns a handle for
@@ -104,21 +96,11 @@ public:
     template <class F>
     std::uint64_t install(F handler) {
         static_assert(connect_handler<F>, "install: expected bool (connection&, connect_event const&)");
-        std::lock_guard lock(state_->mutex);
-        const std::uint64_t handle = state_->next_handler_id++;
-        state_->handlers.emplace_back(handle, std::make_shared<detail::server_state::connect_fn>(std::move(handler)));
-        return handle;
+        return install_fn(std::make_shared<detail::server_state::connect_fn>(std::move(handler)));
     }
 
     /// Removes a connect handler; connections it already claimed keep it. False if unknown.
-    bool remove(std::uint64_t handle) {
-        std::lock_guard lock(state_->mutex);
-        auto& hs = state_->handlers;
-        auto it = std::find_if(hs.begin(), hs.end(), [handle](const auto& h) { return h.first == handle; });
-        if (it == hs.end()) return false;
-        hs.erase(it);
-        return true;
-    }
+    bool remove(std::uint64_t handle);
 
     /// Installs the log sink (silent by default). Call before `start`.
     template <class F>
@@ -140,157 +122,67 @@ public:
      * `listen_address(i)` name them in the order they were started.
      * Errors: a bad address (std::errc::invalid_argument), an address in use.
      */
-    template <listener_transport Transport = plain_tcp>
+    template <listener_transport Transport>
     void start(std::string_view address, Transport transport, std::error_code& ec)
-        requires std::is_same_v<Socket, asio::ip::tcp::socket>
-    {
-        ec.clear();
-        asio::ip::tcp::endpoint endpoint;
-        if (!parse_address(address, endpoint)) {
-            ec = std::make_error_code(std::errc::invalid_argument);
-            return;
-        }
-        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(accept_context_);
-        acceptor->open(endpoint.protocol(), ec);
-        if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) acceptor->bind(endpoint, ec);
-        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return;
-        listener l{std::move(acceptor), {}, std::string(Transport::scheme)};
-        l.local = l.acceptor->local_endpoint(ec);
-        if (ec) return;
-        auto& accepting = *l.acceptor;
-        std::string where;
-        {
-            std::lock_guard lock(accept_mutex_);
-            listeners_.push_back(std::move(l));
-            where = describe(listeners_.back());
-        }
-        asio::co_spawn(accept_context_, accept_loop(accepting, std::move(transport)), [this](std::exception_ptr e) {
-            if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
-        });
-        if (!acceptor_thread_.joinable()) {
-            // The guard keeps the acceptor's thread running until `stop` is done with it: a
-            // handler posted there (the acceptors' close, stop's wait for it) always runs.
-            accept_work_.emplace(accept_context_.get_executor());
-            acceptor_thread_ = std::thread([this] { accept_context_.run(); });
-        }
-        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", where);
-    }
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
 
     /// Plain RTMP on `address`.
     void start(std::string_view address, std::error_code& ec)
-        requires std::is_same_v<Socket, asio::ip::tcp::socket>
-    {
-        start(address, plain_tcp{}, ec);
-    }
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
 
     /// Throwing form of `start`. @throws std::system_error
-    template <listener_transport Transport = plain_tcp>
-    void start(std::string_view address, Transport transport = {})
-        requires std::is_same_v<Socket, asio::ip::tcp::socket>
-    {
-        std::error_code ec;
-        start(address, std::move(transport), ec);
-        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
-    }
+    template <listener_transport Transport>
+    void start(std::string_view address, Transport transport)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
+
+    /// Throwing form of `start`, plain RTMP. @throws std::system_error
+    void start(std::string_view address)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
 
     /// The address of the `listener`-th `start`, "host:port" with the real port (empty if none).
-    std::string listen_address(std::size_t listener = 0) const {
-        std::lock_guard lock(accept_mutex_);
-        return listener < listeners_.size() ? host_port(listeners_[listener].local.address(), listeners_[listener].local.port())
-                                            : std::string{};
-    }
+    std::string listen_address(std::size_t listener = 0) const;
 
     /// The port of the `listener`-th `start` (0 if none).
-    std::uint16_t port(std::size_t listener = 0) const {
-        std::lock_guard lock(accept_mutex_);
-        return listener < listeners_.size() ? listeners_[listener].local.port() : 0;
-    }
+    std::uint16_t port(std::size_t listener = 0) const;
 
     /**
      * Serves an already connected socket (any transport), on a new thread like an accepted one.
      * The socket is moved onto the connection's own executor.
      */
-    void serve(Socket socket) {
-        std::error_code ec;
-        if (connection_count() >= state_->options.max_connections) {
-            socket.close(ec);  // refused like an accepted connection beyond the limit
-            return;
-        }
-        const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = pool_.reserve(producer_writes());
-        auto native = socket.release(ec);
-        if (ec) return pool_.unreserve(slot);
-        launch<Socket>(slot, Socket(slot->executor(), protocol, native));
-    }
+    void serve(Socket socket);
 
     /// Stops accepting new connections at once; live connections run on until they end.
-    void shutdown() {
-        if (!accept_work_) return;
-        asio::post(accept_context_, [this] {
-            std::lock_guard lock(accept_mutex_);
-            for (auto& l : listeners_) {
-                std::error_code ignored;
-                l.acceptor->close(ignored);
-            }
-        });
-    }
+    void shutdown();
 
     /// Ends every live connection (what is queued is still sent), with `reason` as its cause.
-    void close_all(std::error_code reason = error::shutdown) {
-        pool_.close_all(reason);
-    }
+    void close_all(std::error_code reason = error::shutdown);
 
     /// Waits until every connection has ended.
-    void wait() { pool_.wait(); }
+    void wait();
 
     /// Waits up to `timeout` for every connection to end; true if they all did.
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> timeout) {
-        return pool_.wait_for(timeout);
+        return wait_for_ms(std::chrono::ceil<std::chrono::milliseconds>(timeout));
     }
 
     /**
      * Shuts down: stops accepting, gives live connections `grace` to end on their own, ends the
      * rest, and waits for them. Safe to call more than once.
      */
-    template <class Rep = long, class Period = std::ratio<1>>
-    void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
-        shutdown();
-        if (accept_work_) {
-            // Wait for the close: a connection accepted before it is launched before it, and so
-            // is among those close_all ends.
-            std::promise<void> closed;
-            asio::post(accept_context_, [&closed] { closed.set_value(); });
-            closed.get_future().wait();
-            accept_work_.reset();
-        }
-        if (!wait_for(grace)) {
-            close_all(error::shutdown);
-            wait();
-        }
-        accept_context_.stop();
-        if (acceptor_thread_.joinable()) acceptor_thread_.join();
-        pool_.join();
+    template <class Rep, class Period>
+    void stop(std::chrono::duration<Rep, Period> grace) {
+        stop_after(std::chrono::ceil<std::chrono::milliseconds>(grace));
     }
+
+    /// `stop` with no grace: live connections are ended at once.
+    void stop();
 
     /// Totals over all connections since the server was made. Thread: any.
-    server_statistics statistics() const {
-        server_statistics s;
-        s.connections = connection_count();
-        const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
-        s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
-        const auto publishing = state_->publishing_streams.load(std::memory_order_relaxed);
-        s.publishing_streams = publishing > 0 ? static_cast<std::size_t>(publishing) : 0;
-        s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
-        s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
-        s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);
-        return s;
-    }
+    server_statistics statistics() const;
 
     /// Connections being served now.
-    std::size_t connection_count() const { return pool_.live(); }
+    std::size_t connection_count() const;
 
 private:
     struct listener {
@@ -299,97 +191,23 @@ private:
         std::string scheme;
     };
 
+    std::uint64_t install_fn(std::shared_ptr<detail::server_state::connect_fn> fn);
+    bool wait_for_ms(std::chrono::milliseconds timeout);
+    void stop_after(std::chrono::milliseconds grace);
+
     // "host:port", an IPv6 host in brackets.
-    static std::string host_port(const asio::ip::address& addr, std::uint16_t port) {
-        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port);
-    }
-
-    static std::string describe(const listener& l) { return l.scheme + "://" + host_port(l.local.address(), l.local.port()); }
-
-    static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) return false;
-        std::string host(text.substr(0, colon));
-        const std::string_view port_text = text.substr(colon + 1);
-        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-        if (host == "localhost") host = "127.0.0.1";
-        if (host.empty()) host = "0.0.0.0";
-        unsigned port = 0;
-        if (port_text.empty() || port_text.size() > 5) return false;
-        for (char c : port_text) {
-            if (c < '0' || c > '9') return false;
-            port = port * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (port > 65535) return false;
-        std::error_code ec;
-        const auto addr = asio::ip::make_address(host, ec);
-        if (ec) return false;
-        out = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
-        return true;
-    }
+    static std::string host_port(const asio::ip::address& addr, std::uint16_t port);
+    static std::string describe(const listener& l);
+    static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out);
 
     template <class S>
-    static std::string describe_peer(const S& socket) {
-        std::error_code ec;
-        auto ep = socket.remote_endpoint(ec);
-        if (ec) return "unknown";
-        if constexpr (requires { ep.address(); ep.port(); }) {
-            return host_port(ep.address(), ep.port());
-        } else {
-            return "local";
-        }
-    }
+    static std::string describe_peer(const S& socket);
 
     template <class Transport>
-    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
-        for (;;) {
-            auto slot = pool_.reserve(producer_writes());
-            asio::ip::tcp::socket socket(slot->executor());
-            auto [ec] = co_await acceptor.async_accept(socket, detail::use_tuple);
-            const bool full = connection_count() >= state_->options.max_connections;
-            if (ec || full) pool_.unreserve(slot);
-            if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-            if (ec) continue;  // a connection that failed before we got it
-            if (full) {
-                std::error_code ignored;
-                socket.close(ignored);  // refused cleanly: the client sees the connection close
-                state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
-                                "connection refused: {} connections", state_->options.max_connections);
-                continue;
-            }
-            std::error_code ignored;
-            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-            launch<typename Transport::stream_type>(slot, transport.wrap(std::move(socket)));
-        }
-    }
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport);
 
     template <class Stream>
-    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream) {
-        using session_type = driver::basic_session<Stream, connection>;
-        const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
-        std::random_device rd;
-        const auto& o = state_->options;
-        std::string peer = describe_peer(stream.lowest_layer());
-        driver::session_io_options io{o.timeouts.write};
-        io.socket_unsent_limit = o.socket_unsent_limit;
-        io.outqueue_full_bytes = o.outqueue_full_bytes;
-        auto session = std::make_shared<session_type>(
-            std::move(stream), io,
-            state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
-        session->set_lock(slot->lock());
-        std::weak_ptr<session_type> weak = session;
-        auto close = [weak](std::error_code reason) {
-            if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
-        };
-        pool_.launch(slot, std::move(close), [&](asio::io_context&) {
-            // The completion handler owns the session until it has finished.
-            asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
-                session.reset();
-                pool_.finished(slot);
-                if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
-            });
-        });
-    }
+    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream);
 
     // With a thread per connection, the producers of frames write to idle players' sockets
     // themselves; a pool's threads write for their connections (one thread writing for all
@@ -418,3 +236,5 @@ template <class Socket>
 using basic_stream [[deprecated("use rtmpx::stream")]] = stream;
 
 RTMPX_NAMESPACE_END
+
+#include <rtmpx/impl/server.ipp>

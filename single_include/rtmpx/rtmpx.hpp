@@ -46,6 +46,26 @@
 #else
 #define RTMPX_THROW(ex) std::abort()
 #endif
+
+/**
+ * The separately compiled mode. Define RTMPX_SEPARATE_COMPILATION in every translation unit of
+ * the program and include <rtmpx/src.hpp> in exactly one source file: that file compiles the
+ * library once, and the others see declarations only (and the server over TCP as an extern
+ * template). Without the macro, rtmpx is header-only. RTMPX_SOURCE is set by <rtmpx/src.hpp>.
+ * RTMPX_DECL marks what the library defines out of line: inline when header-only.
+ */
+#if defined(RTMPX_SEPARATE_COMPILATION)
+#define RTMPX_DECL
+#else
+#define RTMPX_DECL inline
+#endif
+
+/// Whether this translation unit compiles the library's out-of-line definitions.
+#if !defined(RTMPX_SEPARATE_COMPILATION) || defined(RTMPX_SOURCE)
+#define RTMPX_COMPILES_DEFINITIONS 1
+#else
+#define RTMPX_COMPILES_DEFINITIONS 0
+#endif
 // ---- end of include/rtmpx/config.hpp ----
 // ---- include/rtmpx/error.hpp ----
 // Error codes of the protocol core and the server, and the conditions that group them.
@@ -2301,7 +2321,6 @@ RTMPX_NAMESPACE_END
 // AMF values as text: amf0::to_string and a fmt formatter, for logs and tests.
 
 #include <algorithm>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -2309,9 +2328,43 @@ RTMPX_NAMESPACE_END
 
 
 RTMPX_NAMESPACE_BEGIN
+namespace amf0 {
+
+/// Compact JSON-like text: `{app: "live", n: 3}`, `ecma{...}`, `[1, 2]`, `date(ms)`, `bytes(N)`...
+RTMPX_DECL std::string to_string(const value& v);
+
+} // namespace amf0
+RTMPX_NAMESPACE_END
+
+template <>
+struct fmt::formatter<rtmpx::amf0::value> {
+    constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
+    template <typename FormatContext>
+    auto format(const rtmpx::amf0::value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
+        const std::string text = rtmpx::amf0::to_string(v);
+        return std::copy(text.begin(), text.end(), ctx.out());
+    }
+};
+
+#if RTMPX_COMPILES_DEFINITIONS
+// ---- include/rtmpx/amf/impl/format.ipp ----
+// The out-of-line part of rtmpx/amf/format.hpp: inline when header-only; compiled once, in the
+// library's source file, in the separately compiled mode (see config.hpp). Its fmt::format_to
+// calls are the first to instantiate fmt's formatting machinery in a translation unit.
+
+#include <algorithm>
+#include <iterator>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+// Included only at the end of <rtmpx/amf/format.hpp>, which it completes.
+
+RTMPX_NAMESPACE_BEGIN
 namespace detail {
 
-inline void amf_format_quoted(std::string& out, std::string_view s) {
+RTMPX_DECL void amf_format_quoted(std::string& out, std::string_view s) {
     out += '"';
     for (const char c : s) {
         switch (c) {
@@ -2331,7 +2384,7 @@ inline void amf_format_quoted(std::string& out, std::string_view s) {
     out += '"';
 }
 
-inline void amf_format_key(std::string& out, std::string_view key) {
+RTMPX_DECL void amf_format_key(std::string& out, std::string_view key) {
     const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
     });
@@ -2342,9 +2395,9 @@ inline void amf_format_key(std::string& out, std::string_view key) {
     }
 }
 
-inline void amf_format_value(std::string& out, const amf0::value& v);
+RTMPX_DECL void amf_format_value(std::string& out, const amf0::value& v);
 
-inline void amf_format_properties(std::string& out, const amf0::properties& props) {
+RTMPX_DECL void amf_format_properties(std::string& out, const amf0::properties& props) {
     out += '{';
     bool first = true;
     for (const amf0::property& p : props) {
@@ -2357,7 +2410,7 @@ inline void amf_format_properties(std::string& out, const amf0::properties& prop
     out += '}';
 }
 
-inline void amf_format_value(std::string& out, const amf0::value& v) {
+RTMPX_DECL void amf_format_value(std::string& out, const amf0::value& v) {
     using amf0::kind;
     switch (v.type()) {
     case kind::number: fmt::format_to(std::back_inserter(out), "{}", v.as_number()); return;
@@ -2419,8 +2472,7 @@ inline void amf_format_value(std::string& out, const amf0::value& v) {
 
 namespace amf0 {
 
-/// Compact JSON-like text: `{app: "live", n: 3}`, `ecma{...}`, `[1, 2]`, `date(ms)`, `bytes(N)`...
-inline std::string to_string(const value& v) {
+RTMPX_DECL std::string to_string(const value& v) {
     std::string out;
     detail::amf_format_value(out, v);
     return out;
@@ -2428,16 +2480,8 @@ inline std::string to_string(const value& v) {
 
 } // namespace amf0
 RTMPX_NAMESPACE_END
-
-template <>
-struct fmt::formatter<rtmpx::amf0::value> {
-    constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) { return ctx.begin(); }
-    template <typename FormatContext>
-    auto format(const rtmpx::amf0::value& v, FormatContext& ctx) const -> decltype(ctx.out()) {
-        const std::string text = rtmpx::amf0::to_string(v);
-        return std::copy(text.begin(), text.end(), ctx.out());
-    }
-};
+// ---- end of include/rtmpx/amf/impl/format.ipp ----
+#endif
 // ---- end of include/rtmpx/amf/format.hpp ----
 // ---- include/rtmpx/media.hpp ----
 // Raw pictures, encoded frames and the video_encoder concept that turns one into the other.
@@ -10832,10 +10876,7 @@ public:
         const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
         /// The executor the connection's socket and everything it does use: the context's, under
         /// the connection's lock when it has one.
-        asio::any_io_executor executor() const {
-            if (lock_) return locking_executor<asio::io_context::executor_type>(context_->get_executor(), lock_);
-            return context_->get_executor();
-        }
+        RTMPX_DECL asio::any_io_executor executor() const;
 
     private:
         friend class executor_pool;
@@ -11015,6 +11056,27 @@ private:
 
 } // namespace driver
 RTMPX_NAMESPACE_END
+
+#if RTMPX_COMPILES_DEFINITIONS
+// ---- include/rtmpx/driver/impl/executor_pool.ipp ----
+// The out-of-line members of rtmpx/driver/executor_pool.hpp: inline when header-only; compiled
+// once, in the library's source file, in the separately compiled mode (see config.hpp). Each
+// makes an asio::any_io_executor of a locking_executor, which instantiates much of Asio.
+
+// Included only at the end of <rtmpx/driver/executor_pool.hpp>, which it completes.
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+RTMPX_DECL asio::any_io_executor executor_pool::slot::executor() const {
+    if (lock_) return locking_executor<asio::io_context::executor_type>(context_->get_executor(), lock_);
+    return context_->get_executor();
+}
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/impl/executor_pool.ipp ----
+#endif
 // ---- end of include/rtmpx/driver/executor_pool.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
@@ -11058,21 +11120,13 @@ struct plain_tcp {
 template <class Socket = asio::ip::tcp::socket>
 class basic_server {
 public:
-    explicit basic_server(server_options options = {})
-        : state_(std::make_shared<detail::server_state>(std::move(options))), pool_(state_->options.threads) {
-        pool_.on_thread_done([this] {
-            // The acceptor's thread joins a finished connection's thread and frees its executor
-            // (descriptors included) right away; without an acceptor, the next launch or wait does.
-            std::lock_guard lock(accept_mutex_);
-            if (!listeners_.empty()) asio::post(accept_context_, [this] { pool_.reap(); });
-        });
-    }
+    explicit basic_server(server_options options = {});
 
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
 
     /// Stops accepting, ends every connection and waits for them.
-    ~basic_server() { stop(); }
+    ~basic_server();
 
     /**
      * Installs a connect handler, asked after those installed before it. Returns a handle for
@@ -11081,21 +11135,11 @@ public:
     template <class F>
     std::uint64_t install(F handler) {
         static_assert(connect_handler<F>, "install: expected bool (connection&, connect_event const&)");
-        std::lock_guard lock(state_->mutex);
-        const std::uint64_t handle = state_->next_handler_id++;
-        state_->handlers.emplace_back(handle, std::make_shared<detail::server_state::connect_fn>(std::move(handler)));
-        return handle;
+        return install_fn(std::make_shared<detail::server_state::connect_fn>(std::move(handler)));
     }
 
     /// Removes a connect handler; connections it already claimed keep it. False if unknown.
-    bool remove(std::uint64_t handle) {
-        std::lock_guard lock(state_->mutex);
-        auto& hs = state_->handlers;
-        auto it = std::find_if(hs.begin(), hs.end(), [handle](const auto& h) { return h.first == handle; });
-        if (it == hs.end()) return false;
-        hs.erase(it);
-        return true;
-    }
+    bool remove(std::uint64_t handle);
 
     /// Installs the log sink (silent by default). Call before `start`.
     template <class F>
@@ -11117,157 +11161,67 @@ public:
      * `listen_address(i)` name them in the order they were started.
      * Errors: a bad address (std::errc::invalid_argument), an address in use.
      */
-    template <listener_transport Transport = plain_tcp>
+    template <listener_transport Transport>
     void start(std::string_view address, Transport transport, std::error_code& ec)
-        requires std::is_same_v<Socket, asio::ip::tcp::socket>
-    {
-        ec.clear();
-        asio::ip::tcp::endpoint endpoint;
-        if (!parse_address(address, endpoint)) {
-            ec = std::make_error_code(std::errc::invalid_argument);
-            return;
-        }
-        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(accept_context_);
-        acceptor->open(endpoint.protocol(), ec);
-        if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) acceptor->bind(endpoint, ec);
-        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return;
-        listener l{std::move(acceptor), {}, std::string(Transport::scheme)};
-        l.local = l.acceptor->local_endpoint(ec);
-        if (ec) return;
-        auto& accepting = *l.acceptor;
-        std::string where;
-        {
-            std::lock_guard lock(accept_mutex_);
-            listeners_.push_back(std::move(l));
-            where = describe(listeners_.back());
-        }
-        asio::co_spawn(accept_context_, accept_loop(accepting, std::move(transport)), [this](std::exception_ptr e) {
-            if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
-        });
-        if (!acceptor_thread_.joinable()) {
-            // The guard keeps the acceptor's thread running until `stop` is done with it: a
-            // handler posted there (the acceptors' close, stop's wait for it) always runs.
-            accept_work_.emplace(accept_context_.get_executor());
-            acceptor_thread_ = std::thread([this] { accept_context_.run(); });
-        }
-        state_->log.log(log_level::info, 0, "server", {}, "listening on {}", where);
-    }
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
 
     /// Plain RTMP on `address`.
     void start(std::string_view address, std::error_code& ec)
-        requires std::is_same_v<Socket, asio::ip::tcp::socket>
-    {
-        start(address, plain_tcp{}, ec);
-    }
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
 
     /// Throwing form of `start`. @throws std::system_error
-    template <listener_transport Transport = plain_tcp>
-    void start(std::string_view address, Transport transport = {})
-        requires std::is_same_v<Socket, asio::ip::tcp::socket>
-    {
-        std::error_code ec;
-        start(address, std::move(transport), ec);
-        if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
-    }
+    template <listener_transport Transport>
+    void start(std::string_view address, Transport transport)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
+
+    /// Throwing form of `start`, plain RTMP. @throws std::system_error
+    void start(std::string_view address)
+        requires std::is_same_v<Socket, asio::ip::tcp::socket>;
 
     /// The address of the `listener`-th `start`, "host:port" with the real port (empty if none).
-    std::string listen_address(std::size_t listener = 0) const {
-        std::lock_guard lock(accept_mutex_);
-        return listener < listeners_.size() ? host_port(listeners_[listener].local.address(), listeners_[listener].local.port())
-                                            : std::string{};
-    }
+    std::string listen_address(std::size_t listener = 0) const;
 
     /// The port of the `listener`-th `start` (0 if none).
-    std::uint16_t port(std::size_t listener = 0) const {
-        std::lock_guard lock(accept_mutex_);
-        return listener < listeners_.size() ? listeners_[listener].local.port() : 0;
-    }
+    std::uint16_t port(std::size_t listener = 0) const;
 
     /**
      * Serves an already connected socket (any transport), on a new thread like an accepted one.
      * The socket is moved onto the connection's own executor.
      */
-    void serve(Socket socket) {
-        std::error_code ec;
-        if (connection_count() >= state_->options.max_connections) {
-            socket.close(ec);  // refused like an accepted connection beyond the limit
-            return;
-        }
-        const auto protocol = socket.local_endpoint(ec).protocol();
-        auto slot = pool_.reserve(producer_writes());
-        auto native = socket.release(ec);
-        if (ec) return pool_.unreserve(slot);
-        launch<Socket>(slot, Socket(slot->executor(), protocol, native));
-    }
+    void serve(Socket socket);
 
     /// Stops accepting new connections at once; live connections run on until they end.
-    void shutdown() {
-        if (!accept_work_) return;
-        asio::post(accept_context_, [this] {
-            std::lock_guard lock(accept_mutex_);
-            for (auto& l : listeners_) {
-                std::error_code ignored;
-                l.acceptor->close(ignored);
-            }
-        });
-    }
+    void shutdown();
 
     /// Ends every live connection (what is queued is still sent), with `reason` as its cause.
-    void close_all(std::error_code reason = error::shutdown) {
-        pool_.close_all(reason);
-    }
+    void close_all(std::error_code reason = error::shutdown);
 
     /// Waits until every connection has ended.
-    void wait() { pool_.wait(); }
+    void wait();
 
     /// Waits up to `timeout` for every connection to end; true if they all did.
     template <class Rep, class Period>
     bool wait_for(std::chrono::duration<Rep, Period> timeout) {
-        return pool_.wait_for(timeout);
+        return wait_for_ms(std::chrono::ceil<std::chrono::milliseconds>(timeout));
     }
 
     /**
      * Shuts down: stops accepting, gives live connections `grace` to end on their own, ends the
      * rest, and waits for them. Safe to call more than once.
      */
-    template <class Rep = long, class Period = std::ratio<1>>
-    void stop(std::chrono::duration<Rep, Period> grace = std::chrono::seconds(0)) {
-        shutdown();
-        if (accept_work_) {
-            // Wait for the close: a connection accepted before it is launched before it, and so
-            // is among those close_all ends.
-            std::promise<void> closed;
-            asio::post(accept_context_, [&closed] { closed.set_value(); });
-            closed.get_future().wait();
-            accept_work_.reset();
-        }
-        if (!wait_for(grace)) {
-            close_all(error::shutdown);
-            wait();
-        }
-        accept_context_.stop();
-        if (acceptor_thread_.joinable()) acceptor_thread_.join();
-        pool_.join();
+    template <class Rep, class Period>
+    void stop(std::chrono::duration<Rep, Period> grace) {
+        stop_after(std::chrono::ceil<std::chrono::milliseconds>(grace));
     }
+
+    /// `stop` with no grace: live connections are ended at once.
+    void stop();
 
     /// Totals over all connections since the server was made. Thread: any.
-    server_statistics statistics() const {
-        server_statistics s;
-        s.connections = connection_count();
-        const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
-        s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
-        const auto publishing = state_->publishing_streams.load(std::memory_order_relaxed);
-        s.publishing_streams = publishing > 0 ? static_cast<std::size_t>(publishing) : 0;
-        s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
-        s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
-        s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);
-        return s;
-    }
+    server_statistics statistics() const;
 
     /// Connections being served now.
-    std::size_t connection_count() const { return pool_.live(); }
+    std::size_t connection_count() const;
 
 private:
     struct listener {
@@ -11276,97 +11230,23 @@ private:
         std::string scheme;
     };
 
+    std::uint64_t install_fn(std::shared_ptr<detail::server_state::connect_fn> fn);
+    bool wait_for_ms(std::chrono::milliseconds timeout);
+    void stop_after(std::chrono::milliseconds grace);
+
     // "host:port", an IPv6 host in brackets.
-    static std::string host_port(const asio::ip::address& addr, std::uint16_t port) {
-        return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port);
-    }
-
-    static std::string describe(const listener& l) { return l.scheme + "://" + host_port(l.local.address(), l.local.port()); }
-
-    static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) return false;
-        std::string host(text.substr(0, colon));
-        const std::string_view port_text = text.substr(colon + 1);
-        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-        if (host == "localhost") host = "127.0.0.1";
-        if (host.empty()) host = "0.0.0.0";
-        unsigned port = 0;
-        if (port_text.empty() || port_text.size() > 5) return false;
-        for (char c : port_text) {
-            if (c < '0' || c > '9') return false;
-            port = port * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (port > 65535) return false;
-        std::error_code ec;
-        const auto addr = asio::ip::make_address(host, ec);
-        if (ec) return false;
-        out = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
-        return true;
-    }
+    static std::string host_port(const asio::ip::address& addr, std::uint16_t port);
+    static std::string describe(const listener& l);
+    static bool parse_address(std::string_view text, asio::ip::tcp::endpoint& out);
 
     template <class S>
-    static std::string describe_peer(const S& socket) {
-        std::error_code ec;
-        auto ep = socket.remote_endpoint(ec);
-        if (ec) return "unknown";
-        if constexpr (requires { ep.address(); ep.port(); }) {
-            return host_port(ep.address(), ep.port());
-        } else {
-            return "local";
-        }
-    }
+    static std::string describe_peer(const S& socket);
 
     template <class Transport>
-    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
-        for (;;) {
-            auto slot = pool_.reserve(producer_writes());
-            asio::ip::tcp::socket socket(slot->executor());
-            auto [ec] = co_await acceptor.async_accept(socket, detail::use_tuple);
-            const bool full = connection_count() >= state_->options.max_connections;
-            if (ec || full) pool_.unreserve(slot);
-            if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-            if (ec) continue;  // a connection that failed before we got it
-            if (full) {
-                std::error_code ignored;
-                socket.close(ignored);  // refused cleanly: the client sees the connection close
-                state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
-                                "connection refused: {} connections", state_->options.max_connections);
-                continue;
-            }
-            std::error_code ignored;
-            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-            launch<typename Transport::stream_type>(slot, transport.wrap(std::move(socket)));
-        }
-    }
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport);
 
     template <class Stream>
-    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream) {
-        using session_type = driver::basic_session<Stream, connection>;
-        const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
-        std::random_device rd;
-        const auto& o = state_->options;
-        std::string peer = describe_peer(stream.lowest_layer());
-        driver::session_io_options io{o.timeouts.write};
-        io.socket_unsent_limit = o.socket_unsent_limit;
-        io.outqueue_full_bytes = o.outqueue_full_bytes;
-        auto session = std::make_shared<session_type>(
-            std::move(stream), io,
-            state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
-        session->set_lock(slot->lock());
-        std::weak_ptr<session_type> weak = session;
-        auto close = [weak](std::error_code reason) {
-            if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
-        };
-        pool_.launch(slot, std::move(close), [&](asio::io_context&) {
-            // The completion handler owns the session until it has finished.
-            asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
-                session.reset();
-                pool_.finished(slot);
-                if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
-            });
-        });
-    }
+    void launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream);
 
     // With a thread per connection, the producers of frames write to idle players' sockets
     // themselves; a pool's threads write for their connections (one thread writing for all
@@ -11395,6 +11275,320 @@ template <class Socket>
 using basic_stream [[deprecated("use rtmpx::stream")]] = stream;
 
 RTMPX_NAMESPACE_END
+
+// ---- include/rtmpx/impl/server.ipp ----
+// The members of `basic_server`, out of the class: in the separately compiled mode
+// (RTMPX_SEPARATE_COMPILATION) the server over TCP is instantiated once, in the source file that
+// includes <rtmpx/src.hpp>, and other translation units only call it.
+
+// Included only at the end of <rtmpx/server.hpp>, which it completes.
+
+RTMPX_NAMESPACE_BEGIN
+
+template <class Socket>
+basic_server<Socket>::basic_server(server_options options)
+    : state_(std::make_shared<detail::server_state>(std::move(options))), pool_(state_->options.threads) {
+    pool_.on_thread_done([this] {
+        // The acceptor's thread joins a finished connection's thread and frees its executor
+        // (descriptors included) right away; without an acceptor, the next launch or wait does.
+        std::lock_guard lock(accept_mutex_);
+        if (!listeners_.empty()) asio::post(accept_context_, [this] { pool_.reap(); });
+    });
+}
+
+template <class Socket>
+basic_server<Socket>::~basic_server() {
+    stop();
+}
+
+template <class Socket>
+std::uint64_t basic_server<Socket>::install_fn(std::shared_ptr<detail::server_state::connect_fn> fn) {
+    std::lock_guard lock(state_->mutex);
+    const std::uint64_t handle = state_->next_handler_id++;
+    state_->handlers.emplace_back(handle, std::move(fn));
+    return handle;
+}
+
+template <class Socket>
+bool basic_server<Socket>::remove(std::uint64_t handle) {
+    std::lock_guard lock(state_->mutex);
+    auto& hs = state_->handlers;
+    auto it = std::find_if(hs.begin(), hs.end(), [handle](const auto& h) { return h.first == handle; });
+    if (it == hs.end()) return false;
+    hs.erase(it);
+    return true;
+}
+
+template <class Socket>
+template <listener_transport Transport>
+void basic_server<Socket>::start(std::string_view address, Transport transport, std::error_code& ec)
+    requires std::is_same_v<Socket, asio::ip::tcp::socket>
+{
+    ec.clear();
+    asio::ip::tcp::endpoint endpoint;
+    if (!parse_address(address, endpoint)) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return;
+    }
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(accept_context_);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return;
+    listener l{std::move(acceptor), {}, std::string(Transport::scheme)};
+    l.local = l.acceptor->local_endpoint(ec);
+    if (ec) return;
+    auto& accepting = *l.acceptor;
+    std::string where;
+    {
+        std::lock_guard lock(accept_mutex_);
+        listeners_.push_back(std::move(l));
+        where = describe(listeners_.back());
+    }
+    asio::co_spawn(accept_context_, accept_loop(accepting, std::move(transport)), [this](std::exception_ptr e) {
+        if (e) state_->log.log(log_level::error, 0, "server", {}, "accept loop ended by an exception");
+    });
+    if (!acceptor_thread_.joinable()) {
+        // The guard keeps the acceptor's thread running until `stop` is done with it: a
+        // handler posted there (the acceptors' close, stop's wait for it) always runs.
+        accept_work_.emplace(accept_context_.get_executor());
+        acceptor_thread_ = std::thread([this] { accept_context_.run(); });
+    }
+    state_->log.log(log_level::info, 0, "server", {}, "listening on {}", where);
+}
+
+template <class Socket>
+void basic_server<Socket>::start(std::string_view address, std::error_code& ec)
+    requires std::is_same_v<Socket, asio::ip::tcp::socket>
+{
+    start(address, plain_tcp{}, ec);
+}
+
+template <class Socket>
+template <listener_transport Transport>
+void basic_server<Socket>::start(std::string_view address, Transport transport)
+    requires std::is_same_v<Socket, asio::ip::tcp::socket>
+{
+    std::error_code ec;
+    start(address, std::move(transport), ec);
+    if (ec) RTMPX_THROW(std::system_error(ec, fmt::format("rtmpx: cannot listen on {}", address)));
+}
+
+template <class Socket>
+void basic_server<Socket>::start(std::string_view address)
+    requires std::is_same_v<Socket, asio::ip::tcp::socket>
+{
+    start(address, plain_tcp{});
+}
+
+template <class Socket>
+std::string basic_server<Socket>::listen_address(std::size_t listener) const {
+    std::lock_guard lock(accept_mutex_);
+    return listener < listeners_.size() ? host_port(listeners_[listener].local.address(), listeners_[listener].local.port())
+                                        : std::string{};
+}
+
+template <class Socket>
+std::uint16_t basic_server<Socket>::port(std::size_t listener) const {
+    std::lock_guard lock(accept_mutex_);
+    return listener < listeners_.size() ? listeners_[listener].local.port() : 0;
+}
+
+template <class Socket>
+void basic_server<Socket>::serve(Socket socket) {
+    std::error_code ec;
+    if (connection_count() >= state_->options.max_connections) {
+        socket.close(ec);  // refused like an accepted connection beyond the limit
+        return;
+    }
+    const auto protocol = socket.local_endpoint(ec).protocol();
+    auto slot = pool_.reserve(producer_writes());
+    auto native = socket.release(ec);
+    if (ec) return pool_.unreserve(slot);
+    launch<Socket>(slot, Socket(slot->executor(), protocol, native));
+}
+
+template <class Socket>
+void basic_server<Socket>::shutdown() {
+    if (!accept_work_) return;
+    asio::post(accept_context_, [this] {
+        std::lock_guard lock(accept_mutex_);
+        for (auto& l : listeners_) {
+            std::error_code ignored;
+            l.acceptor->close(ignored);
+        }
+    });
+}
+
+template <class Socket>
+void basic_server<Socket>::close_all(std::error_code reason) {
+    pool_.close_all(reason);
+}
+
+template <class Socket>
+void basic_server<Socket>::wait() {
+    pool_.wait();
+}
+
+template <class Socket>
+bool basic_server<Socket>::wait_for_ms(std::chrono::milliseconds timeout) {
+    return pool_.wait_for(timeout);
+}
+
+template <class Socket>
+void basic_server<Socket>::stop() {
+    stop_after(std::chrono::milliseconds(0));
+}
+
+template <class Socket>
+void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
+    shutdown();
+    if (accept_work_) {
+        // Wait for the close: a connection accepted before it is launched before it, and so
+        // is among those close_all ends.
+        std::promise<void> closed;
+        asio::post(accept_context_, [&closed] { closed.set_value(); });
+        closed.get_future().wait();
+        accept_work_.reset();
+    }
+    if (!wait_for_ms(grace)) {
+        close_all(error::shutdown);
+        wait();
+    }
+    accept_context_.stop();
+    if (acceptor_thread_.joinable()) acceptor_thread_.join();
+    pool_.join();
+}
+
+template <class Socket>
+server_statistics basic_server<Socket>::statistics() const {
+    server_statistics s;
+    s.connections = connection_count();
+    const auto playing = state_->playing_streams.load(std::memory_order_relaxed);
+    s.playing_streams = playing > 0 ? static_cast<std::size_t>(playing) : 0;
+    const auto publishing = state_->publishing_streams.load(std::memory_order_relaxed);
+    s.publishing_streams = publishing > 0 ? static_cast<std::size_t>(publishing) : 0;
+    s.bytes_out = state_->bytes_out.load(std::memory_order_relaxed);
+    s.frames_sent = state_->frames_sent.load(std::memory_order_relaxed);
+    s.frames_dropped = state_->frames_dropped.load(std::memory_order_relaxed);
+    return s;
+}
+
+template <class Socket>
+std::size_t basic_server<Socket>::connection_count() const {
+    return pool_.live();
+}
+
+template <class Socket>
+std::string basic_server<Socket>::host_port(const asio::ip::address& addr, std::uint16_t port) {
+    return addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port);
+}
+
+template <class Socket>
+std::string basic_server<Socket>::describe(const listener& l) {
+    return l.scheme + "://" + host_port(l.local.address(), l.local.port());
+}
+
+template <class Socket>
+bool basic_server<Socket>::parse_address(std::string_view text, asio::ip::tcp::endpoint& out) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    std::string host(text.substr(0, colon));
+    const std::string_view port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host == "localhost") host = "127.0.0.1";
+    if (host.empty()) host = "0.0.0.0";
+    unsigned port = 0;
+    if (port_text.empty() || port_text.size() > 5) return false;
+    for (char c : port_text) {
+        if (c < '0' || c > '9') return false;
+        port = port * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (port > 65535) return false;
+    std::error_code ec;
+    const auto addr = asio::ip::make_address(host, ec);
+    if (ec) return false;
+    out = asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+    return true;
+}
+
+template <class Socket>
+template <class S>
+std::string basic_server<Socket>::describe_peer(const S& socket) {
+    std::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (ec) return "unknown";
+    if constexpr (requires { ep.address(); ep.port(); }) {
+        return host_port(ep.address(), ep.port());
+    } else {
+        return "local";
+    }
+}
+
+template <class Socket>
+template <class Transport>
+asio::awaitable<void> basic_server<Socket>::accept_loop(asio::ip::tcp::acceptor& acceptor, Transport transport) {
+    for (;;) {
+        auto slot = pool_.reserve(producer_writes());
+        asio::ip::tcp::socket socket(slot->executor());
+        auto [ec] = co_await acceptor.async_accept(socket, detail::use_tuple);
+        const bool full = connection_count() >= state_->options.max_connections;
+        if (ec || full) pool_.unreserve(slot);
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+        if (ec) continue;  // a connection that failed before we got it
+        if (full) {
+            std::error_code ignored;
+            socket.close(ignored);  // refused cleanly: the client sees the connection close
+            state_->log.log(log_level::warning, 0, "server", error::too_many_connections,
+                            "connection refused: {} connections", state_->options.max_connections);
+            continue;
+        }
+        std::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        launch<typename Transport::stream_type>(slot, transport.wrap(std::move(socket)));
+    }
+}
+
+template <class Socket>
+template <class Stream>
+void basic_server<Socket>::launch(const std::shared_ptr<driver::executor_pool::slot>& slot, Stream stream) {
+    using session_type = driver::basic_session<Stream, connection>;
+    const std::uint64_t id = next_connection_id_.fetch_add(1, std::memory_order_relaxed);
+    std::random_device rd;
+    const auto& o = state_->options;
+    std::string peer = describe_peer(stream.lowest_layer());
+    driver::session_io_options io{o.timeouts.write};
+    io.socket_unsent_limit = o.socket_unsent_limit;
+    io.outqueue_full_bytes = o.outqueue_full_bytes;
+    auto session = std::make_shared<session_type>(
+        std::move(stream), io,
+        state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
+    session->set_lock(slot->lock());
+    std::weak_ptr<session_type> weak = session;
+    auto close = [weak](std::error_code reason) {
+        if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
+    };
+    pool_.launch(slot, std::move(close), [&](asio::io_context&) {
+        // The completion handler owns the session until it has finished.
+        asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
+            session.reset();
+            pool_.finished(slot);
+            if (e) detail::log_handler_exception(state->log, id, "session", "a connection", e);
+        });
+    });
+}
+
+#if defined(RTMPX_SEPARATE_COMPILATION)
+#if defined(RTMPX_SOURCE)
+template class basic_server<asio::ip::tcp::socket>;
+#else
+extern template class basic_server<asio::ip::tcp::socket>;
+#endif
+#endif
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/impl/server.ipp ----
 // ---- end of include/rtmpx/server.hpp ----
 // ---- include/rtmpx/relay.hpp ----
 // relay: live names per application; what is published under a name, its players watch.
@@ -13029,29 +13223,8 @@ public:
         shared_->set_handler(handler_);
     }
 
-    void start(std::error_code& ec) {
-        ec.clear();
-        stop();
-        url_ = protocol::parse_rtmp_url(url_text_, ec);
-        if (ec) return;
-        if (url_.tls && !tls_links()) {
-            ec = make_error_code(error::tls_unavailable);
-            return;
-        }
-        context_ = std::make_unique<asio::io_context>(1);
-        shared_ = std::make_shared<remote_shared>();
-        shared_->set_handler(handler_);
-        std::random_device rd;
-        const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
-        link_ = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
-        if (ec) {
-            link_.reset();
-            context_.reset();
-            return;
-        }
-        link_->start();
-        thread_ = std::thread([this] { context_->run(); });
-    }
+    /// Parses the URL, makes the link and starts its thread; a running one is stopped first.
+    RTMPX_DECL void start(std::error_code& ec);
 
 protected:
     friend struct tls_remote;
@@ -13083,19 +13256,8 @@ protected:
 
 public:
 
-    void stop() {
-        if (!thread_.joinable()) return;
-        link_->stop();
-        if (std::this_thread::get_id() == thread_.get_id()) return;  // from the state handler: the loop ends by itself
-        const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
-        while (!shared_->ended.load() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        shared_->detach_now();  // the broadcast no longer wakes a session that is about to go
-        context_->stop();
-        thread_.join();
-        link_.reset();
-        context_.reset();
-    }
+    /// Stops the link and joins the thread, within `remote_options::stop_timeout`.
+    RTMPX_DECL void stop();
 
     remote_statistics statistics() const {
         remote_statistics s;
@@ -13210,5 +13372,60 @@ public:
 };
 
 RTMPX_NAMESPACE_END
+
+#if RTMPX_COMPILES_DEFINITIONS
+// ---- include/rtmpx/impl/remote.ipp ----
+// The out-of-line members of rtmpx/remote.hpp's remote_base: inline when header-only; compiled
+// once, in the library's source file, in the separately compiled mode (see config.hpp).
+
+// Included only at the end of <rtmpx/remote.hpp>, which it completes.
+
+RTMPX_NAMESPACE_BEGIN
+
+namespace detail {
+
+RTMPX_DECL void remote_base::start(std::error_code& ec) {
+    ec.clear();
+    stop();
+    url_ = protocol::parse_rtmp_url(url_text_, ec);
+    if (ec) return;
+    if (url_.tls && !tls_links()) {
+        ec = make_error_code(error::tls_unavailable);
+        return;
+    }
+    context_ = std::make_unique<asio::io_context>(1);
+    shared_ = std::make_shared<remote_shared>();
+    shared_->set_handler(handler_);
+    std::random_device rd;
+    const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+    link_ = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
+    if (ec) {
+        link_.reset();
+        context_.reset();
+        return;
+    }
+    link_->start();
+    thread_ = std::thread([this] { context_->run(); });
+}
+
+RTMPX_DECL void remote_base::stop() {
+    if (!thread_.joinable()) return;
+    link_->stop();
+    if (std::this_thread::get_id() == thread_.get_id()) return;  // from the state handler: the loop ends by itself
+    const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
+    while (!shared_->ended.load() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    shared_->detach_now();  // the broadcast no longer wakes a session that is about to go
+    context_->stop();
+    thread_.join();
+    link_.reset();
+    context_.reset();
+}
+
+} // namespace detail
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/impl/remote.ipp ----
+#endif
 // ---- end of include/rtmpx/remote.hpp ----
 // ---- end of include/rtmpx/rtmpx.hpp ----

@@ -29,6 +29,8 @@ INCLUDE_DIR = REPO / "include"
 WARNINGS = ["-Wall", "-Wextra", "-Wpedantic", "-Werror"]
 CLANG_COROUTINES = ["-DASIO_HAS_CO_AWAIT=1", "-DASIO_HAS_STD_COROUTINE=1"]
 JOBS = 2
+SOURCE_HEADER = "rtmpx/src.hpp"
+SEPARATE = "-DRTMPX_SEPARATE_COMPILATION"
 
 
 def is_clang(compiler):
@@ -70,6 +72,8 @@ def main(argv):
 
     def compile_one(header):
         tu = f"#include <{header}>\n"
+        if header == SOURCE_HEADER and not any(a.startswith(SEPARATE) for a in command):
+            tu = f"#define {SEPARATE[2:]}\n" + tu  # it is only for the separately compiled mode
         result = subprocess.run(command, input=tu, capture_output=True, text=True, cwd=REPO, check=False)
         return header, result.returncode, result.stdout + result.stderr
 

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Consumer test, subproject route: copies tests/consumer/subproject to a temporary directory,
 # puts a copy of this repository at its subprojects/rtmpx (where the wrap file's `directory`
-# points, so nothing is fetched), configures and builds it with Meson, checks that rtmpx's own
-# tests and examples were left out, runs the server and checks with ffprobe that it serves
-# H.264. Exit 77 (skipped) without ffprobe or OpenH264's headers.
+# points, so nothing is fetched), configures and builds it with Meson in the separately compiled
+# mode (`-Drtmpx:separate_compilation=true`; the header-only mode is what every other suite
+# builds), checks that rtmpx's own tests and examples were left out and that the consumer's
+# main.cpp did not compile the server itself, runs the server and checks with ffprobe that it
+# serves H.264. Exit 77 (skipped) without ffprobe or OpenH264's headers.
 # Usage: bash tests/consumer/subproject_test.sh   (CXX and MESON are honoured)
 set -euo pipefail
 
@@ -53,8 +55,8 @@ else
     tar -C "${consumer}/subprojects/rtmpx" -xf -
 fi
 
-echo "== meson setup"
-"${meson}" setup "${build}" "${consumer}" >"${tmp}/setup.log" 2>&1 || {
+echo "== meson setup (separately compiled)"
+"${meson}" setup "${build}" "${consumer}" -Drtmpx:separate_compilation=true >"${tmp}/setup.log" 2>&1 || {
   echo "FAIL: meson setup"; cat "${tmp}/setup.log"; exit 1; }
 grep -E 'Subproject rtmpx|Run-time dependency openh264|Message|WARNING' "${tmp}/setup.log" || true
 
@@ -71,6 +73,27 @@ for target in rtmpx_unit rtmpx_session interop_server render_server; do
 done
 if [ -e "${build}/subprojects/rtmpx/tests/rtmpx_unit" ]; then
   echo "FAIL: ${build}/subprojects/rtmpx/tests/rtmpx_unit was built"
+  exit 1
+fi
+
+echo "== separately compiled: rtmpx is a static library, the server is not in main.cpp's object"
+if ! ls "${build}"/subprojects/rtmpx/librtmpx.a >/dev/null 2>&1; then
+  echo "FAIL: no librtmpx.a under ${build}/subprojects/rtmpx"
+  exit 1
+fi
+main_obj="$(find "${build}/consumer_server.p" -name 'main.cpp.o' | head -n 1)"
+if [ -z "${main_obj}" ]; then
+  echo "FAIL: main.cpp's object not found"
+  exit 1
+fi
+defined="$(nm -C --defined-only "${main_obj}" | grep -c 'rtmpx::[a-z0-9:]*basic_server<.*>::start(' || true)"
+if [ "${defined}" -ne 0 ]; then
+  echo "FAIL: main.cpp's object defines rtmpx::basic_server's start (${defined} symbols): it was compiled header-only"
+  exit 1
+fi
+called="$(nm -C --undefined-only "${main_obj}" | grep -c 'rtmpx::[a-z0-9:]*basic_server<.*>::start(' || true)"
+if [ "${called}" -eq 0 ]; then
+  echo "FAIL: main.cpp's object does not call rtmpx::basic_server's start from the library"
   exit 1
 fi
 
@@ -118,4 +141,4 @@ if [ "${server_status}" -ne 0 ]; then
   cat "${tmp}/stderr"
   exit 1
 fi
-echo "PASS: rtmpx as a Meson subproject serves H.264"
+echo "PASS: rtmpx as a Meson subproject, separately compiled, serves H.264"

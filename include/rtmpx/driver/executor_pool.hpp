@@ -48,10 +48,7 @@ public:
         const std::shared_ptr<session_lock>& lock() const noexcept { return lock_; }
         /// The executor the connection's socket and everything it does use: the context's, under
         /// the connection's lock when it has one.
-        asio::any_io_executor executor() const {
-            if (lock_) return locking_executor<asio::io_context::executor_type>(context_->get_executor(), lock_);
-            return context_->get_executor();
-        }
+        RTMPX_DECL asio::any_io_executor executor() const;
 
     private:
         friend class executor_pool;
@@ -231,3 +228,7 @@ private:
 
 } // namespace driver
 RTMPX_NAMESPACE_END
+
+#if RTMPX_COMPILES_DEFINITIONS
+#include <rtmpx/driver/impl/executor_pool.ipp>
+#endif
