@@ -4,6 +4,8 @@
 # rtmpx cannot beat), side by side in one run: `CXX -std=c++20 -O2 -c`, each compiled RUNS times
 # in turn, median seconds printed. With more include directories, the quick start is also
 # compiled against each (for a before/after: an older checkout's include/).
+# The quick start is compiled header-only and separately compiled (RTMPX_SEPARATE_COMPILATION),
+# and the library's one source file of that mode beside them.
 # Usage: bash benchmarks/compile/compile_time.sh [RUNS [INCLUDE_DIR...]]   (CXX defaults to g++)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,12 +19,19 @@ trap 'rm -rf "${tmp}"' EXIT
 awk '/^```cpp$/ { on = 1; next } /^```$/ { if (on) exit } on' README.md > "${tmp}/quick_start.cpp"
 [ -s "${tmp}/quick_start.cpp" ] || { echo "no C++ block in README.md" >&2; exit 2; }
 
-names=("echo server (Asio floor)" "quick start (include/)")
+# The separately compiled mode: the quick start sees declarations only; the library's one
+# source file (<rtmpx/src.hpp>) is compiled once per program, not per translation unit.
+printf '#include <rtmpx/src.hpp>\n' > "${tmp}/rtmpx_source.cpp"
+features="-DRTMPX_WITH_OPENH264 -DRTMPX_WITH_ZLIB"
+names=("echo server (Asio floor)" "quick start (include/)" "quick start, separately compiled"
+       "  the library's source file (once)")
 cmds=("${cxx} -std=c++20 -O2 -c benchmarks/compile/echo_server.cpp -o ${tmp}/echo.o"
-      "${cxx} -std=c++20 -O2 -DRTMPX_WITH_OPENH264 -DRTMPX_WITH_ZLIB -Iinclude -c ${tmp}/quick_start.cpp -o ${tmp}/qs.o")
+      "${cxx} -std=c++20 -O2 ${features} -Iinclude -c ${tmp}/quick_start.cpp -o ${tmp}/qs.o"
+      "${cxx} -std=c++20 -O2 ${features} -DRTMPX_SEPARATE_COMPILATION -Iinclude -c ${tmp}/quick_start.cpp -o ${tmp}/qs_sep.o"
+      "${cxx} -std=c++20 -O2 ${features} -DRTMPX_SEPARATE_COMPILATION -Iinclude -c ${tmp}/rtmpx_source.cpp -o ${tmp}/src.o")
 for dir in "$@"; do
   names+=("quick start (${dir})")
-  cmds+=("${cxx} -std=c++20 -O2 -DRTMPX_WITH_OPENH264 -DRTMPX_WITH_ZLIB -I${dir} -c ${tmp}/quick_start.cpp -o ${tmp}/qs_other.o")
+  cmds+=("${cxx} -std=c++20 -O2 ${features} -I${dir} -c ${tmp}/quick_start.cpp -o ${tmp}/qs_other.o")
 done
 
 declare -A times
