@@ -36,9 +36,10 @@ for cxx in "${compilers[@]}"; do
   if [ "${first}" -eq 0 ]; then
     examples=disabled
     targets=(tests/rtmpx_unit tests/rtmpx_session tests/two_tu tests/fuzz/fuzz_replay_amf
-             tests/fuzz/fuzz_replay_chunk tests/fuzz/fuzz_replay_handshake tests/fuzz/fuzz_replay_session)
+             tests/fuzz/fuzz_replay_chunk tests/fuzz/fuzz_replay_handshake tests/fuzz/fuzz_replay_session
+             tests/fuzz/fuzz_replay_media)
     tests=(--no-rebuild unit session two-tu-single-header amalgamation-is-current fuzz-replay-amf
-           fuzz-replay-chunk fuzz-replay-handshake fuzz-replay-session)
+           fuzz-replay-chunk fuzz-replay-handshake fuzz-replay-session fuzz-replay-media)
   fi
   first=0
   if [ ! -f "${dir}/build.ninja" ]; then

@@ -62,6 +62,9 @@ enum class error {
     media_not_published = 70,    ///< media or data on a stream that does not publish (dropped)
     publish_refused = 71,        ///< a publish refused (the name is in use, or a handler said no)
     publisher_replaced = 72,     ///< another publisher took this one's broadcast over
+    enhanced_malformed = 73,     ///< an Enhanced RTMP tag that does not parse (truncated, a track past the end)
+    enhanced_unsupported = 74,   ///< an Enhanced RTMP tag with a reserved packet type or multitrack layout
+    too_many_tracks = 75,        ///< an Enhanced RTMP message with more tracks than allowed
 
     tls_handshake_failed = 80,   ///< the TLS handshake failed (no shared version or cipher, a bad record, ...)
     not_tls = 81,                ///< a TLS port received something else first (plain RTMP: use rtmp:// on the plain port)
@@ -122,6 +125,9 @@ inline const char* error_message(error e) noexcept {
     case error::media_not_published: return "media on a stream that does not publish";
     case error::publish_refused: return "publish refused";
     case error::publisher_replaced: return "another publisher took the stream over";
+    case error::enhanced_malformed: return "Enhanced RTMP: a malformed audio or video tag (truncated, or a track past its end)";
+    case error::enhanced_unsupported: return "Enhanced RTMP: a reserved packet type or multitrack layout";
+    case error::too_many_tracks: return "Enhanced RTMP: more tracks in one message than allowed";
     case error::tls_handshake_failed: return "TLS handshake failed";
     case error::not_tls: return "not TLS: plain RTMP (or other bytes) on a TLS port";
     case error::tls_on_plain_port: return "a TLS handshake on a plain RTMP port (rtmps:// needs the TLS port)";
@@ -148,6 +154,7 @@ inline condition error_condition_of(error e) noexcept {
     case error::too_many_streams:
     case error::too_many_pending_calls:
     case error::too_many_publishers:
+    case error::too_many_tracks:
     case error::queue_full: return condition::limit_exceeded;
     case error::rejected_by_handler:
     case error::publish_refused:

@@ -7,7 +7,9 @@
 
 Input formats (see the targets): chunk_fuzz and handshake_fuzz take one control byte (low seven
 bits: piece sizes, 0 = all at once; chunk_fuzz's top bit: tight limits) before the bytes;
-amf_fuzz takes AMF bodies; session_fuzz takes client-to-server bytes from C0 on.
+amf_fuzz takes AMF bodies; session_fuzz takes client-to-server bytes from C0 on; media_fuzz takes
+one byte (even: video, odd: audio) before an audio or video tag body (the Enhanced FLV fixture's
+first tags, and multitrack and ModEx tags made here).
 """
 
 import pathlib
@@ -195,11 +197,21 @@ def plain_handshake():
 
 # ---- output --------------------------------------------------------------------------------
 
+def flv_tags(data):
+    """(tag type, body) of each tag of an FLV file."""
+    at, tags = 13, []
+    while at + 11 <= len(data):
+        size = int.from_bytes(data[at + 1:at + 4], "big")
+        tags.append((data[at], data[at + 11:at + 11 + size]))
+        at += 11 + size + 4
+    return tags
+
+
 def main():
     play = (FIXTURES / "play_c2s.bin").read_bytes()
     publish = (FIXTURES / "publish_c2s.bin").read_bytes()
     synthetic = synthetic_chunk_stream()
-    corpus = {"amf": {}, "chunk": {}, "handshake": {}, "session": {}}
+    corpus = {"amf": {}, "chunk": {}, "handshake": {}, "session": {}, "media": {}}
 
     # amf: every AMF body the fixtures' clients sent, plus the AMF3 sample.
     seen = set()
@@ -226,6 +238,25 @@ def main():
     corpus["session"]["play_c2s.bin"] = play
     corpus["session"]["publish_c2s.bin"] = publish
     corpus["session"]["synthetic.bin"] = plain_handshake() + synthetic
+
+    # media: the Enhanced FLV fixture's first audio and video tags of each kind, and tags with
+    # the layouts it lacks (ModEx, multitrack of each layout, a command frame).
+    kinds = set()
+    for tag_type, tag in flv_tags((FIXTURES / "eflv" / "testsrc.flv").read_bytes()):
+        if tag_type in (8, 9) and (tag_type, tag[0]) not in kinds:
+            kinds.add((tag_type, tag[0]))
+            corpus["media"][f"eflv_type{tag_type}_{tag[0]:02x}.bin"] = (b"\x00" if tag_type == 9 else b"\x01") + tag[:512]
+    av1 = b"av01"
+    corpus["media"]["video_modex.bin"] = b"\x00\x97\x02\x0f\x42\x3f\x01" + av1 + b"\xaa"
+    corpus["media"]["video_one_track.bin"] = b"\x00\x96\x01" + av1 + b"\x02\xaa\xbb"
+    corpus["media"]["video_many_tracks.bin"] = (b"\x00\x96\x10" + av1 + b"\x00\x00\x00\x02\x0a\x0b"
+                                                b"\x01\x00\x00\x01\x0c")
+    corpus["media"]["video_many_codecs.bin"] = (b"\x00\x96\x21" + av1 + b"\x00\x00\x00\x01\xaa"
+                                                b"hvc1\x05\x00\x00\x04\x00\x00\x10\xbb")
+    corpus["media"]["video_command.bin"] = b"\x00\xd1\x01"
+    corpus["media"]["audio_many_codecs.bin"] = (b"\x01\x95\x21mp4a\x00\x00\x00\x01\x21"
+                                                b".mp3\x01\x00\x00\x02\xff\xfb")
+    corpus["media"]["audio_multichannel.bin"] = b"\x01\x94Opus\x02\x02\x01\x00"
 
     total = 0
     for target, files in corpus.items():

@@ -3,7 +3,7 @@
 # Runs every libFuzzer target of a -Dfuzz=true (clang) build for a while; fails if any crashed.
 #
 # Usage: tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS [TARGET...]]
-#   SECONDS per target (default 45); TARGETs among amf chunk handshake session (default: all).
+#   SECONDS per target (default 45); TARGETs among amf chunk handshake session media (default: all).
 #
 # Each target runs on a fresh copy of its seed corpus in BUILD_DIR/fuzz-run/<target>/corpus;
 # crash, leak, timeout and out-of-memory inputs land in BUILD_DIR/fuzz-run/<target>/artifacts/,
@@ -24,7 +24,7 @@ fi
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 shift $(($# < 2 ? $# : 2))
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(amf chunk handshake session)
+[[ ${#targets[@]} -eq 0 ]] && targets=(amf chunk handshake session media)
 
 # UBSan findings abort (the build also sets -fno-sanitize-recover), with a stack trace.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

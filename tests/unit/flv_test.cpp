@@ -28,7 +28,10 @@ TEST_SUITE("flv") {
         CHECK(flv::is_key_frame(bytes({0x17, 0x01})));
         CHECK(flv::is_key_frame(bytes({0x13})));
         CHECK_FALSE(flv::is_key_frame(bytes({0x27, 0x01})));
-        CHECK(flv::is_key_frame(bytes({0x91, 'h', 'v', 'c', '1'})));  // key frame, CodedFrames
+        CHECK(flv::is_key_frame(bytes({0x91, 'h', 'v', 'c', '1', 0, 0, 0})));  // key frame, CodedFrames
+        CHECK(flv::is_key_frame(bytes({0x96, 0x01, 'a', 'v', '0', '1', 0x00, 0xaa})));  // one track, CodedFrames
+        CHECK_FALSE(flv::is_key_frame(bytes({0x94, 'a', 'v', '0', '1'})));  // a Metadata frame's frame type means nothing
+        CHECK_FALSE(flv::is_key_frame(bytes({0x91, 'h', 'v', 'c', '1'})));  // no room for its composition time
         CHECK(flv::is_key_frame(bytes({0x90, 'a', 'v', '0', '1'})));  // key frame, SequenceStart
         CHECK_FALSE(flv::is_key_frame(bytes({0xa1, 'a', 'v', '0', '1'})));  // inter frame, CodedFrames
         CHECK_FALSE(flv::is_key_frame({}));
@@ -40,7 +43,11 @@ TEST_SUITE("flv") {
         CHECK_FALSE(flv::is_sequence_header(bytes({0x17, 0x01, 0, 0, 0})));
         CHECK_FALSE(flv::is_sequence_header(bytes({0x13, 0x00})));  // screen video has none
         CHECK(flv::is_sequence_header(bytes({0x90, 'h', 'v', 'c', '1'})));
-        CHECK_FALSE(flv::is_sequence_header(bytes({0x91, 'h', 'v', 'c', '1'})));
+        CHECK_FALSE(flv::is_sequence_header(bytes({0x91, 'h', 'v', 'c', '1', 0, 0, 0})));
+        CHECK(flv::is_sequence_header(bytes({0x97, 0x02, 0, 0, 1, 0x00, 'a', 'v', '0', '1'})));  // after ModEx
+        CHECK(flv::is_sequence_header(bytes({0x96, 0x10, 'a', 'v', '0', '1', 0x01, 0, 0, 1, 0x81})));  // multitrack
+        CHECK(flv::is_sequence_header(bytes({0xa0, 'v', 'p', '0', '9'})));  // whatever the frame type
+        CHECK_FALSE(flv::is_sequence_header(bytes({0x94, 'a', 'v', '0', '1'})));
     }
 
     TEST_CASE("onMetaData: the properties players read, as an ECMA array without audiocodecid") {
@@ -64,6 +71,8 @@ TEST_SUITE("flv") {
         CHECK_FALSE(flv::is_audio_sequence_header(bytes({0xaf, 0x01, 0x21})));
         CHECK_FALSE(flv::is_audio_sequence_header(bytes({0x2f, 0x00})));           // MP3 has none
         CHECK(flv::is_audio_sequence_header(bytes({0x90, 'O', 'p', 'u', 's'})));   // Enhanced SequenceStart
+        CHECK(flv::is_audio_sequence_header(bytes({0x97, 0x02, 0, 0, 1, 0x00, 'O', 'p', 'u', 's'})));  // after ModEx
+        CHECK_FALSE(flv::is_audio_sequence_header(bytes({0x94, 'O', 'p', 'u', 's', 0x00, 0x02})));  // MultichannelConfig
         CHECK_FALSE(flv::is_audio_sequence_header(bytes({0x91, 'O', 'p', 'u', 's'})));
         CHECK(flv::is_complete_audio_tag(bytes({0x2f})));
         CHECK_FALSE(flv::is_complete_audio_tag(bytes({0xaf})));

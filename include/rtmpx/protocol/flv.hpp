@@ -12,6 +12,7 @@
 #include <rtmpx/config.hpp>
 #include <rtmpx/detail/endian.hpp>
 #include <rtmpx/protocol/commands.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/messages.hpp>
 
 RTMPX_NAMESPACE_BEGIN
@@ -87,17 +88,35 @@ inline unsigned frame_type_of(std::span<const std::byte> tag) noexcept {
     return (detail::u8(tag[0]) >> 4) & (is_ex_header(tag) ? 0x07 : 0x0f);
 }
 
-/// Whether a video tag is a key frame: `0x1X` in a legacy tag, `0x9X` with the ExHeader bit.
+/// Whether a video tag is a key frame: `0x1X` in a legacy tag, `0x9X` with the ExHeader bit,
+/// except an Enhanced Metadata frame, whose frame type means nothing (read after any ModEx and
+/// Multitrack header, see protocol/enhanced.hpp).
 inline bool is_key_frame(std::span<const std::byte> tag) noexcept {
-    return frame_type_of(tag) == static_cast<unsigned>(frame_type::key);
+    if (frame_type_of(tag) != static_cast<unsigned>(frame_type::key)) return false;
+    if (!is_ex_header(tag)) return true;
+    enhanced::video_tag ex;
+    return !enhanced::parse_video(tag, ex) && ex.packet != enhanced::video_packet::metadata;
+}
+
+/// Whether a video tag is an Enhanced Metadata frame (colorInfo): information about the pictures
+/// that follow, not a picture.
+inline bool is_video_info_frame(std::span<const std::byte> tag) noexcept {
+    if (!is_ex_header(tag)) return false;
+    enhanced::video_tag ex;
+    return !enhanced::parse_video(tag, ex) && ex.packet == enhanced::video_packet::metadata;
 }
 
 /// Whether a video tag carries codec configuration rather than a picture: an AVC sequence
-/// header (packet type 0), or an Enhanced SequenceStart (packet type 0).
+/// header (a key frame of packet type 0), or an Enhanced SequenceStart or MPEG2TSSequenceStart
+/// (after any ModEx and Multitrack header).
 inline bool is_sequence_header(std::span<const std::byte> tag) noexcept {
-    if (tag.size() < 2 || !is_key_frame(tag)) return false;
-    if (is_ex_header(tag)) return (detail::u8(tag[0]) & 0x0f) == 0;
-    return (detail::u8(tag[0]) & 0x0f) == static_cast<unsigned>(video_codec::avc) &&
+    if (tag.size() < 2) return false;
+    if (is_ex_header(tag)) {
+        enhanced::video_tag ex;
+        return !enhanced::parse_video(tag, ex) && !ex.command &&
+               (ex.packet == enhanced::video_packet::sequence_start || ex.packet == enhanced::video_packet::mpeg2ts_sequence_start);
+    }
+    return is_key_frame(tag) && (detail::u8(tag[0]) & 0x0f) == static_cast<unsigned>(video_codec::avc) &&
            detail::u8(tag[1]) == static_cast<unsigned>(avc_packet_type::sequence_header);
 }
 
@@ -123,10 +142,13 @@ enum class sound_format : std::uint8_t {
 inline unsigned sound_format_of(std::span<const std::byte> tag) noexcept { return tag.empty() ? 0 : detail::u8(tag[0]) >> 4; }
 
 /// Whether an audio tag carries codec configuration: an AAC sequence header (AACPacketType 0,
-/// E.4.2.2), or an Enhanced audio SequenceStart (packet type 0).
+/// E.4.2.2), or an Enhanced audio SequenceStart (after any ModEx and Multitrack header).
 inline bool is_audio_sequence_header(std::span<const std::byte> tag) noexcept {
     const unsigned format = sound_format_of(tag);
-    if (format == static_cast<unsigned>(sound_format::ex_header)) return (detail::u8(tag[0]) & 0x0f) == 0;
+    if (format == static_cast<unsigned>(sound_format::ex_header)) {
+        enhanced::audio_tag ex;
+        return !enhanced::parse_audio(tag, ex) && ex.packet == enhanced::audio_packet::sequence_start;
+    }
     return format == static_cast<unsigned>(sound_format::aac) && tag.size() >= 2 && detail::u8(tag[1]) == 0;
 }
 

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+// Tests for protocol/enhanced.hpp: Enhanced RTMP v2 video and audio tags as byte tables (each
+// parsed, and written back to the same bytes), the errors, MultichannelConfig, FourCC codec ids,
+// and every tag of a real Enhanced FLV file (AV1 and Opus).
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <rtmpx/amf/amf0.hpp>
+#include <rtmpx/detail/endian.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
+
+#include "../support.hpp"
+
+namespace enh = rtmpx::protocol::enhanced;
+using rtmpx_test::bytes;
+
+namespace {
+
+std::vector<std::byte> written(const enh::video_tag& t) {
+    std::vector<std::byte> out;
+    enh::append_video(out, t);
+    return out;
+}
+
+std::vector<std::byte> written(const enh::audio_tag& t) {
+    std::vector<std::byte> out;
+    enh::append_audio(out, t);
+    return out;
+}
+
+std::vector<std::byte> data_of(const enh::track& t) { return {t.data.begin(), t.data.end()}; }
+
+// The wire of each parsed table lives as long as the tests: a tag's tracks point into it.
+const std::vector<std::byte>& kept(std::vector<std::byte> wire) {
+    static std::deque<std::vector<std::byte>> all;
+    return all.emplace_back(std::move(wire));
+}
+
+// A video message that must parse; checks that writing it back gives the same bytes.
+enh::video_tag video(std::vector<std::byte> message, bool same_bytes = true) {
+    const auto& wire = kept(std::move(message));
+    enh::video_tag t;
+    const std::error_code ec = enh::parse_video(wire, t);
+    INFO(ec.message());
+    REQUIRE_FALSE(ec);
+    if (same_bytes) CHECK(written(t) == wire);
+    return t;
+}
+
+enh::audio_tag audio(std::vector<std::byte> message, bool same_bytes = true) {
+    const auto& wire = kept(std::move(message));
+    enh::audio_tag t;
+    const std::error_code ec = enh::parse_audio(wire, t);
+    INFO(ec.message());
+    REQUIRE_FALSE(ec);
+    if (same_bytes) CHECK(written(t) == wire);
+    return t;
+}
+
+std::error_code video_error(const std::vector<std::byte>& wire) {
+    enh::video_tag t;
+    return enh::parse_video(wire, t);
+}
+
+std::error_code audio_error(const std::vector<std::byte>& wire) {
+    enh::audio_tag t;
+    return enh::parse_audio(wire, t);
+}
+
+} // namespace
+
+TEST_SUITE("enhanced") {
+    TEST_CASE("FourCCs: big-endian numbers, as text, and as onMetaData codec ids") {
+        CHECK(enh::video_fourcc::av1 == 0x61763031u);
+        CHECK(enh::audio_fourcc::opus == 0x4f707573u);
+        CHECK(enh::audio_fourcc::mp3 == 0x2e6d7033u);
+        CHECK(enh::fourcc_text(enh::video_fourcc::hevc) == "hvc1");
+        CHECK(enh::fourcc_text(0x61000102u) == "a???");
+        CHECK(enh::parse_fourcc("vp09") == enh::video_fourcc::vp9);
+        CHECK_FALSE(enh::parse_fourcc("vp9").has_value());
+        CHECK(enh::metadata_codec_id(enh::video_fourcc::av1) == 1635135537.0);
+        CHECK(enh::fourcc_of_metadata_codec_id(1635135537.0) == enh::video_fourcc::av1);
+        CHECK_FALSE(enh::fourcc_of_metadata_codec_id(7.0).has_value());   // legacy AVC
+        CHECK_FALSE(enh::fourcc_of_metadata_codec_id(10.0).has_value());  // legacy AAC
+        CHECK_FALSE(enh::fourcc_of_metadata_codec_id(1.5e3 + 0.5).has_value());
+        CHECK_FALSE(enh::fourcc_of_metadata_codec_id(5e9).has_value());
+    }
+
+    TEST_CASE("video, one track: SequenceStart, CodedFrames with and without a composition time, CodedFramesX, SequenceEnd") {
+        auto t = video(bytes({0x90, 'a', 'v', '0', '1', 0x81, 0x0c}));
+        CHECK(t.frame_type == 1);
+        CHECK(t.packet == enh::video_packet::sequence_start);
+        CHECK_FALSE(t.multitrack);
+        REQUIRE(t.track_count == 1);
+        CHECK(t.tracks[0].codec == enh::video_fourcc::av1);
+        CHECK(t.tracks[0].id == 0);
+        CHECK(data_of(t.tracks[0]) == bytes({0x81, 0x0c}));
+
+        t = video(bytes({0xa1, 'a', 'v', '0', '1', 0x12, 0x00}));  // AV1 coded frames: no composition time
+        CHECK(t.frame_type == 2);
+        CHECK(t.tracks[0].composition_time == 0);
+        CHECK(data_of(t.tracks[0]) == bytes({0x12, 0x00}));
+
+        t = video(bytes({0x91, 'h', 'v', 'c', '1', 0x00, 0x00, 0x21, 0x26, 0x01}));  // HEVC: SI24 first
+        CHECK(t.tracks[0].composition_time == 33);
+        CHECK(data_of(t.tracks[0]) == bytes({0x26, 0x01}));
+        t = video(bytes({0xa1, 'a', 'v', 'c', '1', 0xff, 0xff, 0xfe, 0x41}));
+        CHECK(t.tracks[0].composition_time == -2);
+
+        t = video(bytes({0xa3, 'a', 'v', 'c', '1', 0x41, 0x9a}));  // CodedFramesX: implied zero
+        CHECK(t.packet == enh::video_packet::coded_frames_x);
+        CHECK(data_of(t.tracks[0]) == bytes({0x41, 0x9a}));
+
+        t = video(bytes({0x92, 'v', 'p', '0', '9'}));
+        CHECK(t.packet == enh::video_packet::sequence_end);
+        CHECK(t.tracks[0].codec == enh::video_fourcc::vp9);
+        CHECK(t.tracks[0].data.empty());
+    }
+
+    TEST_CASE("video: a Metadata frame (AMF), and a command frame (no FourCC, no data)") {
+        std::vector<std::byte> wire = bytes({0x94, 'a', 'v', '0', '1'});
+        const auto amf = rtmpx::amf0::encode(rtmpx::amf0::value("colorInfo"));
+        wire.insert(wire.end(), amf.begin(), amf.end());
+        auto t = video(wire);
+        CHECK(t.packet == enh::video_packet::metadata);
+        CHECK(data_of(t.tracks[0]) == amf);
+
+        t = video(bytes({0xd1, 0x01}));  // frame type 5 (command), CodedFrames: VideoCommand 1 (EndSeek)
+        CHECK(t.frame_type == enh::command_frame);
+        CHECK(t.command == std::uint8_t{1});
+        CHECK(t.track_count == 0);
+        CHECK(video_error(bytes({0xd1})) == rtmpx::error::enhanced_malformed);
+        t = video(bytes({0xd4, 'a', 'v', '0', '1'}));  // a Metadata packet ignores the frame type
+        CHECK_FALSE(t.command.has_value());
+        CHECK(t.packet == enh::video_packet::metadata);
+    }
+
+    TEST_CASE("video ModEx: TimestampOffsetNano with a UI8 or a UI16 size; unknown ModEx types skipped") {
+        auto t = video(bytes({0x97, 0x02, 0x0f, 0x42, 0x3f, 0x01, 'a', 'v', '0', '1', 0xaa}));
+        CHECK(t.timestamp_offset_nano == 999999u);
+        CHECK(t.packet == enh::video_packet::coded_frames);
+        CHECK(t.frame_type == 1);
+        CHECK(data_of(t.tracks[0]) == bytes({0xaa}));
+
+        // UI8 255 means "256 or more": a UI16 + 1 follows (here 3 bytes).
+        t = video(bytes({0x97, 0xff, 0x00, 0x02, 0x00, 0x00, 0x07, 0x00, 'a', 'v', '0', '1'}), false);
+        CHECK(t.timestamp_offset_nano == 7u);
+        CHECK(t.packet == enh::video_packet::sequence_start);
+
+        // ModEx type 1 (reserved) with one byte, then TimestampOffsetNano, then CodedFrames.
+        t = video(bytes({0xa7, 0x00, 0x55, 0x17, 0x02, 0x00, 0x01, 0x00, 0x01, 'v', 'p', '0', '9'}), false);
+        CHECK(t.timestamp_offset_nano == 256u);
+        CHECK(t.packet == enh::video_packet::coded_frames);
+        t = video(bytes({0xa7, 0x00, 0x55, 0x11, 'v', 'p', '0', '9'}), false);
+        CHECK_FALSE(t.timestamp_offset_nano.has_value());
+
+        CHECK(video_error(bytes({0x97, 0x01, 0x00, 0x01, 0x01, 'a', 'v', '0', '1'})) == rtmpx::error::enhanced_malformed);  // 2 bytes
+        CHECK(video_error(bytes({0x97, 0x02, 0x00, 0x00})) == rtmpx::error::enhanced_malformed);  // truncated
+    }
+
+    TEST_CASE("video multitrack: one track, many tracks, many tracks with many codecs") {
+        auto t = video(bytes({0x96, 0x01, 'a', 'v', '0', '1', 0x02, 0xaa, 0xbb}));  // OneTrack: an id, no size
+        CHECK(t.multitrack);
+        CHECK(t.mode == enh::multitrack_mode::one_track);
+        CHECK(t.packet == enh::video_packet::coded_frames);
+        REQUIRE(t.track_count == 1);
+        CHECK(t.tracks[0].id == 2);
+        CHECK(data_of(t.tracks[0]) == bytes({0xaa, 0xbb}));
+
+        t = video(bytes({0x90 | 0x06, 0x10, 'a', 'v', '0', '1',  //
+                         0x00, 0x00, 0x00, 0x02, 0x0a, 0x0b,    // track 0: 2 bytes
+                         0x01, 0x00, 0x00, 0x01, 0x0c}));       // track 1: 1 byte
+        CHECK(t.mode == enh::multitrack_mode::many_tracks);
+        CHECK(t.packet == enh::video_packet::sequence_start);
+        REQUIRE(t.track_count == 2);
+        CHECK(t.tracks[0].codec == enh::video_fourcc::av1);
+        CHECK(t.tracks[1].codec == enh::video_fourcc::av1);
+        CHECK(t.tracks[1].id == 1);
+        CHECK(data_of(t.tracks[0]) == bytes({0x0a, 0x0b}));
+        CHECK(data_of(t.tracks[1]) == bytes({0x0c}));
+
+        // ManyTracksManyCodecs: each track its FourCC; an hvc1 track's size covers its SI24.
+        t = video(bytes({0x96, 0x21,                                                     //
+                         'a', 'v', '0', '1', 0x00, 0x00, 0x00, 0x01, 0xaa,              //
+                         'h', 'v', 'c', '1', 0x05, 0x00, 0x00, 0x04, 0x00, 0x00, 0x10, 0xbb}));
+        CHECK(t.mode == enh::multitrack_mode::many_tracks_many_codecs);
+        REQUIRE(t.track_count == 2);
+        CHECK(t.tracks[0].codec == enh::video_fourcc::av1);
+        CHECK(t.tracks[1].codec == enh::video_fourcc::hevc);
+        CHECK(t.tracks[1].id == 5);
+        CHECK(t.tracks[1].composition_time == 16);
+        CHECK(data_of(t.tracks[1]) == bytes({0xbb}));
+
+        // ModEx before Multitrack.
+        t = video(bytes({0x97, 0x02, 0x00, 0x00, 0x09, 0x06, 0x01, 'a', 'v', '0', '1', 0x00, 0xcc}));
+        CHECK(t.timestamp_offset_nano == 9u);
+        CHECK(t.multitrack);
+        CHECK(data_of(t.tracks[0]) == bytes({0xcc}));
+    }
+
+    TEST_CASE("video errors: not Enhanced, truncated, a track past the end, reserved values, too many tracks") {
+        using rtmpx::error;
+        CHECK(video_error({}) == error::enhanced_malformed);
+        CHECK(video_error(bytes({0x17, 0x01, 0, 0, 0})) == error::enhanced_malformed);  // legacy AVC
+        CHECK(video_error(bytes({0x90, 'a', 'v'})) == error::enhanced_malformed);
+        CHECK(video_error(bytes({0x91, 'h', 'v', 'c', '1', 0x00})) == error::enhanced_malformed);  // no room for the SI24
+        CHECK(video_error(bytes({0x96, 0x10, 'a', 'v', '0', '1', 0x00, 0x00, 0x00, 0x05, 0xaa})) == error::enhanced_malformed);
+        CHECK(video_error(bytes({0x96, 0x10, 'a', 'v', '0', '1', 0x00, 0x00})) == error::enhanced_malformed);
+        CHECK(video_error(bytes({0x98, 'a', 'v', '0', '1'})) == error::enhanced_unsupported);        // packet type 8
+        CHECK(video_error(bytes({0x96, 0x30, 'a', 'v', '0', '1'})) == error::enhanced_unsupported);  // layout 3
+        CHECK(video_error(bytes({0x96, 0x06, 'a', 'v', '0', '1'})) == error::enhanced_unsupported);  // Multitrack in Multitrack
+        CHECK(video_error(bytes({0x96, 0x07, 'a', 'v', '0', '1'})) == error::enhanced_unsupported);
+        CHECK(rtmpx::make_error_code(error::too_many_tracks) == rtmpx::condition::limit_exceeded);
+
+        std::vector<std::byte> wire = bytes({0x96, 0x11, 'a', 'v', '0', '1'});
+        for (int id = 0; id <= static_cast<int>(enh::max_tracks); ++id) {  // one more than allowed
+            const auto track = bytes({id, 0x00, 0x00, 0x01, 0xee});
+            wire.insert(wire.end(), track.begin(), track.end());
+        }
+        CHECK(video_error(wire) == error::too_many_tracks);
+        wire.resize(wire.size() - 5);  // exactly max_tracks
+        const auto t = video(wire);
+        CHECK(t.track_count == enh::max_tracks);
+    }
+
+    TEST_CASE("audio: Opus SequenceStart and CodedFrames, MultichannelConfig, ModEx, multitrack, errors") {
+        auto t = audio(bytes({0x90, 'O', 'p', 'u', 's', 'O', 'p', 'u', 's', 'H', 'e', 'a', 'd'}));
+        CHECK(t.packet == enh::audio_packet::sequence_start);
+        CHECK(t.tracks[0].codec == enh::audio_fourcc::opus);
+        t = audio(bytes({0x91, 'f', 'L', 'a', 'C', 0xff, 0xf8}));
+        CHECK(t.packet == enh::audio_packet::coded_frames);
+        CHECK(t.tracks[0].codec == enh::audio_fourcc::flac);
+        CHECK(data_of(t.tracks[0]) == bytes({0xff, 0xf8}));
+
+        t = audio(bytes({0x94, 'O', 'p', 'u', 's', 0x02, 0x02, 0x01, 0x00}));
+        CHECK(t.packet == enh::audio_packet::multichannel_config);
+        enh::multichannel_config mc;
+        REQUIRE_FALSE(enh::parse_multichannel_config(t.tracks[0].data, mc));
+        CHECK(mc.order == 2);
+        CHECK(mc.channel_count == 2);
+        CHECK(std::vector<std::byte>(mc.mapping.begin(), mc.mapping.end()) == bytes({0x01, 0x00}));  // right, left
+        std::vector<std::byte> again;
+        enh::append_multichannel_config(again, mc);
+        CHECK(again == bytes({0x02, 0x02, 0x01, 0x00}));
+        REQUIRE_FALSE(enh::parse_multichannel_config(bytes({0x01, 0x06, 0x00, 0x00, 0x00, 0x3f}), mc));
+        CHECK(mc.flags == 0x3fu);  // 5.1 as native flags
+        REQUIRE_FALSE(enh::parse_multichannel_config(bytes({0x00, 0x02}), mc));
+        CHECK(enh::parse_multichannel_config(bytes({0x02, 0x03, 0x00}), mc) == rtmpx::error::enhanced_malformed);
+
+        t = audio(bytes({0x97, 0x02, 0x00, 0x00, 0x01, 0x01, 'a', 'c', '-', '3', 0x0b, 0x77}));
+        CHECK(t.timestamp_offset_nano == 1u);
+        CHECK(t.tracks[0].codec == enh::audio_fourcc::ac3);
+
+        t = audio(bytes({0x95, 0x21, 'm', 'p', '4', 'a', 0x00, 0x00, 0x00, 0x01, 0x21,  //
+                         '.', 'm', 'p', '3', 0x01, 0x00, 0x00, 0x02, 0xff, 0xfb}));
+        CHECK(t.multitrack);
+        REQUIRE(t.track_count == 2);
+        CHECK(t.tracks[0].codec == enh::audio_fourcc::aac);
+        CHECK(t.tracks[1].codec == enh::audio_fourcc::mp3);
+        CHECK(data_of(t.tracks[1]) == bytes({0xff, 0xfb}));
+
+        CHECK(audio_error(bytes({0xaf, 0x01, 0x21})) == rtmpx::error::enhanced_malformed);  // legacy AAC
+        CHECK(audio_error(bytes({0x93, 'O', 'p', 'u', 's'})) == rtmpx::error::enhanced_unsupported);  // reserved 3
+        CHECK(audio_error(bytes({0x95, 0x05, 'O', 'p', 'u', 's'})) == rtmpx::error::enhanced_unsupported);
+        CHECK(audio_error(bytes({0x95, 0x11, 'O', 'p', 'u', 's', 0x00, 0x00, 0x00, 0x09})) == rtmpx::error::enhanced_malformed);
+    }
+
+    TEST_CASE("a real Enhanced FLV file (AV1 and Opus): every tag parses, and writes back to its own bytes") {
+        const std::vector<std::byte> file = rtmpx_test::load_fixture("eflv/testsrc.flv");
+        REQUIRE(file.size() > 13);
+        std::size_t at = 13;  // FLV header and the first PreviousTagSize
+        int video_tags = 0, audio_tags = 0, video_starts = 0, audio_starts = 0, metadata_frames = 0, multichannel = 0, key_frames = 0;
+        while (at + 11 <= file.size()) {
+            const auto type = rtmpx::detail::u8(file[at]);
+            const std::size_t size = rtmpx::detail::load_be24(std::span(file).subspan(at + 1, 3));
+            REQUIRE(at + 11 + size + 4 <= file.size());
+            const std::span<const std::byte> body(file.data() + at + 11, size);
+            const std::vector<std::byte> wire(body.begin(), body.end());
+            if (type == 9) {
+                ++video_tags;
+                REQUIRE(enh::is_enhanced_video(body));
+                enh::video_tag t;
+                REQUIRE_FALSE(enh::parse_video(body, t));
+                REQUIRE(t.track_count == 1);
+                CHECK(t.tracks[0].codec == enh::video_fourcc::av1);
+                CHECK(written(t) == wire);
+                if (t.packet == enh::video_packet::sequence_start) ++video_starts;
+                if (t.packet == enh::video_packet::coded_frames && t.frame_type == 1) ++key_frames;
+                if (t.packet == enh::video_packet::metadata) {  // sent with frame type 5, which it ignores
+                    CHECK_FALSE(t.command.has_value());
+                    ++metadata_frames;
+                    std::vector<rtmpx::amf0::value> values;
+                    std::error_code ec;
+                    REQUIRE(rtmpx::amf0::decode_all(t.tracks[0].data, values, ec));
+                    REQUIRE(values.size() == 2);
+                    CHECK(values[0].as_string() == "colorInfo");
+                }
+            } else if (type == 8) {
+                ++audio_tags;
+                REQUIRE(enh::is_enhanced_audio(body));
+                enh::audio_tag t;
+                REQUIRE_FALSE(enh::parse_audio(body, t));
+                REQUIRE(t.track_count == 1);
+                CHECK(t.tracks[0].codec == enh::audio_fourcc::opus);
+                CHECK(written(t) == wire);
+                if (t.packet == enh::audio_packet::sequence_start) ++audio_starts;
+                if (t.packet == enh::audio_packet::multichannel_config) {
+                    ++multichannel;
+                    enh::multichannel_config mc;
+                    CHECK_FALSE(enh::parse_multichannel_config(t.tracks[0].data, mc));
+                    CHECK(mc.order == 1);  // native: a channel mask
+                    CHECK(mc.channel_count == 1);
+                    CHECK(mc.flags == 0x04u);  // front centre
+                }
+            }
+            at += 11 + size + 4;
+        }
+        CHECK(at == file.size());
+        CHECK(video_tags > 100);
+        CHECK(audio_tags > 100);
+        CHECK(video_starts == 2);  // an empty one, then one with the av1C record
+        CHECK(audio_starts == 1);  // Opus's ID header
+        CHECK(metadata_frames >= 1);
+        CHECK(multichannel >= 1);
+        CHECK(key_frames >= 1);
+    }
+}
