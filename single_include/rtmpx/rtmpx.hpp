@@ -6507,6 +6507,9 @@ struct media_frame {
     std::vector<std::byte> tag;
     std::uint32_t timestamp = 0;                    ///< ms on the producer's clock
     bool key_frame = false;                         ///< video only
+    /// Video only: an Enhanced RTMP Metadata frame (colorInfo), not a picture. It goes to a player
+    /// before its first key frame too, and the latest one opens every cached group.
+    bool info_frame = false;
     std::shared_ptr<const stream_config> config;   ///< the configuration the frame needs
 
     /// Media (video, audio, data) rather than news of the publisher.
@@ -7186,7 +7189,8 @@ namespace protocol {
  *   timestamp 0 (FFmpeg's FLV reader takes later metadata for a data stream), then the video and
  *   the audio sequence headers;
  * - the first video frame, and the first after a resume or a new publisher, is a key frame:
- *   video frames before it are dropped (audio is not: a player starts its sound at once);
+ *   video frames before it are dropped (audio is not: a player starts its sound at once; nor is
+ *   an Enhanced Metadata frame, which describes the pictures to come);
  * - timestamps start at 0 (or where `start` says) on the first frame sent and then follow the
  *   producer's clock, never backwards, and video strictly increasing (players reject two video
  *   frames with one DTS);
@@ -7248,9 +7252,10 @@ public:
                 emit(message_header{chunk_stream::audio, message_type::audio, rtmp_timestamp(last_timestamp_), stream_id_},
                      f->config->audio_sequence_header);
         }
-        if (video && !sent_key_frame_ && !f->key_frame) return outcome::dropped;
+        const bool picture = video && !f->info_frame;  // an info frame (colorInfo) waits for no key frame
+        if (picture && !sent_key_frame_ && !f->key_frame) return outcome::dropped;
         const rtmp_timestamp ts = next_timestamp(f->timestamp, video);
-        if (video) sent_key_frame_ = true;
+        if (picture) sent_key_frame_ = true;
         emit(message_header{chunk_of(f->kind), type_of(f->kind), ts, stream_id_}, std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
         return outcome::sent;
     }
@@ -8851,9 +8856,21 @@ public:
     gop_cache(std::size_t max_frames, std::size_t max_bytes) : max_frames_(max_frames), max_bytes_(max_bytes) {}
 
     /// Adds a frame: a key frame starts a new group; a frame with no key frame before it, or
-    /// one beyond the limits, empties the cache until the next key frame.
+    /// one beyond the limits, empties the cache until the next key frame. The latest info frame
+    /// (Enhanced colorInfo) is remembered and opens each new group, at its key frame's timestamp,
+    /// so that a joiner has it before the first picture.
     void add(const shared_frame& f) {
-        if (f->key_frame) clear();
+        if (f->info_frame) info_ = f;
+        if (f->key_frame) {
+            clear();
+            if (info_) {
+                auto info = std::make_shared<media_frame>(*info_);
+                info->timestamp = f->timestamp;
+                info->config = f->config;
+                frames_.push_back(std::move(info));
+                bytes_ += info_->tag.size();
+            }
+        }
         if (frames_.empty() && !f->key_frame) return;
         if (frames_.size() + 1 > max_frames_ || bytes_ + f->tag.size() > max_bytes_) {
             clear();
@@ -8868,7 +8885,13 @@ public:
         bytes_ = 0;
     }
 
-    /// The group, key frame first (empty when there is none).
+    /// Forgets the group and the info frame too (a new publisher).
+    void reset() noexcept {
+        clear();
+        info_.reset();
+    }
+
+    /// The group, key frame first or after the info frame (empty when there is none).
     const std::vector<shared_frame>& frames() const noexcept { return frames_; }
     std::size_t bytes() const noexcept { return bytes_; }
 
@@ -8877,6 +8900,7 @@ private:
     std::size_t max_bytes_;
     std::vector<shared_frame> frames_;
     std::size_t bytes_ = 0;
+    shared_frame info_;  // the latest info frame
 };
 
 } // namespace protocol
@@ -9069,6 +9093,7 @@ public:
         }
         frame->kind = kind;
         frame->key_frame = video && protocol::flv::is_key_frame(tag);
+        frame->info_frame = video && !frame->key_frame && protocol::flv::is_video_info_frame(tag);
         frame->tag = std::move(tag);
         frame->timestamp = timestamp;
         publish_locked(std::move(frame), true, guard.wakes);
@@ -9246,7 +9271,7 @@ private:
 
     // The configuration, cached group and timeline go, and every subscriber hears the news.
     void news_locked(protocol::media_kind kind, wake_list& wakes) {
-        gop_.clear();
+        gop_.reset();
         config_ = std::make_shared<protocol::stream_config>();
         timeline_.restart();
         auto frame = std::make_shared<protocol::media_frame>();
@@ -9291,14 +9316,15 @@ private:
                 if (video) sub->skip_until_key = true;  // a resumed player starts on a key frame
                 continue;
             }
-            if (video && sub->skip_until_key && !shared->key_frame) {
+            const bool picture = video && !shared->info_frame;  // an info frame waits for no key frame
+            if (picture && sub->skip_until_key && !shared->key_frame) {
                 count_drop(*sub);
                 continue;
             }
             const std::size_t room = sub->queue.capacity() - std::min(sub->queue.capacity(), sub->queue.size_approx());
             auto copy = shared;
             if ((!video || room > sub->queue.capacity() / 4) && sub->queue.try_push(std::move(copy))) {
-                if (video) sub->skip_until_key = false;
+                if (picture) sub->skip_until_key = false;
                 wakes.push_back(sub);
             } else {
                 // This subscriber is behind: it alone drops (video up to the next key frame).

@@ -271,16 +271,26 @@ def flv_tags(path):
 
 def test_enhanced_rtmp_av1_and_opus_pass_the_relay_byte_for_byte(srv, tmp):
     # Key frames of Enhanced video are 0x9X (IsExHeader set): a relay that reads 0x1X only (as
-    # Debian's nginx-rtmp does) never forwards one.
+    # Debian's nginx-rtmp does) never forwards one. The Metadata frame (colorInfo, sent as 0xd4)
+    # is no picture: a player waiting for the first key frame gets it, and so does one that joins
+    # later, before the cached group.
     url = srv.url(app="relay", name="eflv")
     dump = os.path.join(tmp, "eflv.flv")
-    rec = subprocess.Popen(["rtmpdump", "--live", "-q", "-r", url, "-o", dump], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    late_dump = os.path.join(tmp, "eflv-late.flv")
+
+    def record(path):
+        return subprocess.Popen(["rtmpdump", "--live", "-q", "-r", url, "-o", path], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    rec = record(dump)
+    late = None
     time.sleep(1.0)  # the player waits for the publisher
     # python-librtmp sends the file's tags as they are, at the pace of their timestamps.
     pub = subprocess.Popen([PYTHON, CLIENT, "publish", url, EFLV], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
     try:
+        time.sleep(3.0)
+        late = record(late_dump)
         out, err = pub.communicate(timeout=40)
         assert pub.returncode == 0, err.decode(errors="replace")
         time.sleep(0.5)
@@ -288,10 +298,23 @@ def test_enhanced_rtmp_av1_and_opus_pass_the_relay_byte_for_byte(srv, tmp):
         if pub.poll() is None:
             pub.kill()
             pub.wait()
-        if rec.poll() is None:
-            rec.send_signal(signal.SIGINT)
-        rec.wait(timeout=20)
+        for r in (rec, late):
+            if r is not None and r.poll() is None:
+                r.send_signal(signal.SIGINT)
+            if r is not None:
+                r.wait(timeout=20)
     sent = flv_tags(EFLV)
+    color_info = [t[2] for t in sent if t[0] == 9 and t[1] == 0xd4]
+    assert len(color_info) == 1 and b"colorInfo" in color_info[0]
+    for path in (dump, late_dump):
+        video = [t for t in flv_tags(path) if t[0] == 9]
+        firsts = [t[1] for t in video[:3]]
+        assert firsts == [0x90, 0xd4, 0x91], "%s: first video tags %s, not SequenceStart, colorInfo, key frame" % (
+            os.path.basename(path), [hex(b) for b in firsts if b is not None])
+        assert video[1][2] == color_info[0], "the colorInfo frame differs from the published one"
+    late_frames = [t for t in flv_tags(late_dump) if t[0] == 9 and t[1] in (0x91, 0xa1)]
+    assert late_frames and late_frames[0][2] == [t for t in sent if t[0] == 9 and t[1] == 0x91][0][2], \
+        "the late player did not start from the cached key frame"
     got = flv_tags(dump)
     video = [t for t in got if t[0] == 9]
     audio = [t for t in got if t[0] == 8]

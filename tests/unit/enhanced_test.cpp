@@ -12,6 +12,9 @@
 #include <rtmpx/amf/amf0.hpp>
 #include <rtmpx/detail/endian.hpp>
 #include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/flv.hpp>
+#include <rtmpx/protocol/gop_cache.hpp>
+#include <rtmpx/protocol/player.hpp>
 
 #include "../support.hpp"
 
@@ -327,5 +330,60 @@ TEST_SUITE("enhanced") {
         CHECK(metadata_frames >= 1);
         CHECK(multichannel >= 1);
         CHECK(key_frames >= 1);
+    }
+
+    TEST_CASE("relay: a Metadata frame is no key frame, reaches a player before its first key frame, and opens each cached group") {
+        using namespace rtmpx::protocol;
+        const auto frame = [](std::vector<std::byte> tag, std::uint32_t timestamp) {
+            auto f = std::make_shared<media_frame>();
+            f->kind = media_kind::video;
+            f->timestamp = timestamp;
+            f->key_frame = flv::is_key_frame(tag);
+            f->info_frame = !f->key_frame && flv::is_video_info_frame(tag);
+            f->tag = std::move(tag);
+            return shared_frame(std::move(f));
+        };
+        // Frame type 1 on a Metadata frame means nothing: "colorInfo", undefined (a reset).
+        const auto info = frame(bytes({0x94, 'a', 'v', '0', '1', 0x02, 0x00, 0x09, 'c', 'o', 'l', 'o', 'r', 'I', 'n', 'f', 'o', 0x06}), 7);
+        const auto key = frame(bytes({0x91, 'a', 'v', '0', '1', 0x12, 0x00}), 7);
+        const auto inter = frame(bytes({0xa1, 'a', 'v', '0', '1', 0x30}), 40);
+        const auto key2 = frame(bytes({0x91, 'a', 'v', '0', '1', 0x12, 0x01}), 1000);
+        CHECK(info->info_frame);
+        CHECK_FALSE(info->key_frame);
+        CHECK(key->key_frame);
+        CHECK_FALSE(key->info_frame);
+
+        gop_cache gop(100, 1u << 20);
+        gop.add(info);
+        CHECK(gop.frames().empty());  // no group before a key frame; the info frame is kept
+        gop.add(key);
+        gop.add(inter);
+        REQUIRE(gop.frames().size() == 3);
+        CHECK(gop.frames()[0]->info_frame);
+        CHECK(gop.frames()[0]->tag == info->tag);
+        CHECK(gop.frames()[1] == key);
+        gop.add(key2);
+        REQUIRE(gop.frames().size() == 2);  // the latest info frame opens the new group, at its key frame's time
+        CHECK(gop.frames()[0]->tag == info->tag);
+        CHECK(gop.frames()[0]->timestamp == 1000);
+        CHECK(gop.frames()[1] == key2);
+        gop.reset();  // a new publisher: its own colorInfo or none
+        gop.add(key2);
+        CHECK(gop.frames().size() == 1);
+
+        player p(1);
+        p.start();
+        std::vector<std::vector<std::byte>> sent;
+        const auto emit = [&](const message_header&, const std::shared_ptr<const std::vector<std::byte>>& payload) {
+            sent.push_back(*payload);
+        };
+        CHECK(p.write(inter, emit) == player::outcome::dropped);
+        CHECK(p.write(info, emit) == player::outcome::sent);
+        CHECK(p.write(inter, emit) == player::outcome::dropped);  // still waiting for a key frame
+        CHECK(p.write(key, emit) == player::outcome::sent);
+        CHECK(p.write(inter, emit) == player::outcome::sent);
+        REQUIRE(sent.size() == 3);
+        CHECK(sent[0] == info->tag);
+        CHECK(sent[1] == key->tag);
     }
 }

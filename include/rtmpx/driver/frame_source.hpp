@@ -130,6 +130,7 @@ public:
         }
         frame->kind = kind;
         frame->key_frame = video && protocol::flv::is_key_frame(tag);
+        frame->info_frame = video && !frame->key_frame && protocol::flv::is_video_info_frame(tag);
         frame->tag = std::move(tag);
         frame->timestamp = timestamp;
         publish_locked(std::move(frame), true, guard.wakes);
@@ -307,7 +308,7 @@ private:
 
     // The configuration, cached group and timeline go, and every subscriber hears the news.
     void news_locked(protocol::media_kind kind, wake_list& wakes) {
-        gop_.clear();
+        gop_.reset();
         config_ = std::make_shared<protocol::stream_config>();
         timeline_.restart();
         auto frame = std::make_shared<protocol::media_frame>();
@@ -352,14 +353,15 @@ private:
                 if (video) sub->skip_until_key = true;  // a resumed player starts on a key frame
                 continue;
             }
-            if (video && sub->skip_until_key && !shared->key_frame) {
+            const bool picture = video && !shared->info_frame;  // an info frame waits for no key frame
+            if (picture && sub->skip_until_key && !shared->key_frame) {
                 count_drop(*sub);
                 continue;
             }
             const std::size_t room = sub->queue.capacity() - std::min(sub->queue.capacity(), sub->queue.size_approx());
             auto copy = shared;
             if ((!video || room > sub->queue.capacity() / 4) && sub->queue.try_push(std::move(copy))) {
-                if (video) sub->skip_until_key = false;
+                if (picture) sub->skip_until_key = false;
                 wakes.push_back(sub);
             } else {
                 // This subscriber is behind: it alone drops (video up to the next key frame).

@@ -38,6 +38,9 @@ struct media_frame {
     std::vector<std::byte> tag;
     std::uint32_t timestamp = 0;                    ///< ms on the producer's clock
     bool key_frame = false;                         ///< video only
+    /// Video only: an Enhanced RTMP Metadata frame (colorInfo), not a picture. It goes to a player
+    /// before its first key frame too, and the latest one opens every cached group.
+    bool info_frame = false;
     std::shared_ptr<const stream_config> config;   ///< the configuration the frame needs
 
     /// Media (video, audio, data) rather than news of the publisher.

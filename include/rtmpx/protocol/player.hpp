@@ -24,7 +24,8 @@ namespace protocol {
  *   timestamp 0 (FFmpeg's FLV reader takes later metadata for a data stream), then the video and
  *   the audio sequence headers;
  * - the first video frame, and the first after a resume or a new publisher, is a key frame:
- *   video frames before it are dropped (audio is not: a player starts its sound at once);
+ *   video frames before it are dropped (audio is not: a player starts its sound at once; nor is
+ *   an Enhanced Metadata frame, which describes the pictures to come);
  * - timestamps start at 0 (or where `start` says) on the first frame sent and then follow the
  *   producer's clock, never backwards, and video strictly increasing (players reject two video
  *   frames with one DTS);
@@ -86,9 +87,10 @@ public:
                 emit(message_header{chunk_stream::audio, message_type::audio, rtmp_timestamp(last_timestamp_), stream_id_},
                      f->config->audio_sequence_header);
         }
-        if (video && !sent_key_frame_ && !f->key_frame) return outcome::dropped;
+        const bool picture = video && !f->info_frame;  // an info frame (colorInfo) waits for no key frame
+        if (picture && !sent_key_frame_ && !f->key_frame) return outcome::dropped;
         const rtmp_timestamp ts = next_timestamp(f->timestamp, video);
-        if (video) sent_key_frame_ = true;
+        if (picture) sent_key_frame_ = true;
         emit(message_header{chunk_of(f->kind), type_of(f->kind), ts, stream_id_}, std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
         return outcome::sent;
     }
