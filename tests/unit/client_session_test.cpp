@@ -122,6 +122,15 @@ TEST_SUITE("client_session") {
         CHECK(object["app"].as_string() == "live");
         CHECK(object["flashVer"].as_string() == "LNX 9,0,124,2");
         CHECK(object["videoCodecs"].as_number() == 252);
+        // Enhanced RTMP, as a forwarder declares it: any codec, multitrack, ModEx, nano offsets.
+        REQUIRE(object["fourCcList"].is_strict_array());
+        CHECK(object["fourCcList"].elements().at(0).as_string() == "*");
+        CHECK(object["videoFourCcInfoMap"]["*"].as_number() == 4);
+        CHECK(object["audioFourCcInfoMap"]["*"].as_number() == 4);
+        CHECK(object["capsEx"].as_number() == 14);
+        const auto declared = rtmpx::protocol::enhanced::read_capabilities(object);
+        CHECK(declared.declared);
+        CHECK(declared.accepts_video(rtmpx::protocol::enhanced::video_fourcc::av1));
     }
 
     TEST_CASE("against ffmpeg's recorded publish session: the publisher's sequence is understood") {

@@ -251,6 +251,37 @@ TEST_SUITE("messages") {
             parse_command(command{"connect", 1, amf0::value::null(), {}}, ec);
             CHECK(ec == error::message_malformed);
         }
+        SUBCASE("connect: what an Enhanced RTMP client declares; an ECMA fourCcList tolerated") {
+            auto obj = amf0::value::object(
+                {{"app", "live"},
+                 {"fourCcList", amf0::value::ecma_array({{"0", "av01"}, {"1", "Opus"}})},
+                 {"videoFourCcInfoMap", amf0::value::object({{"hvc1", 1}, {"vp09", 0}})},
+                 {"audioFourCcInfoMap", amf0::value::object({{"*", 4}})},
+                 {"capsEx", 3}});
+            auto t = parse_command(command{"connect", 1, obj, {}}, ec);
+            REQUIRE(!ec);
+            const connect_command c = std::get<connect_command>(t);  // a copy: t is parsed into again below
+            CHECK(c.fourcc_list == std::vector<std::string>{"av01", "Opus"});
+            CHECK(c.enhanced.declared);
+            CHECK(c.enhanced.caps_ex == 3);
+            namespace enh = rtmpx::protocol::enhanced;
+            CHECK(c.enhanced.accepts_video(enh::video_fourcc::av1));      // listed
+            CHECK(c.enhanced.accepts_video(enh::video_fourcc::hevc));     // CanDecode
+            CHECK_FALSE(c.enhanced.accepts_video(enh::video_fourcc::vp9));  // in the map with no flag
+            CHECK_FALSE(c.enhanced.accepts_video(enh::video_fourcc::vvc));
+            CHECK(c.enhanced.accepts_audio(enh::audio_fourcc::flac));     // "*": CanForward
+            // A legacy client declares nothing, and its _result says nothing of Enhanced RTMP.
+            t = parse_command(command{"connect", 1, amf0::value::object({{"app", "live"}}), {}}, ec);
+            const auto& legacy = std::get<connect_command>(t);
+            CHECK_FALSE(legacy.enhanced.declared);
+            CHECK_FALSE(legacy.enhanced.accepts_video(enh::video_fourcc::av1));
+            CHECK(make_connect_result(1, 0, legacy.enhanced).object.find("capsEx") == nullptr);
+            const auto result = make_connect_result(1, 0, c.enhanced);
+            CHECK(result.object["capsEx"].as_number() == 14);
+            CHECK(result.object["videoFourCcInfoMap"]["*"].as_number() == 4);
+            CHECK(result.object["audioFourCcInfoMap"]["*"].as_number() == 4);
+            CHECK(result.object["fmsVer"].as_string() == "FMS/3,0,1,123");
+        }
         SUBCASE("play with defaults and with every argument") {
             auto t = parse_command(command{"play", 4, amf0::value::null(), {"demo"}}, ec);
             REQUIRE(!ec);

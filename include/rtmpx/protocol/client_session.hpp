@@ -24,6 +24,7 @@
 #include <rtmpx/limits.hpp>
 #include <rtmpx/protocol/chunk_reader.hpp>
 #include <rtmpx/protocol/commands.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/handshake.hpp>
 #include <rtmpx/protocol/messages.hpp>
 #include <rtmpx/protocol/output_queue.hpp>
@@ -42,6 +43,9 @@ struct client_options {
     std::chrono::milliseconds handshake_timeout{10'000};
     std::chrono::milliseconds connect_timeout{10'000};  ///< from `connect` to its answer
     std::string flash_ver = "LNX 9,0,124,2";  ///< what FFmpeg sends as a player
+    /// What `connect` declares about Enhanced RTMP (fourCcList, the FourCC info maps, capsEx):
+    /// by default a forwarder's "any codec"; `{}` declares nothing, as a legacy client.
+    enhanced::capabilities enhanced = enhanced::forwarder_capabilities();
 };
 
 /**
@@ -118,8 +122,9 @@ public:
     /**
      * Sends `connect` to application `app` with the command object players send (FFmpeg's: app,
      * flashVer, tcUrl, fpad, capabilities, audio/video codecs, videoFunction, objectEncoding 0),
-     * plus `extra` properties (replacing those of the same name) and user `arguments`. Returns
-     * the transaction id. The answer must come within `connect_timeout`.
+     * then the Enhanced RTMP declaration of `client_options::enhanced`, plus `extra` properties
+     * (replacing those of the same name) and user `arguments`. Returns the transaction id. The
+     * answer must come within `connect_timeout`.
      */
     double connect(std::string app, std::string tc_url, time_point now, amf0::properties extra = {},
                    std::vector<amf0::value> arguments = {}) {
@@ -132,6 +137,7 @@ public:
                                   {"videoCodecs", amf0::value(252)},
                                   {"videoFunction", amf0::value(1)},
                                   {"objectEncoding", amf0::value(0)}};
+        for (auto& e : enhanced::capabilities_properties(options_.enhanced)) props.push_back(std::move(e));
         for (auto& e : extra) {
             auto it = std::find_if(props.begin(), props.end(), [&](const auto& p) { return p.first == e.first; });
             if (it != props.end()) {

@@ -15,6 +15,7 @@
 #include <rtmpx/amf/value.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/error.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/messages.hpp>
 #include <rtmpx/protocol/session_types.hpp>
 
@@ -41,7 +42,8 @@ struct connect_command {
     double capabilities = 0;
     double audio_codecs = 0;
     double video_codecs = 0;
-    std::vector<std::string> fourcc_list;  ///< Enhanced RTMP codecs the client accepts
+    std::vector<std::string> fourcc_list;  ///< Enhanced RTMP codecs the client accepts (`enhanced.fourcc_list`)
+    enhanced::capabilities enhanced;       ///< all the client declared about Enhanced RTMP
 };
 struct create_stream_command {
     double transaction_id = 0;
@@ -168,10 +170,8 @@ inline typed_command parse_command(command c, std::error_code& ec) {
         cc.capabilities = o["capabilities"].as_number();
         cc.audio_codecs = o["audioCodecs"].as_number();
         cc.video_codecs = o["videoCodecs"].as_number();
-        if (const auto* list = o.find("fourCcList"); list && list->is_strict_array()) {
-            for (const auto& e : list->elements())
-                if (e.is_string()) cc.fourcc_list.emplace_back(e.as_string());
-        }
+        cc.enhanced = enhanced::read_capabilities(o);
+        cc.fourcc_list = cc.enhanced.fourcc_list;
         cc.object = std::move(c.object);
         cc.arguments = std::move(c.arguments);
         return cc;
@@ -269,10 +269,17 @@ inline command make_on_status(std::string_view level, std::string_view code, std
 /// `onMetaData` carrying an ECMA array (players read stream properties from it).
 inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
 
+/// What rtmpx declares in its `connect` `_result` to an Enhanced RTMP client: it reads multitrack
+/// messages, ModEx and TimestampOffsetNano (and passes them on), and forwards any codec.
+inline constexpr unsigned server_caps_ex = enhanced::caps_ex::multitrack | enhanced::caps_ex::mod_ex |
+                                           enhanced::caps_ex::timestamp_nano_offset;
+
 /// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
-/// NetConnection.Connect.Success info object with the client's objectEncoding echoed).
-inline command make_connect_result(double txn, double object_encoding) {
+/// NetConnection.Connect.Success info object with the client's objectEncoding echoed). To a
+/// client that declared Enhanced RTMP (`client.declared`), the server's own declaration too.
+inline command make_connect_result(double txn, double object_encoding, const enhanced::capabilities& client = {}) {
     auto props = amf0::value::object({{"fmsVer", amf0::value("FMS/3,0,1,123")}, {"capabilities", amf0::value(31)}});
+    if (client.declared) enhanced::declare_server_capabilities(props, server_caps_ex);
     auto info = status_info("status", "NetConnection.Connect.Success", "Connection succeeded.");
     info.set("objectEncoding", amf0::value(object_encoding));
     return make_result(txn, std::move(props), {std::move(info)});

@@ -349,7 +349,7 @@ private:
         send(to_message(set_peer_bandwidth{options_.peer_bandwidth, bandwidth_limit::dynamic}));
         send(to_message(set_chunk_size{options_.chunk_size}));
         send(to_message(user_control::stream_begin(0)));
-        send(make_connect_result(cmd.transaction_id, cmd.object_encoding));
+        send(make_connect_result(cmd.transaction_id, cmd.object_encoding, cmd.enhanced));
     }
 
     void on_call_command(command& c) {
