@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds rtmpx and runs the test suites, once per compiler (default: g++ and clang++ when present):
-# every suite with the first compiler; with the others, the unit, session and fuzz-replay suites
-# and the single header in two translation units.
+# every suite with the first compiler; with the others, the unit and session suites and the single
+# header in two translation units.
 # Usage: bash scripts/test.sh [COMPILER...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,19 +27,16 @@ for cxx in "${compilers[@]}"; do
   dir="build-test-${cxx}"
   echo "== ${cxx}: configure, build, test (${dir})"
   # Every suite with the first compiler. The others build and run what depends on the compiler
-  # (the unit and session suites, the fuzz replays, two translation units of the single header):
-  # the real-player, example, consumer and compile-only suites exercise the same code again and
-  # take most of the time.
+  # (the unit and session suites, two translation units of the single header): the real-player,
+  # example, consumer and compile-only suites exercise the same code again and take most of the
+  # time, and clang runs the fuzz corpora and crashers in the fuzzers themselves (.ci/run).
   examples=enabled
   targets=()
   tests=()
   if [ "${first}" -eq 0 ]; then
     examples=disabled
-    targets=(tests/rtmpx_unit tests/rtmpx_session tests/two_tu tests/fuzz/fuzz_replay_amf
-             tests/fuzz/fuzz_replay_chunk tests/fuzz/fuzz_replay_handshake tests/fuzz/fuzz_replay_session
-             tests/fuzz/fuzz_replay_media)
-    tests=(--no-rebuild unit session two-tu-single-header amalgamation-is-current fuzz-replay-amf
-           fuzz-replay-chunk fuzz-replay-handshake fuzz-replay-session fuzz-replay-media)
+    targets=(tests/rtmpx_unit tests/rtmpx_session tests/two_tu)
+    tests=(--no-rebuild unit session two-tu-single-header amalgamation-is-current)
   fi
   first=0
   if [ ! -f "${dir}/build.ninja" ]; then

@@ -239,6 +239,15 @@ private:
     bool flush_on_close() const noexcept { return session_.flush_on_close(); }
     void close(std::error_code reason, bool flush) { session_.close(reason, flush); }
 
+    // A drain: a client that declared it honours a reconnect request is asked to connect again.
+    void request_reconnect(const std::string& tc_url) {
+        const std::string why = tc_url.empty() ? std::string("The server is going away: connect again.")
+                                               : fmt::format("The server is going away: connect to {}.", tc_url);
+        if (!session_.request_reconnect(tc_url, why)) return;
+        log().log(log_level::info, id_, "session", {}, "asked the client to reconnect{}{}", tc_url.empty() ? "" : " to ", tc_url);
+        if (port_.poke) port_.poke();
+    }
+
     void wrote(std::size_t n) {
         ++writes_;
         bytes_out_ += n;
@@ -259,6 +268,7 @@ private:
             flowing = s->collect(may_go, [&](const protocol::shared_frame& f) { return session_.send_frame(sid, f); }) && flowing;
         }
         for (const auto sid : failed) stream_failed(sid);
+        session_.end_refused_plays();
         return flowing;
     }
 

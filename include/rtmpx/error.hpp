@@ -65,6 +65,8 @@ enum class error {
     enhanced_malformed = 73,     ///< an Enhanced RTMP tag that does not parse (truncated, a track past the end)
     enhanced_unsupported = 74,   ///< an Enhanced RTMP tag with a reserved packet type or multitrack layout
     too_many_tracks = 75,        ///< an Enhanced RTMP message with more tracks than allowed
+    codec_not_declared = 76,     ///< a play of a stream in a codec the client did not declare (NetStream.Play.Failed)
+    drained = 77,                ///< the server was drained and the connection was still there at the deadline
 
     tls_handshake_failed = 80,   ///< the TLS handshake failed (no shared version or cipher, a bad record, ...)
     not_tls = 81,                ///< a TLS port received something else first (plain RTMP: use rtmp:// on the plain port)
@@ -128,6 +130,8 @@ inline const char* error_message(error e) noexcept {
     case error::enhanced_malformed: return "Enhanced RTMP: a malformed audio or video tag (truncated, or a track past its end)";
     case error::enhanced_unsupported: return "Enhanced RTMP: a reserved packet type or multitrack layout";
     case error::too_many_tracks: return "Enhanced RTMP: more tracks in one message than allowed";
+    case error::codec_not_declared: return "the stream's codec is not one the client declared in connect";
+    case error::drained: return "server drained: the connection was ended at the deadline";
     case error::tls_handshake_failed: return "TLS handshake failed";
     case error::not_tls: return "not TLS: plain RTMP (or other bytes) on a TLS port";
     case error::tls_on_plain_port: return "a TLS handshake on a plain RTMP port (rtmps:// needs the TLS port)";
@@ -159,6 +163,7 @@ inline condition error_condition_of(error e) noexcept {
     case error::rejected_by_handler:
     case error::publish_refused:
     case error::publisher_replaced:
+    case error::codec_not_declared:
     case error::certificate_untrusted:
     case error::certificate_expired:
     case error::certificate_name_mismatch: return condition::rejected;

@@ -99,6 +99,10 @@ struct remote_shared {
     std::atomic<std::uint64_t> bytes_out{0}, bytes_in{0}, frames_sent{0}, frames_dropped{0}, reconnects{0};
     std::atomic<std::int64_t> round_trip_us{0};
     std::atomic<std::uint64_t> claim{0};  // a puller's claim on its broadcast
+    // Links by generation: a reconnect request makes a newer link; it takes the stream over
+    // (`active`) at its first key frame (pull) or its publish start (push), and the older ones
+    // leave. `newest` is the latest made.
+    std::atomic<std::uint64_t> active{1}, newest{1};
     // The timeline across connections (the link's thread only).
     std::optional<std::uint32_t> last_timestamp;
     std::chrono::steady_clock::time_point last_end{};
@@ -123,6 +127,20 @@ struct remote_shared {
         on_state = std::move(h);
     }
 
+    // What makes a newer link on a server's reconnect request (to the tcUrl, or "": the same).
+    void set_reconnect(std::function<void(const std::string&)> f) {
+        std::lock_guard lock(mutex);
+        reconnect = std::move(f);
+    }
+    void request_reconnect(const std::string& tc_url) {
+        std::function<void(const std::string&)> f;
+        {
+            std::lock_guard lock(mutex);
+            f = reconnect;
+        }
+        if (f) f(tc_url);
+    }
+
     // A publisher's subscription, ended from the thread that stops it (see `remote_base::stop`).
     void set_detach(std::function<void()> f) {
         std::lock_guard lock(mutex);
@@ -142,6 +160,7 @@ private:
     std::mutex mutex;
     std::function<void(const remote_event&)> on_state;
     std::function<void()> detach;
+    std::function<void(const std::string&)> reconnect;
 };
 
 // One connection of a publisher (push) or a puller (pull): a protocol::stream_client and the
@@ -149,11 +168,12 @@ private:
 class remote_logic {
 public:
     remote_logic(protocol::stream_client_mode mode, std::shared_ptr<broadcast> local, const protocol::rtmp_url& url,
-                 const remote_options& options, std::shared_ptr<remote_shared> shared, std::uint64_t seed)
+                 const remote_options& options, std::shared_ptr<remote_shared> shared, std::uint64_t generation, std::uint64_t seed)
         : mode_(mode),
           local_(std::move(local)),
           options_(options),
           shared_(std::move(shared)),
+          generation_(generation),
           client_(*this, url, mode, options.stream, std::chrono::steady_clock::now(), seed) {}
 
     ~remote_logic() { unsubscribe(); }
@@ -179,6 +199,7 @@ public:
 
     // Frames for the server, when they may go; false while they wait for it.
     bool collect(bool may_go) {
+        if (superseded()) return true;
         if (!sub_) return true;
         if (!may_go) return sub_->queue.front() == nullptr && join_.empty() && !sub_->has_news.load(std::memory_order_acquire);
         for (const auto& f : join_) count(client_.send_frame(f));
@@ -201,6 +222,7 @@ public:
     driver::link_outcome outcome() const {
         const auto& refusal = client_.refusal();
         driver::link_outcome out{client_.started(), refusal && refusal->permanent, error_, {}};
+        out.handed_over = generation_ < shared_->newest.load();  // a newer link has the stream
         if (refusal) out.refusal = refusal->description.empty() ? refusal->code : refusal->code + ": " + refusal->description;
         return out;
     }
@@ -217,6 +239,7 @@ public:
         e.state = remote_state::started;
         shared_->report(std::move(e));
         if (mode_ == protocol::stream_client_mode::play) return;  // the broadcast is claimed when media comes
+        if (generation_ > shared_->active.load()) shared_->active.store(generation_);  // pushing here now
         // The timeline goes on where the last connection left it, plus the time in between.
         std::uint32_t first = 0;
         if (shared_->last_timestamp) {
@@ -235,9 +258,15 @@ public:
 
     void on_media(protocol::media_in& m) {
         shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+        if (superseded()) return;
+        if (generation_ > shared_->active.load() && !take_over(m)) return;
         claim();
         detail::push_media(local_->source(), m, claim_);  // false: a local publisher took the broadcast over
     }
+
+    // The server asks for a reconnect (Enhanced RTMP): a newer link connects to `tc_url` (or the
+    // same server) and takes over; this one goes on until then.
+    void on_reconnect_request(const std::string& tc_url) { shared_->request_reconnect(tc_url); }
 
     void on_news(bool published) {
         restarted_ = true;
@@ -272,6 +301,35 @@ private:
         if (sent) shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
 
+    // Whether a newer link has taken the stream over: this connection then ends, politely.
+    bool superseded() {
+        if (generation_ >= shared_->active.load()) return false;
+        if (!left_) {
+            left_ = true;
+            unsubscribe();
+            end_gracefully();
+        }
+        return true;
+    }
+
+    // A newer link playing takes over at its first video key frame: what comes before it (the
+    // metadata and sequence headers, some audio) is held until then, up to `held_limit`
+    // messages (a stream without video takes over there).
+    bool take_over(protocol::media_in& m) {
+        static constexpr std::size_t held_limit = 64;
+        const bool key = m.type == protocol::media_type::video && protocol::flv::is_key_frame(m.payload) &&
+                         !protocol::flv::is_sequence_header(m.payload);
+        if (!key && held_.size() < held_limit) {
+            held_.push_back(std::move(m));
+            return false;
+        }
+        shared_->active.store(generation_);
+        claim();
+        for (auto& h : held_) detail::push_media(local_->source(), h, claim_);
+        held_.clear();
+        return true;
+    }
+
     void unsubscribe() {
         if (!sub_) return;
         shared_->set_detach(nullptr);
@@ -284,6 +342,9 @@ private:
     std::shared_ptr<broadcast> local_;
     const remote_options& options_;
     std::shared_ptr<remote_shared> shared_;
+    const std::uint64_t generation_;  // this link's (see remote_shared::active)
+    bool left_ = false;               // superseded: ending
+    std::vector<protocol::media_in> held_;  // a newer link's messages before its first key frame
     protocol::stream_client<remote_logic> client_;
     driver::session_port port_;
     std::shared_ptr<driver::subscriber> sub_;
@@ -320,9 +381,10 @@ protected:
     std::shared_ptr<driver::link_control> make_link(Wrap wrap, std::uint64_t seed) {
         using link_type = driver::client_link<remote_logic, Stream>;
         auto shared = shared_;
-        auto make = [this, shared, wrap = std::move(wrap), next = seed](asio::ip::tcp::socket socket) mutable {
-            return std::make_shared<typename link_type::session_type>(wrap(std::move(socket)), options_.link.io, mode_, local_, url_,
-                                                                      options_, shared, ++next);
+        auto make = [this, shared, wrap = std::move(wrap), next = seed, generation = generation_,
+                     url = url_](asio::ip::tcp::socket socket) mutable {
+            return std::make_shared<typename link_type::session_type>(wrap(std::move(socket)), options_.link.io, mode_, local_, url,
+                                                                      options_, shared, generation, ++next);
         };
         auto report = [shared, this](remote_state state, const driver::link_outcome& outcome, std::chrono::milliseconds retry_in) {
             remote_event e;
@@ -336,6 +398,10 @@ protected:
         return std::make_shared<link_type>(context_->get_executor(), url_.host, url_.port, options_.link, std::move(make),
                                            std::move(report), seed);
     }
+
+    /// On the link's thread, at a server's reconnect request: a newer link to `tc_url` (an
+    /// absolute rtmp:// or rtmps:// tcUrl; else the same server) with the same stream name.
+    RTMPX_DECL void reconnect(const std::string& tc_url);
 
     const protocol::rtmp_url& parsed_url() const noexcept { return url_; }
     const remote_options& options() const noexcept { return options_; }
@@ -373,7 +439,11 @@ private:
     remote_options options_;
     std::shared_ptr<remote_shared> shared_ = std::make_shared<remote_shared>();
     std::unique_ptr<asio::io_context> context_;
+    std::mutex links_mutex_;                   // link_ and old_links_, changed by `reconnect` on the thread
     std::shared_ptr<driver::link_control> link_;
+    std::vector<std::shared_ptr<driver::link_control>> old_links_;  // superseded, ending by themselves
+    std::uint64_t generation_ = 1;             // the next link's
+    bool stopping_ = false;                    // (links_mutex_) no newer link now
     std::thread thread_;
     std::function<void(const remote_event&)> handler_;
 };

@@ -178,6 +178,20 @@ public:
     /// `stop` with no grace: live connections are ended at once.
     void stop();
 
+    /**
+     * Drains the server, before a restart or to move its clients to another: stops accepting;
+     * asks every client that declared it honours Enhanced RTMP's reconnect request (`capsEx`
+     * Reconnect in its connect) to connect again, to `other_url` (a tcUrl,
+     * "rtmp://host:port/app") when not empty, else where it is; lets every other connection go
+     * on; at `deadline` ends those left (`error::drained`). Returns when every connection has
+     * ended; each connection's connect handler hears of its end once, as always. The server does
+     * not accept again: `stop` it (or let it go) afterwards.
+     */
+    template <class Rep, class Period>
+    void drain(std::chrono::duration<Rep, Period> deadline, std::string_view other_url = {}) {
+        drain_for(std::chrono::ceil<std::chrono::milliseconds>(deadline), std::string(other_url));
+    }
+
     /// Totals over all connections since the server was made. Thread: any.
     server_statistics statistics() const;
 
@@ -194,6 +208,8 @@ private:
     std::uint64_t install_fn(std::shared_ptr<detail::server_state::connect_fn> fn);
     bool wait_for_ms(std::chrono::milliseconds timeout);
     void stop_after(std::chrono::milliseconds grace);
+    void stop_accepting();
+    void drain_for(std::chrono::milliseconds deadline, std::string other_url);
 
     // "host:port", an IPv6 host in brackets.
     static std::string host_port(const asio::ip::address& addr, std::uint16_t port);

@@ -132,6 +132,8 @@ enum class error {
     enhanced_malformed = 73,     ///< an Enhanced RTMP tag that does not parse (truncated, a track past the end)
     enhanced_unsupported = 74,   ///< an Enhanced RTMP tag with a reserved packet type or multitrack layout
     too_many_tracks = 75,        ///< an Enhanced RTMP message with more tracks than allowed
+    codec_not_declared = 76,     ///< a play of a stream in a codec the client did not declare (NetStream.Play.Failed)
+    drained = 77,                ///< the server was drained and the connection was still there at the deadline
 
     tls_handshake_failed = 80,   ///< the TLS handshake failed (no shared version or cipher, a bad record, ...)
     not_tls = 81,                ///< a TLS port received something else first (plain RTMP: use rtmp:// on the plain port)
@@ -195,6 +197,8 @@ inline const char* error_message(error e) noexcept {
     case error::enhanced_malformed: return "Enhanced RTMP: a malformed audio or video tag (truncated, or a track past its end)";
     case error::enhanced_unsupported: return "Enhanced RTMP: a reserved packet type or multitrack layout";
     case error::too_many_tracks: return "Enhanced RTMP: more tracks in one message than allowed";
+    case error::codec_not_declared: return "the stream's codec is not one the client declared in connect";
+    case error::drained: return "server drained: the connection was ended at the deadline";
     case error::tls_handshake_failed: return "TLS handshake failed";
     case error::not_tls: return "not TLS: plain RTMP (or other bytes) on a TLS port";
     case error::tls_on_plain_port: return "a TLS handshake on a plain RTMP port (rtmps:// needs the TLS port)";
@@ -226,6 +230,7 @@ inline condition error_condition_of(error e) noexcept {
     case error::rejected_by_handler:
     case error::publish_refused:
     case error::publisher_replaced:
+    case error::codec_not_declared:
     case error::certificate_untrusted:
     case error::certificate_expired:
     case error::certificate_name_mismatch: return condition::rejected;
@@ -4354,6 +4359,7 @@ RTMPX_NAMESPACE_END
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -5102,6 +5108,26 @@ inline void append_audio(std::vector<std::byte>& out, const audio_tag& tag) {
     impl::put_tracks(out, tag, [](fourcc) { return false; });
 }
 
+/**
+ * Keeps only the default track (id 0) of a parsed multitrack message, as a single-track message:
+ * what a client that did not declare Multitrack gets (`append_video`/`append_audio` write it).
+ * False, and `tag` unchanged, when the message has no track 0. A message that is not multitrack
+ * is left as it is.
+ */
+template <class Tag>
+bool keep_default_track(Tag& tag) noexcept {
+    if (!tag.multitrack) return true;
+    for (const track& t : tag.each()) {
+        if (t.id != 0) continue;
+        tag.tracks[0] = t;
+        tag.track_count = 1;
+        tag.multitrack = false;
+        tag.mode = multitrack_mode::one_track;
+        return true;
+    }
+    return false;
+}
+
 /// A FourCC as onMetaData's `videocodecid` / `audiocodecid` carries it: the number itself.
 inline constexpr double metadata_codec_id(fourcc code) noexcept { return static_cast<double>(code); }
 
@@ -5144,8 +5170,21 @@ struct capabilities {
     bool accepts_video(fourcc codec) const { return accepts(codec, video_info); }
     /// The same for audio, with audioFourCcInfoMap.
     bool accepts_audio(fourcc codec) const { return accepts(codec, audio_info); }
+    /// Whether the client takes every codec ("*" in fourCcList, or in both info maps) and
+    /// multitrack messages: a stream reaches it unchanged.
+    bool takes_everything() const {
+        if ((caps_ex & caps_ex::multitrack) == 0) return false;
+        for (const auto& entry : fourcc_list)
+            if (entry == "*") return true;
+        return wildcard(video_info) && wildcard(audio_info);
+    }
 
 private:
+    static bool wildcard(const std::vector<std::pair<std::string, unsigned>>& info) {
+        for (const auto& entry : info)
+            if (entry.first == "*") return entry.second != 0;
+        return false;
+    }
     bool accepts(fourcc codec, const std::vector<std::pair<std::string, unsigned>>& info) const {
         const std::string name = fourcc_text(codec);
         for (const auto& entry : fourcc_list)
@@ -5194,13 +5233,13 @@ inline capabilities read_capabilities(const amf0::value& object) {
 }
 
 /// What a client that forwards whatever it gets declares (rtmpx's publisher and puller): any
-/// codec ("*"), multitrack, ModEx and TimestampOffsetNano.
+/// codec ("*"), reconnect requests, multitrack, ModEx and TimestampOffsetNano.
 inline capabilities forwarder_capabilities() {
     capabilities caps;
     caps.fourcc_list = {"*"};
     caps.video_info = {{"*", fourcc_info::can_forward}};
     caps.audio_info = {{"*", fourcc_info::can_forward}};
-    caps.caps_ex = caps_ex::multitrack | caps_ex::mod_ex | caps_ex::timestamp_nano_offset;
+    caps.caps_ex = caps_ex::reconnect | caps_ex::multitrack | caps_ex::mod_ex | caps_ex::timestamp_nano_offset;
     caps.declared = true;
     return caps;
 }
@@ -5895,13 +5934,25 @@ inline command make_on_status(std::string_view level, std::string_view code, std
     return make_on_status(status_info(level, code, description));
 }
 
+/**
+ * `onStatus` NetConnection.Connect.ReconnectRequest (Enhanced RTMP v2, "Reconnect Request"): the
+ * server asks the client to connect again, to `tc_url` when it is not empty (else to the same
+ * tcUrl). Sent on message stream 0, transaction 0, to clients that declared `caps_ex::reconnect`.
+ */
+inline command make_reconnect_request(std::string_view tc_url, std::string_view description) {
+    amf0::value info = status_info("status", "NetConnection.Connect.ReconnectRequest", description);
+    if (!tc_url.empty()) info.set("tcUrl", amf0::value(tc_url));
+    return make_on_status(std::move(info));
+}
+
 /// `onMetaData` carrying an ECMA array (players read stream properties from it).
 inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
 
-/// What rtmpx declares in its `connect` `_result` to an Enhanced RTMP client: it reads multitrack
-/// messages, ModEx and TimestampOffsetNano (and passes them on), and forwards any codec.
-inline constexpr unsigned server_caps_ex = enhanced::caps_ex::multitrack | enhanced::caps_ex::mod_ex |
-                                           enhanced::caps_ex::timestamp_nano_offset;
+/// What rtmpx declares in its `connect` `_result` to an Enhanced RTMP client: it sends reconnect
+/// requests (a drain), reads multitrack messages, ModEx and TimestampOffsetNano (and passes them
+/// on), and forwards any codec.
+inline constexpr unsigned server_caps_ex = enhanced::caps_ex::reconnect | enhanced::caps_ex::multitrack |
+                                           enhanced::caps_ex::mod_ex | enhanced::caps_ex::timestamp_nano_offset;
 
 /// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
 /// NetConnection.Connect.Success info object with the client's objectEncoding echoed). To a
@@ -6061,6 +6112,41 @@ inline bool is_audio_sequence_header(std::span<const std::byte> tag) noexcept {
         return !enhanced::parse_audio(tag, ex) && ex.packet == enhanced::audio_packet::sequence_start;
     }
     return format == static_cast<unsigned>(sound_format::aac) && tag.size() >= 2 && detail::u8(tag[1]) == 0;
+}
+
+/// Whether an audio tag carries configuration: a sequence header (as `is_audio_sequence_header`)
+/// or an Enhanced MultichannelConfig, which a player needs before the first frame too.
+inline bool is_audio_config(std::span<const std::byte> tag) noexcept {
+    if (sound_format_of(tag) == static_cast<unsigned>(sound_format::ex_header)) {
+        enhanced::audio_tag ex;
+        return !enhanced::parse_audio(tag, ex) &&
+               (ex.packet == enhanced::audio_packet::sequence_start || ex.packet == enhanced::audio_packet::multichannel_config);
+    }
+    return is_audio_sequence_header(tag);
+}
+
+/**
+ * Which part of a stream's configuration a configuration tag (`is_sequence_header`,
+ * `is_audio_config`) is, so that a newer tag of the same part replaces it: 0 for a legacy
+ * sequence header and for the SequenceStart of a lone track or of track 0; otherwise the packet
+ * type and the first track's id (`packet << 8 | id`), so that each track of a multitrack stream
+ * keeps its own SequenceStart, and a MultichannelConfig its place beside the SequenceStart.
+ */
+inline std::uint32_t config_slot(std::span<const std::byte> tag, bool video) noexcept {
+    unsigned packet = 0;
+    std::uint8_t id = 0;
+    if (video && is_ex_header(tag)) {
+        enhanced::video_tag ex;
+        if (enhanced::parse_video(tag, ex)) return 0;
+        packet = static_cast<unsigned>(ex.packet);
+        id = ex.track_count > 0 ? ex.tracks[0].id : 0;
+    } else if (!video && sound_format_of(tag) == static_cast<unsigned>(sound_format::ex_header)) {
+        enhanced::audio_tag ex;
+        if (enhanced::parse_audio(tag, ex)) return 0;
+        packet = static_cast<unsigned>(ex.packet);
+        id = ex.track_count > 0 ? ex.tracks[0].id : 0;
+    }
+    return packet == 0 && id == 0 ? 0 : (packet << 8) | id;
 }
 
 /// Whether a video tag is long enough for its header: one byte, five for AVC/HEVC (packet type
@@ -6609,11 +6695,23 @@ RTMPX_NAMESPACE_END
 RTMPX_NAMESPACE_BEGIN
 namespace protocol {
 
-/// What a player needs before the frames of a stream: onMetaData and the codecs' sequence headers.
+/// A configuration message beyond a stream's two sequence headers (see `stream_config::more`).
+struct config_message {
+    bool video = false;
+    std::uint32_t slot = 0;  ///< which part of the configuration (`flv::config_slot`)
+    std::shared_ptr<const std::vector<std::byte>> body;
+};
+
+/// What a player needs before the frames of a stream: onMetaData and the codecs' configuration.
 struct stream_config {
     std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message body, or null
-    std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
-    std::shared_ptr<const std::vector<std::byte>> audio_sequence_header;  ///< FLV audio tag body (AAC), or null
+    /// FLV video tag body: the AVC sequence header, or the Enhanced SequenceStart of the lone
+    /// track or of track 0; or null.
+    std::shared_ptr<const std::vector<std::byte>> sequence_header;
+    std::shared_ptr<const std::vector<std::byte>> audio_sequence_header;  ///< FLV audio tag body, as for video; or null
+    /// The rest, in the order it came: the SequenceStart of each further track of a multitrack
+    /// stream, an Enhanced audio MultichannelConfig.
+    std::vector<config_message> more;
 };
 
 /// What a `media_frame` carries: media, or news about the stream's publisher in the media's order.
@@ -7300,11 +7398,17 @@ RTMPX_NAMESPACE_END
 // ---- include/rtmpx/protocol/player.hpp ----
 // One playing stream's outgoing media: configuration before frames, a key frame first, timestamps from 0.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 
 RTMPX_NAMESPACE_BEGIN
@@ -7322,12 +7426,16 @@ namespace protocol {
  * - timestamps start at 0 (or where `start` says) on the first frame sent and then follow the
  *   producer's clock, never backwards, and video strictly increasing (players reject two video
  *   frames with one DTS);
- * - news of the publisher becomes NetStream.Play.UnpublishNotify / PublishNotify, in order.
+ * - news of the publisher becomes NetStream.Play.UnpublishNotify / PublishNotify, in order;
+ * - with the client's Enhanced RTMP `capabilities` (`set_capabilities`), no message goes in a
+ *   codec it did not declare: the play fails at the first such message (NetStream.Play.Failed,
+ *   saying which codec), and a client without Multitrack gets the default track (id 0) of each
+ *   multitrack message alone.
  */
 class player {
 public:
-    /// What `write` did with a frame.
-    enum class outcome { sent, dropped, notified };
+    /// What `write` did with a frame (`refused`: the play failed, see `refused()`).
+    enum class outcome { sent, dropped, notified, refused };
 
     explicit player(std::uint32_t stream_id) noexcept : stream_id_(stream_id) {}
 
@@ -7340,7 +7448,16 @@ public:
         last_video_ = std::nullopt;
         base_.reset();
         sent_config_.reset();
+        refused_ = false;
     }
+
+    /// What the client declared in `connect` (null: no gate, every message goes as it is).
+    void set_capabilities(std::shared_ptr<const enhanced::capabilities> caps) noexcept {
+        caps_ = caps && !caps->takes_everything() ? std::move(caps) : nullptr;
+    }
+
+    /// Whether the play failed on a codec the client did not declare (until the next `start`).
+    bool refused() const noexcept { return refused_; }
 
     /// After a pause: the timeline goes on, but the next video frame sent must be a key frame.
     void resume() noexcept { sent_key_frame_ = false; }
@@ -7357,6 +7474,7 @@ public:
      */
     template <class Emit>
     outcome write(const shared_frame& f, Emit&& emit) {
+        if (refused_) return outcome::dropped;
         if (!f->is_media()) {
             const bool left = f->kind == media_kind::unpublished;
             if (left) sent_key_frame_ = false;  // the next publisher's video starts on a key frame
@@ -7369,26 +7487,110 @@ public:
         const bool video = f->kind == media_kind::video;
         if (f->kind == media_kind::audio && !audio_) return outcome::dropped;
         if (f->config != sent_config_) {
+            if (f->config && !send_config(*f->config, emit)) return outcome::refused;
             sent_config_ = f->config;
-            if (f->config && f->config->metadata)
-                emit(message_header{chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), stream_id_},
-                     f->config->metadata);
-            if (f->config && f->config->sequence_header)
-                emit(message_header{chunk_stream::video, message_type::video, rtmp_timestamp(last_timestamp_), stream_id_},
-                     f->config->sequence_header);
-            if (f->config && f->config->audio_sequence_header)
-                emit(message_header{chunk_stream::audio, message_type::audio, rtmp_timestamp(last_timestamp_), stream_id_},
-                     f->config->audio_sequence_header);
         }
         const bool picture = video && !f->info_frame;  // an info frame (colorInfo) waits for no key frame
         if (picture && !sent_key_frame_ && !f->key_frame) return outcome::dropped;
+        adapted body = adapt(f->kind, bytes(f, &f->tag));
+        if (body.refusal) return refuse(*body.refusal, emit);
+        if (!body.payload) return outcome::dropped;  // a multitrack message without a default track
         const rtmp_timestamp ts = next_timestamp(f->timestamp, video);
         if (picture) sent_key_frame_ = true;
-        emit(message_header{chunk_of(f->kind), type_of(f->kind), ts, stream_id_}, std::shared_ptr<const std::vector<std::byte>>(f, &f->tag));
+        emit(message_header{chunk_of(f->kind), type_of(f->kind), ts, stream_id_}, std::move(body.payload));
         return outcome::sent;
     }
 
 private:
+    using bytes = std::shared_ptr<const std::vector<std::byte>>;
+
+    // What the client gets of a message: `payload` as it is or its default track alone, nothing
+    // (null: a multitrack message without track 0), or a refusal saying which codec it lacks.
+    struct adapted {
+        bytes payload;
+        std::optional<std::string> refusal;
+    };
+
+    adapted adapt(media_kind kind, bytes body) const {
+        if (!caps_ || kind == media_kind::data) return {std::move(body), {}};
+        const bool video = kind == media_kind::video;
+        if (video ? !enhanced::is_enhanced_video(*body) : !enhanced::is_enhanced_audio(*body)) return {std::move(body), {}};
+        return video ? adapt_tag<enhanced::video_tag>(std::move(body)) : adapt_tag<enhanced::audio_tag>(std::move(body));
+    }
+
+    static std::error_code parse(std::span<const std::byte> m, enhanced::video_tag& t) noexcept { return enhanced::parse_video(m, t); }
+    static std::error_code parse(std::span<const std::byte> m, enhanced::audio_tag& t) noexcept { return enhanced::parse_audio(m, t); }
+    static void append(std::vector<std::byte>& out, const enhanced::video_tag& t) { enhanced::append_video(out, t); }
+    static void append(std::vector<std::byte>& out, const enhanced::audio_tag& t) { enhanced::append_audio(out, t); }
+
+    template <class Tag>
+    adapted adapt_tag(bytes body) const {
+        constexpr bool video = std::is_same_v<Tag, enhanced::video_tag>;
+        Tag tag;
+        if (parse(*body, tag)) return {};  // no codec to check it by: not sent to a client that chooses codecs
+        const bool whole = !tag.multitrack || (caps_->caps_ex & enhanced::caps_ex::multitrack) != 0;
+        if (!whole && !enhanced::keep_default_track(tag)) return {};
+        for (const enhanced::track& t : tag.each()) {
+            if (video ? caps_->accepts_video(t.codec) : caps_->accepts_audio(t.codec)) continue;
+            return {nullptr, refusal_text(video, t.codec)};
+        }
+        if (whole) return {std::move(body), {}};
+        auto one = std::make_shared<std::vector<std::byte>>();
+        one->reserve(body->size());
+        append(*one, tag);
+        return {std::move(one), {}};
+    }
+
+    std::string refusal_text(bool video, enhanced::fourcc codec) const {
+        const char* kind = video ? "video" : "audio";
+        if (!caps_->declared)
+            return fmt::format("The stream's {} is {}, an Enhanced RTMP codec, and this client declared none (no fourCcList in "
+                               "its connect).",
+                               kind, enhanced::fourcc_text(codec));
+        return fmt::format("The stream's {} is {}, which this client did not declare in its connect (fourCcList).", kind,
+                           enhanced::fourcc_text(codec));
+    }
+
+    // NetStream.Play.Failed and StreamEOF: the play ends here.
+    template <class Emit>
+    outcome refuse(const std::string& why, Emit& emit) {
+        refused_ = true;
+        for (auto& m : {to_message(make_on_status("error", "NetStream.Play.Failed", why), stream_id_, chunk_stream::stream_command),
+                        to_message(user_control::stream_eof(stream_id_))})
+            emit(m.header, std::make_shared<const std::vector<std::byte>>(m.payload));
+        return outcome::refused;
+    }
+
+    // The parts of `config` this player has not had (each once: a new part replaces its own),
+    // all of them or, on a refusal, none.
+    template <class Emit>
+    bool send_config(const stream_config& config, Emit& emit) {
+        const stream_config* had = sent_config_.get();
+        const auto fresh = [had](const bytes& now, const bytes& before) { return now && (!had || now != before); };
+        const auto sent_before = [had](const bytes& now) {
+            return had && std::any_of(had->more.begin(), had->more.end(), [&](const config_message& m) { return m.body == now; });
+        };
+        std::vector<std::pair<media_kind, bytes>> tags;
+        if (fresh(config.sequence_header, had ? had->sequence_header : nullptr)) tags.emplace_back(media_kind::video, config.sequence_header);
+        if (fresh(config.audio_sequence_header, had ? had->audio_sequence_header : nullptr))
+            tags.emplace_back(media_kind::audio, config.audio_sequence_header);
+        for (const auto& m : config.more)
+            if (m.body && !sent_before(m.body)) tags.emplace_back(m.video ? media_kind::video : media_kind::audio, m.body);
+        for (auto& [kind, body] : tags) {
+            adapted a = adapt(kind, std::move(body));
+            if (a.refusal) {
+                refuse(*a.refusal, emit);
+                return false;
+            }
+            body = std::move(a.payload);
+        }
+        if (fresh(config.metadata, had ? had->metadata : nullptr))
+            emit(message_header{chunk_stream::stream_command, message_type::data_amf0, rtmp_timestamp(0), stream_id_}, config.metadata);
+        for (auto& [kind, body] : tags)
+            if (body) emit(message_header{chunk_of(kind), type_of(kind), rtmp_timestamp(last_timestamp_), stream_id_}, std::move(body));
+        return true;
+    }
+
     static std::uint32_t chunk_of(media_kind k) noexcept {
         return k == media_kind::video ? chunk_stream::video : k == media_kind::audio ? chunk_stream::audio : chunk_stream::stream_command;
     }
@@ -7417,6 +7619,8 @@ private:
     std::optional<std::uint32_t> last_video_;
     std::optional<std::uint32_t> base_;  // the producer's timestamp of this player's first frame
     std::shared_ptr<const stream_config> sent_config_;
+    std::shared_ptr<const enhanced::capabilities> caps_;  // null: no gate
+    bool refused_ = false;
 };
 
 } // namespace protocol
@@ -7599,6 +7803,7 @@ public:
         if (!allowed)
             return session_.send(status_message(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name)));
         session_.send(s->start(cmd.stream_name, cmd.duration, session_.now_, std::move(request.video_data)));
+        s->out().set_capabilities(session_.client_caps_);
     }
 
     void pause(const pause_command& cmd, std::uint32_t stream_id) {
@@ -7691,7 +7896,16 @@ public:
         if (!s || !s->playing() || s->paused() || session_.closing_) return false;
         return s->out().write(f, [this](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
                    session_.output_.write_shared(h, std::move(payload));
-               }) != player::outcome::dropped;
+               }) != player::outcome::dropped &&
+               !s->out().refused();
+    }
+
+    void end_refused() {
+        for (auto& s : streams_)
+            if (s.playing() && s.out().refused()) {
+                session_.handler_.on_refused(make_error_code(error::codec_not_declared), s.id());
+                stop(s, false);
+            }
     }
 
     void fail(std::uint32_t stream_id) {
@@ -7957,8 +8171,25 @@ public:
     }
 
     /// Sends one frame on playing stream `stream_id`. False when it was not sent: the stream does
-    /// not play (or is paused), or waits for a key frame.
+    /// not play (or is paused), or waits for a key frame, or its play failed on a codec the client
+    /// did not declare (then call `end_refused_plays` once the frames are sent).
     bool send_frame(std::uint32_t stream_id, const shared_frame& f) { return streams_.send_frame(stream_id, f); }
+
+    /**
+     * Asks the client to connect again, to `tc_url` when not empty (Enhanced RTMP's
+     * NetConnection.Connect.ReconnectRequest), if it declared that it honours the request
+     * (`caps_ex::reconnect` in connect). False, and nothing sent, otherwise.
+     */
+    bool request_reconnect(std::string_view tc_url, std::string_view description) {
+        if (phase_ != phase::connected || closing_ || !client_caps_ || (client_caps_->caps_ex & enhanced::caps_ex::reconnect) == 0)
+            return false;
+        send(to_message(make_reconnect_request(tc_url, description), 0, chunk_stream::command));
+        return true;
+    }
+
+    /// Plays that failed on a codec the client did not declare (NetStream.Play.Failed is sent)
+    /// stop: the owner hears `on_play` with is_start false.
+    void end_refused_plays() { streams_.end_refused(); }
 
     /// The stream's producer failed: it stops (the owner hears `on_play` with is_start false),
     /// and the player gets NetStream.Failed and StreamEOF.
@@ -8117,6 +8348,7 @@ private:
             return close(error::rejected_by_handler, true);
         }
         phase_ = phase::connected;
+        client_caps_ = std::make_shared<const enhanced::capabilities>(cmd.enhanced);
         deadline_connect_.reset();
         deadline_idle_ = now_ + options_.timeouts.idle;
         if (options_.timeouts.ping.count() > 0) next_ping_ = now_ + options_.timeouts.ping;
@@ -8158,6 +8390,7 @@ private:
 
     server_streams<server_session> streams_{*this};
     pending_calls calls_;  // the server's calls waiting for an answer
+    std::shared_ptr<const enhanced::capabilities> client_caps_;  // what the client declared in connect
     std::uint64_t acknowledged_ = 0;
 };
 
@@ -9212,14 +9445,27 @@ public:
             return true;
         const bool video = kind == protocol::media_kind::video;
         const bool config = video ? protocol::flv::is_sequence_header(tag)
-                                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag);
+                                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_config(tag);
+        const std::uint32_t slot = config ? protocol::flv::config_slot(tag, video) : 0;
         auto frame = config ? nullptr : std::make_shared<protocol::media_frame>();
         locked guard(*this);
         if (claim != 0 && claim != claim_) return false;
         if (config) {
             auto next = std::make_shared<protocol::stream_config>(*config_);
-            (video ? next->sequence_header : next->audio_sequence_header) =
-                std::make_shared<const std::vector<std::byte>>(std::move(tag));
+            auto body = std::make_shared<const std::vector<std::byte>>(std::move(tag));
+            if (slot == 0) {
+                (video ? next->sequence_header : next->audio_sequence_header) = std::move(body);
+            } else {
+                auto same = std::find_if(next->more.begin(), next->more.end(),
+                                         [&](const protocol::config_message& m) { return m.video == video && m.slot == slot; });
+                if (same != next->more.end())
+                    same->body = std::move(body);
+                else if (next->more.size() < max_config_messages)
+                    next->more.push_back({video, slot, std::move(body)});
+                else if (!std::exchange(warned_config_, true) && log_)
+                    log_->log(log_level::warning, log_id_, "media", {}, "{}: configuration messages beyond {} dropped", subject_,
+                              max_config_messages);
+            }
             config_ = std::move(next);
             gop_.clear();  // frames before it need the old configuration
             return true;
@@ -9366,6 +9612,10 @@ public:
 
 private:
     using clock = std::chrono::steady_clock;
+
+    // Configuration messages kept beyond the two sequence headers (each track's SequenceStart,
+    // MultichannelConfig): a publisher's further ones are dropped, with a warning.
+    static constexpr std::size_t max_config_messages = 2 * protocol::enhanced::max_tracks;
 
     static bool behind(const subscriber& s) {
         return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
@@ -9554,6 +9804,7 @@ private:
     const frame_source_options options_;
     mutable std::mutex mutex_;
     std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
+    bool warned_config_ = false;
     protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
     protocol::timeline timeline_;
     clock::time_point epoch_ = clock::now();
@@ -11160,6 +11411,15 @@ private:
     bool flush_on_close() const noexcept { return session_.flush_on_close(); }
     void close(std::error_code reason, bool flush) { session_.close(reason, flush); }
 
+    // A drain: a client that declared it honours a reconnect request is asked to connect again.
+    void request_reconnect(const std::string& tc_url) {
+        const std::string why = tc_url.empty() ? std::string("The server is going away: connect again.")
+                                               : fmt::format("The server is going away: connect to {}.", tc_url);
+        if (!session_.request_reconnect(tc_url, why)) return;
+        log().log(log_level::info, id_, "session", {}, "asked the client to reconnect{}{}", tc_url.empty() ? "" : " to ", tc_url);
+        if (port_.poke) port_.poke();
+    }
+
     void wrote(std::size_t n) {
         ++writes_;
         bytes_out_ += n;
@@ -11180,6 +11440,7 @@ private:
             flowing = s->collect(may_go, [&](const protocol::shared_frame& f) { return session_.send_frame(sid, f); }) && flowing;
         }
         for (const auto sid : failed) stream_failed(sid);
+        session_.end_refused_plays();
         return flowing;
     }
 
@@ -11435,6 +11696,7 @@ RTMPX_NAMESPACE_END
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -11463,6 +11725,14 @@ class executor_pool {
     struct pool_thread;
 
 public:
+    /// What the owner asks of every live connection: to end (with a reason), or to ask its client
+    /// to connect again, to `reconnect_url` when not empty (a drain).
+    struct request {
+        std::error_code close;
+        bool reconnect = false;
+        std::string reconnect_url;
+    };
+
     /// Where one connection runs.
     class slot {
     public:
@@ -11480,7 +11750,7 @@ public:
         pool_thread* pool_ = nullptr;
         std::thread thread_;
         std::shared_ptr<session_lock> lock_;
-        std::function<void(std::error_code)> close_;  // ends the connection (posted to its executor)
+        std::function<void(const request&)> control_;  // takes a request (posted to its executor)
         bool done_ = false;
     };
 
@@ -11529,16 +11799,16 @@ public:
 
     /**
      * Makes a reserved slot live: it counts as live from now until `finished(s)`. `spawn(context)`
-     * starts the connection's session there (its completion calls `finished(s)`); `close` ends
-     * the connection (`close_all` posts it to the slot's executor). With an executor of its own,
-     * a thread then runs it.
+     * starts the connection's session there (its completion calls `finished(s)`); `control`
+     * carries out a `request` (`close_all` and `reconnect_all` post it to the slot's executor).
+     * With an executor of its own, a thread then runs it.
      */
     template <class Spawn>
-    void launch(const std::shared_ptr<slot>& s, std::function<void(std::error_code)> close, Spawn&& spawn) {
+    void launch(const std::shared_ptr<slot>& s, std::function<void(const request&)> control, Spawn&& spawn) {
         {
             std::unique_lock lock(mutex_);
             reap(lock);
-            s->close_ = std::move(close);
+            s->control_ = std::move(control);
             ++live_;
             slots_.push_back(s);
         }
@@ -11586,10 +11856,16 @@ public:
     }
 
     /// Ends every live connection with `reason`.
-    void close_all(std::error_code reason) {
+    void close_all(std::error_code reason) { post_all(request{reason, false, {}}); }
+
+    /// Asks every live connection to ask its client to connect again (to `url`, when not empty).
+    void reconnect_all(std::string url) { post_all(request{{}, true, std::move(url)}); }
+
+    /// Posts `r` to every live connection.
+    void post_all(const request& r) {
         std::lock_guard lock(mutex_);
         for (auto& s : slots_)
-            if (!s->done_ && s->close_) asio::post(*s->context_, [f = s->close_, reason] { f(reason); });
+            if (!s->done_ && s->control_) asio::post(*s->context_, [f = s->control_, r] { f(r); });
     }
 
     /// Connections live now.
@@ -11812,6 +12088,20 @@ public:
     /// `stop` with no grace: live connections are ended at once.
     void stop();
 
+    /**
+     * Drains the server, before a restart or to move its clients to another: stops accepting;
+     * asks every client that declared it honours Enhanced RTMP's reconnect request (`capsEx`
+     * Reconnect in its connect) to connect again, to `other_url` (a tcUrl,
+     * "rtmp://host:port/app") when not empty, else where it is; lets every other connection go
+     * on; at `deadline` ends those left (`error::drained`). Returns when every connection has
+     * ended; each connection's connect handler hears of its end once, as always. The server does
+     * not accept again: `stop` it (or let it go) afterwards.
+     */
+    template <class Rep, class Period>
+    void drain(std::chrono::duration<Rep, Period> deadline, std::string_view other_url = {}) {
+        drain_for(std::chrono::ceil<std::chrono::milliseconds>(deadline), std::string(other_url));
+    }
+
     /// Totals over all connections since the server was made. Thread: any.
     server_statistics statistics() const;
 
@@ -11828,6 +12118,8 @@ private:
     std::uint64_t install_fn(std::shared_ptr<detail::server_state::connect_fn> fn);
     bool wait_for_ms(std::chrono::milliseconds timeout);
     void stop_after(std::chrono::milliseconds grace);
+    void stop_accepting();
+    void drain_for(std::chrono::milliseconds deadline, std::string other_url);
 
     // "host:port", an IPv6 host in brackets.
     static std::string host_port(const asio::ip::address& addr, std::uint16_t port);
@@ -12037,7 +12329,7 @@ void basic_server<Socket>::stop() {
 }
 
 template <class Socket>
-void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
+void basic_server<Socket>::stop_accepting() {
     shutdown();
     if (accept_work_) {
         // Wait for the close: a connection accepted before it is launched before it, and so
@@ -12047,6 +12339,23 @@ void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
         closed.get_future().wait();
         accept_work_.reset();
     }
+}
+
+template <class Socket>
+void basic_server<Socket>::drain_for(std::chrono::milliseconds deadline, std::string other_url) {
+    stop_accepting();
+    state_->log.log(log_level::info, 0, "server", {}, "draining {} connections{}{}", connection_count(),
+                    other_url.empty() ? "" : " to ", other_url);
+    pool_.reconnect_all(std::move(other_url));
+    if (!wait_for_ms(deadline)) {
+        close_all(error::drained);
+        wait();
+    }
+}
+
+template <class Socket>
+void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
+    stop_accepting();
     if (!wait_for_ms(grace)) {
         close_all(error::shutdown);
         wait();
@@ -12161,10 +12470,17 @@ void basic_server<Socket>::launch(const std::shared_ptr<driver::executor_pool::s
         state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
     session->set_lock(slot->lock());
     std::weak_ptr<session_type> weak = session;
-    auto close = [weak](std::error_code reason) {
-        if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
+    auto control = [weak](const driver::executor_pool::request& r) {
+        auto s = weak.lock();
+        if (!s) return;
+        asio::dispatch(s->stream().get_executor(), [s, r] {
+            if (r.reconnect)
+                s->logic().request_reconnect(r.reconnect_url);
+            else
+                s->logic().close(r.close);
+        });
     };
-    pool_.launch(slot, std::move(close), [&](asio::io_context&) {
+    pool_.launch(slot, std::move(control), [&](asio::io_context&) {
         // The completion handler owns the session until it has finished.
         asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
             session.reset();
@@ -12938,6 +13254,9 @@ struct link_outcome {
     bool permanent = false;  ///< a refusal that will not change: no more attempts
     std::error_code error;   ///< why it ended (empty: the server ended it)
     std::string refusal;     ///< the server's refusal, "code: description" (empty: none)
+    /// A newer link took the stream over (the server asked for a reconnect): this one ends
+    /// quietly, with no report and no more attempts.
+    bool handed_over = false;
 };
 
 /// How a client link connects and comes back.
@@ -13036,6 +13355,7 @@ private:
                 session_.reset();
             }
             if (stopping_) break;
+            if (outcome.handed_over) co_return;
             if (outcome.started) {
                 backoff_.reset();
                 ever_started = true;
@@ -13468,6 +13788,11 @@ private:
             last_media_ = now_;
             return handler_.on_news(code == "NetStream.Play.PublishNotify");
         }
+        if (code == "NetConnection.Connect.ReconnectRequest") {  // Enhanced RTMP: the server moves its clients
+            if constexpr (requires(std::string url) { handler_.on_reconnect_request(url); })
+                if (level == "status") handler_.on_reconnect_request(std::string(info["tcUrl"].as_string()));
+            return;
+        }
         if (code == "NetStream.Play.Stop") return session_.close({}, false);  // the remote stream ended
         if (level == "error") {
             const bool permanent = code == "NetStream.Publish.BadName" || code == "NetStream.Publish.Denied" ||
@@ -13608,6 +13933,10 @@ struct remote_shared {
     std::atomic<std::uint64_t> bytes_out{0}, bytes_in{0}, frames_sent{0}, frames_dropped{0}, reconnects{0};
     std::atomic<std::int64_t> round_trip_us{0};
     std::atomic<std::uint64_t> claim{0};  // a puller's claim on its broadcast
+    // Links by generation: a reconnect request makes a newer link; it takes the stream over
+    // (`active`) at its first key frame (pull) or its publish start (push), and the older ones
+    // leave. `newest` is the latest made.
+    std::atomic<std::uint64_t> active{1}, newest{1};
     // The timeline across connections (the link's thread only).
     std::optional<std::uint32_t> last_timestamp;
     std::chrono::steady_clock::time_point last_end{};
@@ -13632,6 +13961,20 @@ struct remote_shared {
         on_state = std::move(h);
     }
 
+    // What makes a newer link on a server's reconnect request (to the tcUrl, or "": the same).
+    void set_reconnect(std::function<void(const std::string&)> f) {
+        std::lock_guard lock(mutex);
+        reconnect = std::move(f);
+    }
+    void request_reconnect(const std::string& tc_url) {
+        std::function<void(const std::string&)> f;
+        {
+            std::lock_guard lock(mutex);
+            f = reconnect;
+        }
+        if (f) f(tc_url);
+    }
+
     // A publisher's subscription, ended from the thread that stops it (see `remote_base::stop`).
     void set_detach(std::function<void()> f) {
         std::lock_guard lock(mutex);
@@ -13651,6 +13994,7 @@ private:
     std::mutex mutex;
     std::function<void(const remote_event&)> on_state;
     std::function<void()> detach;
+    std::function<void(const std::string&)> reconnect;
 };
 
 // One connection of a publisher (push) or a puller (pull): a protocol::stream_client and the
@@ -13658,11 +14002,12 @@ private:
 class remote_logic {
 public:
     remote_logic(protocol::stream_client_mode mode, std::shared_ptr<broadcast> local, const protocol::rtmp_url& url,
-                 const remote_options& options, std::shared_ptr<remote_shared> shared, std::uint64_t seed)
+                 const remote_options& options, std::shared_ptr<remote_shared> shared, std::uint64_t generation, std::uint64_t seed)
         : mode_(mode),
           local_(std::move(local)),
           options_(options),
           shared_(std::move(shared)),
+          generation_(generation),
           client_(*this, url, mode, options.stream, std::chrono::steady_clock::now(), seed) {}
 
     ~remote_logic() { unsubscribe(); }
@@ -13688,6 +14033,7 @@ public:
 
     // Frames for the server, when they may go; false while they wait for it.
     bool collect(bool may_go) {
+        if (superseded()) return true;
         if (!sub_) return true;
         if (!may_go) return sub_->queue.front() == nullptr && join_.empty() && !sub_->has_news.load(std::memory_order_acquire);
         for (const auto& f : join_) count(client_.send_frame(f));
@@ -13710,6 +14056,7 @@ public:
     driver::link_outcome outcome() const {
         const auto& refusal = client_.refusal();
         driver::link_outcome out{client_.started(), refusal && refusal->permanent, error_, {}};
+        out.handed_over = generation_ < shared_->newest.load();  // a newer link has the stream
         if (refusal) out.refusal = refusal->description.empty() ? refusal->code : refusal->code + ": " + refusal->description;
         return out;
     }
@@ -13726,6 +14073,7 @@ public:
         e.state = remote_state::started;
         shared_->report(std::move(e));
         if (mode_ == protocol::stream_client_mode::play) return;  // the broadcast is claimed when media comes
+        if (generation_ > shared_->active.load()) shared_->active.store(generation_);  // pushing here now
         // The timeline goes on where the last connection left it, plus the time in between.
         std::uint32_t first = 0;
         if (shared_->last_timestamp) {
@@ -13744,9 +14092,15 @@ public:
 
     void on_media(protocol::media_in& m) {
         shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+        if (superseded()) return;
+        if (generation_ > shared_->active.load() && !take_over(m)) return;
         claim();
         detail::push_media(local_->source(), m, claim_);  // false: a local publisher took the broadcast over
     }
+
+    // The server asks for a reconnect (Enhanced RTMP): a newer link connects to `tc_url` (or the
+    // same server) and takes over; this one goes on until then.
+    void on_reconnect_request(const std::string& tc_url) { shared_->request_reconnect(tc_url); }
 
     void on_news(bool published) {
         restarted_ = true;
@@ -13781,6 +14135,35 @@ private:
         if (sent) shared_->frames_sent.fetch_add(1, std::memory_order_relaxed);
     }
 
+    // Whether a newer link has taken the stream over: this connection then ends, politely.
+    bool superseded() {
+        if (generation_ >= shared_->active.load()) return false;
+        if (!left_) {
+            left_ = true;
+            unsubscribe();
+            end_gracefully();
+        }
+        return true;
+    }
+
+    // A newer link playing takes over at its first video key frame: what comes before it (the
+    // metadata and sequence headers, some audio) is held until then, up to `held_limit`
+    // messages (a stream without video takes over there).
+    bool take_over(protocol::media_in& m) {
+        static constexpr std::size_t held_limit = 64;
+        const bool key = m.type == protocol::media_type::video && protocol::flv::is_key_frame(m.payload) &&
+                         !protocol::flv::is_sequence_header(m.payload);
+        if (!key && held_.size() < held_limit) {
+            held_.push_back(std::move(m));
+            return false;
+        }
+        shared_->active.store(generation_);
+        claim();
+        for (auto& h : held_) detail::push_media(local_->source(), h, claim_);
+        held_.clear();
+        return true;
+    }
+
     void unsubscribe() {
         if (!sub_) return;
         shared_->set_detach(nullptr);
@@ -13793,6 +14176,9 @@ private:
     std::shared_ptr<broadcast> local_;
     const remote_options& options_;
     std::shared_ptr<remote_shared> shared_;
+    const std::uint64_t generation_;  // this link's (see remote_shared::active)
+    bool left_ = false;               // superseded: ending
+    std::vector<protocol::media_in> held_;  // a newer link's messages before its first key frame
     protocol::stream_client<remote_logic> client_;
     driver::session_port port_;
     std::shared_ptr<driver::subscriber> sub_;
@@ -13829,9 +14215,10 @@ protected:
     std::shared_ptr<driver::link_control> make_link(Wrap wrap, std::uint64_t seed) {
         using link_type = driver::client_link<remote_logic, Stream>;
         auto shared = shared_;
-        auto make = [this, shared, wrap = std::move(wrap), next = seed](asio::ip::tcp::socket socket) mutable {
-            return std::make_shared<typename link_type::session_type>(wrap(std::move(socket)), options_.link.io, mode_, local_, url_,
-                                                                      options_, shared, ++next);
+        auto make = [this, shared, wrap = std::move(wrap), next = seed, generation = generation_,
+                     url = url_](asio::ip::tcp::socket socket) mutable {
+            return std::make_shared<typename link_type::session_type>(wrap(std::move(socket)), options_.link.io, mode_, local_, url,
+                                                                      options_, shared, generation, ++next);
         };
         auto report = [shared, this](remote_state state, const driver::link_outcome& outcome, std::chrono::milliseconds retry_in) {
             remote_event e;
@@ -13845,6 +14232,10 @@ protected:
         return std::make_shared<link_type>(context_->get_executor(), url_.host, url_.port, options_.link, std::move(make),
                                            std::move(report), seed);
     }
+
+    /// On the link's thread, at a server's reconnect request: a newer link to `tc_url` (an
+    /// absolute rtmp:// or rtmps:// tcUrl; else the same server) with the same stream name.
+    RTMPX_DECL void reconnect(const std::string& tc_url);
 
     const protocol::rtmp_url& parsed_url() const noexcept { return url_; }
     const remote_options& options() const noexcept { return options_; }
@@ -13882,7 +14273,11 @@ private:
     remote_options options_;
     std::shared_ptr<remote_shared> shared_ = std::make_shared<remote_shared>();
     std::unique_ptr<asio::io_context> context_;
+    std::mutex links_mutex_;                   // link_ and old_links_, changed by `reconnect` on the thread
     std::shared_ptr<driver::link_control> link_;
+    std::vector<std::shared_ptr<driver::link_control>> old_links_;  // superseded, ending by themselves
+    std::uint64_t generation_ = 1;             // the next link's
+    bool stopping_ = false;                    // (links_mutex_) no newer link now
     std::thread thread_;
     std::function<void(const remote_event&)> handler_;
 };
@@ -13991,6 +14386,9 @@ RTMPX_DECL void remote_base::start(std::error_code& ec) {
     context_ = std::make_unique<asio::io_context>(1);
     shared_ = std::make_shared<remote_shared>();
     shared_->set_handler(handler_);
+    shared_->set_reconnect([this](const std::string& tc_url) { reconnect(tc_url); });
+    generation_ = 1;
+    stopping_ = false;
     std::random_device rd;
     const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
     link_ = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
@@ -14003,9 +14401,36 @@ RTMPX_DECL void remote_base::start(std::error_code& ec) {
     thread_ = std::thread([this] { context_->run(); });
 }
 
+RTMPX_DECL void remote_base::reconnect(const std::string& tc_url) {
+    std::shared_ptr<driver::link_control> started;  // started after the lock: its first report may call `stop`
+    std::unique_lock lock(links_mutex_);
+    if (stopping_) return;
+    std::error_code ec;
+    if (!tc_url.empty()) {
+        // The tcUrl names the server and the app; the stream name stays.
+        auto next = protocol::parse_rtmp_url(tc_url.substr(0, tc_url.find('?')) + "/" + url_.name, ec);
+        if (!ec && (!next.tls || tls_links())) url_ = std::move(next);
+    }
+    ++generation_;
+    shared_->newest.store(generation_);
+    std::random_device rd;
+    const std::uint64_t seed = (std::uint64_t{rd()} << 32) ^ rd();
+    auto link = url_.tls ? tls_links()(*this, seed, ec) : make_link<asio::ip::tcp::socket>([](asio::ip::tcp::socket s) { return s; }, seed);
+    if (ec || !link) return;
+    old_links_.push_back(std::move(link_));
+    link_ = started = std::move(link);
+    lock.unlock();
+    started->start();
+}
+
 RTMPX_DECL void remote_base::stop() {
     if (!thread_.joinable()) return;
-    link_->stop();
+    {
+        std::lock_guard lock(links_mutex_);
+        stopping_ = true;
+        for (auto& old : old_links_) old->stop();
+        link_->stop();
+    }
     if (std::this_thread::get_id() == thread_.get_id()) return;  // from the state handler: the loop ends by itself
     const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
     while (!shared_->ended.load() && std::chrono::steady_clock::now() < deadline)
@@ -14014,6 +14439,7 @@ RTMPX_DECL void remote_base::stop() {
     context_->stop();
     thread_.join();
     link_.reset();
+    old_links_.clear();
     context_.reset();
 }
 

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 // Fuzz target: Enhanced RTMP audio and video tags (protocol/enhanced.hpp) and the FLV tag
 // predicates built on them. The first byte picks video (even) or audio (odd); the rest is the tag.
-// A tag that parses is written back and parsed again, and must read the same.
+// A tag that parses is written back and parsed again, and must read the same. Each tag then goes
+// through a player whose client declared one codec and no Multitrack: what it sends parses, as a
+// single-track message.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/flv.hpp>
+#include <rtmpx/protocol/player.hpp>
 
 #include "fuzz_common.hpp"
 
@@ -76,6 +80,38 @@ void check_audio(std::span<const std::byte> tag) {
     }
 }
 
+// A player of a client that takes av01 and Opus, without Multitrack: the tag (as a key frame, or
+// as the configuration) is sent whole, as its default track, or refused; never malformed.
+void check_player(std::span<const std::byte> tag, bool video) {
+    using namespace rtmpx::protocol;
+    (void)flv::config_slot(tag, video);
+    (void)flv::is_audio_config(tag);
+    enh::capabilities caps;
+    caps.fourcc_list = {"av01", "Opus"};
+    caps.declared = true;
+    auto frame = std::make_shared<media_frame>();
+    frame->kind = video ? media_kind::video : media_kind::audio;
+    frame->tag.assign(tag.begin(), tag.end());
+    frame->key_frame = true;
+    auto config = std::make_shared<stream_config>();
+    (video ? config->sequence_header : config->audio_sequence_header) = std::make_shared<const std::vector<std::byte>>(frame->tag);
+    frame->config = config;
+    player p(1);
+    p.start();
+    p.set_capabilities(std::make_shared<const enh::capabilities>(caps));
+    (void)p.write(frame, [&](const message_header& h, const std::shared_ptr<const std::vector<std::byte>>& body) {
+        if (h.type != message_type::video && h.type != message_type::audio) return;
+        RTMPX_FUZZ_CHECK(body && !body->empty());
+        if (h.type == message_type::video && enh::is_enhanced_video(*body)) {
+            enh::video_tag t;
+            RTMPX_FUZZ_CHECK(!enh::parse_video(*body, t) && !t.multitrack);
+        } else if (h.type == message_type::audio && enh::is_enhanced_audio(*body)) {
+            enh::audio_tag t;
+            RTMPX_FUZZ_CHECK(!enh::parse_audio(*body, t) && !t.multitrack);
+        }
+    });
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -87,5 +123,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
         check_audio(tag);
     }
+    check_player(tag, (data[0] & 1) == 0);
     return 0;
 }

@@ -5,7 +5,8 @@
 # Usage: tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS [TARGET...]]
 #   SECONDS per target (default 45); TARGETs among amf chunk handshake session media (default: all).
 #
-# Each target runs on a fresh copy of its seed corpus in BUILD_DIR/fuzz-run/<target>/corpus;
+# Each target runs on a fresh copy of its seed corpus and its kept crashers in
+# BUILD_DIR/fuzz-run/<target>/corpus;
 # crash, leak, timeout and out-of-memory inputs land in BUILD_DIR/fuzz-run/<target>/artifacts/,
 # and libFuzzer's output in BUILD_DIR/fuzz-run/<target>/log.txt. To keep a crasher: minimise it
 # (<target>_fuzzer -minimize_crash=1 -runs=10000 FILE) and commit it to tests/fuzz/crashers/<target>/.
@@ -41,6 +42,8 @@ for target in "${targets[@]}"; do
     rm -rf "$work"
     mkdir -p "$work/corpus" "$work/artifacts"
     cp "$source_dir/corpus/$target/"* "$work/corpus/"
+    # The kept crashers too: libFuzzer runs every corpus input first, so they are replayed here.
+    find "$source_dir/crashers/$target" -type f ! -name .gitkeep -exec cp {} "$work/corpus/" \; 2>/dev/null
 
     echo "== $target: ${seconds}s"
     "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \

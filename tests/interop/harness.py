@@ -2,6 +2,7 @@
 """Shared pieces of the real-client tests: the server process, running tools, the test loop."""
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -142,6 +143,24 @@ def on_server(key, tests):
         bound.__name__ = test.__name__
         return bound
     return [bind(t) for t in tests]
+
+
+def tmp_only(tests):
+    """The tests, each taking only the temp dir (they start the servers they need)."""
+    def bind(test):
+        def bound(servers, tmp):
+            return test(tmp)
+        bound.__name__ = test.__name__
+        return bound
+    return [bind(t) for t in tests]
+
+
+def node_media_server(app_js, port, data):
+    """node-media-server (its bin/app.js) with RTMP on 127.0.0.1:port, its other ports on free ones, data in `data`."""
+    return subprocess.Popen(["node", app_js, "-b", "127.0.0.1", "--rtmp-port", str(port), "--rtmps-port", str(free_port()),
+                             "--http-port", str(free_port()), "--https-port", str(free_port()), "--data-path", data,
+                             "--no-admin"], cwd=os.path.dirname(app_js), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(tests, make_servers, required_tools):

@@ -2,7 +2,8 @@
 // The server the real-client tests run against. Prints "rtmp://HOST:PORT" on its first line, then
 // serves until SIGINT/SIGTERM.
 // Usage: interop_server [HOST:PORT] [--errors-as-result] [--threads N] [--record-dir DIR]
-//                       [--push NAME=URL]... [--pull URL] [--verbose]
+//                       [--push NAME=URL]... [--pull URL [--pulls N] [--record-pull FILE]]
+//                       [--drain-to TCURL] [--verbose]
 //                       [--tls CERT KEY] [--ca FILE] [--insecure]   (built with OpenSSL)
 //   --tls CERT KEY:    also RTMPS on 127.0.0.1 (port 0), printed as "rtmps://HOST:PORT" on the
 //                      second line; --ca, --insecure: how pushes and pulls to rtmps:// check
@@ -17,14 +18,21 @@
 //   apps "relay", "takeover": publish and play by name (rtmpx::relay; "takeover": a second
 //                      publisher replaces the first)
 //   app "record":      each publish is recorded to RECORD_DIR/NAME.flv (--record-dir, default .)
-//   app "edge":        what --pull URL plays from another server (any stream name)
+//   app "edge":        what --pull URL plays from another server (any stream name);
+//                      --record-pull FILE records it (rtmpx::recorder) as well; --pulls N
+//                      pulls it N times, each into a broadcast of its own ("pull#2", ...)
+//   SIGUSR1:           drains the server (5 s deadline), asking clients to reconnect to
+//                      --drain-to TCURL (or to it again); prints "drained" when every
+//                      connection has ended
 //   --push NAME=URL:   the relay's NAME (app "relay") is published to URL as well
 // Publishers' and pullers' state changes go to stderr ("push URL: STATE ...").
 //   app "screen":      a still 100x70 picture (r = x*7+y*3, g = x^y, b = x*y, all mod 256) in the
 //                      lossless Flash Screen Video codec
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -220,6 +228,9 @@ void print_states(Remote& remote, std::string what) {
 int main(int argc, char** argv) {
     std::string address = "127.0.0.1:0";
     std::string record_dir = ".";
+    std::string pull_record;  // --record-pull: where the pulled stream is recorded
+    std::size_t pull_count = 1;  // --pulls
+    std::string drain_to;     // --drain-to: where a drain sends the clients
     std::vector<std::string> pushes;  // NAME=URL: the relay's name pushed to URL
     std::string pull_url;              // played into app "edge"
     std::string tls_cert, tls_key;     // --tls: the RTMPS listener's certificate and key
@@ -238,6 +249,12 @@ int main(int argc, char** argv) {
             pushes.emplace_back(argv[++i]);
         } else if (arg == "--pull" && i + 1 < argc) {
             pull_url = argv[++i];
+        } else if (arg == "--pulls" && i + 1 < argc) {
+            pull_count = std::stoul(argv[++i]);
+        } else if (arg == "--drain-to" && i + 1 < argc) {
+            drain_to = argv[++i];
+        } else if (arg == "--record-pull" && i + 1 < argc) {
+            pull_record = argv[++i];
         } else if (arg == "--tls" && i + 2 < argc) {
             tls_cert = argv[++i];
             tls_key = argv[++i];
@@ -316,10 +333,10 @@ int main(int argc, char** argv) {
         print_states(*publishers.back(), "push");
     }
     auto edge = std::make_shared<rtmpx::broadcast>();
-    std::unique_ptr<rtmpx::puller> puller;
-    if (!pull_url.empty()) {
-        puller = std::make_unique<rtmpx::puller>(pull_url, edge, remote);
-        print_states(*puller, "pull");
+    std::vector<std::unique_ptr<rtmpx::puller>> pullers;
+    for (std::size_t i = 0; !pull_url.empty() && i < pull_count; ++i) {
+        pullers.push_back(std::make_unique<rtmpx::puller>(pull_url, i == 0 ? edge : std::make_shared<rtmpx::broadcast>(), remote));
+        print_states(*pullers.back(), i == 0 ? std::string("pull") : fmt::format("pull#{}", i + 1));
     }
     server.install([edge](rtmpx::connection& conn, const rtmpx::connect_event& e) {
         if (!e.is_create) return true;
@@ -341,8 +358,11 @@ int main(int argc, char** argv) {
         return !b.codec()->encode(scene->latest().view(), out);
     });
     server.install([show](rtmpx::connection& conn, const rtmpx::connect_event& e) {
-        if (!e.is_create) return true;
         if (e.command.app != "broadcast") return false;
+        if (!e.is_create) {  // the drain test reads this line: each connection's end, once
+            fmt::print(stderr, "closed broadcast {}: reason={}\n", conn.id(), e.reason ? e.reason.message() : "none");
+            return true;
+        }
         conn.on_stream([show](rtmpx::stream& s, const rtmpx::stream_event& se) {
             if (se.is_create) s.use_broadcast(show);
             return true;
@@ -376,16 +396,35 @@ int main(int argc, char** argv) {
         p->start(ec);
         if (ec) fmt::print(stderr, "push {}: cannot start: {}\n", p->url(), ec.message());
     }
-    if (puller) {
-        puller->start(ec);
-        if (ec) fmt::print(stderr, "pull {}: cannot start: {}\n", puller->url(), ec.message());
+    std::unique_ptr<rtmpx::recorder> pulled;
+    if (!pullers.empty() && !pull_record.empty()) {
+        pulled = std::make_unique<rtmpx::recorder>(edge);
+        pulled->start(pull_record, ec);
+        if (ec) fmt::print(stderr, "record {}: {}\n", pull_record, ec.message());
+    }
+    for (auto& p : pullers) {
+        p->start(ec);
+        if (ec) fmt::print(stderr, "pull {}: cannot start: {}\n", p->url(), ec.message());
     }
     asio::io_context signals_context;
-    asio::signal_set signals(signals_context, SIGINT, SIGTERM);
-    signals.async_wait([](const std::error_code&, int) {});
+    asio::signal_set signals(signals_context, SIGINT, SIGTERM, SIGUSR1);
+    std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& e, int signal) {
+        if (e || signal != SIGUSR1) return;
+        server.drain(std::chrono::seconds(5), drain_to);
+        fmt::print(stderr, "drained\n");
+        signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     signals_context.run();
     for (auto& p : publishers) p->stop();
-    if (puller) puller->stop();
+    for (std::size_t i = 0; i < pullers.size(); ++i) {
+        pullers[i]->stop();
+        fmt::print(stderr, "pull#{} frames_sent={}\n", i + 1, pullers[i]->statistics().frames_sent);
+    }
+    if (pulled) {
+        pulled->stop();
+        fmt::print(stderr, "recorded pull: {} frames, {} dropped\n", pulled->frames_written(), pulled->frames_dropped());
+    }
     server.stop(std::chrono::seconds(1));
     show->stop();
     fmt::print(stderr, "broadcast frames={}\n", show->frames());

@@ -23,8 +23,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, assert_decodes, decode, free_port, listening, main as run_tests, publish_to, run,  # noqa: E402
-                     stop_process, streams, wait_for)
+from harness import (Server, assert_decodes, decode, free_port, listening, main as run_tests,  # noqa: E402
+                     node_media_server, publish_to, run, stop_process, streams, tmp_only, wait_for)
 
 NGINX_RTMP = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 PUSH, INTEROP, NGINX_CONF = (os.path.abspath(a) for a in sys.argv[1:4]) if len(sys.argv) == 4 else (None, None, None)
@@ -118,13 +118,6 @@ def rss_kb(pid):
 # ---------------------------------------------------------------------------------------------
 
 
-def node_media_server(port, data):
-    """node-media-server's RTMP on 127.0.0.1:port (its other ports on free ones), data in `data`."""
-    return subprocess.Popen(["node", NMS, "-b", "127.0.0.1", "--rtmp-port", str(port), "--rtmps-port", str(free_port()),
-                             "--http-port", str(free_port()), "--https-port", str(free_port()), "--data-path", data,
-                             "--no-admin"], cwd=os.path.dirname(NMS), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
 def test_the_readme_shows_the_configuration_these_tests_run(tmp):
     with open(NGINX_CONF) as f:
         body = "".join(l for l in f.readlines() if not l.startswith("#"))
@@ -172,7 +165,7 @@ def test_push_to_node_media_server(tmp):
     if not NMS or not shutil.which("node"):
         return "skip: node-media-server is not installed (RTMPX_NODE_MEDIA_SERVER)"
     port = free_port()
-    nms = node_media_server(port, os.path.join(tmp, "nms"))
+    nms = node_media_server(NMS, port, os.path.join(tmp, "nms"))
     p = None
     try:
         wait_for(lambda: listening(port), 20, "node-media-server to listen")
@@ -339,7 +332,7 @@ def test_pull_from_node_media_server(tmp):
     if not NMS or not shutil.which("node"):
         return "skip: node-media-server is not installed (RTMPX_NODE_MEDIA_SERVER)"
     port = free_port()
-    nms = node_media_server(port, os.path.join(tmp, "nms-pull"))
+    nms = node_media_server(NMS, port, os.path.join(tmp, "nms-pull"))
     pub = edge = None
     try:
         wait_for(lambda: listening(port), 20, "node-media-server to listen")
@@ -381,13 +374,7 @@ def main():
         print("skip: nginx with libnginx-mod-rtmp is not installed")
         return 77
 
-    def bind(test):
-        def bound(servers, tmp):
-            return test(tmp)
-        bound.__name__ = test.__name__
-        return bound
-
-    return run_tests([bind(t) for t in TESTS], dict, ["ffmpeg", "ffprobe", "rtmpdump"])
+    return run_tests(tmp_only(TESTS), dict, ["ffmpeg", "ffprobe", "rtmpdump"])
 
 
 if __name__ == "__main__":

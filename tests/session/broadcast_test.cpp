@@ -154,6 +154,33 @@ TEST_SUITE("broadcast") {
         REQUIRE(eventually([&] { return source->players() == 0; }));
     }
 
+    TEST_CASE("Enhanced configuration: each track's SequenceStart and MultichannelConfig kept, a newer one replacing its own") {
+        auto source = std::make_shared<broadcast>();
+        local_server srv;
+        install_broadcast_app(srv, source);
+        const auto vseq = rtmpx_test::bytes({0x90, 'a', 'v', '0', '1', 0x81, 0x00});
+        const auto aseq = rtmpx_test::bytes({0x90, 'O', 'p', 'u', 's', 'O', 'p', 'u', 's'});
+        const auto channels = rtmpx_test::bytes({0x94, 'O', 'p', 'u', 's', 0x00, 0x02});
+        const auto track1 = rtmpx_test::bytes({0x96, 0x00, 'a', 'v', '0', '1', 0x01, 0x81, 0x01});
+        const auto track1_again = rtmpx_test::bytes({0x96, 0x00, 'a', 'v', '0', '1', 0x01, 0x81, 0x02});
+        const auto key = rtmpx_test::bytes({0x91, 'a', 'v', '0', '1', 0x12, 0x00});
+        source->push_video_tag(vseq, 0);
+        source->push_audio_tag(aseq, 0);
+        source->push_audio_tag(channels, 0);
+        source->push_video_tag(track1, 0);
+        source->push_video_tag(track1_again, 0);
+        source->push_video_tag(key, 0);  // cached: what a joiner starts from
+        test_client client(srv);
+        connect_create_play(client);
+        std::vector<std::vector<std::byte>> media;
+        while (media.size() < 5) {
+            auto m = client.next();
+            REQUIRE(m);
+            if (const auto* mm = std::get_if<media_message>(&m->body)) media.push_back(mm->payload);
+        }
+        CHECK(media == std::vector<std::vector<std::byte>>{vseq, aseq, channels, track1_again, key});
+    }
+
     TEST_CASE("a joining player starts at once from the cached key frame, timed from it") {
         auto source = std::make_shared<broadcast>();
         source->set_metadata(amf0::value::ecma_array({{"width", amf0::value(1280)}}));

@@ -2,6 +2,7 @@
 // Session tests: a real server over an in-memory socket pair, driven by a scripted client.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -345,6 +346,39 @@ TEST_SUITE("session") {
         CHECK(app.closes == 3);
         CHECK(app.stream_removes == 3);
         CHECK(app.shutdown_closes == 3);
+    }
+
+    TEST_CASE("a drain asks the clients that declared Reconnect to move, ends the others at the deadline, tells each handler once") {
+        raw_frame_app app;
+        local_server srv(fast_options());
+        app.install(srv);
+        auto mover = std::make_unique<test_client>(srv);  // declares Reconnect
+        test_client stayer(srv, false);                   // a legacy player
+        for (test_client* c : {mover.get(), &stayer}) {
+            const auto sid = connect_and_create(*c);
+            c->send(command{"play", 3, amf0::value::null(), {"cam"}}, sid);
+            REQUIRE(c->wait_for([](const decoded_message& d, const message_header&) { return std::holds_alternative<media_message>(d); }));
+        }
+        std::thread drain([&] { srv.drain(std::chrono::milliseconds(600), "rtmp://127.0.0.1:1936/live"); });
+        auto request = mover->wait_for([](const decoded_message& d, const message_header&) {
+            const auto* c = std::get_if<command>(&d);
+            return c && c->name == "onStatus" && !c->arguments.empty() &&
+                   c->arguments[0]["code"].as_string() == "NetConnection.Connect.ReconnectRequest";
+        });
+        REQUIRE(request);
+        CHECK(std::get<command>(*request).arguments[0]["tcUrl"].as_string() == "rtmp://127.0.0.1:1936/live");
+        mover.reset();  // it leaves for the other server
+        // The legacy player is not asked, and plays on until the deadline ends it.
+        CHECK_FALSE(stayer.wait_for([](const decoded_message& d, const message_header&) {
+            const auto* c = std::get_if<command>(&d);
+            return c && c->name == "onStatus";
+        }));
+        drain.join();
+        CHECK(srv.connection_count() == 0);
+        CHECK(app.closes == 2);
+        const auto reasons = app.close_reasons();
+        CHECK(std::count(reasons.begin(), reasons.end(), make_error_code(error::drained)) == 1);
+        CHECK(std::count(reasons.begin(), reasons.end(), std::error_code{}) == 1);
     }
 }
 

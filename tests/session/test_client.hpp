@@ -42,7 +42,9 @@ struct received {
  */
 class test_client {
 public:
-    explicit test_client(local_server& server) : socket_(io_), session_(*this, options(), now(), 7) {
+    /// `enhanced`: its connect declares what rtmpx's client declares (every codec, reconnect
+    /// requests, ...); false: nothing, as a legacy player.
+    explicit test_client(local_server& server, bool enhanced = true) : socket_(io_), session_(*this, options(enhanced), now(), 7) {
         local_socket server_end(io_);
         asio::local::connect_pair(socket_, server_end);
         server.serve(std::move(server_end));
@@ -171,8 +173,9 @@ private:
     template <class H>
     friend class rtmpx::protocol::client_session;
 
-    static rtmpx::protocol::client_options options() {
+    static rtmpx::protocol::client_options options(bool enhanced) {
         rtmpx::protocol::client_options o;
+        if (!enhanced) o.enhanced = {};
         o.chunks.max_message_size = 16 << 20;
         o.chunk_size = 128;     // no Set Chunk Size: tests write raw chunks at 128
         o.window_ack_size = 0;  // and send no window of their own

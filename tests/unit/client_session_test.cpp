@@ -127,7 +127,7 @@ TEST_SUITE("client_session") {
         CHECK(object["fourCcList"].elements().at(0).as_string() == "*");
         CHECK(object["videoFourCcInfoMap"]["*"].as_number() == 4);
         CHECK(object["audioFourCcInfoMap"]["*"].as_number() == 4);
-        CHECK(object["capsEx"].as_number() == 14);
+        CHECK(object["capsEx"].as_number() == 15);
         const auto declared = rtmpx::protocol::enhanced::read_capabilities(object);
         CHECK(declared.declared);
         CHECK(declared.accepts_video(rtmpx::protocol::enhanced::video_fourcc::av1));

@@ -387,3 +387,215 @@ TEST_SUITE("enhanced") {
         CHECK(sent[1] == key->tag);
     }
 }
+
+namespace {
+
+using namespace rtmpx::protocol;
+
+using payload = std::shared_ptr<const std::vector<std::byte>>;
+
+payload shared_bytes(std::vector<std::byte> b) { return std::make_shared<const std::vector<std::byte>>(std::move(b)); }
+
+shared_frame media(media_kind kind, std::vector<std::byte> tag, std::uint32_t timestamp, std::shared_ptr<const stream_config> config) {
+    auto f = std::make_shared<media_frame>();
+    f->kind = kind;
+    f->timestamp = timestamp;
+    f->key_frame = kind == media_kind::video && flv::is_key_frame(tag);
+    f->tag = std::move(tag);
+    f->config = std::move(config);
+    return f;
+}
+
+// What a player sent: each message's type and body.
+struct recording {
+    std::vector<std::pair<message_type, std::vector<std::byte>>> sent;
+    auto emitter() {
+        return [this](const message_header& h, const payload& body) { sent.emplace_back(h.type, *body); };
+    }
+    // The onStatus codes and descriptions among them.
+    std::vector<std::pair<std::string, std::string>> statuses() const {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& [type, body] : sent) {
+            if (type != message_type::command_amf0) continue;
+            std::vector<rtmpx::amf0::value> values;
+            std::error_code ec;
+            if (!rtmpx::amf0::decode_all(body, values, ec) || values.size() < 4 || !values[3].has_properties()) continue;
+            out.emplace_back(std::string(values[3].find("code")->as_string()), std::string(values[3].find("description")->as_string()));
+        }
+        return out;
+    }
+};
+
+enh::capabilities declaring(std::vector<std::string> fourccs, unsigned caps_ex = 0) {
+    enh::capabilities caps;
+    caps.fourcc_list = std::move(fourccs);
+    caps.caps_ex = caps_ex;
+    caps.declared = true;
+    return caps;
+}
+
+const auto av1_start = bytes({0x90, 'a', 'v', '0', '1', 0x81, 0x00, 0x0c, 0x00});
+const auto opus_start = bytes({0x90, 'O', 'p', 'u', 's', 'O', 'p', 'u', 's', 'H', 'e', 'a', 'd'});
+const auto av1_key = bytes({0x91, 'a', 'v', '0', '1', 0x12, 0x00});
+const auto opus_frame = bytes({0x91, 'O', 'p', 'u', 's', 0xf8});
+
+std::shared_ptr<const stream_config> av1_opus_config() {
+    auto c = std::make_shared<stream_config>();
+    c->sequence_header = shared_bytes(av1_start);
+    c->audio_sequence_header = shared_bytes(opus_start);
+    return c;
+}
+
+} // namespace
+
+TEST_SUITE("enhanced") {
+    TEST_CASE("the default track of a multitrack message, as a message of its own") {
+        // ManyTracks: track 1 first, then track 0; ModEx kept.
+        auto t = video(bytes({0x97, 0x02, 0x00, 0x00, 0x09, 0x06, 0x11, 'a', 'v', '0', '1',  //
+                              0x01, 0x00, 0x00, 0x01, 0x0c,                                  // track 1
+                              0x00, 0x00, 0x00, 0x02, 0x0a, 0x0b}));                         // track 0
+        REQUIRE(enh::keep_default_track(t));
+        CHECK(written(t) == bytes({0x97, 0x02, 0x00, 0x00, 0x09, 0x01, 'a', 'v', '0', '1', 0x0a, 0x0b}));
+        auto many = audio(bytes({0x95, 0x21, 'm', 'p', '4', 'a', 0x03, 0x00, 0x00, 0x01, 0x21,  //
+                                 'O', 'p', 'u', 's', 0x00, 0x00, 0x00, 0x01, 0xf8}));
+        REQUIRE(enh::keep_default_track(many));
+        CHECK(written(many) == bytes({0x91, 'O', 'p', 'u', 's', 0xf8}));
+        auto no_default = video(bytes({0x96, 0x01, 'a', 'v', '0', '1', 0x02, 0xaa, 0xbb}));
+        CHECK_FALSE(enh::keep_default_track(no_default));
+        auto single = video(av1_key);
+        REQUIRE(enh::keep_default_track(single));  // not multitrack: as it was
+        CHECK(written(single) == av1_key);
+    }
+
+    TEST_CASE("capabilities: who takes a stream unchanged") {
+        CHECK(enh::forwarder_capabilities().takes_everything());
+        CHECK_FALSE(declaring({"*"}).takes_everything());  // no Multitrack
+        CHECK(declaring({"*"}, enh::caps_ex::multitrack).takes_everything());
+        CHECK_FALSE(declaring({"av01", "Opus"}, enh::caps_ex::multitrack).takes_everything());
+        auto maps = declaring({}, enh::caps_ex::multitrack);
+        maps.video_info = {{"*", enh::fourcc_info::can_decode}};
+        CHECK_FALSE(maps.takes_everything());  // audio not declared
+        maps.audio_info = {{"*", enh::fourcc_info::can_forward}};
+        CHECK(maps.takes_everything());
+        CHECK_FALSE(enh::capabilities{}.takes_everything());
+    }
+
+    TEST_CASE("player gate: a legacy client of an Enhanced stream gets NetStream.Play.Failed at once, saying why") {
+        player p(1);
+        p.start();
+        p.set_capabilities(std::make_shared<const enh::capabilities>());  // connect declared nothing
+        recording r;
+        CHECK(p.write(media(media_kind::video, av1_key, 0, av1_opus_config()), r.emitter()) == player::outcome::refused);
+        CHECK(p.refused());
+        const auto statuses = r.statuses();
+        REQUIRE(statuses.size() == 1);
+        CHECK(statuses[0].first == "NetStream.Play.Failed");
+        CHECK(statuses[0].second.find("av01") != std::string::npos);
+        CHECK(statuses[0].second.find("declared none") != std::string::npos);
+        REQUIRE(r.sent.size() == 2);  // the status and StreamEOF; no media
+        CHECK(r.sent[1].first == message_type::user_control);
+        CHECK(p.write(media(media_kind::audio, opus_frame, 10, av1_opus_config()), r.emitter()) == player::outcome::dropped);
+        CHECK(r.sent.size() == 2);
+        p.start();  // a new play is judged again
+        CHECK_FALSE(p.refused());
+
+        // Legacy media reaches the same client unchanged.
+        player legacy(1);
+        legacy.start();
+        legacy.set_capabilities(std::make_shared<const enh::capabilities>());
+        recording l;
+        auto avc = std::make_shared<stream_config>();
+        avc->sequence_header = shared_bytes(bytes({0x17, 0x00, 0x00, 0x00, 0x00, 0x01}));
+        CHECK(legacy.write(media(media_kind::video, bytes({0x17, 0x01, 0, 0, 0, 0xaa}), 0, avc), l.emitter()) == player::outcome::sent);
+        CHECK(l.sent.size() == 2);
+    }
+
+    TEST_CASE("player gate: a client gets the codecs it declared, fails on the first it did not") {
+        recording r;
+        player both(1);
+        both.start();
+        both.set_capabilities(std::make_shared<const enh::capabilities>(declaring({"av01", "Opus"})));
+        CHECK(both.write(media(media_kind::video, av1_key, 0, av1_opus_config()), r.emitter()) == player::outcome::sent);
+        REQUIRE(r.sent.size() == 3);
+        CHECK(r.sent[0].second == av1_start);
+        CHECK(r.sent[1].second == opus_start);
+        CHECK(r.sent[2].second == av1_key);
+
+        recording v;
+        player video_only(1);
+        video_only.start();
+        video_only.set_capabilities(std::make_shared<const enh::capabilities>(declaring({"av01"})));
+        CHECK(video_only.write(media(media_kind::video, av1_key, 0, av1_opus_config()), v.emitter()) == player::outcome::refused);
+        REQUIRE(v.statuses().size() == 1);
+        CHECK(v.statuses()[0].second.find("audio is Opus") != std::string::npos);
+        CHECK(v.statuses()[0].second.find("did not declare") != std::string::npos);
+        CHECK(v.sent.size() == 2);  // nothing of the configuration went before the refusal
+
+        // Through the info maps too: "*" in videoFourCcInfoMap, Opus in audioFourCcInfoMap.
+        auto maps = declaring({});
+        maps.video_info = {{"*", enh::fourcc_info::can_decode}};
+        maps.audio_info = {{"Opus", enh::fourcc_info::can_decode}};
+        recording m;
+        player mapped(1);
+        mapped.start();
+        mapped.set_capabilities(std::make_shared<const enh::capabilities>(maps));
+        CHECK(mapped.write(media(media_kind::video, av1_key, 0, av1_opus_config()), m.emitter()) == player::outcome::sent);
+    }
+
+    TEST_CASE("player: a client without Multitrack gets track 0 alone; a message without track 0 is not sent") {
+        recording r;
+        player p(1);
+        p.start();
+        p.set_capabilities(std::make_shared<const enh::capabilities>(declaring({"av01"})));
+        const auto two_tracks = bytes({0x96, 0x11, 'a', 'v', '0', '1', 0x00, 0x00, 0x00, 0x01, 0x0a, 0x01, 0x00, 0x00, 0x01, 0x0b});
+        CHECK(p.write(media(media_kind::video, two_tracks, 0, nullptr), r.emitter()) == player::outcome::sent);
+        REQUIRE(r.sent.size() == 1);
+        CHECK(r.sent[0].second == bytes({0x91, 'a', 'v', '0', '1', 0x0a}));
+        const auto track_one = bytes({0xa6, 0x01, 'a', 'v', '0', '1', 0x01, 0x0b});
+        CHECK(p.write(media(media_kind::video, track_one, 40, nullptr), r.emitter()) == player::outcome::dropped);
+        CHECK(r.sent.size() == 1);
+
+        recording whole;
+        player mt(1);
+        mt.start();
+        mt.set_capabilities(std::make_shared<const enh::capabilities>(declaring({"av01"}, enh::caps_ex::multitrack)));
+        CHECK(mt.write(media(media_kind::video, two_tracks, 0, nullptr), whole.emitter()) == player::outcome::sent);
+        CHECK(whole.sent[0].second == two_tracks);
+    }
+
+    TEST_CASE("player: each part of the configuration once, a changed part alone, every track's SequenceStart") {
+        recording r;
+        player p(1);
+        p.start();
+        auto first = std::make_shared<stream_config>();
+        first->metadata = shared_bytes(bytes({0x02, 0x00, 0x01, 'm'}));
+        first->sequence_header = shared_bytes(av1_start);
+        first->audio_sequence_header = shared_bytes(opus_start);
+        const auto multichannel = bytes({0x94, 'O', 'p', 'u', 's', 0x00, 0x02});
+        first->more.push_back({false, flv::config_slot(multichannel, false), shared_bytes(multichannel)});
+        CHECK(p.write(media(media_kind::audio, opus_frame, 0, first), r.emitter()) == player::outcome::sent);
+        REQUIRE(r.sent.size() == 5);  // metadata, the two SequenceStarts, MultichannelConfig, the frame
+        CHECK(r.sent[3].second == multichannel);
+
+        // A new video SequenceStart (and a second track's): only they go, in that order.
+        auto second = std::make_shared<stream_config>(*first);
+        const auto av1_start_again = bytes({0x90, 'a', 'v', '0', '1', 0x81, 0x00, 0x0c, 0x01});
+        const auto track_one_start = bytes({0x96, 0x00, 'a', 'v', '0', '1', 0x01, 0x81, 0x00});
+        second->sequence_header = shared_bytes(av1_start_again);
+        second->more.push_back({true, flv::config_slot(track_one_start, true), shared_bytes(track_one_start)});
+        r.sent.clear();
+        CHECK(p.write(media(media_kind::video, av1_key, 40, second), r.emitter()) == player::outcome::sent);
+        REQUIRE(r.sent.size() == 3);
+        CHECK(r.sent[0].second == av1_start_again);
+        CHECK(r.sent[1].second == track_one_start);
+        CHECK(r.sent[2].second == av1_key);
+
+        CHECK(flv::config_slot(av1_start, true) == 0);
+        CHECK(flv::config_slot(track_one_start, true) == 0x0001);  // SequenceStart of track 1
+        CHECK(flv::config_slot(multichannel, false) == 0x0400);
+        CHECK(flv::config_slot(bytes({0x17, 0x00, 0, 0, 0}), true) == 0);
+        CHECK(flv::is_audio_config(multichannel));
+        CHECK(flv::is_audio_config(opus_start));
+        CHECK_FALSE(flv::is_audio_config(opus_frame));
+    }
+}

@@ -277,7 +277,7 @@ TEST_SUITE("messages") {
             CHECK_FALSE(legacy.enhanced.accepts_video(enh::video_fourcc::av1));
             CHECK(make_connect_result(1, 0, legacy.enhanced).object.find("capsEx") == nullptr);
             const auto result = make_connect_result(1, 0, c.enhanced);
-            CHECK(result.object["capsEx"].as_number() == 14);
+            CHECK(result.object["capsEx"].as_number() == 15);
             CHECK(result.object["videoFourCcInfoMap"]["*"].as_number() == 4);
             CHECK(result.object["audioFourCcInfoMap"]["*"].as_number() == 4);
             CHECK(result.object["fmsVer"].as_string() == "FMS/3,0,1,123");

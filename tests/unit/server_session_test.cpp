@@ -682,5 +682,56 @@ TEST_SUITE("server_session") {
         f.put(command{"receiveAudio", 0, amf0::value::null(), {false}}, sid);
         CHECK_FALSE(f.session.send_frame(sid, audio(700)));
     }
-}
 
+    TEST_CASE("a reconnect request goes to a client that declared it honours one, with the new tcUrl") {
+        fixture legacy;
+        legacy.connect();
+        CHECK_FALSE(legacy.session.request_reconnect("rtmp://other:1935/live", "moving"));
+        CHECK(legacy.output().empty());
+
+        fixture f;
+        f.handshake();
+        f.put(command{"connect", 1,
+                      amf0::value::object({{"app", "live"}, {"tcUrl", "rtmp://h/live"}, {"fourCcList", amf0::value::strict_array({"*"})},
+                                           {"capsEx", 1}}),
+                      {}});
+        REQUIRE(f.session.request_reconnect("rtmp://other:1935/live", "moving"));
+        auto out = f.output();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].status() == "NetConnection.Connect.ReconnectRequest");
+        CHECK(out[0].header.stream_id == 0);
+        CHECK(out[0].command()->transaction_id == 0);
+        const auto& info = out[0].command()->arguments.at(0);
+        CHECK(info["level"].as_string() == "status");
+        CHECK(info["tcUrl"].as_string() == "rtmp://other:1935/live");
+        CHECK(info["description"].as_string() == "moving");
+        REQUIRE(f.session.request_reconnect("", "again"));  // no tcUrl: the same server
+        out = f.output();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].command()->arguments.at(0).find("tcUrl") == nullptr);
+    }
+
+    TEST_CASE("a play of a codec the client did not declare fails at once, and the play ends for the owner") {
+        fixture f;
+        f.connect();  // a legacy client
+        const auto sid = f.create_stream();
+        f.put(command{"play", 3, amf0::value::null(), {"av1"}}, sid);
+        auto config = std::make_shared<stream_config>();
+        config->sequence_header = std::make_shared<const std::vector<std::byte>>(bytes({0x90, 'a', 'v', '0', '1', 0x81}));
+        auto key = std::make_shared<media_frame>();
+        key->tag = bytes({0x91, 'a', 'v', '0', '1', 0x12, 0x00});
+        key->key_frame = true;
+        key->config = config;
+        CHECK_FALSE(f.session.send_frame(sid, key));
+        auto out = f.output();
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].status() == "NetStream.Play.Failed");
+        CHECK(out[0].header.stream_id == sid);
+        CHECK(out[1].header.type == message_type::user_control);
+        CHECK(f.session.playing(sid));  // until the driver ends refused plays
+        f.session.end_refused_plays();
+        CHECK_FALSE(f.session.playing(sid));
+        CHECK(f.owner.events.back() == "stop 1");
+        CHECK(f.output().empty());  // Play.Failed said it all
+    }
+}

@@ -42,6 +42,9 @@ struct link_outcome {
     bool permanent = false;  ///< a refusal that will not change: no more attempts
     std::error_code error;   ///< why it ended (empty: the server ended it)
     std::string refusal;     ///< the server's refusal, "code: description" (empty: none)
+    /// A newer link took the stream over (the server asked for a reconnect): this one ends
+    /// quietly, with no report and no more attempts.
+    bool handed_over = false;
 };
 
 /// How a client link connects and comes back.
@@ -140,6 +143,7 @@ private:
                 session_.reset();
             }
             if (stopping_) break;
+            if (outcome.handed_over) co_return;
             if (outcome.started) {
                 backoff_.reset();
                 ever_started = true;

@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -40,6 +41,14 @@ class executor_pool {
     struct pool_thread;
 
 public:
+    /// What the owner asks of every live connection: to end (with a reason), or to ask its client
+    /// to connect again, to `reconnect_url` when not empty (a drain).
+    struct request {
+        std::error_code close;
+        bool reconnect = false;
+        std::string reconnect_url;
+    };
+
     /// Where one connection runs.
     class slot {
     public:
@@ -57,7 +66,7 @@ public:
         pool_thread* pool_ = nullptr;
         std::thread thread_;
         std::shared_ptr<session_lock> lock_;
-        std::function<void(std::error_code)> close_;  // ends the connection (posted to its executor)
+        std::function<void(const request&)> control_;  // takes a request (posted to its executor)
         bool done_ = false;
     };
 
@@ -106,16 +115,16 @@ public:
 
     /**
      * Makes a reserved slot live: it counts as live from now until `finished(s)`. `spawn(context)`
-     * starts the connection's session there (its completion calls `finished(s)`); `close` ends
-     * the connection (`close_all` posts it to the slot's executor). With an executor of its own,
-     * a thread then runs it.
+     * starts the connection's session there (its completion calls `finished(s)`); `control`
+     * carries out a `request` (`close_all` and `reconnect_all` post it to the slot's executor).
+     * With an executor of its own, a thread then runs it.
      */
     template <class Spawn>
-    void launch(const std::shared_ptr<slot>& s, std::function<void(std::error_code)> close, Spawn&& spawn) {
+    void launch(const std::shared_ptr<slot>& s, std::function<void(const request&)> control, Spawn&& spawn) {
         {
             std::unique_lock lock(mutex_);
             reap(lock);
-            s->close_ = std::move(close);
+            s->control_ = std::move(control);
             ++live_;
             slots_.push_back(s);
         }
@@ -163,10 +172,16 @@ public:
     }
 
     /// Ends every live connection with `reason`.
-    void close_all(std::error_code reason) {
+    void close_all(std::error_code reason) { post_all(request{reason, false, {}}); }
+
+    /// Asks every live connection to ask its client to connect again (to `url`, when not empty).
+    void reconnect_all(std::string url) { post_all(request{{}, true, std::move(url)}); }
+
+    /// Posts `r` to every live connection.
+    void post_all(const request& r) {
         std::lock_guard lock(mutex_);
         for (auto& s : slots_)
-            if (!s->done_ && s->close_) asio::post(*s->context_, [f = s->close_, reason] { f(reason); });
+            if (!s->done_ && s->control_) asio::post(*s->context_, [f = s->control_, r] { f(r); });
     }
 
     /// Connections live now.

@@ -23,6 +23,7 @@
 #include <rtmpx/driver/subscriber.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/media.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/protocol/gop_cache.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
@@ -116,14 +117,27 @@ public:
             return true;
         const bool video = kind == protocol::media_kind::video;
         const bool config = video ? protocol::flv::is_sequence_header(tag)
-                                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_sequence_header(tag);
+                                  : kind == protocol::media_kind::audio && protocol::flv::is_audio_config(tag);
+        const std::uint32_t slot = config ? protocol::flv::config_slot(tag, video) : 0;
         auto frame = config ? nullptr : std::make_shared<protocol::media_frame>();
         locked guard(*this);
         if (claim != 0 && claim != claim_) return false;
         if (config) {
             auto next = std::make_shared<protocol::stream_config>(*config_);
-            (video ? next->sequence_header : next->audio_sequence_header) =
-                std::make_shared<const std::vector<std::byte>>(std::move(tag));
+            auto body = std::make_shared<const std::vector<std::byte>>(std::move(tag));
+            if (slot == 0) {
+                (video ? next->sequence_header : next->audio_sequence_header) = std::move(body);
+            } else {
+                auto same = std::find_if(next->more.begin(), next->more.end(),
+                                         [&](const protocol::config_message& m) { return m.video == video && m.slot == slot; });
+                if (same != next->more.end())
+                    same->body = std::move(body);
+                else if (next->more.size() < max_config_messages)
+                    next->more.push_back({video, slot, std::move(body)});
+                else if (!std::exchange(warned_config_, true) && log_)
+                    log_->log(log_level::warning, log_id_, "media", {}, "{}: configuration messages beyond {} dropped", subject_,
+                              max_config_messages);
+            }
             config_ = std::move(next);
             gop_.clear();  // frames before it need the old configuration
             return true;
@@ -270,6 +284,10 @@ public:
 
 private:
     using clock = std::chrono::steady_clock;
+
+    // Configuration messages kept beyond the two sequence headers (each track's SequenceStart,
+    // MultichannelConfig): a publisher's further ones are dropped, with a warning.
+    static constexpr std::size_t max_config_messages = 2 * protocol::enhanced::max_tracks;
 
     static bool behind(const subscriber& s) {
         return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
@@ -458,6 +476,7 @@ private:
     const frame_source_options options_;
     mutable std::mutex mutex_;
     std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
+    bool warned_config_ = false;
     protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
     protocol::timeline timeline_;
     clock::time_point epoch_ = clock::now();

@@ -165,7 +165,7 @@ void basic_server<Socket>::stop() {
 }
 
 template <class Socket>
-void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
+void basic_server<Socket>::stop_accepting() {
     shutdown();
     if (accept_work_) {
         // Wait for the close: a connection accepted before it is launched before it, and so
@@ -175,6 +175,23 @@ void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
         closed.get_future().wait();
         accept_work_.reset();
     }
+}
+
+template <class Socket>
+void basic_server<Socket>::drain_for(std::chrono::milliseconds deadline, std::string other_url) {
+    stop_accepting();
+    state_->log.log(log_level::info, 0, "server", {}, "draining {} connections{}{}", connection_count(),
+                    other_url.empty() ? "" : " to ", other_url);
+    pool_.reconnect_all(std::move(other_url));
+    if (!wait_for_ms(deadline)) {
+        close_all(error::drained);
+        wait();
+    }
+}
+
+template <class Socket>
+void basic_server<Socket>::stop_after(std::chrono::milliseconds grace) {
+    stop_accepting();
     if (!wait_for_ms(grace)) {
         close_all(error::shutdown);
         wait();
@@ -289,10 +306,17 @@ void basic_server<Socket>::launch(const std::shared_ptr<driver::executor_pool::s
         state_, id, std::move(peer), std::chrono::steady_clock::now(), (std::uint64_t{rd()} << 32) ^ rd());
     session->set_lock(slot->lock());
     std::weak_ptr<session_type> weak = session;
-    auto close = [weak](std::error_code reason) {
-        if (auto s = weak.lock()) asio::dispatch(s->stream().get_executor(), [s, reason] { s->logic().close(reason); });
+    auto control = [weak](const driver::executor_pool::request& r) {
+        auto s = weak.lock();
+        if (!s) return;
+        asio::dispatch(s->stream().get_executor(), [s, r] {
+            if (r.reconnect)
+                s->logic().request_reconnect(r.reconnect_url);
+            else
+                s->logic().close(r.close);
+        });
     };
-    pool_.launch(slot, std::move(close), [&](asio::io_context&) {
+    pool_.launch(slot, std::move(control), [&](asio::io_context&) {
         // The completion handler owns the session until it has finished.
         asio::co_spawn(session->stream().get_executor(), session->run(), [this, state = state_, id, session, slot](std::exception_ptr e) mutable {
             session.reset();

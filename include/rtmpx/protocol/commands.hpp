@@ -266,13 +266,25 @@ inline command make_on_status(std::string_view level, std::string_view code, std
     return make_on_status(status_info(level, code, description));
 }
 
+/**
+ * `onStatus` NetConnection.Connect.ReconnectRequest (Enhanced RTMP v2, "Reconnect Request"): the
+ * server asks the client to connect again, to `tc_url` when it is not empty (else to the same
+ * tcUrl). Sent on message stream 0, transaction 0, to clients that declared `caps_ex::reconnect`.
+ */
+inline command make_reconnect_request(std::string_view tc_url, std::string_view description) {
+    amf0::value info = status_info("status", "NetConnection.Connect.ReconnectRequest", description);
+    if (!tc_url.empty()) info.set("tcUrl", amf0::value(tc_url));
+    return make_on_status(std::move(info));
+}
+
 /// `onMetaData` carrying an ECMA array (players read stream properties from it).
 inline data_message make_on_metadata(amf0::value ecma_array) { return data_message{"onMetaData", {std::move(ecma_array)}}; }
 
-/// What rtmpx declares in its `connect` `_result` to an Enhanced RTMP client: it reads multitrack
-/// messages, ModEx and TimestampOffsetNano (and passes them on), and forwards any codec.
-inline constexpr unsigned server_caps_ex = enhanced::caps_ex::multitrack | enhanced::caps_ex::mod_ex |
-                                           enhanced::caps_ex::timestamp_nano_offset;
+/// What rtmpx declares in its `connect` `_result` to an Enhanced RTMP client: it sends reconnect
+/// requests (a drain), reads multitrack messages, ModEx and TimestampOffsetNano (and passes them
+/// on), and forwards any codec.
+inline constexpr unsigned server_caps_ex = enhanced::caps_ex::reconnect | enhanced::caps_ex::multitrack |
+                                           enhanced::caps_ex::mod_ex | enhanced::caps_ex::timestamp_nano_offset;
 
 /// The `_result` of a successful `connect` as players expect it (fmsVer, capabilities, and the
 /// NetConnection.Connect.Success info object with the client's objectEncoding echoed). To a

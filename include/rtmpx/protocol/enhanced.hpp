@@ -400,6 +400,26 @@ inline void append_audio(std::vector<std::byte>& out, const audio_tag& tag) {
     impl::put_tracks(out, tag, [](fourcc) { return false; });
 }
 
+/**
+ * Keeps only the default track (id 0) of a parsed multitrack message, as a single-track message:
+ * what a client that did not declare Multitrack gets (`append_video`/`append_audio` write it).
+ * False, and `tag` unchanged, when the message has no track 0. A message that is not multitrack
+ * is left as it is.
+ */
+template <class Tag>
+bool keep_default_track(Tag& tag) noexcept {
+    if (!tag.multitrack) return true;
+    for (const track& t : tag.each()) {
+        if (t.id != 0) continue;
+        tag.tracks[0] = t;
+        tag.track_count = 1;
+        tag.multitrack = false;
+        tag.mode = multitrack_mode::one_track;
+        return true;
+    }
+    return false;
+}
+
 /// A FourCC as onMetaData's `videocodecid` / `audiocodecid` carries it: the number itself.
 inline constexpr double metadata_codec_id(fourcc code) noexcept { return static_cast<double>(code); }
 
@@ -442,8 +462,21 @@ struct capabilities {
     bool accepts_video(fourcc codec) const { return accepts(codec, video_info); }
     /// The same for audio, with audioFourCcInfoMap.
     bool accepts_audio(fourcc codec) const { return accepts(codec, audio_info); }
+    /// Whether the client takes every codec ("*" in fourCcList, or in both info maps) and
+    /// multitrack messages: a stream reaches it unchanged.
+    bool takes_everything() const {
+        if ((caps_ex & caps_ex::multitrack) == 0) return false;
+        for (const auto& entry : fourcc_list)
+            if (entry == "*") return true;
+        return wildcard(video_info) && wildcard(audio_info);
+    }
 
 private:
+    static bool wildcard(const std::vector<std::pair<std::string, unsigned>>& info) {
+        for (const auto& entry : info)
+            if (entry.first == "*") return entry.second != 0;
+        return false;
+    }
     bool accepts(fourcc codec, const std::vector<std::pair<std::string, unsigned>>& info) const {
         const std::string name = fourcc_text(codec);
         for (const auto& entry : fourcc_list)
@@ -492,13 +525,13 @@ inline capabilities read_capabilities(const amf0::value& object) {
 }
 
 /// What a client that forwards whatever it gets declares (rtmpx's publisher and puller): any
-/// codec ("*"), multitrack, ModEx and TimestampOffsetNano.
+/// codec ("*"), reconnect requests, multitrack, ModEx and TimestampOffsetNano.
 inline capabilities forwarder_capabilities() {
     capabilities caps;
     caps.fourcc_list = {"*"};
     caps.video_info = {{"*", fourcc_info::can_forward}};
     caps.audio_info = {{"*", fourcc_info::can_forward}};
-    caps.caps_ex = caps_ex::multitrack | caps_ex::mod_ex | caps_ex::timestamp_nano_offset;
+    caps.caps_ex = caps_ex::reconnect | caps_ex::multitrack | caps_ex::mod_ex | caps_ex::timestamp_nano_offset;
     caps.declared = true;
     return caps;
 }

@@ -152,6 +152,41 @@ inline bool is_audio_sequence_header(std::span<const std::byte> tag) noexcept {
     return format == static_cast<unsigned>(sound_format::aac) && tag.size() >= 2 && detail::u8(tag[1]) == 0;
 }
 
+/// Whether an audio tag carries configuration: a sequence header (as `is_audio_sequence_header`)
+/// or an Enhanced MultichannelConfig, which a player needs before the first frame too.
+inline bool is_audio_config(std::span<const std::byte> tag) noexcept {
+    if (sound_format_of(tag) == static_cast<unsigned>(sound_format::ex_header)) {
+        enhanced::audio_tag ex;
+        return !enhanced::parse_audio(tag, ex) &&
+               (ex.packet == enhanced::audio_packet::sequence_start || ex.packet == enhanced::audio_packet::multichannel_config);
+    }
+    return is_audio_sequence_header(tag);
+}
+
+/**
+ * Which part of a stream's configuration a configuration tag (`is_sequence_header`,
+ * `is_audio_config`) is, so that a newer tag of the same part replaces it: 0 for a legacy
+ * sequence header and for the SequenceStart of a lone track or of track 0; otherwise the packet
+ * type and the first track's id (`packet << 8 | id`), so that each track of a multitrack stream
+ * keeps its own SequenceStart, and a MultichannelConfig its place beside the SequenceStart.
+ */
+inline std::uint32_t config_slot(std::span<const std::byte> tag, bool video) noexcept {
+    unsigned packet = 0;
+    std::uint8_t id = 0;
+    if (video && is_ex_header(tag)) {
+        enhanced::video_tag ex;
+        if (enhanced::parse_video(tag, ex)) return 0;
+        packet = static_cast<unsigned>(ex.packet);
+        id = ex.track_count > 0 ? ex.tracks[0].id : 0;
+    } else if (!video && sound_format_of(tag) == static_cast<unsigned>(sound_format::ex_header)) {
+        enhanced::audio_tag ex;
+        if (enhanced::parse_audio(tag, ex)) return 0;
+        packet = static_cast<unsigned>(ex.packet);
+        id = ex.track_count > 0 ? ex.tracks[0].id : 0;
+    }
+    return packet == 0 && id == 0 ? 0 : (packet << 8) | id;
+}
+
 /// Whether a video tag is long enough for its header: one byte, five for AVC/HEVC (packet type
 /// and composition time) and for Enhanced tags (packet type and FourCC).
 inline bool is_complete_video_tag(std::span<const std::byte> tag) noexcept {

@@ -12,11 +12,23 @@
 RTMPX_NAMESPACE_BEGIN
 namespace protocol {
 
-/// What a player needs before the frames of a stream: onMetaData and the codecs' sequence headers.
+/// A configuration message beyond a stream's two sequence headers (see `stream_config::more`).
+struct config_message {
+    bool video = false;
+    std::uint32_t slot = 0;  ///< which part of the configuration (`flv::config_slot`)
+    std::shared_ptr<const std::vector<std::byte>> body;
+};
+
+/// What a player needs before the frames of a stream: onMetaData and the codecs' configuration.
 struct stream_config {
     std::shared_ptr<const std::vector<std::byte>> metadata;         ///< onMetaData data message body, or null
-    std::shared_ptr<const std::vector<std::byte>> sequence_header;  ///< FLV video tag body, or null
-    std::shared_ptr<const std::vector<std::byte>> audio_sequence_header;  ///< FLV audio tag body (AAC), or null
+    /// FLV video tag body: the AVC sequence header, or the Enhanced SequenceStart of the lone
+    /// track or of track 0; or null.
+    std::shared_ptr<const std::vector<std::byte>> sequence_header;
+    std::shared_ptr<const std::vector<std::byte>> audio_sequence_header;  ///< FLV audio tag body, as for video; or null
+    /// The rest, in the order it came: the SequenceStart of each further track of a multitrack
+    /// stream, an Enhanced audio MultichannelConfig.
+    std::vector<config_message> more;
 };
 
 /// What a `media_frame` carries: media, or news about the stream's publisher in the media's order.

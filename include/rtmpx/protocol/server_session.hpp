@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -181,8 +182,25 @@ public:
     }
 
     /// Sends one frame on playing stream `stream_id`. False when it was not sent: the stream does
-    /// not play (or is paused), or waits for a key frame.
+    /// not play (or is paused), or waits for a key frame, or its play failed on a codec the client
+    /// did not declare (then call `end_refused_plays` once the frames are sent).
     bool send_frame(std::uint32_t stream_id, const shared_frame& f) { return streams_.send_frame(stream_id, f); }
+
+    /**
+     * Asks the client to connect again, to `tc_url` when not empty (Enhanced RTMP's
+     * NetConnection.Connect.ReconnectRequest), if it declared that it honours the request
+     * (`caps_ex::reconnect` in connect). False, and nothing sent, otherwise.
+     */
+    bool request_reconnect(std::string_view tc_url, std::string_view description) {
+        if (phase_ != phase::connected || closing_ || !client_caps_ || (client_caps_->caps_ex & enhanced::caps_ex::reconnect) == 0)
+            return false;
+        send(to_message(make_reconnect_request(tc_url, description), 0, chunk_stream::command));
+        return true;
+    }
+
+    /// Plays that failed on a codec the client did not declare (NetStream.Play.Failed is sent)
+    /// stop: the owner hears `on_play` with is_start false.
+    void end_refused_plays() { streams_.end_refused(); }
 
     /// The stream's producer failed: it stops (the owner hears `on_play` with is_start false),
     /// and the player gets NetStream.Failed and StreamEOF.
@@ -341,6 +359,7 @@ private:
             return close(error::rejected_by_handler, true);
         }
         phase_ = phase::connected;
+        client_caps_ = std::make_shared<const enhanced::capabilities>(cmd.enhanced);
         deadline_connect_.reset();
         deadline_idle_ = now_ + options_.timeouts.idle;
         if (options_.timeouts.ping.count() > 0) next_ping_ = now_ + options_.timeouts.ping;
@@ -382,6 +401,7 @@ private:
 
     server_streams<server_session> streams_{*this};
     pending_calls calls_;  // the server's calls waiting for an answer
+    std::shared_ptr<const enhanced::capabilities> client_caps_;  // what the client declared in connect
     std::uint64_t acknowledged_ = 0;
 };
 

@@ -72,6 +72,7 @@ public:
         if (!allowed)
             return session_.send(status_message(stream_id, "error", "NetStream.Play.Failed", fmt::format("Play of {} refused.", cmd.stream_name)));
         session_.send(s->start(cmd.stream_name, cmd.duration, session_.now_, std::move(request.video_data)));
+        s->out().set_capabilities(session_.client_caps_);
     }
 
     void pause(const pause_command& cmd, std::uint32_t stream_id) {
@@ -164,7 +165,16 @@ public:
         if (!s || !s->playing() || s->paused() || session_.closing_) return false;
         return s->out().write(f, [this](const message_header& h, std::shared_ptr<const std::vector<std::byte>> payload) {
                    session_.output_.write_shared(h, std::move(payload));
-               }) != player::outcome::dropped;
+               }) != player::outcome::dropped &&
+               !s->out().refused();
+    }
+
+    void end_refused() {
+        for (auto& s : streams_)
+            if (s.playing() && s.out().refused()) {
+                session_.handler_.on_refused(make_error_code(error::codec_not_declared), s.id());
+                stop(s, false);
+            }
     }
 
     void fail(std::uint32_t stream_id) {

@@ -263,6 +263,11 @@ private:
             last_media_ = now_;
             return handler_.on_news(code == "NetStream.Play.PublishNotify");
         }
+        if (code == "NetConnection.Connect.ReconnectRequest") {  // Enhanced RTMP: the server moves its clients
+            if constexpr (requires(std::string url) { handler_.on_reconnect_request(url); })
+                if (level == "status") handler_.on_reconnect_request(std::string(info["tcUrl"].as_string()));
+            return;
+        }
         if (code == "NetStream.Play.Stop") return session_.close({}, false);  // the remote stream ended
         if (level == "error") {
             const bool permanent = code == "NetStream.Publish.BadName" || code == "NetStream.Publish.Denied" ||
