@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <rtmpx/codec/libavcodec_encoder.hpp>
 #include <rtmpx/codec/openh264_encoder.hpp>
 #include <rtmpx/codec/screen_video_encoder.hpp>
 #include <rtmpx/config.hpp>
@@ -131,7 +132,8 @@ private:
 /**
  * Codecs by name, for `stream.use_codec(name)`. "h264" is registered when the OpenH264 adapter
  * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
- * (`RTMPX_WITH_ZLIB`); applications add their own encoders, "sorenson" for instance.
+ * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`);
+ * applications add their own encoders.
  *
  * Thread: safe to use from any thread.
  */
@@ -143,6 +145,9 @@ public:
 #endif
 #if defined(RTMPX_WITH_ZLIB)
         add("screen video", [] { return screen_video_encoder(); });
+#endif
+#if defined(RTMPX_WITH_LIBAVCODEC)
+        add("sorenson", [] { return libavcodec_encoder::sorenson(); });
 #endif
     }
 
@@ -178,6 +183,14 @@ public:
     bool contains(std::string_view name) const {
         std::lock_guard lock(mutex_);
         return factories_.find(name) != factories_.end();
+    }
+
+    /// The names registered, in order.
+    std::vector<std::string> names() const {
+        std::lock_guard lock(mutex_);
+        std::vector<std::string> out;
+        for (const auto& [name, factory] : factories_) out.push_back(name);
+        return out;
     }
 
 private:
