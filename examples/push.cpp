@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
         case rtmpx::remote_state::connecting: fmt::print("connecting (reconnects {})\n", e.reconnects); break;
         case rtmpx::remote_state::started: fmt::print("publishing\n"); break;
         case rtmpx::remote_state::retrying:
-            fmt::print("retrying in {} ms: {}\n", e.retry_in.count(), e.refusal.empty() ? e.error.message() : e.refusal);
+            fmt::print("retrying in {} ms: {}\n", e.retry_in.count(),
+                       !e.refusal.empty() ? e.refusal : e.error ? e.error.message() : "the server closed the connection");
             break;
         case rtmpx::remote_state::failed:
             fmt::print("failed: {}\n", e.refusal.empty() ? e.error.message() : e.refusal);

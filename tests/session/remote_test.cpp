@@ -64,6 +64,19 @@ struct origin {
     }
 };
 
+// A server whose app "live" plays `show` on any stream name.
+void serve_broadcast(server& srv, std::shared_ptr<broadcast> show) {
+    srv.install([show](connection& c, const connect_event& e) {
+        if (!e.is_create) return true;
+        if (e.command.app != "live") return false;
+        c.on_stream([show](stream& s, const stream_event& se) {
+            if (se.is_create) s.use_broadcast(show);
+            return true;
+        });
+        return true;
+    });
+}
+
 remote_options quick() {
     remote_options o;
     o.link.backoff = protocol::backoff_policy{100ms, 400ms, 2.0, 0.25};
@@ -192,6 +205,56 @@ TEST_SUITE("session remote") {
         CHECK(pull.statistics().frames_sent > 20);
         pull.stop();
         CHECK_FALSE(edge->has_publisher());
+        pub.stop();
+        show->stop();
+    }
+
+    TEST_CASE("a drained origin moves a puller: the new connection takes over at a key frame, the old one leaves") {
+        auto show = ticking_broadcast();
+        show->start();
+        server first, second;
+        serve_broadcast(first, show);
+        serve_broadcast(second, show);
+        first.start("127.0.0.1:0");
+        second.start("127.0.0.1:0");
+        auto edge = std::make_shared<broadcast>();
+        puller pull("rtmp://127.0.0.1:" + std::to_string(first.port()) + "/live/cam", edge, quick());
+        state_log states;
+        states.watch(pull);
+        pull.start();
+        REQUIRE(eventually([&] { return states.count(remote_state::started) == 1 && edge->frames() > 10; }));
+        std::thread drain([&] { first.drain(5s, "rtmp://127.0.0.1:" + std::to_string(second.port()) + "/live"); });
+        CHECK(eventually([&] { return states.count(remote_state::started) == 2; }));
+        drain.join();  // the old connection left by itself, before the deadline
+        CHECK(first.connection_count() == 0);
+        CHECK(second.connection_count() == 1);
+        const auto at_switch = edge->frames();
+        CHECK(eventually([&] { return edge->frames() > at_switch + 10; }));
+        CHECK(edge->has_publisher());
+        CHECK(states.count(remote_state::retrying) == 0);
+        pull.stop();
+        show->stop();
+    }
+
+    TEST_CASE("a drained origin moves a publisher: it publishes on the new server, then leaves the old one") {
+        origin a, b;
+        a.install();
+        b.install();
+        a.srv.start("127.0.0.1:0");
+        b.srv.start("127.0.0.1:0");
+        auto show = ticking_broadcast();
+        show->start();
+        publisher pub(show, "rtmp://127.0.0.1:" + std::to_string(a.srv.port()) + "/in/cam", quick());
+        state_log states;
+        states.watch(pub);
+        pub.start();
+        REQUIRE(eventually([&] { return a.seen().size() == 1 && a.seen()[0].size() > 10; }));
+        a.srv.drain(5s, "rtmp://127.0.0.1:" + std::to_string(b.srv.port()) + "/in");
+        CHECK(a.srv.connection_count() == 0);
+        CHECK(states.count(remote_state::started) == 2);
+        REQUIRE(eventually([&] { return b.seen().size() == 1 && b.seen()[0].size() > 10; }));
+        CHECK(a.seen().size() == 1);  // no second publish on the drained server
+        CHECK(states.count(remote_state::retrying) == 0);
         pub.stop();
         show->stop();
     }

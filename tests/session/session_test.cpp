@@ -603,7 +603,7 @@ TEST_SUITE("session streams") {
                 results.push_back(s.set_property("bitrate", "1"));
                 rate_after = s.property("render_rate");
                 CHECK(s.property("user_anything") == std::optional<std::string>("x"));
-                CHECK_FALSE(s.use_codec("sorenson"));
+                CHECK_FALSE(s.use_codec("no such codec"));
                 return true;
             });
             return true;
