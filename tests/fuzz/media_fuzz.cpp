@@ -81,11 +81,13 @@ void check_audio(std::span<const std::byte> tag) {
 }
 
 // A player of a client that takes av01 and Opus, without Multitrack: the tag (as a key frame, or
-// as the configuration) is sent whole, as its default track, or refused; never malformed.
+// as the configuration) is sent whole, as its default track, or refused; never malformed. Only
+// tags that ingest admits (long enough for their header) reach a player.
 void check_player(std::span<const std::byte> tag, bool video) {
     using namespace rtmpx::protocol;
     (void)flv::config_slot(tag, video);
     (void)flv::is_audio_config(tag);
+    if (!(video ? flv::is_complete_video_tag(tag) : flv::is_complete_audio_tag(tag))) return;
     enh::capabilities caps;
     caps.fourcc_list = {"av01", "Opus"};
     caps.declared = true;
