@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // codec_server: the rendered scene in the codec named on the command line ("h264", "screen video",
-// "sorenson", ...: whatever this build's codec registry has), one encoding for every player.
+// "sorenson", "av1", ...: whatever this build's codec registry has), one encoding for every player.
 // Try it: ./codec_server sorenson [HOST:PORT], then ffplay rtmp://127.0.0.1:1935/codec/scene
 #include <csignal>
 #include <cstdio>
@@ -57,7 +57,12 @@ int main(int argc, char** argv) {
     }
     show->start();
     fmt::print("rtmp://{}/codec/scene\n", server.listen_address());
-    fmt::print("watch it with: ffplay rtmp://{}/codec/scene   ({}; Ctrl-C stops the server)\n", server.listen_address(), codec);
+    if (show->codec()->fourcc() != 0) {
+        // An Enhanced RTMP codec goes only to players that list it in their connect (fourCcList).
+        fmt::print("watch it with a player that declares '{}' in its connect (Enhanced RTMP); others are told why not.\n", codec);
+    } else {
+        fmt::print("watch it with: ffplay rtmp://{}/codec/scene   ({}; Ctrl-C stops the server)\n", server.listen_address(), codec);
+    }
     std::fflush(stdout);
 
     asio::io_context signals_context;

@@ -254,6 +254,9 @@ inline std::error_code make_error_code(encoder_error e) noexcept {
  * - `force_key_frame()`: the next `encode` gives a key frame.
  * - `close(remaining)`: ends the stream; `remaining` gets any buffered output.
  * - `identifier()`: a short name ("openh264"); `flv_codec_id()`: the FLV CodecID (7 for AVC).
+ * - optionally `fourcc()` (`std::uint32_t`, not part of the concept): an Enhanced RTMP codec's
+ *   FourCC, big-endian (0x61763031 for `av01`); its frames then go out as Enhanced RTMP tags and
+ *   `header` as their SequenceStart, to the players that declared the FourCC.
  *
  * Thread: implementations need not be thread-safe; one thread drives an encoder at a time.
  * Errors: reported through `std::error_code` (usually `encoder_error`); no exceptions.

@@ -2,6 +2,7 @@
 // A stream's encoder behind one type (any `video_encoder`), and the registry of codecs by name.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,6 +83,9 @@ public:
     std::string_view identifier() const { return impl_->identifier(); }
     /// The FLV video codec id (RTMP video tag): 3 screen video, 7 AVC, ...
     std::uint8_t flv_codec_id() const { return impl_->flv_codec_id(); }
+    /// The Enhanced RTMP FourCC of an encoder that has one (`fourcc()`, e.g. 0x61763031 `av01`):
+    /// its frames go out as Enhanced RTMP tags, its `header()` as their SequenceStart. 0 otherwise.
+    std::uint32_t fourcc() const { return impl_->fourcc(); }
 
     /// The codec configuration of the last initialisation (AVCDecoderConfigurationRecord for H.264).
     const std::vector<std::byte>& header() const noexcept { return header_; }
@@ -102,6 +106,7 @@ private:
         virtual std::error_code close(std::vector<std::byte>&) = 0;
         virtual std::string_view identifier() const = 0;
         virtual std::uint8_t flv_codec_id() const = 0;
+        virtual std::uint32_t fourcc() const = 0;
     };
     template <class E>
     struct model final : concept_t {
@@ -119,6 +124,13 @@ private:
         std::error_code close(std::vector<std::byte>& r) override { return enc.close(r); }
         std::string_view identifier() const override { return enc.identifier(); }
         std::uint8_t flv_codec_id() const override { return enc.flv_codec_id(); }
+        std::uint32_t fourcc() const override {
+            if constexpr (requires { { enc.fourcc() } -> std::convertible_to<std::uint32_t>; }) {
+                return enc.fourcc();
+            } else {
+                return 0;
+            }
+        }
         E enc;
     };
 
@@ -132,7 +144,8 @@ private:
 /**
  * Codecs by name, for `stream.use_codec(name)`. "h264" is registered when the OpenH264 adapter
  * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
- * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`);
+ * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`), and
+ * with it "av1", "vp9" and "hevc" (Enhanced RTMP) when that libavcodec has their encoders;
  * applications add their own encoders.
  *
  * Thread: safe to use from any thread.
@@ -148,6 +161,9 @@ public:
 #endif
 #if defined(RTMPX_WITH_LIBAVCODEC)
         add("sorenson", [] { return libavcodec_encoder::sorenson(); });
+        if (libavcodec_encoder::av1().available()) add("av1", [] { return libavcodec_encoder::av1(); });
+        if (libavcodec_encoder::vp9().available()) add("vp9", [] { return libavcodec_encoder::vp9(); });
+        if (libavcodec_encoder::hevc().available()) add("hevc", [] { return libavcodec_encoder::hevc(); });
 #endif
     }
 

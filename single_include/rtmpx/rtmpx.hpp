@@ -2749,6 +2749,9 @@ inline std::error_code make_error_code(encoder_error e) noexcept {
  * - `force_key_frame()`: the next `encode` gives a key frame.
  * - `close(remaining)`: ends the stream; `remaining` gets any buffered output.
  * - `identifier()`: a short name ("openh264"); `flv_codec_id()`: the FLV CodecID (7 for AVC).
+ * - optionally `fourcc()` (`std::uint32_t`, not part of the concept): an Enhanced RTMP codec's
+ *   FourCC, big-endian (0x61763031 for `av01`); its frames then go out as Enhanced RTMP tags and
+ *   `header` as their SequenceStart, to the players that declared the FourCC.
  *
  * Thread: implementations need not be thread-safe; one thread drives an encoder at a time.
  * Errors: reported through `std::error_code` (usually `encoder_error`); no exceptions.
@@ -3918,6 +3921,7 @@ RTMPX_NAMESPACE_END
 // ---- include/rtmpx/video_codec.hpp ----
 // A stream's encoder behind one type (any `video_encoder`), and the registry of codecs by name.
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -3932,10 +3936,396 @@ RTMPX_NAMESPACE_END
 #include <vector>
 
 // ---- include/rtmpx/codec/libavcodec_encoder.hpp ----
-// A video_encoder over FFmpeg's libavcodec (Sorenson Spark as "sorenson"); only with RTMPX_WITH_LIBAVCODEC.
+// A video_encoder over FFmpeg's libavcodec (Sorenson Spark, AV1, VP9, HEVC); only with RTMPX_WITH_LIBAVCODEC.
 
+// ---- include/rtmpx/detail/config_records.hpp ----
+// The codec configuration records Enhanced RTMP sends in a SequenceStart: AV1CodecConfigurationRecord
+// (av1C), VPCodecConfigurationRecord (vpcC) and HEVCDecoderConfigurationRecord (hvcC), built from
+// what encoders give (an AV1 sequence header OBU, HEVC parameter sets in Annex B).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+/// Reads bits most significant first, with Exp-Golomb (H.265 ue(v)) and AV1 uvlc() codes.
+/// Reading past the end sets `failed()` and gives zeros.
+class bit_reader {
+public:
+    explicit bit_reader(std::span<const std::byte> data) noexcept : data_(data) {}
+
+    std::uint32_t bits(unsigned count) noexcept {
+        std::uint32_t v = 0;
+        for (unsigned i = 0; i < count; ++i) v = (v << 1) | bit();
+        return v;
+    }
+    std::uint32_t bit() noexcept {
+        if (pos_ >= data_.size() * 8) {
+            failed_ = true;
+            return 0;
+        }
+        const std::uint32_t b = (u8(data_[pos_ / 8]) >> (7 - pos_ % 8)) & 1u;
+        ++pos_;
+        return b;
+    }
+    void skip(std::size_t count) noexcept {
+        if (count > data_.size() * 8 - pos_) failed_ = true;
+        pos_ = failed_ ? data_.size() * 8 : pos_ + count;
+    }
+    /// ue(v): 2^n - 1 + n bits after n leading zeros; at most 31 leading zeros.
+    std::uint32_t exp_golomb() noexcept {
+        unsigned zeros = 0;
+        while (!failed_ && bit() == 0) {
+            if (++zeros > 31) {
+                failed_ = true;
+                return 0;
+            }
+        }
+        return static_cast<std::uint32_t>((std::uint64_t{1} << zeros) - 1 + bits(zeros));
+    }
+    /// AV1 uvlc(): as ue(v), but 32 or more leading zeros mean 2^32 - 1.
+    std::uint32_t uvlc() noexcept {
+        unsigned zeros = 0;
+        while (!failed_ && bit() == 0) ++zeros;
+        if (zeros >= 32) return 0xffffffffu;
+        return static_cast<std::uint32_t>((std::uint64_t{1} << zeros) - 1 + bits(zeros));
+    }
+    bool failed() const noexcept { return failed_; }
+
+private:
+    std::span<const std::byte> data_;
+    std::size_t pos_ = 0;
+    bool failed_ = false;
+};
+
+// ---- AV1 ----------------------------------------------------------------------------------------
+
+/// One OBU of a low-overhead AV1 bitstream (AV1 §5.3): its type, and the whole OBU's bytes.
+struct av1_obu {
+    std::uint8_t type = 0;  ///< obu_type: 1 sequence header, 2 temporal delimiter, 6 frame, ...
+    std::span<const std::byte> bytes;    ///< header, size field and payload
+    std::span<const std::byte> payload;  ///< what follows the header and size field
+};
+
+inline constexpr std::uint8_t av1_obu_sequence_header = 1;
+inline constexpr std::uint8_t av1_obu_temporal_delimiter = 2;
+
+/// Splits OBUs that all carry obu_size (as encoders write them); false when one does not, or
+/// runs past the end.
+inline bool split_av1_obus(std::span<const std::byte> data, std::vector<av1_obu>& out) {
+    std::size_t i = 0;
+    while (i < data.size()) {
+        const std::uint8_t header = u8(data[i]);
+        const bool extension = (header & 0x04) != 0;
+        if ((header & 0x80) != 0 || (header & 0x02) == 0) return false;  // forbidden bit, or no obu_size
+        std::size_t pos = i + 1 + (extension ? 1 : 0);
+        std::uint64_t size = 0;
+        for (unsigned n = 0;; ++n) {  // leb128, at most 8 bytes
+            if (n == 8 || pos >= data.size()) return false;
+            const std::uint8_t b = u8(data[pos++]);
+            size |= std::uint64_t(b & 0x7f) << (7 * n);
+            if ((b & 0x80) == 0) break;
+        }
+        if (size > data.size() - pos) return false;
+        out.push_back({static_cast<std::uint8_t>((header >> 3) & 0x0f), data.subspan(i, pos + size - i), data.subspan(pos, size)});
+        i = pos + static_cast<std::size_t>(size);
+    }
+    return true;
+}
+
+/// What av1C repeats from a sequence header OBU.
+struct av1_sequence_info {
+    std::uint8_t profile = 0;
+    std::uint8_t level = 0;  ///< seq_level_idx of the first operating point
+    std::uint8_t tier = 0;
+    bool high_bitdepth = false;
+    bool twelve_bit = false;
+    bool monochrome = false;
+    bool subsampling_x = true;
+    bool subsampling_y = true;
+    std::uint8_t chroma_sample_position = 0;
+};
+
+/// Reads a sequence_header_obu() payload (AV1 §5.5) up to its color_config; nullopt when short.
+inline std::optional<av1_sequence_info> parse_av1_sequence_header(std::span<const std::byte> payload) {
+    bit_reader r(payload);
+    av1_sequence_info info;
+    info.profile = static_cast<std::uint8_t>(r.bits(3));
+    r.skip(1);  // still_picture
+    const bool reduced = r.bit() != 0;
+    if (reduced) {
+        info.level = static_cast<std::uint8_t>(r.bits(5));
+    } else {
+        bool decoder_model_info = false;
+        unsigned buffer_delay_length = 0;
+        if (r.bit()) {  // timing_info_present_flag
+            r.skip(64);  // num_units_in_display_tick, time_scale
+            if (r.bit()) (void)r.uvlc();  // equal_picture_interval: num_ticks_per_picture_minus_1
+            decoder_model_info = r.bit() != 0;
+            if (decoder_model_info) {
+                buffer_delay_length = r.bits(5) + 1;
+                r.skip(32 + 5 + 5);  // num_units_in_decoding_tick, two lengths
+            }
+        }
+        const bool initial_display_delay = r.bit() != 0;
+        const unsigned operating_points = r.bits(5) + 1;
+        for (unsigned i = 0; i < operating_points && !r.failed(); ++i) {
+            r.skip(12);  // operating_point_idc
+            const auto level = static_cast<std::uint8_t>(r.bits(5));
+            const auto tier = static_cast<std::uint8_t>(level > 7 ? r.bit() : 0);
+            if (i == 0) {
+                info.level = level;
+                info.tier = tier;
+            }
+            if (decoder_model_info && r.bit()) r.skip(2 * buffer_delay_length + 1);
+            if (initial_display_delay && r.bit()) r.skip(4);
+        }
+    }
+    const unsigned width_bits = r.bits(4) + 1;
+    const unsigned height_bits = r.bits(4) + 1;
+    r.skip(width_bits + height_bits);
+    if (!reduced && r.bit()) r.skip(4 + 3);  // frame_id_numbers_present_flag: two lengths
+    r.skip(3);  // use_128x128_superblock, enable_filter_intra, enable_intra_edge_filter
+    if (!reduced) {
+        r.skip(4);  // interintra, masked compound, warped motion, dual filter
+        const bool order_hint = r.bit() != 0;
+        if (order_hint) r.skip(2);  // jnt_comp, ref_frame_mvs
+        const bool force_screen_content = r.bit() ? true : r.bit() != 0;  // seq_choose_screen_content_tools
+        if (force_screen_content && !r.bit()) r.skip(1);                  // seq_choose_integer_mv, or the value
+        if (order_hint) r.skip(3);
+    }
+    r.skip(3);  // superres, cdef, restoration
+    // color_config()
+    info.high_bitdepth = r.bit() != 0;
+    if (info.profile == 2 && info.high_bitdepth) info.twelve_bit = r.bit() != 0;
+    info.monochrome = info.profile == 1 ? false : r.bit() != 0;
+    unsigned primaries = 2, transfer = 2, matrix = 2;
+    if (r.bit()) {
+        primaries = r.bits(8);
+        transfer = r.bits(8);
+        matrix = r.bits(8);
+    }
+    if (info.monochrome) {
+        r.skip(1);
+    } else if (primaries == 1 && transfer == 13 && matrix == 0) {  // sRGB: 4:4:4
+        info.subsampling_x = info.subsampling_y = false;
+    } else {
+        r.skip(1);  // color_range
+        if (info.profile == 1) {
+            info.subsampling_x = info.subsampling_y = false;
+        } else if (info.profile == 2) {
+            info.subsampling_x = info.twelve_bit ? r.bit() != 0 : true;
+            info.subsampling_y = info.twelve_bit && info.subsampling_x ? r.bit() != 0 : false;
+        }
+        if (info.subsampling_x && info.subsampling_y) info.chroma_sample_position = static_cast<std::uint8_t>(r.bits(2));
+    }
+    if (r.failed()) return std::nullopt;
+    return info;
+}
+
+/**
+ * The AV1CodecConfigurationRecord (av1C, AV1-ISOBMFF §2.3) for the sequence header OBU in `obus`
+ * (an encoder's global header: a sequence header OBU, maybe with metadata OBUs), which follows
+ * the four fixed bytes as its configOBUs. Empty when `obus` has no readable sequence header.
+ */
+inline std::vector<std::byte> build_av1_config(std::span<const std::byte> obus) {
+    std::vector<av1_obu> split;
+    if (!split_av1_obus(obus, split)) return {};
+    for (const av1_obu& obu : split) {
+        if (obu.type != av1_obu_sequence_header) continue;
+        const auto info = parse_av1_sequence_header(obu.payload);
+        if (!info) return {};
+        std::vector<std::byte> out;
+        put_u8(out, 0x81);  // marker, version 1
+        put_u8(out, static_cast<std::uint8_t>(info->profile << 5 | (info->level & 0x1f)));
+        put_u8(out, static_cast<std::uint8_t>(info->tier << 7 | info->high_bitdepth << 6 | info->twelve_bit << 5 | info->monochrome << 4 |
+                                              info->subsampling_x << 3 | info->subsampling_y << 2 | (info->chroma_sample_position & 3)));
+        put_u8(out, 0);  // no initial_presentation_delay
+        out.insert(out.end(), obu.bytes.begin(), obu.bytes.end());
+        return out;
+    }
+    return {};
+}
+
+// ---- VP9 ----------------------------------------------------------------------------------------
+
+/// What a VPCodecConfigurationRecord says (VP Codec ISO Media File Format Binding §2.3).
+struct vp9_config {
+    std::uint8_t profile = 0;
+    std::uint8_t level = 0;  ///< 10 x the VP9 level (31 for level 3.1); 0: not stated
+    std::uint8_t bit_depth = 8;
+    std::uint8_t chroma_subsampling = 1;  ///< 0 4:2:0 vertical, 1 4:2:0 colocated (FFmpeg's when unstated), 2 4:2:2, 3 4:4:4
+    bool full_range = false;
+    std::uint8_t colour_primaries = 2;  ///< ISO 23001-8 values; 2: unspecified
+    std::uint8_t transfer_characteristics = 2;
+    std::uint8_t matrix_coefficients = 2;
+};
+
+/// The vpcC box body (version 1, flags 0): 12 bytes, no codec initialisation data.
+inline std::vector<std::byte> build_vp9_config(const vp9_config& c) {
+    std::vector<std::byte> out;
+    put_be32(out, 0x01000000);  // version 1, flags 0
+    put_u8(out, c.profile);
+    put_u8(out, c.level);
+    put_u8(out, static_cast<std::uint8_t>((c.bit_depth & 0x0f) << 4 | (c.chroma_subsampling & 0x07) << 1 | (c.full_range ? 1 : 0)));
+    put_u8(out, c.colour_primaries);
+    put_u8(out, c.transfer_characteristics);
+    put_u8(out, c.matrix_coefficients);
+    put_be16(out, 0);  // codecIntializationDataSize
+    return out;
+}
+
+/// The VP9 level (x10) that the spec's table gives for a picture size and rate: the lowest whose
+/// luma sample rate and picture size take them.
+inline std::uint8_t vp9_level_for(std::uint32_t width, std::uint32_t height, double frame_rate) {
+    struct row {
+        std::uint8_t level;
+        double sample_rate;
+        double picture_size;
+    };
+    static constexpr row table[] = {{10, 829440, 36864},          {11, 2764800, 73728},         {20, 4608000, 122880},
+                                    {21, 9216000, 245760},        {30, 20736000, 552960},       {31, 36864000, 983040},
+                                    {40, 83558400, 2228224},      {41, 160432128, 2228224},     {50, 311951360, 8912896},
+                                    {51, 588251136, 8912896},     {52, 1176502272, 8912896},    {60, 1176502272, 35651584},
+                                    {61, 2353004544.0, 35651584}, {62, 4706009088.0, 35651584}};
+    const double size = double(width) * height;
+    for (const row& r : table)
+        if (size <= r.picture_size && size * frame_rate <= r.sample_rate) return r.level;
+    return 62;
+}
+
+// ---- HEVC ---------------------------------------------------------------------------------------
+
+/// H.265 nal_unit_type values the records look at.
+inline constexpr std::uint8_t hevc_vps = 32;
+inline constexpr std::uint8_t hevc_sps = 33;
+inline constexpr std::uint8_t hevc_pps = 34;
+
+/// The nal_unit_type of an H.265 NAL unit (bits 1..6 of its first byte); 0xff when empty.
+inline std::uint8_t hevc_nal_type(std::span<const std::byte> nal) noexcept {
+    return nal.empty() ? std::uint8_t{0xff} : static_cast<std::uint8_t>((u8(nal[0]) >> 1) & 0x3f);
+}
+
+/// A NAL unit's payload without its emulation prevention bytes (00 00 03 -> 00 00).
+inline std::vector<std::byte> unescape_rbsp(std::span<const std::byte> nal) {
+    std::vector<std::byte> out;
+    out.reserve(nal.size());
+    unsigned zeros = 0;
+    for (const std::byte b : nal) {
+        if (zeros >= 2 && b == std::byte{3}) {
+            zeros = 0;
+            continue;
+        }
+        zeros = b == std::byte{0} ? zeros + 1 : 0;
+        out.push_back(b);
+    }
+    return out;
+}
+
+/// What hvcC repeats from an SPS (H.265 §7.3.2.2).
+struct hevc_sps_info {
+    std::uint8_t profile_tier = 0;                  ///< general_profile_space, tier flag, profile_idc
+    std::uint32_t compatibility = 0;                ///< general_profile_compatibility_flags
+    std::array<std::uint8_t, 6> constraints{};      ///< general_constraint_indicator_flags
+    std::uint8_t level = 0;                         ///< general_level_idc
+    std::uint8_t sub_layers = 1;                    ///< sps_max_sub_layers_minus1 + 1
+    bool temporal_id_nested = false;
+    std::uint8_t chroma_format = 1;
+    std::uint8_t bit_depth_luma_minus8 = 0;
+    std::uint8_t bit_depth_chroma_minus8 = 0;
+};
+
+/// Reads an SPS NAL unit (with its two-byte header) up to the bit depths; nullopt when short.
+inline std::optional<hevc_sps_info> parse_hevc_sps(std::span<const std::byte> nal) {
+    if (nal.size() < 3) return std::nullopt;
+    const std::vector<std::byte> rbsp = unescape_rbsp(nal.subspan(2));
+    bit_reader r(rbsp);
+    hevc_sps_info info;
+    r.skip(4);  // sps_video_parameter_set_id
+    const unsigned max_sub_layers_minus1 = r.bits(3);
+    info.sub_layers = static_cast<std::uint8_t>(max_sub_layers_minus1 + 1);
+    info.temporal_id_nested = r.bit() != 0;
+    info.profile_tier = static_cast<std::uint8_t>(r.bits(8));
+    info.compatibility = r.bits(32);
+    for (auto& c : info.constraints) c = static_cast<std::uint8_t>(r.bits(8));
+    info.level = static_cast<std::uint8_t>(r.bits(8));
+    bool profile_present[8] = {}, level_present[8] = {};
+    for (unsigned i = 0; i < max_sub_layers_minus1; ++i) {
+        profile_present[i] = r.bit() != 0;
+        level_present[i] = r.bit() != 0;
+    }
+    if (max_sub_layers_minus1 > 0) r.skip(2 * (8 - max_sub_layers_minus1));
+    for (unsigned i = 0; i < max_sub_layers_minus1; ++i) {
+        if (profile_present[i]) r.skip(88);
+        if (level_present[i]) r.skip(8);
+    }
+    (void)r.exp_golomb();  // sps_seq_parameter_set_id
+    info.chroma_format = static_cast<std::uint8_t>(r.exp_golomb() & 3);
+    if (info.chroma_format == 3) r.skip(1);  // separate_colour_plane_flag
+    (void)r.exp_golomb();                    // pic_width_in_luma_samples
+    (void)r.exp_golomb();                    // pic_height_in_luma_samples
+    if (r.bit())                             // conformance_window_flag
+        for (int i = 0; i < 4; ++i) (void)r.exp_golomb();
+    info.bit_depth_luma_minus8 = static_cast<std::uint8_t>(r.exp_golomb() & 7);
+    info.bit_depth_chroma_minus8 = static_cast<std::uint8_t>(r.exp_golomb() & 7);
+    if (r.failed()) return std::nullopt;
+    return info;
+}
+
+/**
+ * The HEVCDecoderConfigurationRecord (hvcC, ISO 14496-15 §8.3.3.1) for the VPS, SPS and PPS of an
+ * Annex-B stream (an encoder's global header), with 4-byte NAL unit lengths. Other NAL units are
+ * left out. Empty when a parameter set is missing or the SPS cannot be read.
+ */
+inline std::vector<std::byte> build_hevc_config(std::span<const std::byte> annex_b) {
+    std::vector<std::span<const std::byte>> nals;
+    split_annex_b(annex_b, nals);
+    std::optional<hevc_sps_info> sps;
+    for (const auto& nal : nals)
+        if (hevc_nal_type(nal) == hevc_sps && !sps) sps = parse_hevc_sps(nal);
+    if (!sps) return {};
+    std::vector<std::byte> out;
+    put_u8(out, 1);  // configurationVersion
+    put_u8(out, sps->profile_tier);
+    put_be32(out, sps->compatibility);
+    for (const auto c : sps->constraints) put_u8(out, c);
+    put_u8(out, sps->level);
+    put_be16(out, 0xf000);  // min_spatial_segmentation_idc 0
+    put_u8(out, 0xfc);      // parallelismType 0: unknown
+    put_u8(out, static_cast<std::uint8_t>(0xfc | sps->chroma_format));
+    put_u8(out, static_cast<std::uint8_t>(0xf8 | sps->bit_depth_luma_minus8));
+    put_u8(out, static_cast<std::uint8_t>(0xf8 | sps->bit_depth_chroma_minus8));
+    put_be16(out, 0);  // avgFrameRate: unknown
+    put_u8(out, static_cast<std::uint8_t>((sps->sub_layers & 7) << 3 | (sps->temporal_id_nested ? 4 : 0) | 3));  // lengthSizeMinusOne 3
+    put_u8(out, 3);  // numOfArrays
+    for (const std::uint8_t type : {hevc_vps, hevc_sps, hevc_pps}) {
+        std::vector<std::span<const std::byte>> of_type;
+        for (const auto& nal : nals)
+            if (hevc_nal_type(nal) == type) of_type.push_back(nal);
+        if (of_type.empty() || of_type.size() > 0xffff) return {};
+        put_u8(out, static_cast<std::uint8_t>(0x80 | type));  // array_completeness 1
+        put_be16(out, static_cast<std::uint16_t>(of_type.size()));
+        for (const auto& nal : of_type) {
+            if (nal.size() > 0xffff) return {};
+            put_be16(out, static_cast<std::uint16_t>(nal.size()));
+            out.insert(out.end(), nal.begin(), nal.end());
+        }
+    }
+    return out;
+}
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/detail/config_records.hpp ----
 #if defined(RTMPX_WITH_LIBAVCODEC)
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -3963,14 +4353,22 @@ RTMPX_NAMESPACE_BEGIN
  * A video encoder of libavcodec by its name, set up for live streaming: no B-frames, no
  * look-ahead, a key frame every "key_frame_interval" frames and whenever `force_key_frame` asks,
  * each picture out as soon as it is in. Pictures are converted to I420 (YUV 4:2:0) on the way in,
- * as for the OpenH264 adapter. `libavcodec_encoder::sorenson()` is Sorenson Spark (libavcodec's
- * "flv" encoder, FLV codec id 2), which every legacy player decodes.
+ * as for the OpenH264 adapter (BT.601, limited range, which the bitstream says).
+ *
+ * - `sorenson()`: Sorenson Spark (libavcodec's "flv" encoder, FLV codec id 2), which every
+ *   legacy player decodes; no configuration record.
+ * - `av1()` (libaom, real-time usage), `vp9()` (libvpx, real-time deadline), `hevc()` (x265,
+ *   zero-latency tuning): Enhanced RTMP codecs, sent with their FourCC (`fourcc()`: `av01`,
+ *   `vp09`, `hvc1`) and configuration record (av1C, vpcC, hvcC) only to players that declared
+ *   them. HEVC frames go out with 4-byte NAL unit lengths.
  *
  * Parameters (`set_parameter` before `init`; after it they give `invalid_parameter`):
  * - "bitrate": target bits/s, > 0 (default 1'000'000);
  * - "frame_rate": 1..120 (default 30);
  * - "key_frame_interval": frames between key frames, >= 1 (default 2 s worth of frames);
- * - "threads": 0 automatic, 1 (default), N.
+ * - "threads": 0 automatic, 1 (default), N;
+ * - "speed" (AV1, VP9, HEVC): 0 (slowest, best pictures) to 8 (fastest, the default): libaom's
+ *   and libvpx's cpu-used, x265's presets from veryslow to ultrafast.
  *
  * Licence: libavcodec is LGPL, but Debian's build links GPL encoders (x264, x265), so a program
  * built with this adapter from Debian's libavcodec is GPL (rtmpx itself stays MIT).
@@ -3980,24 +4378,35 @@ RTMPX_NAMESPACE_BEGIN
  */
 class libavcodec_encoder {
 public:
-    /// The encoder libavcodec calls `codec_name`, sent in FLV video tags of `flv_codec_id`.
-    libavcodec_encoder(std::string codec_name, std::uint8_t flv_codec_id, std::string identifier)
-        : codec_name_(std::move(codec_name)), flv_codec_id_(flv_codec_id), identifier_(std::move(identifier)) {}
+    /// The encoder libavcodec calls `codec_name`, sent in legacy FLV video tags of `flv_codec_id`
+    /// (`fourcc` 0), or in Enhanced RTMP tags of `fourcc` (`flv_codec_id` 0).
+    libavcodec_encoder(std::string codec_name, std::uint8_t flv_codec_id, std::string identifier, std::uint32_t fourcc = 0)
+        : codec_name_(std::move(codec_name)), flv_codec_id_(flv_codec_id), fourcc_(fourcc), identifier_(std::move(identifier)) {}
 
     /// Sorenson Spark (H.263 as Flash Player 6 defined it): FLV codec id 2, no configuration record.
     static libavcodec_encoder sorenson() { return libavcodec_encoder("flv", 2, "libavcodec flv (Sorenson Spark)"); }
+    /// AV1 through libaom: FourCC `av01`, av1C from its sequence header.
+    static libavcodec_encoder av1() { return libavcodec_encoder("libaom-av1", 0, "libavcodec libaom-av1", fourcc_of("av01")); }
+    /// VP9 through libvpx: FourCC `vp09`, vpcC (profile 0, 8 bits, 4:2:0).
+    static libavcodec_encoder vp9() { return libavcodec_encoder("libvpx-vp9", 0, "libavcodec libvpx-vp9", fourcc_of("vp09")); }
+    /// HEVC through x265: FourCC `hvc1`, hvcC from its parameter sets.
+    static libavcodec_encoder hevc() { return libavcodec_encoder("libx265", 0, "libavcodec libx265", fourcc_of("hvc1")); }
+
+    /// Whether this libavcodec has the encoder (Debian's has all four).
+    bool available() const { return avcodec_find_encoder_by_name(codec_name_.c_str()) != nullptr; }
 
     /**
-     * Opens the codec for `width` x `height`; `header` is left empty (Sorenson Spark has no
-     * configuration record). Calling it again reopens the codec at the new size.
-     * Errors: `already_closed`; `unsupported_resolution` (zero, or over 4096 either way);
-     * `invalid_parameter` (libavcodec has no such encoder, or refused the settings);
-     * `allocation_failure`.
+     * Opens the codec for `width` x `height`; `header` gets its configuration record (empty for
+     * Sorenson Spark, which has none). Calling it again reopens the codec at the new size.
+     * Errors: `already_closed`; `unsupported_resolution` (zero, odd sizes for the Enhanced
+     * codecs, or over 4096 either way); `invalid_parameter` (libavcodec has no such encoder, or
+     * refused the settings); `allocation_failure`; `encode_failure` (no readable global header).
      */
     std::error_code init(std::uint32_t width, std::uint32_t height, std::vector<std::byte>& header) {
         header.clear();
         if (closed_) return encoder_error::already_closed;
         if (width == 0 || height == 0 || width > 4096 || height > 4096) return encoder_error::unsupported_resolution;
+        if (fourcc_ != 0 && (width % 2 != 0 || height % 2 != 0)) return encoder_error::unsupported_resolution;
         const AVCodec* codec = avcodec_find_encoder_by_name(codec_name_.c_str());
         if (codec == nullptr) return encoder_error::invalid_parameter;
         context_ptr context(avcodec_alloc_context3(codec));
@@ -4014,6 +4423,10 @@ public:
         context->gop_size = settings_.effective_key_frame_interval();
         context->max_b_frames = 0;  // each picture out as it goes in (no reordering, no look-ahead)
         context->thread_count = settings_.threads;
+        context->color_range = AVCOL_RANGE_MPEG;  // what detail::convert_to_i420 makes
+        context->colorspace = AVCOL_SPC_SMPTE170M;
+        if (fourcc_ != 0) context->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // parameter sets once, for the record
+        if (!set_private_options(context->priv_data)) return encoder_error::invalid_parameter;
         if (avcodec_open2(context.get(), codec, nullptr) < 0) return encoder_error::invalid_parameter;
         frame->format = AV_PIX_FMT_YUV420P;
         frame->width = context->width;
@@ -4026,6 +4439,10 @@ public:
         height_ = height;
         frames_ = 0;
         pending_key_ = true;
+        if (auto ec = make_header(header)) {
+            context_.reset();
+            return ec;
+        }
         return {};
     }
 
@@ -4041,6 +4458,8 @@ public:
             settings_.key_frame_interval = static_cast<int>(value);
         } else if (name == "threads" && integral_in(value, 0, 64)) {
             settings_.threads = static_cast<int>(value);
+        } else if (name == "speed" && fourcc_ != 0 && integral_in(value, 0, 8)) {
+            settings_.speed = static_cast<int>(value);
         } else {
             return encoder_error::invalid_parameter;
         }
@@ -4052,6 +4471,7 @@ public:
         if (name == "frame_rate") return settings_.frame_rate;
         if (name == "key_frame_interval") return settings_.effective_key_frame_interval();
         if (name == "threads") return settings_.threads;
+        if (name == "speed" && fourcc_ != 0) return settings_.speed;
         return std::nullopt;
     }
 
@@ -4104,6 +4524,8 @@ public:
 
     std::string_view identifier() const noexcept { return identifier_; }
     std::uint8_t flv_codec_id() const noexcept { return flv_codec_id_; }
+    /// The Enhanced RTMP FourCC as a big-endian number (0x61763031 for `av01`); 0 for legacy codecs.
+    std::uint32_t fourcc() const noexcept { return fourcc_; }
 
 private:
     struct context_free {
@@ -4124,6 +4546,7 @@ private:
         double frame_rate = 30;
         int key_frame_interval = 0;  // 0: two seconds' worth of frames
         int threads = 1;
+        int speed = 8;
         int effective_key_frame_interval() const noexcept {
             return key_frame_interval > 0 ? key_frame_interval : static_cast<int>(std::lround(2 * frame_rate));
         }
@@ -4134,14 +4557,85 @@ private:
 
     static bool integral_in(double v, double lo, double hi) noexcept { return v >= lo && v <= hi && std::floor(v) == v; }
 
+    static constexpr std::uint32_t fourcc_of(const char (&text)[5]) noexcept {
+        return std::uint32_t(std::uint8_t(text[0])) << 24 | std::uint32_t(std::uint8_t(text[1])) << 16 |
+               std::uint32_t(std::uint8_t(text[2])) << 8 | std::uint32_t(std::uint8_t(text[3]));
+    }
+
+    // The live settings of each Enhanced codec's wrapper (libaom, libvpx, x265), on its private options.
+    bool set_private_options(void* options) const {
+        if (fourcc_ == 0) return true;
+        const std::string speed = std::to_string(settings_.speed);
+        auto set = [options](const char* name, const std::string& value) { return av_opt_set(options, name, value.c_str(), 0) >= 0; };
+        if (fourcc_ == fourcc_of("hvc1")) {
+            static constexpr const char* presets[] = {"veryslow", "slower", "slow", "medium", "fast", "faster", "veryfast", "superfast", "ultrafast"};
+            return set("preset", presets[settings_.speed]) && set("tune", "zerolatency") && set("forced-idr", "1") &&
+                   set("x265-params", "log-level=error:open-gop=0");
+        }
+        const bool ok = set("cpu-used", speed) && set("lag-in-frames", "0") && set("row-mt", settings_.threads != 1 ? "1" : "0");
+        if (fourcc_ == fourcc_of("av01")) return ok && set("usage", "realtime");
+        return ok && set("deadline", "realtime");
+    }
+
+    // The configuration record of an Enhanced codec: av1C and hvcC from the global header, vpcC
+    // from the settings.
+    std::error_code make_header(std::vector<std::byte>& header) {
+        const AVCodecContext& context = *context_;
+        std::span<const std::byte> extra(reinterpret_cast<const std::byte*>(context.extradata),
+                                         context.extradata ? static_cast<std::size_t>(context.extradata_size) : 0);
+        encoded_frame first;
+        if (fourcc_ == fourcc_of("av01") && extra.empty()) {
+            // libaom states its sequence header with its first packet (FFmpeg's wrapper extracts it
+            // then): a black picture for it, dropped; the next picture is a key frame again.
+            if (auto ec = encode_black(first)) return ec;
+            extra = context.extradata ? std::span<const std::byte>(reinterpret_cast<const std::byte*>(context.extradata),
+                                                                   static_cast<std::size_t>(context.extradata_size))
+                                      : std::span<const std::byte>(first.data);
+            pending_key_ = true;
+        }
+        if (fourcc_ == fourcc_of("av01")) {
+            header = detail::build_av1_config(extra);
+        } else if (fourcc_ == fourcc_of("hvc1")) {
+            header = detail::build_hevc_config(extra);
+        } else if (fourcc_ == fourcc_of("vp09")) {
+            detail::vp9_config c;
+            c.level = detail::vp9_level_for(static_cast<std::uint32_t>(context.width), static_cast<std::uint32_t>(context.height), settings_.frame_rate);
+            c.matrix_coefficients = 6;  // BT.601
+            header = detail::build_vp9_config(c);
+        } else {
+            return {};
+        }
+        return header.empty() ? make_error_code(encoder_error::encode_failure) : std::error_code{};
+    }
+
+    // Encodes a black picture (as a key frame) into `out`.
+    std::error_code encode_black(encoded_frame& out) {
+        if (av_frame_make_writable(frame_.get()) < 0) return encoder_error::allocation_failure;
+        for (int plane = 0; plane < 3; ++plane) {
+            const int rows = plane == 0 ? frame_->height : (frame_->height + 1) / 2;
+            for (int y = 0; y < rows; ++y)
+                std::fill_n(frame_->data[plane] + std::ptrdiff_t(y) * frame_->linesize[plane], plane == 0 ? frame_->width : (frame_->width + 1) / 2,
+                            std::uint8_t(plane == 0 ? 16 : 128));
+        }
+        frame_->pts = frames_++;
+        frame_->pict_type = AV_PICTURE_TYPE_I;
+        if (avcodec_send_frame(context_.get(), frame_.get()) < 0) return encoder_error::encode_failure;
+        return drain(out);
+    }
+
     // Every packet the codec has ready, appended to `out`.
     std::error_code drain(encoded_frame& out) {
         for (;;) {
             const int rc = avcodec_receive_packet(context_.get(), packet_.get());
             if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return {};
             if (rc < 0) return encoder_error::encode_failure;
-            const auto* bytes = reinterpret_cast<const std::byte*>(packet_->data);
-            out.data.insert(out.data.end(), bytes, bytes + packet_->size);
+            const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(packet_->data), static_cast<std::size_t>(packet_->size));
+            if (fourcc_ == fourcc_of("hvc1")) {
+                std::vector<std::byte> lengths = detail::annex_b_to_avcc(bytes);  // as hvcC says: 4-byte lengths
+                out.data.insert(out.data.end(), lengths.begin(), lengths.end());
+            } else {
+                out.data.insert(out.data.end(), bytes.begin(), bytes.end());
+            }
             out.key_frame = out.key_frame || (packet_->flags & AV_PKT_FLAG_KEY) != 0;
             av_packet_unref(packet_.get());
         }
@@ -4149,6 +4643,7 @@ private:
 
     std::string codec_name_;
     std::uint8_t flv_codec_id_;
+    std::uint32_t fourcc_;
     std::string identifier_;
     settings settings_;
     context_ptr context_;
@@ -4227,6 +4722,9 @@ public:
     std::string_view identifier() const { return impl_->identifier(); }
     /// The FLV video codec id (RTMP video tag): 3 screen video, 7 AVC, ...
     std::uint8_t flv_codec_id() const { return impl_->flv_codec_id(); }
+    /// The Enhanced RTMP FourCC of an encoder that has one (`fourcc()`, e.g. 0x61763031 `av01`):
+    /// its frames go out as Enhanced RTMP tags, its `header()` as their SequenceStart. 0 otherwise.
+    std::uint32_t fourcc() const { return impl_->fourcc(); }
 
     /// The codec configuration of the last initialisation (AVCDecoderConfigurationRecord for H.264).
     const std::vector<std::byte>& header() const noexcept { return header_; }
@@ -4247,6 +4745,7 @@ private:
         virtual std::error_code close(std::vector<std::byte>&) = 0;
         virtual std::string_view identifier() const = 0;
         virtual std::uint8_t flv_codec_id() const = 0;
+        virtual std::uint32_t fourcc() const = 0;
     };
     template <class E>
     struct model final : concept_t {
@@ -4264,6 +4763,13 @@ private:
         std::error_code close(std::vector<std::byte>& r) override { return enc.close(r); }
         std::string_view identifier() const override { return enc.identifier(); }
         std::uint8_t flv_codec_id() const override { return enc.flv_codec_id(); }
+        std::uint32_t fourcc() const override {
+            if constexpr (requires { { enc.fourcc() } -> std::convertible_to<std::uint32_t>; }) {
+                return enc.fourcc();
+            } else {
+                return 0;
+            }
+        }
         E enc;
     };
 
@@ -4277,7 +4783,8 @@ private:
 /**
  * Codecs by name, for `stream.use_codec(name)`. "h264" is registered when the OpenH264 adapter
  * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
- * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`);
+ * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`), and
+ * with it "av1", "vp9" and "hevc" (Enhanced RTMP) when that libavcodec has their encoders;
  * applications add their own encoders.
  *
  * Thread: safe to use from any thread.
@@ -4293,6 +4800,9 @@ public:
 #endif
 #if defined(RTMPX_WITH_LIBAVCODEC)
         add("sorenson", [] { return libavcodec_encoder::sorenson(); });
+        if (libavcodec_encoder::av1().available()) add("av1", [] { return libavcodec_encoder::av1(); });
+        if (libavcodec_encoder::vp9().available()) add("vp9", [] { return libavcodec_encoder::vp9(); });
+        if (libavcodec_encoder::hevc().available()) add("hevc", [] { return libavcodec_encoder::hevc(); });
 #endif
     }
 
@@ -6284,6 +6794,21 @@ inline std::vector<std::byte> avc_sequence_header(std::span<const std::byte> con
     return tag;
 }
 
+/// A single-track Enhanced RTMP video tag of `codec`: a key or inter frame of `packet` type
+/// (CodedFrames, with a zero composition time where the codec has one; or SequenceStart, whose
+/// `data` is the configuration record).
+inline std::vector<std::byte> enhanced_video_tag(enhanced::fourcc codec, enhanced::video_packet packet, bool key_frame,
+                                                 std::span<const std::byte> data) {
+    enhanced::video_tag ex;
+    ex.frame_type = static_cast<std::uint8_t>(key_frame ? frame_type::key : frame_type::inter);
+    ex.packet = packet;
+    ex.add({codec, 0, 0, data});
+    std::vector<std::byte> tag;
+    tag.reserve(data.size() + 8);
+    enhanced::append_video(tag, ex);
+    return tag;
+}
+
 /// Whether a video tag starts with the Enhanced RTMP ExHeader bit (`1 FFF PPPP`: IsExHeader,
 /// frame type, packet type), Enhanced RTMP v2 "ExVideoTagHeader".
 inline bool is_ex_header(std::span<const std::byte> tag) noexcept {
@@ -6416,8 +6941,9 @@ inline bool is_complete_audio_tag(std::span<const std::byte> tag) noexcept {
 
 /// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
 /// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
-/// FFmpeg would wait for audio that never comes.
-inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, std::uint8_t codec_id) {
+/// FFmpeg would wait for audio that never comes. `codec_id`: the FLV CodecID, or an Enhanced
+/// RTMP FourCC as a number (`enhanced::metadata_codec_id`).
+inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, double codec_id) {
     return amf0::value::ecma_array({{"width", amf0::value(width)},
                                     {"height", amf0::value(height)},
                                     {"framerate", amf0::value(frame_rate)},
@@ -10023,7 +10549,9 @@ private:
             auto frame = std::make_shared<protocol::media_frame>();
             frame->timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
             if (codec_) {
-                frame->tag = protocol::flv::video_tag(codec_->flv_codec_id(), out.key_frame, out.data);
+                const std::uint32_t fourcc = codec_->fourcc();
+                frame->tag = fourcc != 0 ? protocol::flv::enhanced_video_tag(fourcc, protocol::enhanced::video_packet::coded_frames, out.key_frame, out.data)
+                                         : protocol::flv::video_tag(codec_->flv_codec_id(), out.key_frame, out.data);
                 frame->key_frame = out.key_frame;
             } else {
                 frame->tag = std::move(out.data);
@@ -10033,13 +10561,18 @@ private:
         }
     }
 
-    // A new codec configuration: onMetaData and (for AVC) the sequence header, built once.
+    // A new codec configuration: onMetaData and the sequence header (AVC, or an Enhanced codec's
+    // SequenceStart), built once.
     void set_codec_config(double rate) {
         const std::uint8_t codec_id = codec_->flv_codec_id();
+        const std::uint32_t fourcc = codec_->fourcc();
         auto config = std::make_shared<protocol::stream_config>();
-        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(
-            protocol::flv::video_metadata(codec_->width(), codec_->height(), rate, codec_id)));
-        if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec_->header().empty())
+        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(protocol::flv::video_metadata(
+            codec_->width(), codec_->height(), rate, fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id)));
+        if (fourcc != 0 && !codec_->header().empty())
+            config->sequence_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
+                fourcc, protocol::enhanced::video_packet::sequence_start, true, codec_->header()));
+        else if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec_->header().empty())
             config->sequence_header =
                 std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec_->header()));
         std::lock_guard lock(mutex_);

@@ -2,26 +2,35 @@
 # SPDX-License-Identifier: MIT
 """The codecs by name, through examples/codec_server, against real players.
 
-Usage: codecs_test.py CODEC_SERVER_BINARY
+Usage: codecs_test.py CODEC_SERVER_BINARY [INTEROP_SERVER_BINARY]
 
 For each codec the binary's registry has ("h264", "screen video", "sorenson"): starts
 `codec_server NAME 127.0.0.1:0`, and checks what ffprobe sees. Sorenson Spark (FLV codec 2,
 through libavcodec) is then decoded by ffmpeg -xerror, recorded by rtmpdump and decoded again,
-and played by python-librtmp. Prints one line per test and "N passed, N failed, N skipped".
+and played by python-librtmp.
+
+The Enhanced RTMP codecs ("av1", "vp9", "hevc", through libavcodec): ffprobe, which declares no
+FourCC, is refused at once with the reason; rtmpx's client (INTEROP_SERVER_BINARY --pull,
+declaring every FourCC) records the stream; its frames, taken out of the recording as an
+elementary stream (AV1 as OBUs, VP9 as IVF, HEVC as Annex B), are decoded by ffmpeg -xerror.
+Prints one line per test and "N passed, N failed, N skipped".
 """
 
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import assert_decodes, main as run_tests, run, stop_process, tmp_only  # noqa: E402
+from harness import Server, assert_decodes, flv_tags, main as run_tests, run, stop_process, tmp_only  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpc_client.py")
 BINARY = ""
+INTEROP = ""
 
 
 class CodecServer:
@@ -92,20 +101,116 @@ def test_sorenson_decodes_in_ffmpeg_rtmpdump_and_python_librtmp(tmp):
         assert srv.stop() == 0
 
 
+def elementary_stream(codec, record, frames):
+    """The frames as a stream ffmpeg reads alone: (bytes, its -f format)."""
+    out = bytearray()
+    if codec == "av1":
+        # OBUs; each temporal unit opens with a temporal delimiter (added where the encoder left it out).
+        for _, data in frames:
+            out += (b"" if data[:2] == b"\x12\x00" else b"\x12\x00") + data
+        return bytes(out), "obu"
+    if codec == "vp9":
+        out += b"DKIF" + struct.pack("<HHIHHIIII", 0, 32, 0x30395056, 640, 360, 1000, 1, len(frames), 0)
+        for timestamp, data in frames:
+            out += struct.pack("<IQ", len(data), timestamp) + data
+        return bytes(out), "ivf"
+    # HEVC: the hvcC arrays' parameter sets, then each frame's NAL units, with start codes.
+    pos = 23
+    for _ in range(record[22]):
+        count = int.from_bytes(record[pos + 1:pos + 3], "big")
+        pos += 3
+        for _ in range(count):
+            size = int.from_bytes(record[pos:pos + 2], "big")
+            out += b"\0\0\0\1" + record[pos + 2:pos + 2 + size]
+            pos += 2 + size
+    for _, data in frames:
+        data, pos = data[3:], 0  # after the composition time
+        while pos < len(data):
+            size = int.from_bytes(data[pos:pos + 4], "big")
+            out += b"\0\0\0\1" + data[pos + 4:pos + 4 + size]
+            pos += 4 + size
+    return bytes(out), "hevc"
+
+
+FOURCC = {"av1": b"av01", "vp9": b"vp09", "hevc": b"hvc1"}
+
+
+def enhanced_test(codec):
+    def test(tmp):
+        if not INTEROP:
+            return "skip: no interop_server (it is built with OpenH264)"
+        srv = CodecServer(codec)
+        if srv.url is None:
+            assert "no codec" in srv.error, srv.error
+            return "skip: this build has no '%s' (configure with -Dlibavcodec=enabled)" % codec
+        fourcc = FOURCC[codec]
+        recording = os.path.join(tmp, codec + ".flv")
+        try:
+            # A legacy player: refused at once, with the reason.
+            start = time.monotonic()
+            r = run(["ffprobe", "-v", "error", "-show_streams", srv.url], timeout=30)
+            seconds = time.monotonic() - start
+            err = r.stderr.decode(errors="replace")
+            assert r.returncode != 0 and fourcc.decode() in err and "declared none" in err, err
+            assert seconds < 5, "ffprobe took %.1f s to learn it" % seconds
+            # rtmpx's client, declaring every FourCC, records it.
+            puller = Server(INTEROP, "--pull", srv.url, "--record-pull", recording)
+            time.sleep(4)
+            assert puller.stop() == 0, puller.stderr_lines
+        finally:
+            assert srv.stop() == 0
+        tags = flv_tags(recording)
+        video = [(ts, body) for kind, ts, body in tags if kind == 9]
+        assert video and all(body[0] & 0x80 and body[1:5] == fourcc for _, body in video), \
+            "not all %s Enhanced tags: %s" % (fourcc, [body[:5].hex() for _, body in video[:3]])
+        starts = [body[5:] for _, body in video if body[0] & 0x0f == 0]
+        frames = [(ts, body[5:]) for ts, body in video if body[0] & 0x0f == 1]
+        assert len(starts) == 1 and video[0][1][0] & 0x0f == 0, "one SequenceStart first, got %d" % len(starts)
+        record = starts[0]
+        well_formed = {"av1": lambda: record[:1] == b"\x81",  # av1C marker and version
+                       "vp9": lambda: len(record) == 12 and record[0] == 1,  # vpcC version 1
+                       "hevc": lambda: len(record) > 23 and record[0] == 1 and record[22] == 3}  # VPS, SPS, PPS
+        assert well_formed[codec](), "configuration record " + record[:24].hex()
+        assert (video[1][1][0] >> 4) & 7 == 1, "the first frame is not a key frame"
+        assert len(frames) >= 60, "%d frames recorded in 4 s" % len(frames)
+        metadata = [body for kind, _, body in tags if kind == 18]
+        assert metadata and struct.pack(">d", int.from_bytes(fourcc, "big")) in metadata[0], \
+            "onMetaData has no videocodecid %s" % fourcc
+        data, fmt = elementary_stream(codec, record, frames)
+        path = os.path.join(tmp, codec + "." + fmt)
+        with open(path, "wb") as f:
+            f.write(data)
+        r = run(["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,width,height,nb_read_frames",
+                 "-of", "default=noprint_wrappers=1", "-f", fmt, path])
+        out = r.stdout.decode()
+        assert r.returncode == 0 and r.stderr.strip() == b"", r.stderr.decode(errors="replace")
+        expected = {"av1": "av1", "vp9": "vp9", "hevc": "hevc"}[codec]
+        assert ("codec_name=%s" % expected) in out and "width=640" in out and "height=360" in out, out
+        assert ("nb_read_frames=%d" % len(frames)) in out, "%s (%d frames recorded)" % (out, len(frames))
+        r = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-f", fmt, "-i", path, "-f", "null", "-"])
+        assert r.returncode == 0 and r.stderr.strip() == b"", r.stderr.decode(errors="replace")
+    test.__name__ = "test_%s_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg" % codec
+    return test
+
+
 TESTS = [
     probe_test("h264", "h264"),
     probe_test("screen video", "flashsv"),
     probe_test("sorenson", "flv1"),
     test_sorenson_decodes_in_ffmpeg_rtmpdump_and_python_librtmp,
+    enhanced_test("av1"),
+    enhanced_test("vp9"),
+    enhanced_test("hevc"),
 ]
 
 
 def main():
-    global BINARY
-    if len(sys.argv) != 2:
+    global BINARY, INTEROP
+    if len(sys.argv) not in (2, 3):
         print(__doc__)
         return 2
     BINARY = sys.argv[1]
+    INTEROP = sys.argv[2] if len(sys.argv) == 3 else ""
     return run_tests(tmp_only(TESTS), dict, ["ffmpeg", "ffprobe", "rtmpdump"])
 
 

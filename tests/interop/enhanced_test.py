@@ -26,6 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (Server, free_port, listening, main as run_tests, node_media_server, run, stop_process,  # noqa: E402
                      tmp_only, wait_for)
 
@@ -39,17 +40,7 @@ RUN = {}  # what the one publish left: recordings, ffprobe's answer
 
 def flv_tags(path):
     """(type, body) of each audio and video tag of an FLV file, in order."""
-    with open(path, "rb") as f:
-        data = f.read()
-    tags, pos = [], 13
-    while pos + 11 <= len(data):
-        size = int.from_bytes(data[pos + 1:pos + 4], "big")
-        if pos + 11 + size + 4 > len(data):
-            break
-        if data[pos] in (8, 9):
-            tags.append((data[pos], data[pos + 11:pos + 11 + size]))
-        pos += 11 + size + 4
-    return tags
+    return [(kind, body) for kind, _, body in harness.flv_tags(path) if kind in (8, 9)]
 
 
 def is_config(tag):

@@ -95,6 +95,21 @@ ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g
           "-c:a", "aac", "-b:a", "64k"]
 
 
+def flv_tags(path):
+    """(type, timestamp, body) of each tag of an FLV file, in order (a torn last tag left out)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    tags, pos = [], 13
+    while pos + 11 <= len(data):
+        size = int.from_bytes(data[pos + 1:pos + 4], "big")
+        if pos + 11 + size + 4 > len(data):
+            break
+        timestamp = int.from_bytes(data[pos + 4:pos + 7], "big") | data[pos + 7] << 24
+        tags.append((data[pos], timestamp, data[pos + 11:pos + 11 + size]))
+        pos += 11 + size + 4
+    return tags
+
+
 def publish_to(url, extra=()):
     """ffmpeg publishing SOURCES to `url` in real time, until stopped."""
     return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re"] + SOURCES + ENCODE + list(extra) + ["-f", "flv", url],

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests for codec/libavcodec_encoder.hpp: Sorenson Spark pictures (their H.263 picture start code),
-// key frames on demand, the parameters, the errors.
+// AV1, VP9 and HEVC with their configuration records and FourCCs, key frames on demand, the
+// parameters, the errors.
 #if defined(RTMPX_WITH_LIBAVCODEC)
 
 #include <doctest/doctest.h>
@@ -8,10 +9,15 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <rtmpx/codec/libavcodec_encoder.hpp>
+#include <rtmpx/detail/avc.hpp>
+#include <rtmpx/detail/config_records.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/video_codec.hpp>
 
@@ -95,6 +101,68 @@ TEST_SUITE("libavcodec") {
         CHECK(enc.encode(picture.view(), out) == encoder_error::already_closed);
         rtmpx::libavcodec_encoder unknown("no-such-encoder", 2, "none");
         CHECK(unknown.init(32, 32, header) == encoder_error::invalid_parameter);
+        CHECK(rtmpx::libavcodec_encoder::sorenson().set_parameter("speed", 4) == encoder_error::invalid_parameter);  // no such knob
+        auto av1 = rtmpx::libavcodec_encoder::av1();
+        CHECK(av1.set_parameter("speed", 9) == encoder_error::invalid_parameter);
+        CHECK(av1.init(33, 32, header) == encoder_error::unsupported_resolution);  // 4:2:0 needs even sizes
+    }
+
+    // The Enhanced RTMP codecs: a configuration record that says what the stream is, key frames
+    // first, on demand and every key_frame_interval, and frames in the framing the record names.
+    TEST_CASE("av1, vp9, hevc: configuration record, FourCC, key frames, framing") {
+        rtmpx::codec_registry registry;
+        for (const char* name : {"av1", "vp9", "hevc"}) {
+            const std::string codec_name = name;
+            CAPTURE(codec_name);
+            REQUIRE(registry.contains(name));  // Debian's libavcodec has libaom, libvpx and x265
+            auto codec = registry.make(name);
+            REQUIRE_FALSE(codec->set_parameter("key_frame_interval", 6));
+            REQUIRE_FALSE(codec->set_parameter("speed", 8));
+            CHECK(codec->get_parameter("speed") == 8.0);
+            rtmpx::canvas picture(160, 96, rtmpx::pixel_format::bgra);
+            std::vector<bool> keys;
+            for (std::uint32_t n = 0; n < 14; ++n) {
+                if (n == 9) codec->force_key_frame();
+                draw(picture, n);
+                rtmpx::encoded_frame out;
+                REQUIRE_FALSE(codec->encode(picture.view(), out));
+                REQUIRE_FALSE(out.data.empty());  // low delay: each picture out as it goes in
+                keys.push_back(out.key_frame);
+                if (std::string_view(name) == "av1") {
+                    std::vector<rtmpx::detail::av1_obu> obus;
+                    CHECK(rtmpx::detail::split_av1_obus(out.data, obus));
+                } else if (std::string_view(name) == "hevc") {
+                    std::vector<std::span<const std::byte>> nals;
+                    CHECK(rtmpx::detail::split_avcc(out.data, nals));
+                    REQUIRE_FALSE(nals.empty());
+                    for (const auto& nal : nals) CHECK(rtmpx::detail::hevc_nal_type(nal) < 32);  // no parameter sets in frames
+                }
+            }
+            CHECK(keys[0]);
+            CHECK_FALSE(keys[1]);
+            CHECK(keys[9]);  // asked for
+            CHECK(keys[6]);  // the interval
+            const auto& header = codec->header();
+            REQUIRE_FALSE(header.empty());
+            if (std::string_view(name) == "av1") {
+                CHECK(codec->fourcc() == 0x61763031);
+                CHECK(header[0] == std::byte{0x81});
+                CHECK((std::to_integer<int>(header[2]) & 0x0c) == 0x0c);  // 4:2:0
+                std::vector<rtmpx::detail::av1_obu> obus;
+                REQUIRE(rtmpx::detail::split_av1_obus(std::span(header).subspan(4), obus));
+                CHECK(obus.at(0).type == rtmpx::detail::av1_obu_sequence_header);
+            } else if (std::string_view(name) == "vp9") {
+                CHECK(codec->fourcc() == 0x76703039);
+                CHECK(header.size() == 12);
+                CHECK(header[5] == std::byte{10});  // level 1 for 160x96 at 30 frames a second
+            } else {
+                CHECK(codec->fourcc() == 0x68766331);
+                CHECK(header[0] == std::byte{1});
+                CHECK(std::to_integer<int>(header[22]) == 3);  // VPS, SPS, PPS
+            }
+            CHECK(codec->flv_codec_id() == 0);
+        }
+        CHECK(rtmpx::codec_registry().make("sorenson")->fourcc() == 0);
     }
 }
 

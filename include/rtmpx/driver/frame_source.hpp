@@ -449,7 +449,9 @@ private:
             auto frame = std::make_shared<protocol::media_frame>();
             frame->timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
             if (codec_) {
-                frame->tag = protocol::flv::video_tag(codec_->flv_codec_id(), out.key_frame, out.data);
+                const std::uint32_t fourcc = codec_->fourcc();
+                frame->tag = fourcc != 0 ? protocol::flv::enhanced_video_tag(fourcc, protocol::enhanced::video_packet::coded_frames, out.key_frame, out.data)
+                                         : protocol::flv::video_tag(codec_->flv_codec_id(), out.key_frame, out.data);
                 frame->key_frame = out.key_frame;
             } else {
                 frame->tag = std::move(out.data);
@@ -459,13 +461,18 @@ private:
         }
     }
 
-    // A new codec configuration: onMetaData and (for AVC) the sequence header, built once.
+    // A new codec configuration: onMetaData and the sequence header (AVC, or an Enhanced codec's
+    // SequenceStart), built once.
     void set_codec_config(double rate) {
         const std::uint8_t codec_id = codec_->flv_codec_id();
+        const std::uint32_t fourcc = codec_->fourcc();
         auto config = std::make_shared<protocol::stream_config>();
-        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(
-            protocol::flv::video_metadata(codec_->width(), codec_->height(), rate, codec_id)));
-        if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec_->header().empty())
+        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(protocol::flv::video_metadata(
+            codec_->width(), codec_->height(), rate, fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id)));
+        if (fourcc != 0 && !codec_->header().empty())
+            config->sequence_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
+                fourcc, protocol::enhanced::video_packet::sequence_start, true, codec_->header()));
+        else if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec_->header().empty())
             config->sequence_header =
                 std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec_->header()));
         std::lock_guard lock(mutex_);

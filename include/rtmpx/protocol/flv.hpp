@@ -76,6 +76,21 @@ inline std::vector<std::byte> avc_sequence_header(std::span<const std::byte> con
     return tag;
 }
 
+/// A single-track Enhanced RTMP video tag of `codec`: a key or inter frame of `packet` type
+/// (CodedFrames, with a zero composition time where the codec has one; or SequenceStart, whose
+/// `data` is the configuration record).
+inline std::vector<std::byte> enhanced_video_tag(enhanced::fourcc codec, enhanced::video_packet packet, bool key_frame,
+                                                 std::span<const std::byte> data) {
+    enhanced::video_tag ex;
+    ex.frame_type = static_cast<std::uint8_t>(key_frame ? frame_type::key : frame_type::inter);
+    ex.packet = packet;
+    ex.add({codec, 0, 0, data});
+    std::vector<std::byte> tag;
+    tag.reserve(data.size() + 8);
+    enhanced::append_video(tag, ex);
+    return tag;
+}
+
 /// Whether a video tag starts with the Enhanced RTMP ExHeader bit (`1 FFF PPPP`: IsExHeader,
 /// frame type, packet type), Enhanced RTMP v2 "ExVideoTagHeader".
 inline bool is_ex_header(std::span<const std::byte> tag) noexcept {
@@ -208,8 +223,9 @@ inline bool is_complete_audio_tag(std::span<const std::byte> tag) noexcept {
 
 /// The `onMetaData` properties rtmpx sends for a video-only stream: players read the size, rate
 /// and codec from it (FFmpeg sets its FLV header flags from `videocodecid`). No `audiocodecid`:
-/// FFmpeg would wait for audio that never comes.
-inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, std::uint8_t codec_id) {
+/// FFmpeg would wait for audio that never comes. `codec_id`: the FLV CodecID, or an Enhanced
+/// RTMP FourCC as a number (`enhanced::metadata_codec_id`).
+inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, double frame_rate, double codec_id) {
     return amf0::value::ecma_array({{"width", amf0::value(width)},
                                     {"height", amf0::value(height)},
                                     {"framerate", amf0::value(frame_rate)},
