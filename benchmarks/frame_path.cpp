@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Benchmarks of the path a rendered frame takes to a player: the server's frame path latency
 // (frame handler → bytes at the client), play → first key frame with H.264, the OpenH264 encode
-// rate, RGB → I420 conversion, and the frame queue between threads. Prints figures only; it
+// rate, RGB → I420 conversion, the frame queue between threads, and every codec of the registry
+// side by side (encode rate, output rate, play → first key frame). Prints figures only; it
 // never judges them. Everything runs in this process: the server is a
 // rtmpx::basic_server<asio::local::stream_protocol::socket> serving one end of AF_UNIX socket
 // pairs, and the clients (the tests' client, on the library's client session) read the other ends.
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <fmt/format.h>
 #include <asio/local/connect_pair.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/read.hpp>
@@ -77,9 +79,10 @@ const std::vector<std::byte>* video_payload(const received& r) {
 }
 
 // An AVC NALU video tag of a key frame: 0x17 0x01 (the sequence header is 0x17 0x00).
-bool is_key_frame_nalu(const received& r) {
+// A key frame's picture (not a sequence header), legacy or Enhanced.
+bool is_key_picture(const received& r) {
     const auto* p = video_payload(r);
-    return p && p->size() >= 5 && (*p)[0] == std::byte{0x17} && (*p)[1] == std::byte{0x01};
+    return p && rtmpx::protocol::flv::is_key_frame(*p) && !rtmpx::protocol::flv::is_sequence_header(*p);
 }
 
 // A moving picture: drifting gradients, a sliding checkerboard band and a bouncing box.
@@ -208,6 +211,7 @@ latency_result run_latency(std::size_t streams, double seconds, double warmup) {
 struct key_frame_app {
     std::uint32_t width = 640;
     std::uint32_t height = 360;
+    std::string codec = "h264";
     bool prepare = false;  // use_codec(name, width, height): the encoder made ready before play
     std::atomic<std::int64_t> first_call_ns{0};    // when the frame handler was first called
     std::atomic<std::int64_t> first_draw_ns{0};    // how long its drawing took
@@ -226,7 +230,7 @@ struct key_frame_result {
     bool failed = false;
 };
 
-key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, bool prepare, int plays) {
+key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, bool prepare, int plays, const std::string& codec = "h264") {
     key_frame_result r;
     r.width = width;
     r.height = height;
@@ -234,12 +238,13 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, bool p
     app.width = width;
     app.height = height;
     app.prepare = prepare;
+    app.codec = codec;
     local_server srv;
     srv.install([&app](rtmpx::connection& c, const rtmpx::connect_event& e) {
         if (!e.is_create) return true;
         c.on_stream([&app](rtmpx::stream& s, const rtmpx::stream_event& se) {
             if (!se.is_create) return true;
-            if (!(app.prepare ? s.use_codec("h264", app.width, app.height) : s.use_codec("h264"))) return false;
+            if (!(app.prepare ? s.use_codec(app.codec, app.width, app.height) : s.use_codec(app.codec))) return false;
             struct state {
                 rtmpx::canvas canvas;
                 std::uint32_t n = 0;
@@ -278,7 +283,7 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, bool p
         c.play(sid, "h264");
         std::int64_t received = 0;
         while (auto m = c.next()) {
-            if (is_key_frame_nalu(*m)) {
+            if (is_key_picture(*m)) {
                 received = now_ns();
                 break;
             }
@@ -305,6 +310,65 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, bool p
         r.encode_median = median(encode);
         r.encode_max = *std::max_element(encode.begin(), encode.end());
         r.delivery_median = median(delivery);
+    }
+    return r;
+}
+
+// ---- f. the codecs of the registry side by side -------------------------------------------------
+
+struct codec_result {
+    std::string name;
+    double fps[2] = {0, 0};  // RGBA in (conversion included), threads 1 and 2; 0: no such setting
+    double kbit_s = 0;       // output rate at 30 frames/s, threads 1
+    double cold_ms = 0;      // init + the first encode, threads 1
+    double keyed_ms = 0;     // an encode asked for a key frame mid-stream (median), threads 1
+    bool failed = false;
+};
+
+// 150 frames of the moving pattern at `width` x `height`, 1 Mbit/s, a key frame every 60 frames
+// and one asked for every 30th frame besides, on one thread and on two.
+codec_result run_codec(const rtmpx::codec_registry& registry, const std::string& name, std::uint32_t width,
+                       std::uint32_t height, int frames) {
+    codec_result r;
+    r.name = name;
+    rtmpx::canvas picture(width, height);
+    for (int threads : {1, 2}) {
+        auto codec = registry.make(name);
+        if (!codec) {
+            r.failed = true;
+            break;
+        }
+        if (codec->set_parameter("threads", threads) && threads == 2) break;  // no "threads" setting: one pass
+        (void)codec->set_parameter("bitrate", 1'000'000);
+        (void)codec->set_parameter("frame_rate", 30);
+        (void)codec->set_parameter("key_frame_interval", 60);
+        std::size_t bytes = 0;
+        std::vector<double> keyed;
+        const auto started = steady::now();
+        for (int n = 0; n < frames; ++n) {
+            draw(picture, static_cast<std::uint32_t>(n));
+            if (n > 0 && n % 30 == 15) codec->force_key_frame();
+            rtmpx::encoded_frame out;
+            const auto t0 = steady::now();
+            if (codec->encode(picture.view(), out)) {
+                r.failed = true;
+                break;
+            }
+            const double ms = seconds_since(t0) * 1000;
+            if (n == 0 && threads == 1) r.cold_ms = ms;  // the encoder initialises on its first picture
+            if (n % 30 == 15 && threads == 1) keyed.push_back(ms);
+            bytes += out.data.size();
+        }
+        // The drawing is in the loop's time: take it out with a second pass that only draws.
+        const double total = seconds_since(started);
+        const auto drawn = steady::now();
+        for (int n = 0; n < frames; ++n) draw(picture, static_cast<std::uint32_t>(n));
+        const double encode_s = total - seconds_since(drawn);
+        r.fps[threads - 1] = encode_s > 0 ? frames / encode_s : 0;
+        if (threads == 1) {
+            r.kbit_s = static_cast<double>(bytes) * 8 / 1000 * 30 / frames;
+            r.keyed_ms = keyed.empty() ? 0 : median(keyed);
+        }
     }
     return r;
 }
@@ -564,7 +628,7 @@ const char* compiler() {
 
 int main(int argc, char** argv) {
     // An optional argument picks sections, e.g. "ce"; all of them by default.
-    const std::string only = argc > 1 ? argv[1] : "abcde";
+    const std::string only = argc > 1 ? argv[1] : "abcdef";
     auto runs = [&only](char section) { return only.find(section) != std::string::npos; };
     const auto started = steady::now();
     char date[64];
@@ -672,6 +736,32 @@ int main(int argc, char** argv) {
                         r.ok ? "" : "  (items lost!)");
         }
     }
+
+#if defined(RTMPX_WITH_OPENH264)
+    if (runs('f')) {
+        const rtmpx::codec_registry registry;
+        std::printf("\nf. every codec of the registry at 1280x720: 150 frames of the moving pattern, RGBA in, 1 Mbit/s,\n"
+                    "   a key frame every 60 frames and one asked for mid-group every 30 frames; then play -> first\n"
+                    "   key frame as in b. (10 plays each; the client declares every FourCC)\n");
+        std::printf("   %13s %8s %8s %8s %8s %9s %9s %9s\n", "codec", "fps_1t", "fps_2t", "kbit/s", "cold_ms", "keyed_ms",
+                    "play_cold", "play_prep");
+        for (const std::string& name : registry.names()) {
+            const auto r = run_codec(registry, name, 1280, 720, 150);
+            const auto cold = run_key_frame(1280, 720, false, 10, name);
+            const auto prepared = run_key_frame(1280, 720, true, 10, name);
+            const std::string quoted = "\"" + name + "\"";
+            std::printf("   %13s %8.1f %8s %8.0f %8.1f %9.1f %9.1f %9.1f%s\n", quoted.c_str(), r.fps[0],
+                        r.fps[1] > 0 ? fmt::format("{:.1f}", r.fps[1]).c_str() : "-", r.kbit_s, r.cold_ms, r.keyed_ms,
+                        cold.total_median, prepared.total_median, r.failed || cold.failed || prepared.failed ? "  (failed)" : "");
+            std::fflush(stdout);
+        }
+        std::printf("   fps_1t, fps_2t: encodes a second with threads=1 and 2 (drawing excluded; \"-\": no threads\n");
+        std::printf("   setting); kbit/s: what came out at 30 frames/s, threads=1 (screen video takes no bitrate: it\n");
+        std::printf("   is lossless); cold_ms: init + first encode; keyed_ms: an encode asked for a key frame\n");
+        std::printf("   (median); play_cold, play_prep: play sent -> first key picture at the client, ms (median),\n");
+        std::printf("   the encoder made at play or before it (use_codec(name, width, height)).\n");
+    }
+#endif
 
     std::printf("\ntotal run time %.1f s; load average at end %s\n", seconds_since(started), load_average().c_str());
     return 0;
