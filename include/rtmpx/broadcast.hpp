@@ -60,15 +60,16 @@ struct broadcast_options {
  * Frames come from `push_video_tag` and `push_audio_tag` (already encoded, from a file, a camera,
  * another server), from a published stream (`stream::publish_to`, or a `relay`), or from render
  * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
- * with a codec chosen by name. A stream plays the broadcast after `stream.use_broadcast(b)` in
+ * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A stream plays the broadcast after `stream.use_broadcast(b)` in
  * its stream or play handler.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
  * player gets NetStream.Failed (they stay connected; `start` again serves new plays).
  *
- * Thread: `on_render`, `on_frame`, `use_codec` and `set_logger` before `start` (or after
- * `stop`); the other members from any thread, but `push_*` calls must not overlap.
+ * Thread: `on_render`, `on_frame`, `on_audio`, `use_codec`, `use_audio` and `set_logger` before
+ * `start` (or after `stop`); the other members from any thread, but `push_*` calls must not
+ * overlap.
  * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
  * it before the state its handlers use goes away.
  */
@@ -138,6 +139,29 @@ public:
     /// The broadcast's encoder (null without one). Thread: the frame handler's.
     video_codec* codec() noexcept { return codec_.get(); }
 
+    /**
+     * Gives the broadcast rendered sound: the audio codec `name` from `registry` ("aac" for every
+     * player; "opus", Enhanced RTMP, for the players that declared it), opened here for
+     * `sample_rate` and `channels`; the audio handler (`on_audio`) then fills each tick's PCM.
+     * False when the registry has no such audio codec, or it refuses the rate or channel count.
+     */
+    bool use_audio(std::string_view name, std::uint32_t sample_rate, std::uint32_t channels, const codec_registry& registry) {
+        auto codec = registry.make_audio(name);
+        if (!codec || codec->init(sample_rate, channels)) return false;
+        audio_codec_ = std::move(codec);
+        return true;
+    }
+
+    /// Registers the audio handler `bool (broadcast&, audio_buffer& pcm)` (see `audio_handler`).
+    template <class F>
+    void on_audio(F handler) {
+        static_assert(audio_handler<F, broadcast>, "on_audio: expected bool (broadcast&, audio_buffer& pcm)");
+        audio_ = std::move(handler);
+    }
+
+    /// The broadcast's audio encoder (null without one).
+    audio_codec* audio() noexcept { return audio_codec_.get(); }
+
     /// Installs the log sink for the broadcast's handler failures (silent by default).
     template <class F>
     void set_logger(F sink, log_level level = log_level::info) {
@@ -154,6 +178,9 @@ public:
         if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
         source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
         source_.set_codec(codec_.get());
+        driver::frame_source::audio_hook audio;
+        if (audio_ && audio_codec_) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
+        source_.set_audio(std::move(audio), audio_codec_.get());
         source_.set_log(&log_, 0, "broadcast");
         source_.start();
     }
@@ -207,6 +234,8 @@ private:
     std::function<bool(broadcast&)> render_;
     std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
     std::unique_ptr<video_codec> codec_;
+    std::function<bool(broadcast&, audio_buffer&)> audio_;
+    std::unique_ptr<audio_codec> audio_codec_;
     detail::logger log_;
     std::mutex publisher_mutex_;
     std::function<void()> evict_;  // tells the current publisher to stop

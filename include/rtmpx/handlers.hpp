@@ -198,4 +198,15 @@ template <class F, class Subject>
 concept frame_handler = std::invocable<F&, Subject&, encoded_frame&, bool> &&
                         detail::boolean_result<std::invoke_result_t<F&, Subject&, encoded_frame&, bool>>;
 
+/**
+ * `bool (Subject&, audio_buffer& pcm)`, Subject a `broadcast`: called each tick before the frame
+ * handler with the sound due since the last call (`pcm.frames()` sample frames, silence until
+ * filled; the count follows the clock, so it varies by a sample or two); fill
+ * `pcm.samples` (interleaved 16-bit, `pcm.channels` per frame) without resizing it. False (or an
+ * exception) stops the broadcast, as a frame handler's would. Thread: the broadcast's.
+ */
+template <class F, class Subject>
+concept audio_handler = std::invocable<F&, Subject&, audio_buffer&> &&
+                        detail::boolean_result<std::invoke_result_t<F&, Subject&, audio_buffer&>>;
+
 RTMPX_NAMESPACE_END

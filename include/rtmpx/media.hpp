@@ -276,6 +276,51 @@ concept video_encoder = requires(E& e, const E& ce, std::uint32_t size, std::vec
     { ce.flv_codec_id() } -> std::same_as<std::uint8_t>;
 };
 
+/**
+ * Sound for one tick, which the audio handler fills: `frames()` sample frames of `channels`
+ * interleaved signed 16-bit samples each, at `sample_rate`, all zero (silence) until filled.
+ */
+struct audio_buffer {
+    std::uint32_t sample_rate = 0;
+    std::uint32_t channels = 0;
+    std::vector<std::int16_t> samples;  ///< frames() * channels, interleaved (L R L R ... for stereo)
+    std::size_t frames() const noexcept { return channels == 0 ? 0 : samples.size() / channels; }
+};
+
+/// One encoded audio packet: the codec's bytes (no FLV tag header), and where its first sample
+/// is in the PCM handed to the encoder (negative for the codec's priming before the first).
+struct encoded_audio {
+    std::vector<std::byte> data;
+    std::int64_t first_sample = 0;
+    std::uint32_t samples = 0;  ///< sample frames it decodes to
+};
+
+/**
+ * An audio encoder the server can drive: `init` → (`encode`)* → `close`.
+ *
+ * - `init(sample_rate, channels, header)`: fills `header` with the codec configuration (AAC's
+ *   AudioSpecificConfig; Opus's identification header).
+ * - `encode(pcm, packets)`: interleaved 16-bit samples in, any number of whole packets appended
+ *   (encoders work in fixed frames: the rest waits for the next call).
+ * - `set_parameter`/`get_parameter`, `close(packets)` (what is left, flushed), `identifier()`.
+ * - `flv_sound_format()`: the FLV SoundFormat (10 for AAC), or 9 with `fourcc()` an Enhanced
+ *   RTMP audio FourCC (`Opus`), big-endian.
+ *
+ * Thread: one thread drives an encoder at a time. Errors: `encoder_error` values.
+ */
+template <class E>
+concept audio_encoder = requires(E& e, const E& ce, std::uint32_t n, std::vector<std::byte>& bytes, std::span<const std::int16_t> pcm,
+                                 std::vector<encoded_audio>& packets, std::string_view name, double value) {
+    { e.init(n, n, bytes) } -> std::same_as<std::error_code>;
+    { e.set_parameter(name, value) } -> std::same_as<std::error_code>;
+    { ce.get_parameter(name) } -> std::same_as<std::optional<double>>;
+    { e.encode(pcm, packets) } -> std::same_as<std::error_code>;
+    { e.close(packets) } -> std::same_as<std::error_code>;
+    { ce.identifier() } -> std::same_as<std::string_view>;
+    { ce.flv_sound_format() } -> std::same_as<std::uint8_t>;
+    { ce.fourcc() } -> std::same_as<std::uint32_t>;
+};
+
 RTMPX_NAMESPACE_END
 
 template <>

@@ -15,6 +15,7 @@
 #include <rtmpx/media.hpp>
 #include <rtmpx/codec/openh264_encoder.hpp>
 #include <rtmpx/codec/screen_video_encoder.hpp>
+#include <rtmpx/audio_codec.hpp>
 #include <rtmpx/video_codec.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/options.hpp>

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include <rtmpx/audio_codec.hpp>
+#include <rtmpx/codec/libavcodec_audio_encoder.hpp>
 #include <rtmpx/codec/libavcodec_encoder.hpp>
 #include <rtmpx/codec/openh264_encoder.hpp>
 #include <rtmpx/codec/screen_video_encoder.hpp>
@@ -146,7 +148,8 @@ private:
  * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
  * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`), and
  * with it "av1", "vp9" and "hevc" (Enhanced RTMP) when that libavcodec has their encoders;
- * applications add their own encoders.
+ * applications add their own encoders. Audio codecs have names of their own (`make_audio`):
+ * "aac", and "opus" (Enhanced RTMP), with libavcodec.
  *
  * Thread: safe to use from any thread.
  */
@@ -164,6 +167,8 @@ public:
         if (libavcodec_encoder::av1().available()) add("av1", [] { return libavcodec_encoder::av1(); });
         if (libavcodec_encoder::vp9().available()) add("vp9", [] { return libavcodec_encoder::vp9(); });
         if (libavcodec_encoder::hevc().available()) add("hevc", [] { return libavcodec_encoder::hevc(); });
+        if (libavcodec_audio_encoder::aac().available()) add_audio("aac", [] { return libavcodec_audio_encoder::aac(); });
+        if (libavcodec_audio_encoder::opus().available()) add_audio("opus", [] { return libavcodec_audio_encoder::opus(); });
 #endif
     }
 
@@ -185,16 +190,7 @@ public:
     }
 
     /// A new encoder for `name`, or null when no codec has that name.
-    std::unique_ptr<video_codec> make(std::string_view name) const {
-        std::function<std::unique_ptr<video_codec>()> factory;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = factories_.find(name);
-            if (it == factories_.end()) return nullptr;
-            factory = it->second;
-        }
-        return factory();
-    }
+    std::unique_ptr<video_codec> make(std::string_view name) const { return make_from(factories_, name); }
 
     bool contains(std::string_view name) const {
         std::lock_guard lock(mutex_);
@@ -202,16 +198,47 @@ public:
     }
 
     /// The names registered, in order.
-    std::vector<std::string> names() const {
+    std::vector<std::string> names() const { return names_of(factories_); }
+
+    /// Registers (or replaces) the audio codec `name`; `factory()` returns a new encoder each time.
+    template <class Factory>
+        requires audio_encoder<std::invoke_result_t<Factory&>>
+    void add_audio(std::string name, Factory factory) {
+        std::lock_guard lock(mutex_);
+        audio_factories_[std::move(name)] = [f = std::move(factory)]() mutable { return std::make_unique<audio_codec>(f()); };
+    }
+
+    /// A new audio encoder for `name`, or null when no audio codec has that name.
+    std::unique_ptr<audio_codec> make_audio(std::string_view name) const { return make_from(audio_factories_, name); }
+
+    /// The audio codec names registered, in order.
+    std::vector<std::string> audio_names() const { return names_of(audio_factories_); }
+
+private:
+    // The factory is copied out and called outside the lock: it may take its time.
+    template <class Map>
+    auto make_from(const Map& factories, std::string_view name) const -> decltype(factories.begin()->second()) {
+        typename Map::mapped_type factory;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = factories.find(name);
+            if (it == factories.end()) return nullptr;
+            factory = it->second;
+        }
+        return factory();
+    }
+
+    template <class Map>
+    std::vector<std::string> names_of(const Map& factories) const {
         std::lock_guard lock(mutex_);
         std::vector<std::string> out;
-        for (const auto& [name, factory] : factories_) out.push_back(name);
+        for (const auto& entry : factories) out.push_back(entry.first);
         return out;
     }
 
-private:
     mutable std::mutex mutex_;
     std::map<std::string, std::function<std::unique_ptr<video_codec>()>, std::less<>> factories_;
+    std::map<std::string, std::function<std::unique_ptr<audio_codec>()>, std::less<>> audio_factories_;
 };
 
 RTMPX_NAMESPACE_END

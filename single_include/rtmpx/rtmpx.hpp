@@ -2771,6 +2771,51 @@ concept video_encoder = requires(E& e, const E& ce, std::uint32_t size, std::vec
     { ce.flv_codec_id() } -> std::same_as<std::uint8_t>;
 };
 
+/**
+ * Sound for one tick, which the audio handler fills: `frames()` sample frames of `channels`
+ * interleaved signed 16-bit samples each, at `sample_rate`, all zero (silence) until filled.
+ */
+struct audio_buffer {
+    std::uint32_t sample_rate = 0;
+    std::uint32_t channels = 0;
+    std::vector<std::int16_t> samples;  ///< frames() * channels, interleaved (L R L R ... for stereo)
+    std::size_t frames() const noexcept { return channels == 0 ? 0 : samples.size() / channels; }
+};
+
+/// One encoded audio packet: the codec's bytes (no FLV tag header), and where its first sample
+/// is in the PCM handed to the encoder (negative for the codec's priming before the first).
+struct encoded_audio {
+    std::vector<std::byte> data;
+    std::int64_t first_sample = 0;
+    std::uint32_t samples = 0;  ///< sample frames it decodes to
+};
+
+/**
+ * An audio encoder the server can drive: `init` → (`encode`)* → `close`.
+ *
+ * - `init(sample_rate, channels, header)`: fills `header` with the codec configuration (AAC's
+ *   AudioSpecificConfig; Opus's identification header).
+ * - `encode(pcm, packets)`: interleaved 16-bit samples in, any number of whole packets appended
+ *   (encoders work in fixed frames: the rest waits for the next call).
+ * - `set_parameter`/`get_parameter`, `close(packets)` (what is left, flushed), `identifier()`.
+ * - `flv_sound_format()`: the FLV SoundFormat (10 for AAC), or 9 with `fourcc()` an Enhanced
+ *   RTMP audio FourCC (`Opus`), big-endian.
+ *
+ * Thread: one thread drives an encoder at a time. Errors: `encoder_error` values.
+ */
+template <class E>
+concept audio_encoder = requires(E& e, const E& ce, std::uint32_t n, std::vector<std::byte>& bytes, std::span<const std::int16_t> pcm,
+                                 std::vector<encoded_audio>& packets, std::string_view name, double value) {
+    { e.init(n, n, bytes) } -> std::same_as<std::error_code>;
+    { e.set_parameter(name, value) } -> std::same_as<std::error_code>;
+    { ce.get_parameter(name) } -> std::same_as<std::optional<double>>;
+    { e.encode(pcm, packets) } -> std::same_as<std::error_code>;
+    { e.close(packets) } -> std::same_as<std::error_code>;
+    { ce.identifier() } -> std::same_as<std::string_view>;
+    { ce.flv_sound_format() } -> std::same_as<std::uint8_t>;
+    { ce.fourcc() } -> std::same_as<std::uint32_t>;
+};
+
 RTMPX_NAMESPACE_END
 
 template <>
@@ -3918,6 +3963,88 @@ RTMPX_NAMESPACE_END
 
 #endif // defined(RTMPX_WITH_ZLIB)
 // ---- end of include/rtmpx/codec/screen_video_encoder.hpp ----
+// ---- include/rtmpx/audio_codec.hpp ----
+// A source's audio encoder behind one type (any `audio_encoder`).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * The audio encoder a broadcast owns: any type that satisfies `audio_encoder`, with the sample
+ * rate and channel count it was opened for and its configuration (`header()`).
+ *
+ * Thread: once the broadcast runs, only its thread uses it.
+ */
+class audio_codec {
+public:
+    template <audio_encoder E>
+    explicit audio_codec(E encoder) : impl_(std::make_unique<model<E>>(std::move(encoder))) {}
+
+    /// Opens the encoder for `sample_rate` and `channels`; the configuration is then in `header()`.
+    std::error_code init(std::uint32_t sample_rate, std::uint32_t channels) {
+        std::vector<std::byte> header;
+        if (auto ec = impl_->init(sample_rate, channels, header)) return ec;
+        header_ = std::move(header);
+        sample_rate_ = sample_rate;
+        channels_ = channels;
+        return {};
+    }
+    std::error_code encode(std::span<const std::int16_t> pcm, std::vector<encoded_audio>& packets) { return impl_->encode(pcm, packets); }
+    std::error_code close(std::vector<encoded_audio>& packets) { return impl_->close(packets); }
+    std::error_code set_parameter(std::string_view name, double value) { return impl_->set_parameter(name, value); }
+    std::optional<double> get_parameter(std::string_view name) const { return impl_->get_parameter(name); }
+    std::string_view identifier() const { return impl_->identifier(); }
+    /// The FLV SoundFormat (10 AAC; 9 with `fourcc()` for Enhanced RTMP audio).
+    std::uint8_t flv_sound_format() const { return impl_->flv_sound_format(); }
+    std::uint32_t fourcc() const { return impl_->fourcc(); }
+
+    const std::vector<std::byte>& header() const noexcept { return header_; }
+    std::uint32_t sample_rate() const noexcept { return sample_rate_; }
+    std::uint32_t channels() const noexcept { return channels_; }
+
+private:
+    struct concept_t {
+        virtual ~concept_t() = default;
+        virtual std::error_code init(std::uint32_t, std::uint32_t, std::vector<std::byte>&) = 0;
+        virtual std::error_code encode(std::span<const std::int16_t>, std::vector<encoded_audio>&) = 0;
+        virtual std::error_code close(std::vector<encoded_audio>&) = 0;
+        virtual std::error_code set_parameter(std::string_view, double) = 0;
+        virtual std::optional<double> get_parameter(std::string_view) const = 0;
+        virtual std::string_view identifier() const = 0;
+        virtual std::uint8_t flv_sound_format() const = 0;
+        virtual std::uint32_t fourcc() const = 0;
+    };
+    template <class E>
+    struct model final : concept_t {
+        explicit model(E e) : enc(std::move(e)) {}
+        std::error_code init(std::uint32_t r, std::uint32_t c, std::vector<std::byte>& h) override { return enc.init(r, c, h); }
+        std::error_code encode(std::span<const std::int16_t> p, std::vector<encoded_audio>& o) override { return enc.encode(p, o); }
+        std::error_code close(std::vector<encoded_audio>& o) override { return enc.close(o); }
+        std::error_code set_parameter(std::string_view n, double v) override { return enc.set_parameter(n, v); }
+        std::optional<double> get_parameter(std::string_view n) const override { return enc.get_parameter(n); }
+        std::string_view identifier() const override { return enc.identifier(); }
+        std::uint8_t flv_sound_format() const override { return enc.flv_sound_format(); }
+        std::uint32_t fourcc() const override { return enc.fourcc(); }
+        E enc;
+    };
+
+    std::unique_ptr<concept_t> impl_;
+    std::vector<std::byte> header_;
+    std::uint32_t sample_rate_ = 0;
+    std::uint32_t channels_ = 0;
+};
+
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/audio_codec.hpp ----
 // ---- include/rtmpx/video_codec.hpp ----
 // A stream's encoder behind one type (any `video_encoder`), and the registry of codecs by name.
 
@@ -3935,6 +4062,263 @@ RTMPX_NAMESPACE_END
 #include <utility>
 #include <vector>
 
+// ---- include/rtmpx/codec/libavcodec_audio_encoder.hpp ----
+// An audio_encoder over FFmpeg's libavcodec (AAC, Opus); only with RTMPX_WITH_LIBAVCODEC.
+
+// ---- include/rtmpx/codec/libavcodec_common.hpp ----
+// What the libavcodec adapters share: owners of libavcodec's context, frame and packet.
+
+#if defined(RTMPX_WITH_LIBAVCODEC)
+
+#include <memory>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/frame.h>
+}
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace detail {
+
+struct av_context_free {
+    void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); }
+};
+struct av_frame_free {
+    void operator()(AVFrame* f) const noexcept { ::av_frame_free(&f); }
+};
+struct av_packet_free {
+    void operator()(AVPacket* p) const noexcept { ::av_packet_free(&p); }
+};
+using av_context_ptr = std::unique_ptr<AVCodecContext, av_context_free>;
+using av_frame_ptr = std::unique_ptr<AVFrame, av_frame_free>;
+using av_packet_ptr = std::unique_ptr<AVPacket, av_packet_free>;
+
+} // namespace detail
+RTMPX_NAMESPACE_END
+
+#endif // RTMPX_WITH_LIBAVCODEC
+// ---- end of include/rtmpx/codec/libavcodec_common.hpp ----
+#if defined(RTMPX_WITH_LIBAVCODEC)
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/frame.h>
+}
+
+
+RTMPX_NAMESPACE_BEGIN
+
+/**
+ * An audio encoder of libavcodec by its name, fed interleaved 16-bit PCM, which it converts to
+ * the codec's sample format and cuts into the codec's frames.
+ *
+ * - `aac()`: AAC-LC (FFmpeg's own encoder), FLV SoundFormat 10, which every player decodes;
+ *   any sample rate AAC has (8000 to 96000), 1 to 8 channels.
+ * - `opus()`: Opus (libopus), sent as Enhanced RTMP audio (FourCC `Opus`), only to players that
+ *   declared it; 48000, 24000, 16000, 12000 or 8000 Hz, 1 or 2 channels.
+ *
+ * Parameters (before `init`): "bitrate" in bits/s, > 0 (default 128000).
+ * Thread: one thread at a time. Errors: `encoder_error` values. Lifetime: move-only.
+ */
+class libavcodec_audio_encoder {
+public:
+    libavcodec_audio_encoder(std::string codec_name, std::uint8_t sound_format, std::uint32_t fourcc, std::string identifier)
+        : codec_name_(std::move(codec_name)), sound_format_(sound_format), fourcc_(fourcc), identifier_(std::move(identifier)) {}
+
+    static libavcodec_audio_encoder aac() { return libavcodec_audio_encoder("aac", 10, 0, "libavcodec aac"); }
+    static libavcodec_audio_encoder opus() { return libavcodec_audio_encoder("libopus", 9, 0x4f707573, "libavcodec libopus"); }
+
+    /// Whether this libavcodec has the encoder.
+    bool available() const { return avcodec_find_encoder_by_name(codec_name_.c_str()) != nullptr; }
+
+    /**
+     * Opens the codec for `sample_rate` and `channels`; `header` gets its configuration
+     * (AudioSpecificConfig, or the Opus identification header).
+     * Errors: `already_closed`; `invalid_parameter` (no such encoder, or it refused the rate or
+     * channel count); `allocation_failure`; `encode_failure` (no configuration from the codec).
+     */
+    std::error_code init(std::uint32_t sample_rate, std::uint32_t channels, std::vector<std::byte>& header) {
+        header.clear();
+        if (closed_) return encoder_error::already_closed;
+        if (sample_rate == 0 || sample_rate > 192000 || channels == 0 || channels > 8) return encoder_error::invalid_parameter;
+        const AVCodec* codec = avcodec_find_encoder_by_name(codec_name_.c_str());
+        if (codec == nullptr) return encoder_error::invalid_parameter;
+        context_ptr context(avcodec_alloc_context3(codec));
+        frame_ptr frame(av_frame_alloc());
+        packet_ptr packet(av_packet_alloc());
+        if (!context || !frame || !packet) return encoder_error::allocation_failure;
+        context->sample_rate = static_cast<int>(sample_rate);
+        av_channel_layout_default(&context->ch_layout, static_cast<int>(channels));
+        context->sample_fmt = pick_format(codec);
+        if (context->sample_fmt == AV_SAMPLE_FMT_NONE) return encoder_error::invalid_parameter;
+        context->bit_rate = bitrate_;
+        context->time_base = AVRational{1, static_cast<int>(sample_rate)};
+        context->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // the configuration once, for the sequence header
+        if (avcodec_open2(context.get(), codec, nullptr) < 0) return encoder_error::invalid_parameter;
+        if (context->extradata == nullptr || context->extradata_size <= 0) return encoder_error::encode_failure;
+        frame->format = context->sample_fmt;
+        frame->nb_samples = context->frame_size > 0 ? context->frame_size : 1024;
+        frame->sample_rate = context->sample_rate;
+        if (av_channel_layout_copy(&frame->ch_layout, &context->ch_layout) < 0 || av_frame_get_buffer(frame.get(), 0) < 0)
+            return encoder_error::allocation_failure;
+        const auto* extra = reinterpret_cast<const std::byte*>(context->extradata);
+        header.assign(extra, extra + context->extradata_size);
+        context_ = std::move(context);
+        frame_ = std::move(frame);
+        packet_ = std::move(packet);
+        channels_ = channels;
+        pending_.clear();
+        next_sample_ = 0;
+        emitted_ = 0;
+        return {};
+    }
+
+    /// Before `init` only. Errors: `invalid_parameter`, `already_closed`.
+    std::error_code set_parameter(std::string_view name, double value) {
+        if (closed_) return encoder_error::already_closed;
+        if (context_ || name != "bitrate" || !std::isfinite(value) || value < 1 || value > std::numeric_limits<int>::max())
+            return encoder_error::invalid_parameter;
+        bitrate_ = static_cast<std::int64_t>(value);
+        return {};
+    }
+
+    std::optional<double> get_parameter(std::string_view name) const {
+        if (name == "bitrate") return static_cast<double>(bitrate_);
+        return std::nullopt;
+    }
+
+    /**
+     * Takes `pcm` (interleaved, `channels` per sample frame, a whole number of them) and appends
+     * every packet the codec finishes. Errors: `not_initialized`; `already_closed`;
+     * `invalid_parameter` (not a whole number of sample frames); `encode_failure`.
+     */
+    std::error_code encode(std::span<const std::int16_t> pcm, std::vector<encoded_audio>& packets) {
+        if (closed_) return encoder_error::already_closed;
+        if (!context_) return encoder_error::not_initialized;
+        if (pcm.size() % channels_ != 0) return encoder_error::invalid_parameter;
+        pending_.insert(pending_.end(), pcm.begin(), pcm.end());
+        const std::size_t per_frame = static_cast<std::size_t>(frame_->nb_samples) * channels_;
+        std::size_t used = 0;
+        while (pending_.size() - used >= per_frame) {
+            if (auto ec = send(std::span(pending_).subspan(used, per_frame), packets)) return ec;
+            used += per_frame;
+        }
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
+        return {};
+    }
+
+    /// Encodes what waits (padded with silence to a frame), flushes the codec and frees it.
+    /// Errors: `already_closed` on a second call.
+    std::error_code close(std::vector<encoded_audio>& packets) {
+        if (closed_) return encoder_error::already_closed;
+        closed_ = true;
+        if (context_) {
+            if (!pending_.empty()) {
+                pending_.resize(static_cast<std::size_t>(frame_->nb_samples) * channels_, 0);
+                (void)send(pending_, packets);
+            }
+            if (avcodec_send_frame(context_.get(), nullptr) >= 0) (void)drain(packets);
+        }
+        context_.reset();
+        frame_.reset();
+        packet_.reset();
+        return {};
+    }
+
+    std::string_view identifier() const noexcept { return identifier_; }
+    std::uint8_t flv_sound_format() const noexcept { return sound_format_; }
+    std::uint32_t fourcc() const noexcept { return fourcc_; }
+
+private:
+    using context_ptr = detail::av_context_ptr;
+    using frame_ptr = detail::av_frame_ptr;
+    using packet_ptr = detail::av_packet_ptr;
+
+    // The first of the codec's formats that 16-bit samples convert to here.
+    static AVSampleFormat pick_format(const AVCodec* codec) {
+        static constexpr AVSampleFormat known[] = {AV_SAMPLE_FMT_S16, AV_SAMPLE_FMT_S16P, AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_FLTP};
+        if (codec->sample_fmts == nullptr) return AV_SAMPLE_FMT_S16;
+        for (const AVSampleFormat* f = codec->sample_fmts; *f != AV_SAMPLE_FMT_NONE; ++f)
+            if (std::find(std::begin(known), std::end(known), *f) != std::end(known)) return *f;
+        return AV_SAMPLE_FMT_NONE;
+    }
+
+    // One codec frame of interleaved samples, converted into frame_ and sent.
+    std::error_code send(std::span<const std::int16_t> samples, std::vector<encoded_audio>& packets) {
+        if (av_frame_make_writable(frame_.get()) < 0) return encoder_error::allocation_failure;
+        const std::size_t count = static_cast<std::size_t>(frame_->nb_samples);
+        const auto format = static_cast<AVSampleFormat>(frame_->format);
+        const bool planar = av_sample_fmt_is_planar(format) != 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            for (std::size_t c = 0; c < channels_; ++c) {
+                const std::int16_t v = samples[i * channels_ + c];
+                const std::size_t at = planar ? i : i * channels_ + c;
+                std::uint8_t* plane = frame_->data[planar ? c : 0];
+                if (format == AV_SAMPLE_FMT_S16 || format == AV_SAMPLE_FMT_S16P)
+                    reinterpret_cast<std::int16_t*>(plane)[at] = v;
+                else
+                    reinterpret_cast<float*>(plane)[at] = static_cast<float>(v) / 32768.0f;
+            }
+        }
+        frame_->pts = next_sample_;
+        next_sample_ += static_cast<std::int64_t>(count);
+        if (avcodec_send_frame(context_.get(), frame_.get()) < 0) return encoder_error::encode_failure;
+        return drain(packets);
+    }
+
+    std::error_code drain(std::vector<encoded_audio>& packets) {
+        for (;;) {
+            const int rc = avcodec_receive_packet(context_.get(), packet_.get());
+            if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return {};
+            if (rc < 0) return encoder_error::encode_failure;
+            encoded_audio out;
+            const auto* bytes = reinterpret_cast<const std::byte*>(packet_->data);
+            out.data.assign(bytes, bytes + packet_->size);
+            // Where the packet's first sample is in the PCM handed in: the codec's priming
+            // (initial padding) puts the first packets before 0.
+            out.first_sample = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : emitted_;
+            out.samples = static_cast<std::uint32_t>(packet_->duration > 0 ? packet_->duration : frame_->nb_samples);
+            emitted_ = out.first_sample + out.samples;
+            av_packet_unref(packet_.get());
+            packets.push_back(std::move(out));
+        }
+    }
+
+    std::string codec_name_;
+    std::uint8_t sound_format_;
+    std::uint32_t fourcc_;
+    std::string identifier_;
+    std::int64_t bitrate_ = 128'000;
+    context_ptr context_;
+    frame_ptr frame_;
+    packet_ptr packet_;
+    std::size_t channels_ = 0;
+    std::vector<std::int16_t> pending_;
+    std::int64_t next_sample_ = 0;
+    std::int64_t emitted_ = 0;
+    bool closed_ = false;
+};
+
+RTMPX_NAMESPACE_END
+
+#endif // RTMPX_WITH_LIBAVCODEC
+// ---- end of include/rtmpx/codec/libavcodec_audio_encoder.hpp ----
 // ---- include/rtmpx/codec/libavcodec_encoder.hpp ----
 // A video_encoder over FFmpeg's libavcodec (Sorenson Spark, AV1, VP9, HEVC); only with RTMPX_WITH_LIBAVCODEC.
 
@@ -4528,18 +4912,9 @@ public:
     std::uint32_t fourcc() const noexcept { return fourcc_; }
 
 private:
-    struct context_free {
-        void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); }
-    };
-    struct frame_free {
-        void operator()(AVFrame* f) const noexcept { av_frame_free(&f); }
-    };
-    struct packet_free {
-        void operator()(AVPacket* p) const noexcept { av_packet_free(&p); }
-    };
-    using context_ptr = std::unique_ptr<AVCodecContext, context_free>;
-    using frame_ptr = std::unique_ptr<AVFrame, frame_free>;
-    using packet_ptr = std::unique_ptr<AVPacket, packet_free>;
+    using context_ptr = detail::av_context_ptr;
+    using frame_ptr = detail::av_frame_ptr;
+    using packet_ptr = detail::av_packet_ptr;
 
     struct settings {
         std::int64_t bitrate = 1'000'000;
@@ -4785,7 +5160,8 @@ private:
  * is compiled in (`RTMPX_WITH_OPENH264`), "screen video" (lossless) with zlib
  * (`RTMPX_WITH_ZLIB`), "sorenson" (Sorenson Spark) with libavcodec (`RTMPX_WITH_LIBAVCODEC`), and
  * with it "av1", "vp9" and "hevc" (Enhanced RTMP) when that libavcodec has their encoders;
- * applications add their own encoders.
+ * applications add their own encoders. Audio codecs have names of their own (`make_audio`):
+ * "aac", and "opus" (Enhanced RTMP), with libavcodec.
  *
  * Thread: safe to use from any thread.
  */
@@ -4803,6 +5179,8 @@ public:
         if (libavcodec_encoder::av1().available()) add("av1", [] { return libavcodec_encoder::av1(); });
         if (libavcodec_encoder::vp9().available()) add("vp9", [] { return libavcodec_encoder::vp9(); });
         if (libavcodec_encoder::hevc().available()) add("hevc", [] { return libavcodec_encoder::hevc(); });
+        if (libavcodec_audio_encoder::aac().available()) add_audio("aac", [] { return libavcodec_audio_encoder::aac(); });
+        if (libavcodec_audio_encoder::opus().available()) add_audio("opus", [] { return libavcodec_audio_encoder::opus(); });
 #endif
     }
 
@@ -4824,16 +5202,7 @@ public:
     }
 
     /// A new encoder for `name`, or null when no codec has that name.
-    std::unique_ptr<video_codec> make(std::string_view name) const {
-        std::function<std::unique_ptr<video_codec>()> factory;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = factories_.find(name);
-            if (it == factories_.end()) return nullptr;
-            factory = it->second;
-        }
-        return factory();
-    }
+    std::unique_ptr<video_codec> make(std::string_view name) const { return make_from(factories_, name); }
 
     bool contains(std::string_view name) const {
         std::lock_guard lock(mutex_);
@@ -4841,16 +5210,47 @@ public:
     }
 
     /// The names registered, in order.
-    std::vector<std::string> names() const {
+    std::vector<std::string> names() const { return names_of(factories_); }
+
+    /// Registers (or replaces) the audio codec `name`; `factory()` returns a new encoder each time.
+    template <class Factory>
+        requires audio_encoder<std::invoke_result_t<Factory&>>
+    void add_audio(std::string name, Factory factory) {
+        std::lock_guard lock(mutex_);
+        audio_factories_[std::move(name)] = [f = std::move(factory)]() mutable { return std::make_unique<audio_codec>(f()); };
+    }
+
+    /// A new audio encoder for `name`, or null when no audio codec has that name.
+    std::unique_ptr<audio_codec> make_audio(std::string_view name) const { return make_from(audio_factories_, name); }
+
+    /// The audio codec names registered, in order.
+    std::vector<std::string> audio_names() const { return names_of(audio_factories_); }
+
+private:
+    // The factory is copied out and called outside the lock: it may take its time.
+    template <class Map>
+    auto make_from(const Map& factories, std::string_view name) const -> decltype(factories.begin()->second()) {
+        typename Map::mapped_type factory;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = factories.find(name);
+            if (it == factories.end()) return nullptr;
+            factory = it->second;
+        }
+        return factory();
+    }
+
+    template <class Map>
+    std::vector<std::string> names_of(const Map& factories) const {
         std::lock_guard lock(mutex_);
         std::vector<std::string> out;
-        for (const auto& [name, factory] : factories_) out.push_back(name);
+        for (const auto& entry : factories) out.push_back(entry.first);
         return out;
     }
 
-private:
     mutable std::mutex mutex_;
     std::map<std::string, std::function<std::unique_ptr<video_codec>()>, std::less<>> factories_;
+    std::map<std::string, std::function<std::unique_ptr<audio_codec>()>, std::less<>> audio_factories_;
 };
 
 RTMPX_NAMESPACE_END
@@ -6949,6 +7349,39 @@ inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, dou
                                     {"framerate", amf0::value(frame_rate)},
                                     {"videocodecid", amf0::value(codec_id)},
                                     {"encoder", amf0::value("rtmpx")}});
+}
+
+/// Adds the audio properties of `onMetaData` to `properties` (an ECMA array or object):
+/// `audiocodecid` (the SoundFormat, or an Enhanced RTMP FourCC as a number), `audiosamplerate`,
+/// `audiochannels`, `stereo`.
+inline void add_audio_metadata(amf0::value& properties, double codec_id, std::uint32_t sample_rate, std::uint32_t channels) {
+    properties.set("audiocodecid", amf0::value(codec_id));
+    properties.set("audiosamplerate", amf0::value(sample_rate));
+    properties.set("audiochannels", amf0::value(channels));
+    properties.set("stereo", amf0::value(channels == 2));
+}
+
+/// An AAC audio tag: `0xAF` (AAC, 44 kHz, 16 bits, stereo: what the FLV specification fixes
+/// for AAC), the AACPacketType (0 AudioSpecificConfig, 1 raw frame), then `data`.
+inline std::vector<std::byte> aac_tag(bool sequence_header, std::span<const std::byte> data) {
+    std::vector<std::byte> tag;
+    tag.reserve(data.size() + 2);
+    tag.push_back(std::byte{0xaf});
+    tag.push_back(std::byte{static_cast<std::uint8_t>(sequence_header ? 0 : 1)});
+    tag.insert(tag.end(), data.begin(), data.end());
+    return tag;
+}
+
+/// A single-track Enhanced RTMP audio tag of `codec` (SoundFormat 9): `packet` (CodedFrames, or
+/// SequenceStart with the codec's configuration) and `data`.
+inline std::vector<std::byte> enhanced_audio_tag(enhanced::fourcc codec, enhanced::audio_packet packet, std::span<const std::byte> data) {
+    enhanced::audio_tag ex;
+    ex.packet = packet;
+    ex.add({codec, 0, 0, data});
+    std::vector<std::byte> tag;
+    tag.reserve(data.size() + 5);
+    enhanced::append_audio(tag, ex);
+    return tag;
 }
 
 /// The body of an `onMetaData` data message carrying `properties` (an ECMA array or object).
@@ -9623,6 +10056,17 @@ template <class F, class Subject>
 concept frame_handler = std::invocable<F&, Subject&, encoded_frame&, bool> &&
                         detail::boolean_result<std::invoke_result_t<F&, Subject&, encoded_frame&, bool>>;
 
+/**
+ * `bool (Subject&, audio_buffer& pcm)`, Subject a `broadcast`: called each tick before the frame
+ * handler with the sound due since the last call (`pcm.frames()` sample frames, silence until
+ * filled; the count follows the clock, so it varies by a sample or two); fill
+ * `pcm.samples` (interleaved 16-bit, `pcm.channels` per frame) without resizing it. False (or an
+ * exception) stops the broadcast, as a frame handler's would. Thread: the broadcast's.
+ */
+template <class F, class Subject>
+concept audio_handler = std::invocable<F&, Subject&, audio_buffer&> &&
+                        detail::boolean_result<std::invoke_result_t<F&, Subject&, audio_buffer&>>;
+
 RTMPX_NAMESPACE_END
 // ---- end of include/rtmpx/handlers.hpp ----
 // ---- include/rtmpx/broadcast.hpp ----
@@ -9646,6 +10090,7 @@ RTMPX_NAMESPACE_END
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -10159,6 +10604,10 @@ struct frame_source_options {
  * a codec, the hook fills a picture's encoded data and the source adds the FLV tag header, the
  * onMetaData and the sequence header; without one, the hook's bytes are the FLV tag body.
  *
+ * With an audio codec and hook (`set_audio`), each tick also asks the audio hook for the samples
+ * due since the last (counted from the first tick, so the sound is continuous and its timestamps
+ * run with the pictures'), encodes them and publishes every finished packet.
+ *
  * Each subscriber has its own bounded queue; a full queue drops, for that subscriber alone, up to
  * the next key frame. A hook that throws or returns false stops the thread: the failure is logged
  * (category "render" or "frame"), `failed()` turns true and every subscriber is told.
@@ -10170,6 +10619,7 @@ class frame_source {
 public:
     using render_hook = std::function<bool()>;
     using frame_hook = std::function<bool(encoded_frame&, bool outqueue_is_full)>;
+    using audio_hook = std::function<bool(audio_buffer&)>;
 
     explicit frame_source(frame_source_options options) : options_(options) {}
     frame_source(const frame_source&) = delete;
@@ -10184,6 +10634,11 @@ public:
     }
     /// The encoder the frame hook fills pictures with (null: the hook's bytes are FLV tag bodies).
     void set_codec(video_codec* codec) noexcept { codec_ = codec; }
+    /// The audio hook and the opened encoder it feeds (both or neither).
+    void set_audio(audio_hook hook, audio_codec* codec) {
+        audio_ = std::move(hook);
+        audio_codec_ = codec;
+    }
     /// Where failures are logged, and what they are about ("broadcast", "stream 3").
     void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
         log_ = log;
@@ -10525,6 +10980,9 @@ private:
         }
         auto next = start;
         std::uint64_t generation = 0;
+        audio_samples_ = audio_end_ = audio_ahead_ = 0;
+        audio_waiting_.clear();
+        if (audio_codec_) set_audio_config();
         for (;;) {
             {
                 std::unique_lock lock(mutex_);
@@ -10539,6 +10997,7 @@ private:
             if (options_.idle_without_subscribers && !any) continue;
             if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
             if (render_ && !run_hook("render", render_)) return;
+            if (audio_ && audio_codec_ && !produce_audio(tick - start)) return;
             encoded_frame out;
             if (frame_ && !run_hook("frame", [&] { return frame_(out, full); })) return;
             if (out.data.empty()) continue;
@@ -10561,14 +11020,86 @@ private:
         }
     }
 
+    // The sound due at `elapsed` since the first tick. Sound is asked for ahead of the pictures
+    // by what the encoder holds back (learned: 10 ms more each time its packets end before now,
+    // up to a second), and each packet waits until the tick of its time, so that players get
+    // audio and video with timestamps in order. False when the hook or the encoder failed (the
+    // thread then ends).
+    bool produce_audio(clock::duration elapsed) {
+        const std::uint32_t rate = audio_codec_->sample_rate();
+        const auto now = static_cast<std::int64_t>(std::chrono::duration<double>(elapsed).count() * rate);
+        for (int round = 0; round < 128; ++round) {
+            const std::int64_t want = now + audio_ahead_;
+            if (want > audio_samples_ && !feed_audio(static_cast<std::size_t>(want - audio_samples_))) return false;
+            if (audio_end_ >= now || audio_ahead_ >= rate) break;
+            audio_ahead_ += rate / 100;
+        }
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+        while (!audio_waiting_.empty() && audio_waiting_.front()->timestamp <= now_ms) {
+            publish(std::move(audio_waiting_.front()), false);
+            audio_waiting_.pop_front();
+        }
+        return true;
+    }
+
+    // `count` sample frames from the audio hook, encoded; the packets wait in `audio_waiting_`.
+    bool feed_audio(std::size_t count) {
+        const std::uint32_t rate = audio_codec_->sample_rate();
+        const std::uint32_t channels = audio_codec_->channels();
+        audio_samples_ += static_cast<std::int64_t>(count);
+        audio_buffer_.sample_rate = rate;
+        audio_buffer_.channels = channels;
+        audio_buffer_.samples.assign(count * channels, 0);
+        if (!run_hook("audio", [this] { return audio_(audio_buffer_); })) return false;
+        audio_buffer_.samples.resize(count * channels, 0);  // a handler that changed the size: cut or padded
+        audio_packets_.clear();
+        if (const auto ec = audio_codec_->encode(audio_buffer_.samples, audio_packets_)) {
+            if (log_) log_->log(log_level::error, log_id_, "audio", ec, "{}: audio encoder failed: {}", subject_, ec.message());
+            fail("audio", true);
+            return false;
+        }
+        const std::uint32_t fourcc = audio_codec_->fourcc();
+        for (const encoded_audio& packet : audio_packets_) {
+            auto frame = std::make_shared<protocol::media_frame>();
+            frame->kind = protocol::media_kind::audio;
+            frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
+                                     : protocol::flv::aac_tag(false, packet.data);
+            frame->timestamp = packet.first_sample <= 0 ? 0 : static_cast<std::uint32_t>(packet.first_sample * 1000 / rate);
+            audio_end_ = packet.first_sample + packet.samples;
+            audio_waiting_.push_back(std::move(frame));  // at most a second and a packet ahead
+        }
+        return true;
+    }
+
+    // The audio codec's sequence header (AAC AudioSpecificConfig, or an Enhanced SequenceStart),
+    // into the configuration every player gets first.
+    void set_audio_config() {
+        const std::uint32_t fourcc = audio_codec_->fourcc();
+        auto tag = std::make_shared<const std::vector<std::byte>>(
+            fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::sequence_start, audio_codec_->header())
+                        : protocol::flv::aac_tag(true, audio_codec_->header()));
+        std::lock_guard lock(mutex_);
+        auto config = std::make_shared<protocol::stream_config>(*config_);
+        config->audio_sequence_header = std::move(tag);
+        config_ = std::move(config);
+        gop_.clear();
+    }
+
     // A new codec configuration: onMetaData and the sequence header (AVC, or an Enhanced codec's
-    // SequenceStart), built once.
+    // SequenceStart), built once; the audio codec's part stays.
     void set_codec_config(double rate) {
         const std::uint8_t codec_id = codec_->flv_codec_id();
         const std::uint32_t fourcc = codec_->fourcc();
         auto config = std::make_shared<protocol::stream_config>();
-        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(protocol::flv::video_metadata(
-            codec_->width(), codec_->height(), rate, fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id)));
+        auto properties = protocol::flv::video_metadata(codec_->width(), codec_->height(), rate,
+                                                        fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id);
+        if (audio_ && audio_codec_) {
+            const std::uint32_t audio_fourcc = audio_codec_->fourcc();
+            protocol::flv::add_audio_metadata(properties,
+                                              audio_fourcc != 0 ? protocol::enhanced::metadata_codec_id(audio_fourcc) : audio_codec_->flv_sound_format(),
+                                              audio_codec_->sample_rate(), audio_codec_->channels());
+        }
+        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(std::move(properties)));
         if (fourcc != 0 && !codec_->header().empty())
             config->sequence_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
                 fourcc, protocol::enhanced::video_packet::sequence_start, true, codec_->header()));
@@ -10576,6 +11107,7 @@ private:
             config->sequence_header =
                 std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec_->header()));
         std::lock_guard lock(mutex_);
+        config->audio_sequence_header = config_->audio_sequence_header;
         config_ = std::move(config);
         gop_.clear();
     }
@@ -10596,6 +11128,14 @@ private:
 
     render_hook render_;
     frame_hook frame_;
+    audio_hook audio_;
+    audio_codec* audio_codec_ = nullptr;
+    audio_buffer audio_buffer_;                // reused each tick (the producer thread's)
+    std::vector<encoded_audio> audio_packets_;  // likewise
+    std::int64_t audio_samples_ = 0;           // sample frames asked for since the first tick
+    std::int64_t audio_end_ = 0;               // where the encoder's last packet ends, in sample frames
+    std::int64_t audio_ahead_ = 0;             // how far ahead of the ticks sound is asked for
+    std::deque<std::shared_ptr<protocol::media_frame>> audio_waiting_;  // encoded, its tick not yet come
     std::function<double()> rate_;
     video_codec* codec_ = nullptr;
     const detail::logger* log_ = nullptr;
@@ -10651,15 +11191,16 @@ struct broadcast_options {
  * Frames come from `push_video_tag` and `push_audio_tag` (already encoded, from a file, a camera,
  * another server), from a published stream (`stream::publish_to`, or a `relay`), or from render
  * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
- * with a codec chosen by name. A stream plays the broadcast after `stream.use_broadcast(b)` in
+ * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A stream plays the broadcast after `stream.use_broadcast(b)` in
  * its stream or play handler.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
  * player gets NetStream.Failed (they stay connected; `start` again serves new plays).
  *
- * Thread: `on_render`, `on_frame`, `use_codec` and `set_logger` before `start` (or after
- * `stop`); the other members from any thread, but `push_*` calls must not overlap.
+ * Thread: `on_render`, `on_frame`, `on_audio`, `use_codec`, `use_audio` and `set_logger` before
+ * `start` (or after `stop`); the other members from any thread, but `push_*` calls must not
+ * overlap.
  * Lifetime: hold it in a `std::shared_ptr` (streams keep it alive while they play it); `stop`
  * it before the state its handlers use goes away.
  */
@@ -10729,6 +11270,29 @@ public:
     /// The broadcast's encoder (null without one). Thread: the frame handler's.
     video_codec* codec() noexcept { return codec_.get(); }
 
+    /**
+     * Gives the broadcast rendered sound: the audio codec `name` from `registry` ("aac" for every
+     * player; "opus", Enhanced RTMP, for the players that declared it), opened here for
+     * `sample_rate` and `channels`; the audio handler (`on_audio`) then fills each tick's PCM.
+     * False when the registry has no such audio codec, or it refuses the rate or channel count.
+     */
+    bool use_audio(std::string_view name, std::uint32_t sample_rate, std::uint32_t channels, const codec_registry& registry) {
+        auto codec = registry.make_audio(name);
+        if (!codec || codec->init(sample_rate, channels)) return false;
+        audio_codec_ = std::move(codec);
+        return true;
+    }
+
+    /// Registers the audio handler `bool (broadcast&, audio_buffer& pcm)` (see `audio_handler`).
+    template <class F>
+    void on_audio(F handler) {
+        static_assert(audio_handler<F, broadcast>, "on_audio: expected bool (broadcast&, audio_buffer& pcm)");
+        audio_ = std::move(handler);
+    }
+
+    /// The broadcast's audio encoder (null without one).
+    audio_codec* audio() noexcept { return audio_codec_.get(); }
+
     /// Installs the log sink for the broadcast's handler failures (silent by default).
     template <class F>
     void set_logger(F sink, log_level level = log_level::info) {
@@ -10745,6 +11309,9 @@ public:
         if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
         source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
         source_.set_codec(codec_.get());
+        driver::frame_source::audio_hook audio;
+        if (audio_ && audio_codec_) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
+        source_.set_audio(std::move(audio), audio_codec_.get());
         source_.set_log(&log_, 0, "broadcast");
         source_.start();
     }
@@ -10798,6 +11365,8 @@ private:
     std::function<bool(broadcast&)> render_;
     std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
     std::unique_ptr<video_codec> codec_;
+    std::function<bool(broadcast&, audio_buffer&)> audio_;
+    std::unique_ptr<audio_codec> audio_codec_;
     detail::logger log_;
     std::mutex publisher_mutex_;
     std::function<void()> evict_;  // tells the current publisher to stop

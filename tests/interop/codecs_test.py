@@ -13,6 +13,12 @@ The Enhanced RTMP codecs ("av1", "vp9", "hevc", through libavcodec): ffprobe, wh
 FourCC, is refused at once with the reason; rtmpx's client (INTEROP_SERVER_BINARY --pull,
 declaring every FourCC) records the stream; its frames, taken out of the recording as an
 elementary stream (AV1 as OBUs, VP9 as IVF, HEVC as Annex B), are decoded by ffmpeg -xerror.
+
+Rendered audio (INTEROP_SERVER_BINARY's app "tone": a 440 Hz tone on the left channel from an
+audio handler, AAC at 48 kHz): what ffprobe sees, ffmpeg -xerror decoding picture and sound, the
+tone's pitch in what rtmpdump recorded, and audio timestamps in step with the video's. In Opus
+(stream "opus", Enhanced RTMP): ffprobe refused, saying why; rtmpx's client records it; the
+packets, put in an Ogg file, decode in ffmpeg to the same tone.
 Prints one line per test and "N passed, N failed, N skipped".
 """
 
@@ -193,6 +199,120 @@ def enhanced_test(codec):
     return test
 
 
+def ogg_crc(data):
+    """Ogg's CRC-32: polynomial 0x04c11db7, not reflected, starting at 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04c11db7) if crc & 0x80000000 else crc << 1
+            crc &= 0xffffffff
+    return crc
+
+
+def ogg_opus(head, packets, frame=960):
+    """An Ogg Opus file (RFC 7845): the identification header, comments, one packet per page."""
+    pages, granule = [], 0
+    pre_skip = int.from_bytes(head[10:12], "little")
+    tags = b"OpusTags" + struct.pack("<I", 5) + b"rtmpx" + struct.pack("<I", 0)
+    for n, packet in enumerate([head, tags] + packets):
+        if n >= 2:
+            granule += frame
+        flags = 0x02 if n == 0 else 0x04 if n == len(packets) + 1 else 0
+        lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
+        page = bytearray(b"OggS" + struct.pack("<BBqIII", 0, flags, granule if n >= 2 else 0, 1, n, 0) +
+                         bytes([len(lacing)]) + lacing + packet)
+        page[22:26] = struct.pack("<I", ogg_crc(page))
+        pages.append(bytes(page))
+    assert pre_skip < granule
+    return b"".join(pages)
+
+
+def tone_pitch(pcm):
+    """(Hz of the left channel, peak left, peak right) of interleaved stereo s16le after its first second."""
+    samples = struct.unpack("<%dh" % (len(pcm) // 2), pcm[:len(pcm) // 2 * 2])
+    left, right = samples[96000:][0::2], samples[96000:][1::2]
+    assert len(left) >= 48000, "%d samples after the first second" % len(left)
+    crossings = sum(1 for a, b in zip(left, left[1:]) if a < 0 <= b)
+    return crossings * 48000 / len(left), max(abs(v) for v in left), max(abs(v) for v in right)
+
+
+def test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video(tmp):
+    if not INTEROP:
+        return "skip: no interop_server (it is built with OpenH264)"
+    probe = CodecServer("sorenson")  # the registry has it when libavcodec is in the build
+    if probe.url is None:
+        return "skip: this build has no libavcodec (configure with -Dlibavcodec=enabled)"
+    assert probe.stop() == 0
+    server = Server(INTEROP)
+    try:
+        url = server.url("tone", "x")
+        r = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", url])
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        streams = {s["codec_type"]: s for s in json.loads(r.stdout)["streams"]}
+        assert set(streams) == {"audio", "video"}, streams
+        audio = streams["audio"]
+        assert (audio["codec_name"], int(audio["sample_rate"]), audio["channels"]) == ("aac", 48000, 2), audio
+        assert streams["video"]["codec_name"] == "h264", streams
+        assert_decodes(url, seconds=2, audio=True)
+        recording = os.path.join(tmp, "tone.flv")
+        run(["rtmpdump", "--live", "-q", "-r", url, "-B", "3", "-o", recording], timeout=30)
+    finally:
+        assert server.stop() == 0, server.stderr_lines
+    # The pitch: zero crossings of the left channel, after the first half second; the right is silent.
+    d = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", recording, "-map", "0:a", "-f", "s16le", "-ac", "2", "-"])
+    assert d.returncode == 0 and d.stderr.strip() == b"", d.stderr.decode(errors="replace")
+    pitch, left, right = tone_pitch(d.stdout)
+    assert abs(pitch - 440) < 3, "the left channel is at %.1f Hz" % pitch
+    assert left > 6000 and right < 200, "levels %d and %d" % (left, right)
+    # Audio and video timestamps run together: neither ends more than a frame (33 ms) and an AAC
+    # packet (21 ms) after the other, and every message comes in timestamp order.
+    tags = [(kind, ts) for kind, ts, _ in flv_tags(recording) if kind in (8, 9)]
+    stamps = [ts for _, ts in tags]
+    assert stamps == sorted(stamps), "timestamps out of order"
+    last_audio = max(ts for kind, ts in tags if kind == 8)
+    last_video = max(ts for kind, ts in tags if kind == 9)
+    assert last_video >= 2000 and abs(last_audio - last_video) <= 55, "audio ends at %d ms, video at %d ms" % (
+        last_audio, last_video)
+
+
+def test_rendered_opus_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg(tmp):
+    if not INTEROP:
+        return "skip: no interop_server (it is built with OpenH264)"
+    probe = CodecServer("sorenson")  # the registry has it when libavcodec is in the build
+    if probe.url is None:
+        return "skip: this build has no libavcodec (configure with -Dlibavcodec=enabled)"
+    assert probe.stop() == 0
+    server = Server(INTEROP)
+    recording = os.path.join(tmp, "opus.flv")
+    try:
+        url = server.url("tone", "opus")
+        r = run(["ffprobe", "-v", "error", "-show_streams", url], timeout=30)
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode != 0 and "Opus" in err and "declared none" in err, err
+        puller = Server(INTEROP, "--pull", url, "--record-pull", recording)
+        time.sleep(4)
+        assert puller.stop() == 0, puller.stderr_lines
+    finally:
+        assert server.stop() == 0, server.stderr_lines
+    audio = [(ts, body) for kind, ts, body in flv_tags(recording) if kind == 8]
+    assert audio and all(body[0] >> 4 == 9 and body[1:5] == b"Opus" for _, body in audio), [b[:5] for _, b in audio[:3]]
+    heads = [body[5:] for _, body in audio if body[0] & 0x0f == 0]
+    packets = [body[5:] for _, body in audio if body[0] & 0x0f == 1]
+    assert len(heads) == 1 and heads[0][:8] == b"OpusHead" and audio[0][1][0] & 0x0f == 0, "one OpusHead first"
+    assert len(packets) >= 150, "%d Opus packets in 4 s" % len(packets)
+    path = os.path.join(tmp, "tone.opus")
+    with open(path, "wb") as f:
+        f.write(ogg_opus(heads[0], packets))
+    d = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", path, "-f", "s16le", "-ar", "48000", "-ac", "2", "-"])
+    assert d.returncode == 0 and d.stderr.strip() == b"", d.stderr.decode(errors="replace")
+    pitch, left, right = tone_pitch(d.stdout)
+    assert abs(pitch - 440) < 3, "the left channel is at %.1f Hz" % pitch
+    assert left > 6000 and right < 400, "levels %d and %d" % (left, right)
+    stamps = [ts for _, ts, _ in flv_tags(recording)]
+    assert stamps == sorted(stamps), "timestamps out of order"
+
+
 TESTS = [
     probe_test("h264", "h264"),
     probe_test("screen video", "flashsv"),
@@ -201,6 +321,8 @@ TESTS = [
     enhanced_test("av1"),
     enhanced_test("vp9"),
     enhanced_test("hevc"),
+    test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video,
+    test_rendered_opus_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg,
 ]
 
 

@@ -14,6 +14,9 @@
 //   app "other":       a second connect handler; answers whoami with "other"
 //   app "withdefault": a default call handler answering every call with "default:NAME"
 //   app "broadcast":   one 320x240 H.264 picture rendered and encoded once for all its players
+//   app "tone":        (with libavcodec) the same picture and a 440 Hz tone, rendered as 48 kHz
+//                      stereo 16-bit PCM in an audio handler, encoded as AAC: left channel
+//                      full scale / 4, right channel silent; stream name "opus": in Opus
 //                      (a broadcast with its GOP cache); any stream name
 //   apps "relay", "takeover": publish and play by name (rtmpx::relay; "takeover": a second
 //                      publisher replaces the first)
@@ -30,6 +33,7 @@
 //                      lossless Flash Screen Video codec
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -370,6 +374,41 @@ int main(int argc, char** argv) {
         return true;
     });
     show->start();
+#if defined(RTMPX_WITH_LIBAVCODEC)
+    std::map<std::string, std::shared_ptr<rtmpx::broadcast>> tones;  // by audio codec
+    for (const char* audio : {"aac", "opus"}) {
+        auto tone = std::make_shared<rtmpx::broadcast>();
+        if (!tone->use_codec("h264", server.codecs()) || !tone->use_audio(audio, 48000, 2, server.codecs())) return 1;
+        tone->on_render([scene](rtmpx::broadcast&) {
+            scene->render();
+            return true;
+        });
+        tone->on_frame([scene](rtmpx::broadcast& b, rtmpx::encoded_frame& out, bool) {
+            return !b.codec()->encode(scene->latest().view(), out);
+        });
+        tone->on_audio([phase = std::uint64_t{0}](rtmpx::broadcast&, rtmpx::audio_buffer& pcm) mutable {
+            for (std::size_t i = 0; i < pcm.frames(); ++i, ++phase)
+                pcm.samples[i * pcm.channels] =
+                    static_cast<std::int16_t>(8192 * std::sin(2 * 3.14159265358979 * 440 * double(phase) / pcm.sample_rate));
+            return true;
+        });
+        tone->start();
+        tones[audio] = std::move(tone);
+    }
+    server.install([tones](rtmpx::connection& conn, const rtmpx::connect_event& e) {
+        if (e.command.app != "tone") return false;
+        if (e.is_create)
+            conn.on_stream([tones](rtmpx::stream& s, const rtmpx::stream_event& se) {
+                if (se.is_create)
+                    s.on_play([tones](rtmpx::stream& st, rtmpx::play_event& p) {
+                        if (p.is_start) st.use_broadcast(tones.at(p.stream_name == "opus" ? "opus" : "aac"));
+                        return true;
+                    });
+                return true;
+            });
+        return true;
+    });
+#endif
     std::error_code ec;
     server.start(address, ec);
     if (ec) {
@@ -427,6 +466,9 @@ int main(int argc, char** argv) {
     }
     server.stop(std::chrono::seconds(1));
     show->stop();
+#if defined(RTMPX_WITH_LIBAVCODEC)
+    for (auto& [name, tone] : tones) tone->stop();
+#endif
     fmt::print(stderr, "broadcast frames={}\n", show->frames());
     return 0;
 }

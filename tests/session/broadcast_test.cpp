@@ -95,9 +95,110 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
     return true;
 }
 
+// An application's own audio encoder: frames of 480 sample frames, held back two frames (as
+// codecs hold samples back), a priming packet first. Each packet carries the first sample's
+// value of its frame, so that the test sees the samples come through whole and in order.
+class delayed_pcm_encoder {
+public:
+    std::error_code init(std::uint32_t, std::uint32_t channels, std::vector<std::byte>& header) {
+        channels_ = channels;
+        header = {std::byte{0x11}, std::byte{0x90}};
+        return {};
+    }
+    std::error_code set_parameter(std::string_view, double) { return encoder_error::invalid_parameter; }
+    std::optional<double> get_parameter(std::string_view) const { return std::nullopt; }
+    std::error_code encode(std::span<const std::int16_t> pcm, std::vector<encoded_audio>& packets) {
+        pending_.insert(pending_.end(), pcm.begin(), pcm.end());
+        while (pending_.size() >= (held_ + 1) * frame * channels_) {
+            if (held_ < 2) {  // the first two frames are held back
+                ++held_;
+                continue;
+            }
+            encoded_audio out;
+            out.first_sample = next_ - frame;  // one frame of priming first
+            out.samples = frame;
+            const std::int16_t first = next_ == 0 ? 0 : pending_[0];
+            out.data = {std::byte(first & 0xff), std::byte((first >> 8) & 0xff)};
+            if (next_ > 0) pending_.erase(pending_.begin(), pending_.begin() + frame * channels_);
+            next_ += frame;
+            packets.push_back(std::move(out));
+        }
+        return {};
+    }
+    std::error_code close(std::vector<encoded_audio>&) { return {}; }
+    std::string_view identifier() const { return "delayed pcm"; }
+    std::uint8_t flv_sound_format() const { return 10; }
+    std::uint32_t fourcc() const { return 0; }
+
+    static constexpr std::size_t frame = 480;
+
+private:
+    std::size_t channels_ = 0;
+    std::size_t held_ = 0;
+    std::int64_t next_ = 0;
+    std::vector<std::int16_t> pending_;
+};
+static_assert(audio_encoder<delayed_pcm_encoder>);
+
 } // namespace
 
 TEST_SUITE("broadcast") {
+    TEST_CASE("rendered sound: configuration first, every sample in order, in timestamp order with the pictures") {
+        broadcast_options bo;
+        bo.gop_cache = false;
+        bo.render_rate = 100;
+        auto source = std::make_shared<broadcast>(bo);
+        codec_registry registry;
+        registry.add_audio("delayed", [] { return delayed_pcm_encoder(); });
+        CHECK_FALSE(source->use_audio("no such codec", 48000, 1, registry));
+        REQUIRE(source->use_audio("delayed", 48000, 1, registry));
+        source->on_frame([n = 0u](broadcast&, encoded_frame& out, bool) mutable {
+            out.data = frame_tag(n, n % 10 == 0);
+            ++n;
+            return true;
+        });
+        source->on_audio([next = std::int16_t{0}](broadcast&, audio_buffer& pcm) mutable {
+            CHECK(pcm.channels == 1);
+            CHECK(pcm.sample_rate == 48000);
+            for (auto& v : pcm.samples) v = next = static_cast<std::int16_t>((next + 1) & 0x7fff);
+            return true;
+        });
+        local_server srv;
+        install_broadcast_app(srv, source);
+        source->start();
+        test_client client(srv);
+        connect_create_play(client);
+        std::uint32_t last = 0;
+        std::vector<std::pair<std::uint32_t, std::vector<std::byte>>> audio;
+        int pictures = 0;
+        while (pictures < 40) {
+            message_header h;
+            auto d = client.wait_for([](const decoded_message& m, const message_header&) { return std::holds_alternative<media_message>(m); }, &h);
+            REQUIRE(d);
+            const auto& m = std::get<media_message>(*d);
+            CHECK(h.timestamp.value() >= last);  // audio and video in one timestamp order
+            last = h.timestamp.value();
+            if (m.type == message_type::video) ++pictures;
+            if (m.type == message_type::audio) audio.emplace_back(h.timestamp.value(), m.payload);
+        }
+        source->stop();
+        REQUIRE(audio.size() > 20);
+        CHECK(audio[0].second == std::vector<std::byte>{std::byte{0xaf}, std::byte{0x00}, std::byte{0x11}, std::byte{0x90}});
+        // After the configuration, packets 10 ms apart, each frame's first sample one frame on.
+        std::optional<std::int16_t> previous;
+        for (std::size_t i = 1; i < audio.size(); ++i) {
+            REQUIRE(audio[i].second.size() == 4);
+            CHECK(audio[i].second[0] == std::byte{0xaf});
+            CHECK(audio[i].second[1] == std::byte{0x01});
+            const auto first = static_cast<std::int16_t>(std::to_integer<int>(audio[i].second[2]) | std::to_integer<int>(audio[i].second[3]) << 8);
+            if (previous && *previous != 0) CHECK(first == static_cast<std::int16_t>((*previous + delayed_pcm_encoder::frame) & 0x7fff));
+            previous = first;
+            if (i > 2) CHECK(audio[i].first - audio[i - 1].first == 10);
+        }
+        CHECK_FALSE(source->failed());
+    }
+
+
     TEST_CASE("gop_cache keeps the frames since the last key frame, within its limits") {
         protocol::gop_cache cache(4, 100);
         auto make = [](bool key, std::size_t bytes) {

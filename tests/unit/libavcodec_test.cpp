@@ -164,6 +164,57 @@ TEST_SUITE("libavcodec") {
         }
         CHECK(rtmpx::codec_registry().make("sorenson")->fourcc() == 0);
     }
+
+    // Audio: AAC and Opus from interleaved 16-bit PCM, in the codec's frames, with its priming.
+    TEST_CASE("aac, opus: configuration, packets in the codec's frames, priming first, errors") {
+        rtmpx::codec_registry registry;
+        for (const char* name : {"aac", "opus"}) {
+            const std::string codec_name = name;
+            CAPTURE(codec_name);
+            auto codec = registry.make_audio(name);
+            REQUIRE(codec);
+            REQUIRE_FALSE(codec->set_parameter("bitrate", 96'000));
+            CHECK(codec->set_parameter("quality", 1) == rtmpx::encoder_error::invalid_parameter);
+            REQUIRE_FALSE(codec->init(48000, 2));
+            if (codec_name == "aac") {
+                CHECK(codec->flv_sound_format() == 10);
+                CHECK(codec->fourcc() == 0);
+                // AudioSpecificConfig: AAC-LC (2), 48 kHz (index 3), 2 channels: 00010 0011 0010 000
+                // (FFmpeg's encoder adds the extension that says "no SBR" after it)
+                REQUIRE(codec->header().size() >= 2);
+                CHECK(codec->header()[0] == std::byte{0x11});
+                CHECK(codec->header()[1] == std::byte{0x90});
+            } else {
+                CHECK(codec->flv_sound_format() == 9);
+                CHECK(codec->fourcc() == 0x4f707573);  // "Opus"
+                REQUIRE(codec->header().size() >= 19);
+                CHECK(std::string(reinterpret_cast<const char*>(codec->header().data()), 8) == "OpusHead");
+            }
+            std::vector<std::int16_t> pcm(2 * 4800);  // 100 ms of a 1 kHz tone, left and right
+            std::vector<rtmpx::encoded_audio> packets;
+            for (int round = 0; round < 10; ++round) {
+                for (std::size_t i = 0; i < pcm.size() / 2; ++i)
+                    pcm[2 * i] = pcm[2 * i + 1] = static_cast<std::int16_t>(((round * 4800 + i) / 24) % 2 ? 8000 : -8000);
+                REQUIRE_FALSE(codec->encode(pcm, packets));
+            }
+            REQUIRE(packets.size() >= 40);
+            const std::uint32_t frame = packets[0].samples;
+            CHECK(frame == (codec_name == "aac" ? 1024u : 960u));
+            CHECK(packets[0].first_sample < 0);  // the codec's priming comes first
+            for (std::size_t i = 1; i < packets.size(); ++i) {
+                CHECK(packets[i].first_sample == packets[i - 1].first_sample + frame);
+                CHECK_FALSE(packets[i].data.empty());
+            }
+            CHECK(codec->encode(std::span(pcm).first(3), packets) == rtmpx::encoder_error::invalid_parameter);  // half a frame
+            std::vector<rtmpx::encoded_audio> rest;
+            REQUIRE_FALSE(codec->close(rest));
+            CHECK(codec->close(rest) == rtmpx::encoder_error::already_closed);
+        }
+        CHECK_FALSE(registry.make_audio("mp3"));
+        auto opus = registry.make_audio("opus");
+        CHECK(opus->init(44100, 2) == rtmpx::encoder_error::invalid_parameter);  // Opus has no 44.1 kHz
+        CHECK(registry.make_audio("aac")->init(48000, 9) == rtmpx::encoder_error::invalid_parameter);
+    }
 }
 
 #endif // RTMPX_WITH_LIBAVCODEC

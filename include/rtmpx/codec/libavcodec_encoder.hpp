@@ -25,6 +25,7 @@ extern "C" {
 #include <libavutil/opt.h>
 }
 
+#include <rtmpx/codec/libavcodec_common.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/detail/avc.hpp>
 #include <rtmpx/detail/config_records.hpp>
@@ -212,18 +213,9 @@ public:
     std::uint32_t fourcc() const noexcept { return fourcc_; }
 
 private:
-    struct context_free {
-        void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); }
-    };
-    struct frame_free {
-        void operator()(AVFrame* f) const noexcept { av_frame_free(&f); }
-    };
-    struct packet_free {
-        void operator()(AVPacket* p) const noexcept { av_packet_free(&p); }
-    };
-    using context_ptr = std::unique_ptr<AVCodecContext, context_free>;
-    using frame_ptr = std::unique_ptr<AVFrame, frame_free>;
-    using packet_ptr = std::unique_ptr<AVPacket, packet_free>;
+    using context_ptr = detail::av_context_ptr;
+    using frame_ptr = detail::av_frame_ptr;
+    using packet_ptr = detail::av_packet_ptr;
 
     struct settings {
         std::int64_t bitrate = 1'000'000;

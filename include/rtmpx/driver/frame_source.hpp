@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include <rtmpx/audio_codec.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/driver/fanout.hpp>
 #include <rtmpx/driver/frame_queue.hpp>
@@ -59,6 +61,10 @@ struct frame_source_options {
  * a codec, the hook fills a picture's encoded data and the source adds the FLV tag header, the
  * onMetaData and the sequence header; without one, the hook's bytes are the FLV tag body.
  *
+ * With an audio codec and hook (`set_audio`), each tick also asks the audio hook for the samples
+ * due since the last (counted from the first tick, so the sound is continuous and its timestamps
+ * run with the pictures'), encodes them and publishes every finished packet.
+ *
  * Each subscriber has its own bounded queue; a full queue drops, for that subscriber alone, up to
  * the next key frame. A hook that throws or returns false stops the thread: the failure is logged
  * (category "render" or "frame"), `failed()` turns true and every subscriber is told.
@@ -70,6 +76,7 @@ class frame_source {
 public:
     using render_hook = std::function<bool()>;
     using frame_hook = std::function<bool(encoded_frame&, bool outqueue_is_full)>;
+    using audio_hook = std::function<bool(audio_buffer&)>;
 
     explicit frame_source(frame_source_options options) : options_(options) {}
     frame_source(const frame_source&) = delete;
@@ -84,6 +91,11 @@ public:
     }
     /// The encoder the frame hook fills pictures with (null: the hook's bytes are FLV tag bodies).
     void set_codec(video_codec* codec) noexcept { codec_ = codec; }
+    /// The audio hook and the opened encoder it feeds (both or neither).
+    void set_audio(audio_hook hook, audio_codec* codec) {
+        audio_ = std::move(hook);
+        audio_codec_ = codec;
+    }
     /// Where failures are logged, and what they are about ("broadcast", "stream 3").
     void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
         log_ = log;
@@ -425,6 +437,9 @@ private:
         }
         auto next = start;
         std::uint64_t generation = 0;
+        audio_samples_ = audio_end_ = audio_ahead_ = 0;
+        audio_waiting_.clear();
+        if (audio_codec_) set_audio_config();
         for (;;) {
             {
                 std::unique_lock lock(mutex_);
@@ -439,6 +454,7 @@ private:
             if (options_.idle_without_subscribers && !any) continue;
             if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
             if (render_ && !run_hook("render", render_)) return;
+            if (audio_ && audio_codec_ && !produce_audio(tick - start)) return;
             encoded_frame out;
             if (frame_ && !run_hook("frame", [&] { return frame_(out, full); })) return;
             if (out.data.empty()) continue;
@@ -461,14 +477,86 @@ private:
         }
     }
 
+    // The sound due at `elapsed` since the first tick. Sound is asked for ahead of the pictures
+    // by what the encoder holds back (learned: 10 ms more each time its packets end before now,
+    // up to a second), and each packet waits until the tick of its time, so that players get
+    // audio and video with timestamps in order. False when the hook or the encoder failed (the
+    // thread then ends).
+    bool produce_audio(clock::duration elapsed) {
+        const std::uint32_t rate = audio_codec_->sample_rate();
+        const auto now = static_cast<std::int64_t>(std::chrono::duration<double>(elapsed).count() * rate);
+        for (int round = 0; round < 128; ++round) {
+            const std::int64_t want = now + audio_ahead_;
+            if (want > audio_samples_ && !feed_audio(static_cast<std::size_t>(want - audio_samples_))) return false;
+            if (audio_end_ >= now || audio_ahead_ >= rate) break;
+            audio_ahead_ += rate / 100;
+        }
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+        while (!audio_waiting_.empty() && audio_waiting_.front()->timestamp <= now_ms) {
+            publish(std::move(audio_waiting_.front()), false);
+            audio_waiting_.pop_front();
+        }
+        return true;
+    }
+
+    // `count` sample frames from the audio hook, encoded; the packets wait in `audio_waiting_`.
+    bool feed_audio(std::size_t count) {
+        const std::uint32_t rate = audio_codec_->sample_rate();
+        const std::uint32_t channels = audio_codec_->channels();
+        audio_samples_ += static_cast<std::int64_t>(count);
+        audio_buffer_.sample_rate = rate;
+        audio_buffer_.channels = channels;
+        audio_buffer_.samples.assign(count * channels, 0);
+        if (!run_hook("audio", [this] { return audio_(audio_buffer_); })) return false;
+        audio_buffer_.samples.resize(count * channels, 0);  // a handler that changed the size: cut or padded
+        audio_packets_.clear();
+        if (const auto ec = audio_codec_->encode(audio_buffer_.samples, audio_packets_)) {
+            if (log_) log_->log(log_level::error, log_id_, "audio", ec, "{}: audio encoder failed: {}", subject_, ec.message());
+            fail("audio", true);
+            return false;
+        }
+        const std::uint32_t fourcc = audio_codec_->fourcc();
+        for (const encoded_audio& packet : audio_packets_) {
+            auto frame = std::make_shared<protocol::media_frame>();
+            frame->kind = protocol::media_kind::audio;
+            frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
+                                     : protocol::flv::aac_tag(false, packet.data);
+            frame->timestamp = packet.first_sample <= 0 ? 0 : static_cast<std::uint32_t>(packet.first_sample * 1000 / rate);
+            audio_end_ = packet.first_sample + packet.samples;
+            audio_waiting_.push_back(std::move(frame));  // at most a second and a packet ahead
+        }
+        return true;
+    }
+
+    // The audio codec's sequence header (AAC AudioSpecificConfig, or an Enhanced SequenceStart),
+    // into the configuration every player gets first.
+    void set_audio_config() {
+        const std::uint32_t fourcc = audio_codec_->fourcc();
+        auto tag = std::make_shared<const std::vector<std::byte>>(
+            fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::sequence_start, audio_codec_->header())
+                        : protocol::flv::aac_tag(true, audio_codec_->header()));
+        std::lock_guard lock(mutex_);
+        auto config = std::make_shared<protocol::stream_config>(*config_);
+        config->audio_sequence_header = std::move(tag);
+        config_ = std::move(config);
+        gop_.clear();
+    }
+
     // A new codec configuration: onMetaData and the sequence header (AVC, or an Enhanced codec's
-    // SequenceStart), built once.
+    // SequenceStart), built once; the audio codec's part stays.
     void set_codec_config(double rate) {
         const std::uint8_t codec_id = codec_->flv_codec_id();
         const std::uint32_t fourcc = codec_->fourcc();
         auto config = std::make_shared<protocol::stream_config>();
-        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(protocol::flv::video_metadata(
-            codec_->width(), codec_->height(), rate, fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id)));
+        auto properties = protocol::flv::video_metadata(codec_->width(), codec_->height(), rate,
+                                                        fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id);
+        if (audio_ && audio_codec_) {
+            const std::uint32_t audio_fourcc = audio_codec_->fourcc();
+            protocol::flv::add_audio_metadata(properties,
+                                              audio_fourcc != 0 ? protocol::enhanced::metadata_codec_id(audio_fourcc) : audio_codec_->flv_sound_format(),
+                                              audio_codec_->sample_rate(), audio_codec_->channels());
+        }
+        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(std::move(properties)));
         if (fourcc != 0 && !codec_->header().empty())
             config->sequence_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
                 fourcc, protocol::enhanced::video_packet::sequence_start, true, codec_->header()));
@@ -476,6 +564,7 @@ private:
             config->sequence_header =
                 std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec_->header()));
         std::lock_guard lock(mutex_);
+        config->audio_sequence_header = config_->audio_sequence_header;
         config_ = std::move(config);
         gop_.clear();
     }
@@ -496,6 +585,14 @@ private:
 
     render_hook render_;
     frame_hook frame_;
+    audio_hook audio_;
+    audio_codec* audio_codec_ = nullptr;
+    audio_buffer audio_buffer_;                // reused each tick (the producer thread's)
+    std::vector<encoded_audio> audio_packets_;  // likewise
+    std::int64_t audio_samples_ = 0;           // sample frames asked for since the first tick
+    std::int64_t audio_end_ = 0;               // where the encoder's last packet ends, in sample frames
+    std::int64_t audio_ahead_ = 0;             // how far ahead of the ticks sound is asked for
+    std::deque<std::shared_ptr<protocol::media_frame>> audio_waiting_;  // encoded, its tick not yet come
     std::function<double()> rate_;
     video_codec* codec_ = nullptr;
     const detail::logger* log_ = nullptr;

@@ -233,6 +233,39 @@ inline amf0::value video_metadata(std::uint32_t width, std::uint32_t height, dou
                                     {"encoder", amf0::value("rtmpx")}});
 }
 
+/// Adds the audio properties of `onMetaData` to `properties` (an ECMA array or object):
+/// `audiocodecid` (the SoundFormat, or an Enhanced RTMP FourCC as a number), `audiosamplerate`,
+/// `audiochannels`, `stereo`.
+inline void add_audio_metadata(amf0::value& properties, double codec_id, std::uint32_t sample_rate, std::uint32_t channels) {
+    properties.set("audiocodecid", amf0::value(codec_id));
+    properties.set("audiosamplerate", amf0::value(sample_rate));
+    properties.set("audiochannels", amf0::value(channels));
+    properties.set("stereo", amf0::value(channels == 2));
+}
+
+/// An AAC audio tag: `0xAF` (AAC, 44 kHz, 16 bits, stereo: what the FLV specification fixes
+/// for AAC), the AACPacketType (0 AudioSpecificConfig, 1 raw frame), then `data`.
+inline std::vector<std::byte> aac_tag(bool sequence_header, std::span<const std::byte> data) {
+    std::vector<std::byte> tag;
+    tag.reserve(data.size() + 2);
+    tag.push_back(std::byte{0xaf});
+    tag.push_back(std::byte{static_cast<std::uint8_t>(sequence_header ? 0 : 1)});
+    tag.insert(tag.end(), data.begin(), data.end());
+    return tag;
+}
+
+/// A single-track Enhanced RTMP audio tag of `codec` (SoundFormat 9): `packet` (CodedFrames, or
+/// SequenceStart with the codec's configuration) and `data`.
+inline std::vector<std::byte> enhanced_audio_tag(enhanced::fourcc codec, enhanced::audio_packet packet, std::span<const std::byte> data) {
+    enhanced::audio_tag ex;
+    ex.packet = packet;
+    ex.add({codec, 0, 0, data});
+    std::vector<std::byte> tag;
+    tag.reserve(data.size() + 5);
+    enhanced::append_audio(tag, ex);
+    return tag;
+}
+
 /// The body of an `onMetaData` data message carrying `properties` (an ECMA array or object).
 inline std::vector<std::byte> on_metadata_payload(amf0::value properties) {
     return encode_payload(make_on_metadata(std::move(properties)));
