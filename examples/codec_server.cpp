@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     show->start();
+    // Ctrl-C (or SIGTERM) stops the server; set up before the URL goes out, so that whoever
+    // reads the URL may stop it at once.
+    asio::io_context signals_context;
+    asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+    signals.async_wait([](const std::error_code&, int) {});
     fmt::print("rtmp://{}/codec/scene\n", server.listen_address());
     if (show->codec()->fourcc() != 0) {
         // An Enhanced RTMP codec goes only to players that list it in their connect (fourCcList).
@@ -65,9 +70,6 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
 
-    asio::io_context signals_context;
-    asio::signal_set signals(signals_context, SIGINT, SIGTERM);
-    signals.async_wait([](const std::error_code&, int) {});
     signals_context.run();
     server.stop(std::chrono::seconds(1));
     show->stop();

@@ -237,13 +237,21 @@ def tone_pitch(pcm):
     return crossings * 48000 / len(left), max(abs(v) for v in left), max(abs(v) for v in right)
 
 
-def test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video(tmp):
+def tone_unavailable():
+    """Why interop_server's app "tone" cannot be tested here ("skip: ..."), or None."""
     if not INTEROP:
         return "skip: no interop_server (it is built with OpenH264)"
     probe = CodecServer("sorenson")  # the registry has it when libavcodec is in the build
     if probe.url is None:
         return "skip: this build has no libavcodec (configure with -Dlibavcodec=enabled)"
     assert probe.stop() == 0
+    return None
+
+
+def test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video(tmp):
+    why_not = tone_unavailable()
+    if why_not:
+        return why_not
     server = Server(INTEROP)
     try:
         url = server.url("tone", "x")
@@ -277,12 +285,9 @@ def test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video
 
 
 def test_rendered_opus_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg(tmp):
-    if not INTEROP:
-        return "skip: no interop_server (it is built with OpenH264)"
-    probe = CodecServer("sorenson")  # the registry has it when libavcodec is in the build
-    if probe.url is None:
-        return "skip: this build has no libavcodec (configure with -Dlibavcodec=enabled)"
-    assert probe.stop() == 0
+    why_not = tone_unavailable()
+    if why_not:
+        return why_not
     server = Server(INTEROP)
     recording = os.path.join(tmp, "opus.flv")
     try:
