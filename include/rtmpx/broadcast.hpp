@@ -60,8 +60,8 @@ struct broadcast_options {
  * Frames come from `push_video_tag` and `push_audio_tag` (already encoded, from a file, a camera,
  * another server), from a published stream (`stream::publish_to`, or a `relay`), or from render
  * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
- * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A stream plays the broadcast after `stream.use_broadcast(b)` in
- * its stream or play handler.
+ * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A
+ * stream plays the broadcast after `stream.use_broadcast(b)` in its stream or play handler.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every

@@ -10980,7 +10980,9 @@ private:
         }
         auto next = start;
         std::uint64_t generation = 0;
-        audio_samples_ = audio_end_ = audio_ahead_ = 0;
+        // The encoder keeps counting across a stop and start; this run's clock starts where it is.
+        audio_base_ = audio_end_;
+        audio_samples_ = audio_ahead_ = 0;
         audio_waiting_.clear();
         if (audio_codec_) set_audio_config();
         for (;;) {
@@ -11031,7 +11033,7 @@ private:
         for (int round = 0; round < 128; ++round) {
             const std::int64_t want = now + audio_ahead_;
             if (want > audio_samples_ && !feed_audio(static_cast<std::size_t>(want - audio_samples_))) return false;
-            if (audio_end_ >= now || audio_ahead_ >= rate) break;
+            if (audio_end_ - audio_base_ >= now || audio_ahead_ >= rate) break;
             audio_ahead_ += rate / 100;
         }
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
@@ -11064,7 +11066,8 @@ private:
             frame->kind = protocol::media_kind::audio;
             frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
                                      : protocol::flv::aac_tag(false, packet.data);
-            frame->timestamp = packet.first_sample <= 0 ? 0 : static_cast<std::uint32_t>(packet.first_sample * 1000 / rate);
+            const std::int64_t at = packet.first_sample - audio_base_;  // in this run's samples
+            frame->timestamp = at <= 0 ? 0 : static_cast<std::uint32_t>(at * 1000 / rate);
             audio_end_ = packet.first_sample + packet.samples;
             audio_waiting_.push_back(std::move(frame));  // at most a second and a packet ahead
         }
@@ -11134,6 +11137,7 @@ private:
     std::vector<encoded_audio> audio_packets_;  // likewise
     std::int64_t audio_samples_ = 0;           // sample frames asked for since the first tick
     std::int64_t audio_end_ = 0;               // where the encoder's last packet ends, in sample frames
+    std::int64_t audio_base_ = 0;              // audio_end_ when this run started
     std::int64_t audio_ahead_ = 0;             // how far ahead of the ticks sound is asked for
     std::deque<std::shared_ptr<protocol::media_frame>> audio_waiting_;  // encoded, its tick not yet come
     std::function<double()> rate_;
@@ -11191,8 +11195,8 @@ struct broadcast_options {
  * Frames come from `push_video_tag` and `push_audio_tag` (already encoded, from a file, a camera,
  * another server), from a published stream (`stream::publish_to`, or a `relay`), or from render
  * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
- * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A stream plays the broadcast after `stream.use_broadcast(b)` in
- * its stream or play handler.
+ * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A
+ * stream plays the broadcast after `stream.use_broadcast(b)` in its stream or play handler.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every

@@ -437,7 +437,9 @@ private:
         }
         auto next = start;
         std::uint64_t generation = 0;
-        audio_samples_ = audio_end_ = audio_ahead_ = 0;
+        // The encoder keeps counting across a stop and start; this run's clock starts where it is.
+        audio_base_ = audio_end_;
+        audio_samples_ = audio_ahead_ = 0;
         audio_waiting_.clear();
         if (audio_codec_) set_audio_config();
         for (;;) {
@@ -488,7 +490,7 @@ private:
         for (int round = 0; round < 128; ++round) {
             const std::int64_t want = now + audio_ahead_;
             if (want > audio_samples_ && !feed_audio(static_cast<std::size_t>(want - audio_samples_))) return false;
-            if (audio_end_ >= now || audio_ahead_ >= rate) break;
+            if (audio_end_ - audio_base_ >= now || audio_ahead_ >= rate) break;
             audio_ahead_ += rate / 100;
         }
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
@@ -521,7 +523,8 @@ private:
             frame->kind = protocol::media_kind::audio;
             frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
                                      : protocol::flv::aac_tag(false, packet.data);
-            frame->timestamp = packet.first_sample <= 0 ? 0 : static_cast<std::uint32_t>(packet.first_sample * 1000 / rate);
+            const std::int64_t at = packet.first_sample - audio_base_;  // in this run's samples
+            frame->timestamp = at <= 0 ? 0 : static_cast<std::uint32_t>(at * 1000 / rate);
             audio_end_ = packet.first_sample + packet.samples;
             audio_waiting_.push_back(std::move(frame));  // at most a second and a packet ahead
         }
@@ -591,6 +594,7 @@ private:
     std::vector<encoded_audio> audio_packets_;  // likewise
     std::int64_t audio_samples_ = 0;           // sample frames asked for since the first tick
     std::int64_t audio_end_ = 0;               // where the encoder's last packet ends, in sample frames
+    std::int64_t audio_base_ = 0;              // audio_end_ when this run started
     std::int64_t audio_ahead_ = 0;             // how far ahead of the ticks sound is asked for
     std::deque<std::shared_ptr<protocol::media_frame>> audio_waiting_;  // encoded, its tick not yet come
     std::function<double()> rate_;
