@@ -2,12 +2,14 @@
 // Benchmarks of the path a rendered frame takes to a player: the server's frame path latency
 // (frame handler → bytes at the client), play → first key frame with H.264, the OpenH264 encode
 // rate, RGB → I420 conversion, the frame queue between threads, and every codec of the registry
-// side by side (encode rate, output rate, play → first key frame). Prints figures only; it
+// side by side (encode rate, output rate, play → first key frame), and the CPU of one broadcast in
+// two codecs for players of both kinds against one codec. Prints figures only; it
 // never judges them. Everything runs in this process: the server is a
 // rtmpx::basic_server<asio::local::stream_protocol::socket> serving one end of AF_UNIX socket
 // pairs, and the clients (the tests' client, on the library's client session) read the other ends.
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <sys/socket.h>
 
@@ -40,6 +42,7 @@
 
 #include <rtmpx/detail/yuv.hpp>
 #include <rtmpx/driver/frame_queue.hpp>
+#include <rtmpx/broadcast.hpp>
 #include <rtmpx/media.hpp>
 #include <rtmpx/protocol/commands.hpp>
 #include <rtmpx/server.hpp>
@@ -311,6 +314,114 @@ key_frame_result run_key_frame(std::uint32_t width, std::uint32_t height, bool p
         r.encode_max = *std::max_element(encode.begin(), encode.end());
         r.delivery_median = median(delivery);
     }
+    return r;
+}
+
+// ---- g. one broadcast, several codecs, players of both kinds ------------------------------------
+
+struct renditions_result {
+    double cores = 0;             // process CPU seconds per second
+    double legacy_fps = 0;        // pictures a second at each legacy player (the slowest)
+    double enhanced_fps = 0;      // likewise, Enhanced RTMP players
+    std::string legacy_codec;     // what the players got (FLV codec id or FourCC)
+    std::string enhanced_codec;
+    bool failed = false;
+};
+
+double cpu_seconds() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// What a video tag is in: its FourCC, or "flv N".
+std::string video_codec_of(const std::vector<std::byte>& tag) {
+    if (tag.empty()) return "?";
+    const auto b0 = std::to_integer<unsigned>(tag[0]);
+    if ((b0 & 0x80) && tag.size() >= 5) return std::string(reinterpret_cast<const char*>(tag.data()) + 1, 4);
+    return "flv " + std::to_string(b0 & 0x0f);
+}
+
+// A broadcast rendering 1280x720 at 30 frames/s in `codecs` (best first), played by `legacy`
+// players that declare nothing and `enhanced` ones that declare every FourCC; process CPU over
+// `seconds` after one of warm-up.
+renditions_result run_renditions(const std::vector<std::string>& codecs, int legacy, int enhanced, double seconds) {
+    renditions_result r;
+    local_server srv;
+    rtmpx::broadcast_options bo;
+    bo.render_rate = frame_rate;
+    auto show = std::make_shared<rtmpx::broadcast>(bo);
+    if (!show->use_codecs(codecs, srv.codecs())) {
+        r.failed = true;
+        return r;
+    }
+    for (const auto& codec : show->codecs()) {
+        (void)codec->set_parameter("bitrate", 1'000'000);
+        (void)codec->set_parameter("threads", 1);
+    }
+    auto picture = std::make_shared<rtmpx::canvas>(1280, 720);
+    show->on_render([picture, n = 0u](rtmpx::broadcast&) mutable {
+        draw(*picture, n++);
+        return true;
+    });
+    show->on_frame([picture](rtmpx::broadcast& b, rtmpx::encoded_frame& out, bool) { return !b.codec()->encode(picture->view(), out); });
+    srv.install([show](rtmpx::connection& c, const rtmpx::connect_event& e) {
+        if (!e.is_create) return true;
+        c.on_stream([show](rtmpx::stream& s, const rtmpx::stream_event& se) {
+            if (se.is_create) s.use_broadcast(show);
+            return true;
+        });
+        return true;
+    });
+    show->start();
+    std::vector<std::unique_ptr<bench_client>> clients;
+    for (int i = 0; i < legacy + enhanced; ++i) {
+        auto c = std::make_unique<bench_client>(srv, i >= legacy);
+        const std::uint32_t sid = c->open_stream("bench");
+        if (sid == 0) {
+            r.failed = true;
+            break;
+        }
+        c->play(sid, "show");
+        clients.push_back(std::move(c));
+    }
+    std::vector<pollfd> fds;
+    for (auto& c : clients) fds.push_back({c->fd(), POLLIN, 0});
+    std::vector<std::size_t> pictures(clients.size(), 0);
+    const auto begin = steady::now();
+    const auto measure_from = begin + std::chrono::seconds(1);
+    const auto end = measure_from + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+    double cpu_start = 0;
+    bool measuring = false;
+    while (!r.failed && steady::now() < end) {
+        if (!measuring && steady::now() >= measure_from) {
+            measuring = true;
+            cpu_start = cpu_seconds();
+            std::fill(pictures.begin(), pictures.end(), 0);
+        }
+        if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            const bool ok = clients[i]->read_ready([&](const received& m) {
+                const auto* payload = video_payload(m);
+                if (!payload || rtmpx::protocol::flv::is_sequence_header(*payload)) return;
+                ++pictures[i];
+                (static_cast<int>(i) < legacy ? r.legacy_codec : r.enhanced_codec) = video_codec_of(*payload);
+            });
+            if (!ok) r.failed = true;
+        }
+    }
+    r.cores = (cpu_seconds() - cpu_start) / seconds;
+    r.legacy_fps = r.enhanced_fps = 1e9;
+    for (std::size_t i = 0; i < pictures.size(); ++i) {
+        double& slowest = static_cast<int>(i) < legacy ? r.legacy_fps : r.enhanced_fps;
+        slowest = std::min(slowest, static_cast<double>(pictures[i]) / seconds);
+    }
+    if (legacy == 0) r.legacy_fps = 0;
+    if (enhanced == 0) r.enhanced_fps = 0;
+    for (auto& c : clients) c->close();
+    show->stop();
+    srv.stop(std::chrono::seconds(2));
     return r;
 }
 
@@ -628,7 +739,7 @@ const char* compiler() {
 
 int main(int argc, char** argv) {
     // An optional argument picks sections, e.g. "ce"; all of them by default.
-    const std::string only = argc > 1 ? argv[1] : "abcdef";
+    const std::string only = argc > 1 ? argv[1] : "abcdefg";
     auto runs = [&only](char section) { return only.find(section) != std::string::npos; };
     const auto started = steady::now();
     char date[64];
@@ -760,6 +871,42 @@ int main(int argc, char** argv) {
         std::printf("   is lossless); cold_ms: init + first encode; keyed_ms: an encode asked for a key frame\n");
         std::printf("   (median); play_cold, play_prep: play sent -> first key picture at the client, ms (median),\n");
         std::printf("   the encoder made at play or before it (use_codec(name, width, height)).\n");
+    }
+#endif
+
+#if defined(RTMPX_WITH_OPENH264)
+    if (runs('g')) {
+        const rtmpx::codec_registry registry;
+        std::printf("\ng. one broadcast rendering 1280x720 at 30 frames/s (1 Mbit/s, threads=1), in one codec or in\n"
+                    "   two (best first: Enhanced players get the first, legacy ones the second); 2 legacy players\n"
+                    "   (declare nothing) and 2 Enhanced ones (declare every FourCC) unless said. 5 s measured after\n"
+                    "   1 s of warm-up.\n");
+        std::printf("   %12s %18s %7s %10s %10s %12s %12s\n", "codecs", "players", "cores", "legacy_fps", "enh_fps",
+                    "legacy_got", "enh_got");
+        struct row {
+            std::vector<std::string> codecs;
+            int legacy, enhanced;
+        };
+        std::vector<row> rows = {{{"h264"}, 2, 2}};
+        for (const char* modern : {"vp9", "av1"}) {
+            if (!registry.contains(modern)) continue;
+            rows.push_back({{modern}, 0, 2});
+            rows.push_back({{modern, "h264"}, 2, 0});
+            rows.push_back({{modern, "h264"}, 2, 2});
+        }
+        for (const auto& [codecs, legacy, enhanced] : rows) {
+            const auto r = run_renditions(codecs, legacy, enhanced, 5.0);
+            std::string names;
+            for (const auto& c : codecs) names += (names.empty() ? "" : ",") + c;
+            const std::string players = fmt::format("{} legacy, {} enh", legacy, enhanced);
+            std::printf("   %12s %18s %7.2f %10.1f %10.1f %12s %12s%s\n", names.c_str(), players.c_str(), r.cores, r.legacy_fps,
+                        r.enhanced_fps, r.legacy_codec.empty() ? "-" : r.legacy_codec.c_str(),
+                        r.enhanced_codec.empty() ? "-" : r.enhanced_codec.c_str(), r.failed ? "  (failed)" : "");
+            std::fflush(stdout);
+        }
+        std::printf("   cores: CPU seconds of this whole process (drawing, encoding, sending, and the in-process\n");
+        std::printf("   players reading) per second; *_fps: pictures a second at the slowest player of each kind;\n");
+        std::printf("   *_got: the codec they got (FourCC, or FLV codec id: 7 is H.264).\n");
     }
 #endif
 

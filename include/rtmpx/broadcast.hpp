@@ -4,12 +4,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <rtmpx/amf/value.hpp>
 #include <rtmpx/config.hpp>
@@ -17,6 +21,7 @@
 #include <rtmpx/handlers.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/media.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/video_codec.hpp>
 
@@ -62,6 +67,10 @@ struct broadcast_options {
  * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
  * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A
  * stream plays the broadcast after `stream.use_broadcast(b)` in its stream or play handler.
+ *
+ * With several codecs (`use_codecs`, `use_audio_codecs`), each player gets the best one it
+ * declared, and each codec encodes once for all the players that got it. Pushed and published
+ * frames go to the players of the first codecs only: such a broadcast is for rendered frames.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
@@ -129,15 +138,42 @@ public:
     }
 
     /// Chooses the codec from `registry` (a server's `codecs()`); false if it has no such name.
-    bool use_codec(std::string_view name, const codec_registry& registry) {
-        auto codec = registry.make(name);
-        if (!codec) return false;
-        codec_ = std::move(codec);
+    bool use_codec(std::string_view name, const codec_registry& registry) { return use_codecs({name}, registry); }
+
+    /**
+     * Chooses several codecs from `registry`, best first (`{"av1", "h264"}`): each player gets
+     * the first one it takes, an Enhanced RTMP codec when it declared that codec in its connect,
+     * a legacy one always (so end the list with one for the players that declare nothing). Each
+     * tick the frame handler is called once per codec being played, to fill `codec()`: each
+     * codec encodes once for all its players, one that nobody plays is not encoded, and it
+     * starts on a key frame when its first player comes. False (nothing changes) when the list
+     * is empty or the registry lacks a name.
+     * Thread: before any player plays the broadcast, and before `start`.
+     */
+    bool use_codecs(std::initializer_list<std::string_view> names, const codec_registry& registry) {
+        return use_codecs(std::vector<std::string>(names.begin(), names.end()), registry);
+    }
+    bool use_codecs(const std::vector<std::string>& names, const codec_registry& registry) {
+        std::vector<std::unique_ptr<video_codec>> codecs;
+        for (const auto& name : names) {
+            codecs.push_back(registry.make(name));
+            if (!codecs.back()) return false;
+        }
+        if (codecs.empty()) return false;
+        codecs_ = std::move(codecs);
+        make_renditions();
         return true;
     }
 
-    /// The broadcast's encoder (null without one). Thread: the frame handler's.
-    video_codec* codec() noexcept { return codec_.get(); }
+    /// The codec the frame handler fills now (the first one outside it; null without a codec).
+    /// Thread: the frame handler's.
+    video_codec* codec() noexcept {
+        if (codecs_.empty()) return nullptr;
+        video_codec* current = source_.current_codec();
+        return current ? current : codecs_.front().get();
+    }
+    /// The codecs chosen, best first.
+    std::span<const std::unique_ptr<video_codec>> codecs() const noexcept { return codecs_; }
 
     /**
      * Gives the broadcast rendered sound: the audio codec `name` from `registry` ("aac" for every
@@ -146,9 +182,28 @@ public:
      * False when the registry has no such audio codec, or it refuses the rate or channel count.
      */
     bool use_audio(std::string_view name, std::uint32_t sample_rate, std::uint32_t channels, const codec_registry& registry) {
-        auto codec = registry.make_audio(name);
-        if (!codec || codec->init(sample_rate, channels)) return false;
-        audio_codec_ = std::move(codec);
+        return use_audio_codecs({name}, sample_rate, channels, registry);
+    }
+
+    /**
+     * Several audio codecs, best first (`{"opus", "aac"}`), chosen per player as `use_codecs`
+     * does: the audio handler's samples are encoded once by each codec being played.
+     * Thread: as `use_codecs`.
+     */
+    bool use_audio_codecs(std::initializer_list<std::string_view> names, std::uint32_t sample_rate, std::uint32_t channels,
+                          const codec_registry& registry) {
+        return use_audio_codecs(std::vector<std::string>(names.begin(), names.end()), sample_rate, channels, registry);
+    }
+    bool use_audio_codecs(const std::vector<std::string>& names, std::uint32_t sample_rate, std::uint32_t channels,
+                          const codec_registry& registry) {
+        std::vector<std::unique_ptr<audio_codec>> codecs;
+        for (const auto& name : names) {
+            codecs.push_back(registry.make_audio(name));
+            if (!codecs.back() || codecs.back()->init(sample_rate, channels)) return false;
+        }
+        if (codecs.empty()) return false;
+        audio_codecs_ = std::move(codecs);
+        make_renditions();
         return true;
     }
 
@@ -159,8 +214,8 @@ public:
         audio_ = std::move(handler);
     }
 
-    /// The broadcast's audio encoder (null without one).
-    audio_codec* audio() noexcept { return audio_codec_.get(); }
+    /// The broadcast's (first) audio encoder (null without one).
+    audio_codec* audio() noexcept { return audio_codecs_.empty() ? nullptr : audio_codecs_.front().get(); }
 
     /// Installs the log sink for the broadcast's handler failures (silent by default).
     template <class F>
@@ -177,10 +232,18 @@ public:
         if (render_) render = [this] { return static_cast<bool>(render_(*this)); };
         if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
         source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
-        source_.set_codec(codec_.get());
         driver::frame_source::audio_hook audio;
-        if (audio_ && audio_codec_) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
-        source_.set_audio(std::move(audio), audio_codec_.get());
+        if (audio_ && !audio_codecs_.empty()) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
+        source_.set_audio(std::move(audio), nullptr);
+        std::vector<video_codec*> video;
+        for (const auto& c : codecs_) video.push_back(c.get());
+        if (video.empty()) video.push_back(nullptr);  // the frame handler's bytes are tags
+        std::vector<audio_codec*> sound;
+        for (const auto& c : audio_codecs_) sound.push_back(c.get());
+        std::vector<driver::frame_source::rendition> renditions;
+        for (std::size_t i = 0; i < video.size(); ++i)
+            for (std::size_t j = 0; j < std::max<std::size_t>(sound.size(), 1); ++j) renditions.push_back({&rendition(i, j), i, j});
+        source_.set_renditions(std::move(video), std::move(sound), std::move(renditions));
         source_.set_log(&log_, 0, "broadcast");
         source_.start();
     }
@@ -191,11 +254,15 @@ public:
     /// Whether the broadcast's thread ended because a handler failed.
     bool failed() const { return source_.failed(); }
 
-    /// Asks the codec for a key frame at the next frame (a broadcast with a codec only).
+    /// Asks the codecs for a key frame at their next frame (a broadcast with a codec only).
     void request_key_frame() noexcept { source_.request_key_frame(); }
 
     /// Players subscribed now.
-    std::size_t players() const { return source_.subscribers(); }
+    std::size_t players() const {
+        std::size_t n = source_.subscribers();
+        for (const auto& r : renditions_) n += r->subscribers();
+        return n;
+    }
     /// Frames published (each encoded once, whatever the number of players).
     std::uint64_t frames() const noexcept { return source_.frames(); }
     /// Frames in the cache for joining players.
@@ -207,7 +274,35 @@ private:
     friend class puller;                 // releases its claim
     friend class detail::remote_logic;   // a publisher's subscriber, or a puller's pushes
 
+    // The frames of the first codecs: where publishers push, and what recorders and pushers take.
     driver::frame_source& source() noexcept { return source_; }
+
+    // The frames for a player that declared `caps`: those of the first video and audio codecs it
+    // takes (the first ones when it takes none: it is then told why it cannot play).
+    driver::frame_source& source_for(const protocol::enhanced::capabilities& caps) {
+        const auto pick = [](const auto& codecs, auto accepts) -> std::size_t {
+            for (std::size_t i = 0; i < codecs.size(); ++i)
+                if (const std::uint32_t fourcc = codecs[i]->fourcc(); fourcc == 0 || accepts(fourcc)) return i;
+            return 0;
+        };
+        return rendition(pick(codecs_, [&](std::uint32_t f) { return caps.accepts_video(f); }),
+                         pick(audio_codecs_, [&](std::uint32_t f) { return caps.accepts_audio(f); }));
+    }
+
+    // The frames of video codec `video` and audio codec `audio` (the first pair: `source_`).
+    driver::frame_source& rendition(std::size_t video, std::size_t audio) {
+        const std::size_t index = video * std::max<std::size_t>(audio_codecs_.size(), 1) + audio;
+        return index == 0 ? source_ : *renditions_[index - 1];
+    }
+
+    // A frame source, without a thread of its own, for each pair of codecs but the first.
+    void make_renditions() {
+        const std::size_t n = std::max<std::size_t>(codecs_.size(), 1) * std::max<std::size_t>(audio_codecs_.size(), 1);
+        renditions_.clear();
+        for (std::size_t i = 1; i < n; ++i)
+            renditions_.push_back(std::make_unique<driver::frame_source>(driver::frame_source_options{
+                options_.gop_cache, options_.gop_cache_frames, options_.gop_cache_bytes, false, false}));
+    }
 
     // A publisher takes the broadcast over: players hear of it, and what the previous one left
     // (configuration, cached group, timeline) goes. The previous publisher, if any, is told to
@@ -233,9 +328,10 @@ private:
     const broadcast_options options_;
     std::function<bool(broadcast&)> render_;
     std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
-    std::unique_ptr<video_codec> codec_;
+    std::vector<std::unique_ptr<video_codec>> codecs_;
     std::function<bool(broadcast&, audio_buffer&)> audio_;
-    std::unique_ptr<audio_codec> audio_codec_;
+    std::vector<std::unique_ptr<audio_codec>> audio_codecs_;
+    std::vector<std::unique_ptr<driver::frame_source>> renditions_;  // the pairs of codecs after the first
     detail::logger log_;
     std::mutex publisher_mutex_;
     std::function<void()> evict_;  // tells the current publisher to stop

@@ -335,7 +335,7 @@ private:
         }
         if (request.is_start && allowed) {
             const std::uint32_t sid = s->id();
-            s->start_media(std::string(request.stream_name), port_, [this, sid] { stream_failed(sid); });
+            s->start_media(std::string(request.stream_name), port_, connect_.enhanced, [this, sid] { stream_failed(sid); });
             log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", sid, request.stream_name);
         }
         request.video_data = std::move(ev.video_data.data);

@@ -28,6 +28,7 @@
 #include <rtmpx/handlers.hpp>
 #include <rtmpx/impl/server_state.hpp>
 #include <rtmpx/media.hpp>
+#include <rtmpx/protocol/enhanced.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
 #include <rtmpx/protocol/server_session_events.hpp>
 #include <rtmpx/video_codec.hpp>
@@ -232,9 +233,11 @@ private:
     // ---- media, on the connection's thread ------------------------------------------------------
 
     // Play starts: the stream subscribes to its broadcast, or to a frame source of its own (its
-    // render and frame handlers at the render rate, on a frame thread). `fail` is called on the
+    // render and frame handlers at the render rate, on a frame thread); of a broadcast with several
+    // codecs, the frames in those the client declared (`caps`). `fail` is called on the
     // connection's thread when a handler fails.
-    void start_media(std::string name, const driver::session_port& port, std::function<void()> fail) {
+    void start_media(std::string name, const driver::session_port& port, const protocol::enhanced::capabilities& caps,
+                     std::function<void()> fail) {
         stop_media();
         name_ = std::move(name);
         playing_ = true;
@@ -246,7 +249,7 @@ private:
         std::size_t queue_frames = server_->options.frame_queue_frames;
         if (broadcast_) {
             playing_broadcast_ = broadcast_;  // alive until the play ends, whatever use_broadcast does
-            source = &playing_broadcast_->source();
+            source = &playing_broadcast_->source_for(caps);  // the codecs the player takes
             queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
             // One subscriber, so its drops may ask the codec for a key frame, and the handlers

@@ -10074,12 +10074,16 @@ RTMPX_NAMESPACE_END
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 // ---- include/rtmpx/driver/frame_source.hpp ----
 // The one frame path: a paced producer thread (or pushed tags, video and audio) feeding every subscriber's own queue.
@@ -10633,12 +10637,48 @@ public:
         rate_ = std::move(rate);
     }
     /// The encoder the frame hook fills pictures with (null: the hook's bytes are FLV tag bodies).
-    void set_codec(video_codec* codec) noexcept { codec_ = codec; }
-    /// The audio hook and the opened encoder it feeds (both or neither).
+    void set_codec(video_codec* codec) {
+        video_.assign(1, video_lane{codec});
+        renditions_.clear();
+        current_.store(codec, std::memory_order_relaxed);
+    }
+    /// The audio hook and the opened encoder it feeds (both or neither; or the hook alone, and
+    /// the encoders from `set_renditions`).
     void set_audio(audio_hook hook, audio_codec* codec) {
         audio_ = std::move(hook);
-        audio_codec_ = codec;
+        audio_lanes_.clear();
+        if (codec) audio_lanes_.push_back(audio_lane{codec});
     }
+
+    /// Where the frames of one pair of encoders go (see `set_renditions`).
+    struct rendition {
+        frame_source* source = nullptr;  ///< a source with subscribers of its own (this one, or one without a thread)
+        std::size_t video = 0;           ///< which video encoder feeds it
+        std::size_t audio = 0;           ///< which audio encoder feeds it (when there are any)
+    };
+
+    /**
+     * Several encoders at once, each frame encoded once per encoder: each tick the frame hook is
+     * called once per video encoder (`current_codec()` says which one it fills), and the audio
+     * hook once, its samples encoded by every audio encoder. Each of `renditions` (the first is
+     * this source) takes the frames of one video and one audio encoder, with a configuration and
+     * a cached group of its own. With more than one encoder of a kind, one none of whose
+     * renditions has a subscriber taking frames is not used; when one arrives it starts again,
+     * on a key frame. The other sources must outlive this one's thread.
+     */
+    void set_renditions(std::vector<video_codec*> video, std::vector<audio_codec*> audio, std::vector<rendition> renditions) {
+        RTMPX_ASSERT(!video.empty() && !renditions.empty() && renditions.front().source == this);
+        video_.clear();
+        for (video_codec* codec : video) video_.push_back(video_lane{codec});
+        audio_lanes_.clear();
+        for (audio_codec* codec : audio) audio_lanes_.push_back(audio_lane{codec});
+        renditions_ = std::move(renditions);
+        current_.store(video_.front().codec, std::memory_order_relaxed);
+    }
+
+    /// The video encoder the frame hook fills now (the first before any frame). Thread: any.
+    video_codec* current_codec() const noexcept { return current_.load(std::memory_order_relaxed); }
+
     /// Where failures are logged, and what they are about ("broadcast", "stream 3").
     void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
         log_ = log;
@@ -10774,7 +10814,10 @@ public:
         {
             std::lock_guard lock(mutex_);
             stop_ = false;
-            failed_ = false;
+        }
+        for (const rendition& r : outputs()) {
+            std::lock_guard lock(r.source->mutex_);
+            r.source->failed_ = false;
         }
         thread_ = std::thread([this] { produce(); });
     }
@@ -10795,8 +10838,10 @@ public:
         return failed_;
     }
 
-    /// Asks the codec for a key frame at the next tick.
-    void request_key_frame() noexcept { key_requested_.store(true, std::memory_order_relaxed); }
+    /// Asks the codecs for a key frame at the next tick.
+    void request_key_frame() noexcept {
+        for (const rendition& r : outputs()) r.source->key_requested_.store(true, std::memory_order_relaxed);
+    }
 
     /**
      * Adds a subscriber. Returns the cached group (each frame carries its configuration), which
@@ -10950,16 +10995,18 @@ private:
         if (sub.dropped_total) sub.dropped_total->fetch_add(1, std::memory_order_relaxed);
     }
 
-    // A hook failed: the thread ends and every subscriber hears of it.
+    // A hook failed: the thread ends and every subscriber, of every rendition, hears of it.
     void fail(const char* kind, bool threw) {
         if (!threw && log_)
             log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
                       subject_);
-        locked guard(*this);
-        failed_ = true;
-        for (const auto& sub : subscribers_) {
-            sub->failed.store(true);
-            guard.wakes.push_back(sub);
+        for (const rendition& r : outputs()) {
+            locked guard(*r.source);
+            r.source->failed_ = true;
+            for (const auto& sub : r.source->subscribers_) {
+                sub->failed.store(true);
+                guard.wakes.push_back(sub);
+            }
         }
     }
 
@@ -10972,6 +11019,73 @@ private:
         return false;
     }
 
+    // ---- the producer thread ---------------------------------------------------------------
+
+    struct video_lane {
+        video_codec* codec = nullptr;
+        std::uint64_t generation = 0;  // of the configuration sent this run (0: none yet)
+        bool active = false;           // encoding for players (several encoders only)
+    };
+    struct audio_lane {
+        audio_codec* codec = nullptr;
+        bool active = false;
+        std::int64_t fed = 0;     // sample frames handed to the encoder, ever
+        std::int64_t offset = 0;  // add to the encoder's sample positions: this run's positions
+        std::int64_t end = 0;     // where its last packet ends, in this run's positions
+        std::deque<std::shared_ptr<protocol::media_frame>> waiting{};  // encoded, its tick not yet come
+    };
+
+    // The renditions: those set, or this source alone with the first encoders.
+    std::span<const rendition> outputs() const noexcept {
+        return renditions_.empty() ? std::span<const rendition>(&self_, 1) : std::span<const rendition>(renditions_);
+    }
+    static std::size_t lane_of(const rendition& r, bool video) noexcept { return video ? r.video : r.audio; }
+
+    // Over the renditions fed by video (or audio) encoder `index`: whether every subscriber
+    // that takes frames is behind, and whether any takes frames.
+    std::pair<bool, bool> load_of(bool video, std::size_t index) const {
+        bool any = false;
+        bool all_behind = true;
+        for (const rendition& r : outputs()) {
+            if (lane_of(r, video) != index) continue;
+            const auto [behind, takes] = r.source->load();
+            any = any || takes;
+            all_behind = all_behind && (!takes || behind);
+        }
+        return {any && all_behind, any};
+    }
+
+    // Whether a key frame was asked of video encoder `index` (by a joiner, a drop, the user).
+    bool take_key_request(std::size_t index) {
+        bool asked = false;
+        for (const rendition& r : outputs())
+            if (r.video == index && r.source->key_requested_.exchange(false, std::memory_order_relaxed)) asked = true;
+        return asked;
+    }
+
+    // The frame into every rendition of video (or audio) encoder `index`: a copy for each but the
+    // last (a frame carries its rendition's configuration). Of several renditions, one without
+    // subscribers keeps no cached group: its first player starts on a new key frame, with its
+    // sound, rather than on a group cached while another codec of sound was playing.
+    void publish_to(bool video, std::size_t index, std::shared_ptr<protocol::media_frame> frame) {
+        const bool several = renditions_.size() > 1;
+        frame_source* last = nullptr;
+        for (const rendition& r : outputs()) {
+            if (lane_of(r, video) != index) continue;
+            if (several && !r.source->watched()) continue;
+            if (last) last->publish(std::make_shared<protocol::media_frame>(*frame), false);
+            last = r.source;
+        }
+        if (last) last->publish(std::move(frame), false);
+    }
+
+    // Whether the source has subscribers; without, its cached group goes.
+    bool watched() {
+        std::lock_guard lock(mutex_);
+        if (subscribers_.empty()) gop_.clear();
+        return !subscribers_.empty();
+    }
+
     void produce() {
         clock::time_point start;
         {
@@ -10979,12 +11093,14 @@ private:
             start = epoch_ = clock::now();
         }
         auto next = start;
-        std::uint64_t generation = 0;
-        // The encoder keeps counting across a stop and start; this run's clock starts where it is.
-        audio_base_ = audio_end_;
+        for (video_lane& lane : video_) lane = video_lane{lane.codec};  // each run sends its configuration anew
+        for (audio_lane& lane : audio_lanes_) {
+            lane.active = false;
+            lane.waiting.clear();
+        }
         audio_samples_ = audio_ahead_ = 0;
-        audio_waiting_.clear();
-        if (audio_codec_) set_audio_config();
+        if (audio_ && !audio_lanes_.empty())
+            for (const rendition& r : outputs()) configure(r, 0, false);
         for (;;) {
             {
                 std::unique_lock lock(mutex_);
@@ -10994,125 +11110,176 @@ private:
             const double rate = rate_ ? rate_() : 30.0;
             next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate));
             if (const auto now = clock::now(); next < now) next = now;  // fell behind: no burst to catch up
-            const auto [all_behind, any] = load();
-            const bool full = all_behind;  // a copy: clang 14 cannot capture a structured binding
-            if (options_.idle_without_subscribers && !any) continue;
-            if (key_requested_.exchange(false, std::memory_order_relaxed) && codec_) codec_->force_key_frame();
+            if (options_.idle_without_subscribers && !load().second) continue;
             if (render_ && !run_hook("render", render_)) return;
-            if (audio_ && audio_codec_ && !produce_audio(tick - start)) return;
-            encoded_frame out;
-            if (frame_ && !run_hook("frame", [&] { return frame_(out, full); })) return;
-            if (out.data.empty()) continue;
-            if (codec_ && codec_->generation() != generation) {
-                generation = codec_->generation();
-                set_codec_config(rate);
-            }
-            auto frame = std::make_shared<protocol::media_frame>();
-            frame->timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
-            if (codec_) {
-                const std::uint32_t fourcc = codec_->fourcc();
-                frame->tag = fourcc != 0 ? protocol::flv::enhanced_video_tag(fourcc, protocol::enhanced::video_packet::coded_frames, out.key_frame, out.data)
-                                         : protocol::flv::video_tag(codec_->flv_codec_id(), out.key_frame, out.data);
-                frame->key_frame = out.key_frame;
-            } else {
-                frame->tag = std::move(out.data);
-                frame->key_frame = out.key_frame || protocol::flv::is_key_frame(frame->tag);
-            }
-            publish(std::move(frame), false);
+            if (audio_ && !audio_lanes_.empty() && !produce_audio(tick - start)) return;
+            if (!frame_) continue;
+            const auto timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
+            for (std::size_t i = 0; i < video_.size(); ++i)
+                if (!produce_video(i, timestamp, rate)) return;
         }
     }
 
+    // One picture of video encoder `index` (the frame hook fills it), to its renditions. With
+    // several encoders, one whose renditions nobody takes frames from is skipped. False when the
+    // hook failed (the thread then ends).
+    bool produce_video(std::size_t index, std::uint32_t timestamp, double rate) {
+        video_lane& lane = video_[index];
+        const auto [all_behind, any] = load_of(true, index);
+        const bool full = all_behind;  // a copy: clang 14 cannot capture a structured binding
+        bool key = take_key_request(index);
+        if (video_.size() > 1) {
+            if (!any) {
+                lane.active = false;
+                return true;
+            }
+            if (!std::exchange(lane.active, true)) key = true;  // its first player starts on a key frame
+        }
+        video_codec* const codec = lane.codec;
+        if (key && codec) codec->force_key_frame();
+        current_.store(codec, std::memory_order_relaxed);
+        encoded_frame out;
+        if (!run_hook("frame", [&] { return frame_(out, full); })) return false;
+        if (out.data.empty()) return true;
+        if (codec && codec->generation() != lane.generation) {
+            lane.generation = codec->generation();
+            for (const rendition& r : outputs())
+                if (r.video == index) configure(r, rate, true);
+        }
+        auto frame = std::make_shared<protocol::media_frame>();
+        frame->timestamp = timestamp;
+        if (codec) {
+            const std::uint32_t fourcc = codec->fourcc();
+            frame->tag = fourcc != 0 ? protocol::flv::enhanced_video_tag(fourcc, protocol::enhanced::video_packet::coded_frames, out.key_frame, out.data)
+                                     : protocol::flv::video_tag(codec->flv_codec_id(), out.key_frame, out.data);
+            frame->key_frame = out.key_frame;
+        } else {
+            frame->tag = std::move(out.data);
+            frame->key_frame = out.key_frame || protocol::flv::is_key_frame(frame->tag);
+        }
+        publish_to(true, index, std::move(frame));
+        return true;
+    }
+
     // The sound due at `elapsed` since the first tick. Sound is asked for ahead of the pictures
-    // by what the encoder holds back (learned: 10 ms more each time its packets end before now,
-    // up to a second), and each packet waits until the tick of its time, so that players get
-    // audio and video with timestamps in order. False when the hook or the encoder failed (the
-    // thread then ends).
+    // by what the encoders hold back (learned: 10 ms more each time an encoder's packets end
+    // before now, up to a second), and each packet waits until the tick of its time, so that
+    // players get audio and video with timestamps in order. With several encoders, one whose
+    // renditions nobody takes frames from is skipped; the hook is called all the same (the
+    // application's sound keeps its time). False when the hook or an encoder failed (the thread
+    // then ends).
     bool produce_audio(clock::duration elapsed) {
-        const std::uint32_t rate = audio_codec_->sample_rate();
+        const std::uint32_t rate = audio_lanes_.front().codec->sample_rate();
         const auto now = static_cast<std::int64_t>(std::chrono::duration<double>(elapsed).count() * rate);
+        for (std::size_t j = 0; j < audio_lanes_.size(); ++j) {
+            audio_lane& lane = audio_lanes_[j];
+            if (audio_lanes_.size() > 1 && !load_of(false, j).second) {
+                lane.active = false;
+                lane.waiting.clear();
+            } else if (!std::exchange(lane.active, true)) {
+                lane.offset = audio_samples_ - lane.fed;  // its next sample is this run's next
+                lane.end = audio_samples_;
+            }
+        }
+        const auto caught_up = [&] {
+            return std::all_of(audio_lanes_.begin(), audio_lanes_.end(), [&](const audio_lane& l) { return !l.active || l.end >= now; });
+        };
         for (int round = 0; round < 128; ++round) {
             const std::int64_t want = now + audio_ahead_;
             if (want > audio_samples_ && !feed_audio(static_cast<std::size_t>(want - audio_samples_))) return false;
-            if (audio_end_ - audio_base_ >= now || audio_ahead_ >= rate) break;
+            if (caught_up() || audio_ahead_ >= rate) break;
             audio_ahead_ += rate / 100;
         }
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-        while (!audio_waiting_.empty() && audio_waiting_.front()->timestamp <= now_ms) {
-            publish(std::move(audio_waiting_.front()), false);
-            audio_waiting_.pop_front();
+        for (std::size_t j = 0; j < audio_lanes_.size(); ++j) {
+            auto& waiting = audio_lanes_[j].waiting;
+            while (!waiting.empty() && waiting.front()->timestamp <= now_ms) {
+                publish_to(false, j, std::move(waiting.front()));
+                waiting.pop_front();
+            }
         }
         return true;
     }
 
-    // `count` sample frames from the audio hook, encoded; the packets wait in `audio_waiting_`.
+    // `count` sample frames from the audio hook, encoded by every active encoder; the packets
+    // wait in their lane.
     bool feed_audio(std::size_t count) {
-        const std::uint32_t rate = audio_codec_->sample_rate();
-        const std::uint32_t channels = audio_codec_->channels();
+        const std::uint32_t rate = audio_lanes_.front().codec->sample_rate();
+        const std::uint32_t channels = audio_lanes_.front().codec->channels();
         audio_samples_ += static_cast<std::int64_t>(count);
         audio_buffer_.sample_rate = rate;
         audio_buffer_.channels = channels;
         audio_buffer_.samples.assign(count * channels, 0);
         if (!run_hook("audio", [this] { return audio_(audio_buffer_); })) return false;
         audio_buffer_.samples.resize(count * channels, 0);  // a handler that changed the size: cut or padded
-        audio_packets_.clear();
-        if (const auto ec = audio_codec_->encode(audio_buffer_.samples, audio_packets_)) {
-            if (log_) log_->log(log_level::error, log_id_, "audio", ec, "{}: audio encoder failed: {}", subject_, ec.message());
-            fail("audio", true);
-            return false;
-        }
-        const std::uint32_t fourcc = audio_codec_->fourcc();
-        for (const encoded_audio& packet : audio_packets_) {
-            auto frame = std::make_shared<protocol::media_frame>();
-            frame->kind = protocol::media_kind::audio;
-            frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
-                                     : protocol::flv::aac_tag(false, packet.data);
-            const std::int64_t at = packet.first_sample - audio_base_;  // in this run's samples
-            frame->timestamp = at <= 0 ? 0 : static_cast<std::uint32_t>(at * 1000 / rate);
-            audio_end_ = packet.first_sample + packet.samples;
-            audio_waiting_.push_back(std::move(frame));  // at most a second and a packet ahead
+        for (audio_lane& lane : audio_lanes_) {
+            if (!lane.active) continue;
+            lane.fed += static_cast<std::int64_t>(count);
+            audio_packets_.clear();
+            if (const auto ec = lane.codec->encode(audio_buffer_.samples, audio_packets_)) {
+                if (log_) log_->log(log_level::error, log_id_, "audio", ec, "{}: audio encoder failed: {}", subject_, ec.message());
+                fail("audio", true);
+                return false;
+            }
+            const std::uint32_t fourcc = lane.codec->fourcc();
+            for (const encoded_audio& packet : audio_packets_) {
+                auto frame = std::make_shared<protocol::media_frame>();
+                frame->kind = protocol::media_kind::audio;
+                frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
+                                         : protocol::flv::aac_tag(false, packet.data);
+                const std::int64_t at = packet.first_sample + lane.offset;  // before this run (held back): at 0
+                frame->timestamp = at <= 0 ? 0 : static_cast<std::uint32_t>(at * 1000 / rate);
+                lane.end = at + packet.samples;
+                lane.waiting.push_back(std::move(frame));  // at most a second and a packet ahead
+            }
         }
         return true;
     }
 
-    // The audio codec's sequence header (AAC AudioSpecificConfig, or an Enhanced SequenceStart),
-    // into the configuration every player gets first.
-    void set_audio_config() {
-        const std::uint32_t fourcc = audio_codec_->fourcc();
-        auto tag = std::make_shared<const std::vector<std::byte>>(
-            fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::sequence_start, audio_codec_->header())
-                        : protocol::flv::aac_tag(true, audio_codec_->header()));
-        std::lock_guard lock(mutex_);
-        auto config = std::make_shared<protocol::stream_config>(*config_);
-        config->audio_sequence_header = std::move(tag);
-        config_ = std::move(config);
-        gop_.clear();
-    }
-
-    // A new codec configuration: onMetaData and the sequence header (AVC, or an Enhanced codec's
-    // SequenceStart), built once; the audio codec's part stays.
-    void set_codec_config(double rate) {
-        const std::uint8_t codec_id = codec_->flv_codec_id();
-        const std::uint32_t fourcc = codec_->fourcc();
-        auto config = std::make_shared<protocol::stream_config>();
-        auto properties = protocol::flv::video_metadata(codec_->width(), codec_->height(), rate,
-                                                        fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id);
-        if (audio_ && audio_codec_) {
-            const std::uint32_t audio_fourcc = audio_codec_->fourcc();
-            protocol::flv::add_audio_metadata(properties,
-                                              audio_fourcc != 0 ? protocol::enhanced::metadata_codec_id(audio_fourcc) : audio_codec_->flv_sound_format(),
-                                              audio_codec_->sample_rate(), audio_codec_->channels());
+    // The configuration of rendition `r`: the audio encoder's sequence header (AAC
+    // AudioSpecificConfig, or an Enhanced SequenceStart) and, `with_video`, onMetaData and the
+    // video encoder's sequence header (AVC, or an Enhanced codec's SequenceStart), built here;
+    // what the rendition has of the rest stays.
+    void configure(const rendition& r, double rate, bool with_video) {
+        video_codec* const codec = with_video && r.video < video_.size() ? video_[r.video].codec : nullptr;
+        audio_codec* const audio = audio_ && r.audio < audio_lanes_.size() ? audio_lanes_[r.audio].codec : nullptr;
+        std::shared_ptr<const std::vector<std::byte>> metadata;
+        std::shared_ptr<const std::vector<std::byte>> video_header;
+        std::shared_ptr<const std::vector<std::byte>> audio_header;
+        if (audio) {
+            const std::uint32_t fourcc = audio->fourcc();
+            audio_header = std::make_shared<const std::vector<std::byte>>(
+                fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::sequence_start, audio->header())
+                            : protocol::flv::aac_tag(true, audio->header()));
         }
-        config->metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(std::move(properties)));
-        if (fourcc != 0 && !codec_->header().empty())
-            config->sequence_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
-                fourcc, protocol::enhanced::video_packet::sequence_start, true, codec_->header()));
-        else if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec_->header().empty())
-            config->sequence_header =
-                std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec_->header()));
-        std::lock_guard lock(mutex_);
-        config->audio_sequence_header = config_->audio_sequence_header;
-        config_ = std::move(config);
-        gop_.clear();
+        if (codec) {
+            const std::uint8_t codec_id = codec->flv_codec_id();
+            const std::uint32_t fourcc = codec->fourcc();
+            auto properties = protocol::flv::video_metadata(codec->width(), codec->height(), rate,
+                                                            fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id);
+            if (audio) {
+                const std::uint32_t audio_fourcc = audio->fourcc();
+                protocol::flv::add_audio_metadata(properties,
+                                                  audio_fourcc != 0 ? protocol::enhanced::metadata_codec_id(audio_fourcc) : audio->flv_sound_format(),
+                                                  audio->sample_rate(), audio->channels());
+            }
+            metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(std::move(properties)));
+            if (fourcc != 0 && !codec->header().empty())
+                video_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
+                    fourcc, protocol::enhanced::video_packet::sequence_start, true, codec->header()));
+            else if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec->header().empty())
+                video_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec->header()));
+        }
+        frame_source& s = *r.source;
+        std::lock_guard lock(s.mutex_);
+        auto config = codec ? std::make_shared<protocol::stream_config>() : std::make_shared<protocol::stream_config>(*s.config_);
+        if (codec) {
+            config->metadata = std::move(metadata);
+            config->sequence_header = std::move(video_header);
+        }
+        config->audio_sequence_header = audio ? std::move(audio_header) : s.config_->audio_sequence_header;
+        s.config_ = std::move(config);
+        s.gop_.clear();
     }
 
     const frame_source_options options_;
@@ -11132,16 +11299,16 @@ private:
     render_hook render_;
     frame_hook frame_;
     audio_hook audio_;
-    audio_codec* audio_codec_ = nullptr;
-    audio_buffer audio_buffer_;                // reused each tick (the producer thread's)
-    std::vector<encoded_audio> audio_packets_;  // likewise
-    std::int64_t audio_samples_ = 0;           // sample frames asked for since the first tick
-    std::int64_t audio_end_ = 0;               // where the encoder's last packet ends, in sample frames
-    std::int64_t audio_base_ = 0;              // audio_end_ when this run started
-    std::int64_t audio_ahead_ = 0;             // how far ahead of the ticks sound is asked for
-    std::deque<std::shared_ptr<protocol::media_frame>> audio_waiting_;  // encoded, its tick not yet come
     std::function<double()> rate_;
-    video_codec* codec_ = nullptr;
+    std::vector<video_lane> video_ = std::vector<video_lane>(1);  // the producer thread's, like the rest here
+    std::vector<audio_lane> audio_lanes_;
+    std::vector<rendition> renditions_;  // empty: this source alone
+    const rendition self_{this, 0, 0};
+    std::atomic<video_codec*> current_{nullptr};
+    audio_buffer audio_buffer_;                 // reused each tick
+    std::vector<encoded_audio> audio_packets_;  // likewise
+    std::int64_t audio_samples_ = 0;            // sample frames asked of the hook this run
+    std::int64_t audio_ahead_ = 0;              // how far ahead of the ticks sound is asked for
     const detail::logger* log_ = nullptr;
     std::uint64_t log_id_ = 0;
     std::string subject_;
@@ -11197,6 +11364,10 @@ struct broadcast_options {
  * and frame handlers that `start` runs on the broadcast's own thread at `render_rate`, encoding
  * with a codec chosen by name; an audio handler there gives sound (`use_audio`, `on_audio`). A
  * stream plays the broadcast after `stream.use_broadcast(b)` in its stream or play handler.
+ *
+ * With several codecs (`use_codecs`, `use_audio_codecs`), each player gets the best one it
+ * declared, and each codec encodes once for all the players that got it. Pushed and published
+ * frames go to the players of the first codecs only: such a broadcast is for rendered frames.
  *
  * A render or frame handler that returns false or throws stops the broadcast: the failure goes
  * to the broadcast's log sink (`set_logger`; silent by default), `failed()` turns true, and every
@@ -11264,15 +11435,42 @@ public:
     }
 
     /// Chooses the codec from `registry` (a server's `codecs()`); false if it has no such name.
-    bool use_codec(std::string_view name, const codec_registry& registry) {
-        auto codec = registry.make(name);
-        if (!codec) return false;
-        codec_ = std::move(codec);
+    bool use_codec(std::string_view name, const codec_registry& registry) { return use_codecs({name}, registry); }
+
+    /**
+     * Chooses several codecs from `registry`, best first (`{"av1", "h264"}`): each player gets
+     * the first one it takes, an Enhanced RTMP codec when it declared that codec in its connect,
+     * a legacy one always (so end the list with one for the players that declare nothing). Each
+     * tick the frame handler is called once per codec being played, to fill `codec()`: each
+     * codec encodes once for all its players, one that nobody plays is not encoded, and it
+     * starts on a key frame when its first player comes. False (nothing changes) when the list
+     * is empty or the registry lacks a name.
+     * Thread: before any player plays the broadcast, and before `start`.
+     */
+    bool use_codecs(std::initializer_list<std::string_view> names, const codec_registry& registry) {
+        return use_codecs(std::vector<std::string>(names.begin(), names.end()), registry);
+    }
+    bool use_codecs(const std::vector<std::string>& names, const codec_registry& registry) {
+        std::vector<std::unique_ptr<video_codec>> codecs;
+        for (const auto& name : names) {
+            codecs.push_back(registry.make(name));
+            if (!codecs.back()) return false;
+        }
+        if (codecs.empty()) return false;
+        codecs_ = std::move(codecs);
+        make_renditions();
         return true;
     }
 
-    /// The broadcast's encoder (null without one). Thread: the frame handler's.
-    video_codec* codec() noexcept { return codec_.get(); }
+    /// The codec the frame handler fills now (the first one outside it; null without a codec).
+    /// Thread: the frame handler's.
+    video_codec* codec() noexcept {
+        if (codecs_.empty()) return nullptr;
+        video_codec* current = source_.current_codec();
+        return current ? current : codecs_.front().get();
+    }
+    /// The codecs chosen, best first.
+    std::span<const std::unique_ptr<video_codec>> codecs() const noexcept { return codecs_; }
 
     /**
      * Gives the broadcast rendered sound: the audio codec `name` from `registry` ("aac" for every
@@ -11281,9 +11479,28 @@ public:
      * False when the registry has no such audio codec, or it refuses the rate or channel count.
      */
     bool use_audio(std::string_view name, std::uint32_t sample_rate, std::uint32_t channels, const codec_registry& registry) {
-        auto codec = registry.make_audio(name);
-        if (!codec || codec->init(sample_rate, channels)) return false;
-        audio_codec_ = std::move(codec);
+        return use_audio_codecs({name}, sample_rate, channels, registry);
+    }
+
+    /**
+     * Several audio codecs, best first (`{"opus", "aac"}`), chosen per player as `use_codecs`
+     * does: the audio handler's samples are encoded once by each codec being played.
+     * Thread: as `use_codecs`.
+     */
+    bool use_audio_codecs(std::initializer_list<std::string_view> names, std::uint32_t sample_rate, std::uint32_t channels,
+                          const codec_registry& registry) {
+        return use_audio_codecs(std::vector<std::string>(names.begin(), names.end()), sample_rate, channels, registry);
+    }
+    bool use_audio_codecs(const std::vector<std::string>& names, std::uint32_t sample_rate, std::uint32_t channels,
+                          const codec_registry& registry) {
+        std::vector<std::unique_ptr<audio_codec>> codecs;
+        for (const auto& name : names) {
+            codecs.push_back(registry.make_audio(name));
+            if (!codecs.back() || codecs.back()->init(sample_rate, channels)) return false;
+        }
+        if (codecs.empty()) return false;
+        audio_codecs_ = std::move(codecs);
+        make_renditions();
         return true;
     }
 
@@ -11294,8 +11511,8 @@ public:
         audio_ = std::move(handler);
     }
 
-    /// The broadcast's audio encoder (null without one).
-    audio_codec* audio() noexcept { return audio_codec_.get(); }
+    /// The broadcast's (first) audio encoder (null without one).
+    audio_codec* audio() noexcept { return audio_codecs_.empty() ? nullptr : audio_codecs_.front().get(); }
 
     /// Installs the log sink for the broadcast's handler failures (silent by default).
     template <class F>
@@ -11312,10 +11529,18 @@ public:
         if (render_) render = [this] { return static_cast<bool>(render_(*this)); };
         if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
         source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
-        source_.set_codec(codec_.get());
         driver::frame_source::audio_hook audio;
-        if (audio_ && audio_codec_) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
-        source_.set_audio(std::move(audio), audio_codec_.get());
+        if (audio_ && !audio_codecs_.empty()) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
+        source_.set_audio(std::move(audio), nullptr);
+        std::vector<video_codec*> video;
+        for (const auto& c : codecs_) video.push_back(c.get());
+        if (video.empty()) video.push_back(nullptr);  // the frame handler's bytes are tags
+        std::vector<audio_codec*> sound;
+        for (const auto& c : audio_codecs_) sound.push_back(c.get());
+        std::vector<driver::frame_source::rendition> renditions;
+        for (std::size_t i = 0; i < video.size(); ++i)
+            for (std::size_t j = 0; j < std::max<std::size_t>(sound.size(), 1); ++j) renditions.push_back({&rendition(i, j), i, j});
+        source_.set_renditions(std::move(video), std::move(sound), std::move(renditions));
         source_.set_log(&log_, 0, "broadcast");
         source_.start();
     }
@@ -11326,11 +11551,15 @@ public:
     /// Whether the broadcast's thread ended because a handler failed.
     bool failed() const { return source_.failed(); }
 
-    /// Asks the codec for a key frame at the next frame (a broadcast with a codec only).
+    /// Asks the codecs for a key frame at their next frame (a broadcast with a codec only).
     void request_key_frame() noexcept { source_.request_key_frame(); }
 
     /// Players subscribed now.
-    std::size_t players() const { return source_.subscribers(); }
+    std::size_t players() const {
+        std::size_t n = source_.subscribers();
+        for (const auto& r : renditions_) n += r->subscribers();
+        return n;
+    }
     /// Frames published (each encoded once, whatever the number of players).
     std::uint64_t frames() const noexcept { return source_.frames(); }
     /// Frames in the cache for joining players.
@@ -11342,7 +11571,35 @@ private:
     friend class puller;                 // releases its claim
     friend class detail::remote_logic;   // a publisher's subscriber, or a puller's pushes
 
+    // The frames of the first codecs: where publishers push, and what recorders and pushers take.
     driver::frame_source& source() noexcept { return source_; }
+
+    // The frames for a player that declared `caps`: those of the first video and audio codecs it
+    // takes (the first ones when it takes none: it is then told why it cannot play).
+    driver::frame_source& source_for(const protocol::enhanced::capabilities& caps) {
+        const auto pick = [](const auto& codecs, auto accepts) -> std::size_t {
+            for (std::size_t i = 0; i < codecs.size(); ++i)
+                if (const std::uint32_t fourcc = codecs[i]->fourcc(); fourcc == 0 || accepts(fourcc)) return i;
+            return 0;
+        };
+        return rendition(pick(codecs_, [&](std::uint32_t f) { return caps.accepts_video(f); }),
+                         pick(audio_codecs_, [&](std::uint32_t f) { return caps.accepts_audio(f); }));
+    }
+
+    // The frames of video codec `video` and audio codec `audio` (the first pair: `source_`).
+    driver::frame_source& rendition(std::size_t video, std::size_t audio) {
+        const std::size_t index = video * std::max<std::size_t>(audio_codecs_.size(), 1) + audio;
+        return index == 0 ? source_ : *renditions_[index - 1];
+    }
+
+    // A frame source, without a thread of its own, for each pair of codecs but the first.
+    void make_renditions() {
+        const std::size_t n = std::max<std::size_t>(codecs_.size(), 1) * std::max<std::size_t>(audio_codecs_.size(), 1);
+        renditions_.clear();
+        for (std::size_t i = 1; i < n; ++i)
+            renditions_.push_back(std::make_unique<driver::frame_source>(driver::frame_source_options{
+                options_.gop_cache, options_.gop_cache_frames, options_.gop_cache_bytes, false, false}));
+    }
 
     // A publisher takes the broadcast over: players hear of it, and what the previous one left
     // (configuration, cached group, timeline) goes. The previous publisher, if any, is told to
@@ -11368,9 +11625,10 @@ private:
     const broadcast_options options_;
     std::function<bool(broadcast&)> render_;
     std::function<bool(broadcast&, encoded_frame&, bool)> frame_;
-    std::unique_ptr<video_codec> codec_;
+    std::vector<std::unique_ptr<video_codec>> codecs_;
     std::function<bool(broadcast&, audio_buffer&)> audio_;
-    std::unique_ptr<audio_codec> audio_codec_;
+    std::vector<std::unique_ptr<audio_codec>> audio_codecs_;
+    std::vector<std::unique_ptr<driver::frame_source>> renditions_;  // the pairs of codecs after the first
     detail::logger log_;
     std::mutex publisher_mutex_;
     std::function<void()> evict_;  // tells the current publisher to stop
@@ -12305,9 +12563,11 @@ private:
     // ---- media, on the connection's thread ------------------------------------------------------
 
     // Play starts: the stream subscribes to its broadcast, or to a frame source of its own (its
-    // render and frame handlers at the render rate, on a frame thread). `fail` is called on the
+    // render and frame handlers at the render rate, on a frame thread); of a broadcast with several
+    // codecs, the frames in those the client declared (`caps`). `fail` is called on the
     // connection's thread when a handler fails.
-    void start_media(std::string name, const driver::session_port& port, std::function<void()> fail) {
+    void start_media(std::string name, const driver::session_port& port, const protocol::enhanced::capabilities& caps,
+                     std::function<void()> fail) {
         stop_media();
         name_ = std::move(name);
         playing_ = true;
@@ -12319,7 +12579,7 @@ private:
         std::size_t queue_frames = server_->options.frame_queue_frames;
         if (broadcast_) {
             playing_broadcast_ = broadcast_;  // alive until the play ends, whatever use_broadcast does
-            source = &playing_broadcast_->source();
+            source = &playing_broadcast_->source_for(caps);  // the codecs the player takes
             queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
             // One subscriber, so its drops may ask the codec for a key frame, and the handlers
@@ -12859,7 +13119,7 @@ private:
         }
         if (request.is_start && allowed) {
             const std::uint32_t sid = s->id();
-            s->start_media(std::string(request.stream_name), port_, [this, sid] { stream_failed(sid); });
+            s->start_media(std::string(request.stream_name), port_, connect_.enhanced, [this, sid] { stream_failed(sid); });
             log().log(log_level::info, id_, "stream", {}, "stream {} plays '{}'", sid, request.stream_name);
         }
         request.video_data = std::move(ev.video_data.data);

@@ -19,6 +19,9 @@ audio handler, AAC at 48 kHz): what ffprobe sees, ffmpeg -xerror decoding pictur
 tone's pitch in what rtmpdump recorded, and audio timestamps in step with the video's. In Opus
 (stream "opus", Enhanced RTMP): ffprobe refused, saying why; rtmpx's client records it; the
 packets, put in an Ogg file, decode in ffmpeg to the same tone.
+
+Each player its codec: `codec_server av1,h264` gives rtmpx's client AV1 and ffmpeg, at the same
+time, H.264; app "tone" stream "both" gives rtmpx's client Opus and ffprobe and ffmpeg AAC.
 Prints one line per test and "N passed, N failed, N skipped".
 """
 
@@ -141,27 +144,37 @@ def elementary_stream(codec, record, frames):
 FOURCC = {"av1": b"av01", "vp9": b"vp09", "hevc": b"hvc1"}
 
 
-def enhanced_test(codec):
+def enhanced_test(codec, legacy=None):
+    """With `legacy` ("h264"), the broadcast has both codecs: ffmpeg decodes that one meanwhile."""
     def test(tmp):
         if not INTEROP:
             return "skip: no interop_server (it is built with OpenH264)"
-        srv = CodecServer(codec)
+        srv = CodecServer(codec + ("," + legacy if legacy else ""))
         if srv.url is None:
             assert "no codec" in srv.error, srv.error
             return "skip: this build has no '%s' (configure with -Dlibavcodec=enabled)" % codec
         fourcc = FOURCC[codec]
         recording = os.path.join(tmp, codec + ".flv")
         try:
-            # A legacy player: refused at once, with the reason.
-            start = time.monotonic()
-            r = run(["ffprobe", "-v", "error", "-show_streams", srv.url], timeout=30)
-            seconds = time.monotonic() - start
-            err = r.stderr.decode(errors="replace")
-            assert r.returncode != 0 and fourcc.decode() in err and "declared none" in err, err
-            assert seconds < 5, "ffprobe took %.1f s to learn it" % seconds
+            if not legacy:
+                # A legacy player: refused at once, with the reason.
+                start = time.monotonic()
+                r = run(["ffprobe", "-v", "error", "-show_streams", srv.url], timeout=30)
+                seconds = time.monotonic() - start
+                err = r.stderr.decode(errors="replace")
+                assert r.returncode != 0 and fourcc.decode() in err and "declared none" in err, err
+                assert seconds < 5, "ffprobe took %.1f s to learn it" % seconds
             # rtmpx's client, declaring every FourCC, records it.
             puller = Server(INTEROP, "--pull", srv.url, "--record-pull", recording)
-            time.sleep(4)
+            if legacy:
+                # Meanwhile a legacy player of the same URL gets the legacy codec, and decodes it.
+                time.sleep(0.5)
+                s = video_stream(srv.url)
+                assert (s["codec_name"], s["width"], s["height"]) == (legacy, 640, 360), s
+                assert_decodes(srv.url, seconds=2)
+                time.sleep(0.5)
+            else:
+                time.sleep(4)
             assert puller.stop() == 0, puller.stderr_lines
         finally:
             assert srv.stop() == 0
@@ -195,7 +208,8 @@ def enhanced_test(codec):
         assert ("nb_read_frames=%d" % len(frames)) in out, "%s (%d frames recorded)" % (out, len(frames))
         r = run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-f", fmt, "-i", path, "-f", "null", "-"])
         assert r.returncode == 0 and r.stderr.strip() == b"", r.stderr.decode(errors="replace")
-    test.__name__ = "test_%s_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg" % codec
+    test.__name__ = ("test_%s_to_an_rtmpx_client_decoded_by_ffmpeg_while_ffmpeg_decodes_%s" % (codec, legacy) if legacy else
+                     "test_%s_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg" % codec)
     return test
 
 
@@ -284,22 +298,42 @@ def test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video
         last_audio, last_video)
 
 
-def test_rendered_opus_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg(tmp):
-    why_not = tone_unavailable()
-    if why_not:
-        return why_not
-    server = Server(INTEROP)
-    recording = os.path.join(tmp, "opus.flv")
-    try:
-        url = server.url("tone", "opus")
-        r = run(["ffprobe", "-v", "error", "-show_streams", url], timeout=30)
-        err = r.stderr.decode(errors="replace")
-        assert r.returncode != 0 and "Opus" in err and "declared none" in err, err
-        puller = Server(INTEROP, "--pull", url, "--record-pull", recording)
-        time.sleep(4)
-        assert puller.stop() == 0, puller.stderr_lines
-    finally:
-        assert server.stop() == 0, server.stderr_lines
+def opus_test(stream):
+    """Stream "opus": Opus alone; "both": Opus to rtmpx's client, AAC to ffprobe meanwhile."""
+    def test(tmp):
+        why_not = tone_unavailable()
+        if why_not:
+            return why_not
+        server = Server(INTEROP)
+        recording = os.path.join(tmp, "opus.flv")
+        try:
+            url = server.url("tone", stream)
+            if stream == "opus":
+                r = run(["ffprobe", "-v", "error", "-show_streams", url], timeout=30)
+                err = r.stderr.decode(errors="replace")
+                assert r.returncode != 0 and "Opus" in err and "declared none" in err, err
+            puller = Server(INTEROP, "--pull", url, "--record-pull", recording)
+            if stream == "both":
+                time.sleep(0.5)
+                r = run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", url])
+                assert r.returncode == 0, r.stderr.decode(errors="replace")
+                codecs = sorted(s["codec_name"] for s in json.loads(r.stdout)["streams"])
+                assert codecs == ["aac", "h264"], codecs
+                assert_decodes(url, seconds=2, audio=True)
+                time.sleep(0.5)
+            else:
+                time.sleep(4)
+            assert puller.stop() == 0, puller.stderr_lines
+        finally:
+            assert server.stop() == 0, server.stderr_lines
+        check_opus_recording(tmp, recording)
+    test.__name__ = ("test_rendered_opus_to_an_rtmpx_client_decoded_by_ffmpeg_while_ffprobe_and_ffmpeg_get_aac" if stream == "both"
+                     else "test_rendered_opus_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg")
+    return test
+
+
+def check_opus_recording(tmp, recording):
+    """The recording holds Opus alone, OpusHead first, and decodes (in Ogg) to the 440 Hz tone."""
     audio = [(ts, body) for kind, ts, body in flv_tags(recording) if kind == 8]
     assert audio and all(body[0] >> 4 == 9 and body[1:5] == b"Opus" for _, body in audio), [b[:5] for _, b in audio[:3]]
     heads = [body[5:] for _, body in audio if body[0] & 0x0f == 0]
@@ -327,7 +361,9 @@ TESTS = [
     enhanced_test("vp9"),
     enhanced_test("hevc"),
     test_rendered_aac_reaches_ffprobe_ffmpeg_and_rtmpdump_in_step_with_the_video,
-    test_rendered_opus_refused_to_ffprobe_recorded_by_an_rtmpx_client_decoded_by_ffmpeg,
+    opus_test("opus"),
+    enhanced_test("av1", legacy="h264"),
+    opus_test("both"),
 ]
 
 

@@ -16,7 +16,8 @@
 //   app "broadcast":   one 320x240 H.264 picture rendered and encoded once for all its players
 //   app "tone":        (with libavcodec) the same picture and a 440 Hz tone, rendered as 48 kHz
 //                      stereo 16-bit PCM in an audio handler, encoded as AAC: left channel
-//                      full scale / 4, right channel silent; stream name "opus": in Opus
+//                      full scale / 4, right channel silent; stream name "opus": in Opus;
+//                      "both": Opus to the players that declared it, AAC to the others
 //                      (a broadcast with its GOP cache); any stream name
 //   apps "relay", "takeover": publish and play by name (rtmpx::relay; "takeover": a second
 //                      publisher replaces the first)
@@ -376,9 +377,13 @@ int main(int argc, char** argv) {
     show->start();
 #if defined(RTMPX_WITH_LIBAVCODEC)
     std::map<std::string, std::shared_ptr<rtmpx::broadcast>> tones;  // by audio codec
-    for (const char* audio : {"aac", "opus"}) {
+    // By stream name: "opus" in Opus, "both" in Opus for the players that declared it and AAC
+    // for the rest, any other name in AAC.
+    const std::map<std::string, std::vector<std::string>> tone_codecs = {
+        {"aac", {"aac"}}, {"opus", {"opus"}}, {"both", {"opus", "aac"}}};
+    for (const auto& [name, audio] : tone_codecs) {
         auto tone = std::make_shared<rtmpx::broadcast>();
-        if (!tone->use_codec("h264", server.codecs()) || !tone->use_audio(audio, 48000, 2, server.codecs())) return 1;
+        if (!tone->use_codec("h264", server.codecs()) || !tone->use_audio_codecs(audio, 48000, 2, server.codecs())) return 1;
         tone->on_render([scene](rtmpx::broadcast&) {
             scene->render();
             return true;
@@ -393,7 +398,7 @@ int main(int argc, char** argv) {
             return true;
         });
         tone->start();
-        tones[audio] = std::move(tone);
+        tones[name] = std::move(tone);
     }
     server.install([tones](rtmpx::connection& conn, const rtmpx::connect_event& e) {
         if (e.command.app != "tone") return false;
@@ -401,7 +406,7 @@ int main(int argc, char** argv) {
             conn.on_stream([tones](rtmpx::stream& s, const rtmpx::stream_event& se) {
                 if (se.is_create)
                     s.on_play([tones](rtmpx::stream& st, rtmpx::play_event& p) {
-                        if (p.is_start) st.use_broadcast(tones.at(p.stream_name == "opus" ? "opus" : "aac"));
+                        if (p.is_start) st.use_broadcast(tones.count(std::string(p.stream_name)) ? tones.at(std::string(p.stream_name)) : tones.at("aac"));
                         return true;
                     });
                 return true;

@@ -100,6 +100,7 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
 // value of its frame, so that the test sees the samples come through whole and in order.
 class delayed_pcm_encoder {
 public:
+    explicit delayed_pcm_encoder(std::uint32_t fourcc = 0) : fourcc_(fourcc) {}
     std::error_code init(std::uint32_t, std::uint32_t channels, std::vector<std::byte>& header) {
         channels_ = channels;
         header = {std::byte{0x11}, std::byte{0x90}};
@@ -128,17 +129,73 @@ public:
     std::error_code close(std::vector<encoded_audio>&) { return {}; }
     std::string_view identifier() const { return "delayed pcm"; }
     std::uint8_t flv_sound_format() const { return 10; }
-    std::uint32_t fourcc() const { return 0; }
+    std::uint32_t fourcc() const { return fourcc_; }
 
     static constexpr std::size_t frame = 480;
 
 private:
+    std::uint32_t fourcc_ = 0;
     std::size_t channels_ = 0;
     std::size_t held_ = 0;
     std::int64_t next_ = 0;
     std::vector<std::int16_t> pending_;
 };
 static_assert(audio_encoder<delayed_pcm_encoder>);
+
+// A stand-in video encoder that counts its pictures (in `encodes`, shared with the test): a
+// legacy FLV codec (`fourcc` 0) or an Enhanced RTMP one. Key frames on demand only.
+class counting_encoder {
+public:
+    counting_encoder(std::shared_ptr<std::atomic<int>> encodes, std::uint8_t codec_id, std::uint32_t fourcc)
+        : encodes_(std::move(encodes)), codec_id_(codec_id), fourcc_(fourcc) {}
+    std::error_code init(std::uint32_t, std::uint32_t, std::vector<std::byte>& header) {
+        header = {std::byte{0x01}, std::byte{0x64}};
+        return {};
+    }
+    std::error_code set_parameter(std::string_view, double) { return encoder_error::invalid_parameter; }
+    std::optional<double> get_parameter(std::string_view) const { return std::nullopt; }
+    std::span<const pixel_format> supported_pixel_formats() const { return formats_; }
+    std::error_code encode(const canvas_view&, encoded_frame& out) {
+        const int n = ++*encodes_;
+        out.data = {std::byte{0xee}, std::byte(n & 0xff)};
+        out.key_frame = std::exchange(key_, false);
+        return {};
+    }
+    void force_key_frame() { key_ = true; }
+    std::error_code close(std::vector<std::byte>&) { return {}; }
+    std::string_view identifier() const { return "counting"; }
+    std::uint8_t flv_codec_id() const { return codec_id_; }
+    std::uint32_t fourcc() const { return fourcc_; }
+
+private:
+    static constexpr pixel_format formats_[] = {pixel_format::rgba};
+    std::shared_ptr<std::atomic<int>> encodes_;
+    std::uint8_t codec_id_;
+    std::uint32_t fourcc_;
+    bool key_ = true;
+};
+static_assert(video_encoder<counting_encoder>);
+
+// What a player got: its video tags and audio tags, with timestamps, in the order they came.
+struct received_media {
+    std::vector<std::vector<std::byte>> video;
+    std::vector<std::vector<std::byte>> audio;
+    bool in_order = true;  // audio and video in one timestamp order
+};
+received_media receive(test_client& client, std::size_t pictures) {
+    received_media got;
+    std::uint32_t last = 0;
+    while (got.video.size() < pictures) {
+        message_header h;
+        auto d = client.wait_for([](const decoded_message& m, const message_header&) { return std::holds_alternative<media_message>(m); }, &h);
+        if (!d) break;
+        const auto& m = std::get<media_message>(*d);
+        got.in_order = got.in_order && h.timestamp.value() >= last;
+        last = h.timestamp.value();
+        (m.type == message_type::video ? got.video : got.audio).push_back(m.payload);
+    }
+    return got;
+}
 
 } // namespace
 
@@ -198,6 +255,105 @@ TEST_SUITE("broadcast") {
         CHECK_FALSE(source->failed());
     }
 
+
+    TEST_CASE("several codecs: each player gets the best it declared, each codec encodes once, an unplayed one not at all") {
+        broadcast_options bo;
+        bo.gop_cache = false;
+        bo.render_rate = 100;
+        auto source = std::make_shared<broadcast>(bo);
+        auto av1 = std::make_shared<std::atomic<int>>(0);
+        auto avc = std::make_shared<std::atomic<int>>(0);
+        codec_registry registry;
+        registry.add("enhanced", [av1] { return counting_encoder(av1, 0, enhanced::video_fourcc::av1); });
+        registry.add("legacy", [avc] { return counting_encoder(avc, 7, 0); });
+        registry.add_audio("opus-like", [] { return delayed_pcm_encoder(enhanced::audio_fourcc::opus); });
+        registry.add_audio("aac-like", [] { return delayed_pcm_encoder(); });
+        CHECK_FALSE(source->use_codecs({"enhanced", "no such codec"}, registry));
+        CHECK_FALSE(source->use_codecs({}, registry));
+        REQUIRE(source->use_codecs({"enhanced", "legacy"}, registry));
+        REQUIRE(source->use_audio_codecs({"opus-like", "aac-like"}, 48000, 1, registry));
+        std::atomic<int> ticks{0};
+        const canvas picture(16, 16);
+        source->on_render([&ticks](broadcast&) {
+            ++ticks;
+            return true;
+        });
+        source->on_frame([&picture](broadcast& b, encoded_frame& out, bool) { return !b.codec()->encode(picture.view(), out); });
+        source->on_audio([](broadcast&, audio_buffer& pcm) {
+            for (auto& v : pcm.samples) v = 1;
+            return true;
+        });
+        local_server srv;
+        install_broadcast_app(srv, source);
+        source->start();
+        REQUIRE(eventually([&] { return ticks >= 10; }));
+        CHECK(*av1 == 0);  // nobody plays: nothing encoded
+        CHECK(*avc == 0);
+
+        // A legacy player: the legacy codec, from a key frame after its sequence header; AAC-like sound.
+        test_client legacy(srv, false);
+        connect_create_play(legacy);
+        const auto old = receive(legacy, 6);
+        REQUIRE(old.video.size() == 6);
+        CHECK(old.video[0][0] == std::byte{0x17});  // AVC sequence header
+        CHECK(old.video[0][1] == std::byte{0x00});
+        CHECK(old.video[1][0] == std::byte{0x17});  // then a key frame
+        for (std::size_t i = 2; i < old.video.size(); ++i) CHECK(old.video[i][0] == std::byte{0x27});
+        REQUIRE_FALSE(old.audio.empty());
+        for (const auto& tag : old.audio) CHECK(tag[0] == std::byte{0xaf});
+        CHECK(old.in_order);
+        CHECK(*av1 == 0);  // still nobody plays the Enhanced codec
+
+        // Two Enhanced players: the Enhanced codec (SequenceStart, then a key frame), Enhanced sound.
+        std::vector<std::unique_ptr<test_client>> modern;
+        for (int i = 0; i < 2; ++i) {
+            modern.push_back(std::make_unique<test_client>(srv, true));
+            connect_create_play(*modern.back());
+        }
+        REQUIRE(eventually([&] { return source->players() == 3; }));
+        const int ticks_before = ticks;
+        const int av1_before = *av1;
+        const int avc_before = *avc;
+        for (auto& client : modern) {
+            const auto got = receive(*client, 6);
+            REQUIRE(got.video.size() == 6);
+            enhanced::video_tag tag;
+            REQUIRE_FALSE(enhanced::parse_video(got.video[0], tag));
+            CHECK(tag.packet == enhanced::video_packet::sequence_start);
+            CHECK(tag.tracks[0].codec == enhanced::video_fourcc::av1);
+            for (std::size_t i = 1; i < got.video.size(); ++i) {
+                REQUIRE_FALSE(enhanced::parse_video(got.video[i], tag));
+                CHECK(tag.tracks[0].codec == enhanced::video_fourcc::av1);
+                CHECK(tag.frame_type == (i == 1 ? 1 : 2));  // from a key frame
+            }
+            REQUIRE_FALSE(got.audio.empty());
+            for (const auto& tag : got.audio) CHECK((std::to_integer<int>(tag[0]) >> 4) == 9);  // ExAudioTagHeader
+            CHECK(got.in_order);
+        }
+        receive(legacy, 10);  // the legacy player goes on meanwhile
+        // Each codec encoded at most once a tick, whatever the number of its players.
+        const int ticks_after = ticks;
+        CHECK(*av1 - av1_before <= ticks_after - ticks_before + 1);
+        CHECK(*avc - avc_before <= ticks_after - ticks_before + 1);
+        CHECK(*av1 - av1_before > 0);
+
+        // The Enhanced players leave: their codec stops; one comes back: it starts on a key frame.
+        modern.clear();
+        REQUIRE(eventually([&] { return source->players() == 1; }));
+        const int av1_left = *av1;
+        const int ticks_left = ticks;
+        REQUIRE(eventually([&] { return ticks >= ticks_left + 10; }));
+        CHECK(*av1 - av1_left <= 1);  // at most the picture in flight as they left
+        test_client again(srv, true);
+        connect_create_play(again);
+        const auto back = receive(again, 3);
+        REQUIRE(back.video.size() == 3);
+        enhanced::video_tag key;
+        REQUIRE_FALSE(enhanced::parse_video(back.video[1], key));
+        CHECK(key.frame_type == 1);
+        source->stop();
+        CHECK_FALSE(source->failed());
+    }
 
     TEST_CASE("gop_cache keeps the frames since the last key frame, within its limits") {
         protocol::gop_cache cache(4, 100);
