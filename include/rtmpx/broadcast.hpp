@@ -18,6 +18,7 @@
 #include <rtmpx/amf/value.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/driver/frame_source.hpp>
+#include <rtmpx/driver/producer.hpp>
 #include <rtmpx/handlers.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/media.hpp>
@@ -86,8 +87,7 @@ class broadcast {
 public:
     explicit broadcast(broadcast_options options = {})
         : options_(options),
-          source_(driver::frame_source_options{options.gop_cache, options.gop_cache_frames, options.gop_cache_bytes,
-                                               false, false}) {
+          source_(driver::frame_source_options{options.gop_cache, options.gop_cache_frames, options.gop_cache_bytes, false}) {
         RTMPX_ASSERT(options_.player_queue_frames > 0 && options_.render_rate > 0);
     }
     broadcast(const broadcast&) = delete;
@@ -169,7 +169,7 @@ public:
     /// Thread: the frame handler's.
     video_codec* codec() noexcept {
         if (codecs_.empty()) return nullptr;
-        video_codec* current = source_.current_codec();
+        video_codec* current = producer_.current_codec();
         return current ? current : codecs_.front().get();
     }
     /// The codecs chosen, best first.
@@ -226,36 +226,36 @@ public:
 
     /// Starts calling the render and frame handlers at `render_rate` on the broadcast's thread.
     void start() {
-        source_.stop();
-        driver::frame_source::render_hook render;
-        driver::frame_source::frame_hook frame;
+        producer_.stop();
+        driver::producer::render_hook render;
+        driver::producer::frame_hook frame;
+        driver::producer::audio_hook audio;
         if (render_) render = [this] { return static_cast<bool>(render_(*this)); };
         if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
-        source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
-        driver::frame_source::audio_hook audio;
-        if (audio_ && !audio_codecs_.empty()) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
-        source_.set_audio(std::move(audio), nullptr);
+        if (audio_) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
+        producer_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
+        producer_.set_audio(std::move(audio));
         std::vector<video_codec*> video;
         for (const auto& c : codecs_) video.push_back(c.get());
         if (video.empty()) video.push_back(nullptr);  // the frame handler's bytes are tags
         std::vector<audio_codec*> sound;
         for (const auto& c : audio_codecs_) sound.push_back(c.get());
-        std::vector<driver::frame_source::rendition> renditions;
+        std::vector<driver::producer::rendition> renditions;
         for (std::size_t i = 0; i < video.size(); ++i)
             for (std::size_t j = 0; j < std::max<std::size_t>(sound.size(), 1); ++j) renditions.push_back({&rendition(i, j), i, j});
-        source_.set_renditions(std::move(video), std::move(sound), std::move(renditions));
-        source_.set_log(&log_, 0, "broadcast");
-        source_.start();
+        producer_.set_renditions(std::move(video), std::move(sound), std::move(renditions));
+        producer_.set_log(&log_, 0, "broadcast");
+        producer_.start();
     }
 
     /// Stops the broadcast's thread (players stay, and get frames again after `start`).
-    void stop() { source_.stop(); }
+    void stop() { producer_.stop(); }
 
     /// Whether the broadcast's thread ended because a handler failed.
     bool failed() const { return source_.failed(); }
 
     /// Asks the codecs for a key frame at their next frame (a broadcast with a codec only).
-    void request_key_frame() noexcept { source_.request_key_frame(); }
+    void request_key_frame() noexcept { producer_.request_key_frame(); }
 
     /// Players subscribed now.
     std::size_t players() const {
@@ -301,7 +301,7 @@ private:
         renditions_.clear();
         for (std::size_t i = 1; i < n; ++i)
             renditions_.push_back(std::make_unique<driver::frame_source>(driver::frame_source_options{
-                options_.gop_cache, options_.gop_cache_frames, options_.gop_cache_bytes, false, false}));
+                options_.gop_cache, options_.gop_cache_frames, options_.gop_cache_bytes, false}));
     }
 
     // A publisher takes the broadcast over: players hear of it, and what the previous one left
@@ -335,7 +335,8 @@ private:
     detail::logger log_;
     std::mutex publisher_mutex_;
     std::function<void()> evict_;  // tells the current publisher to stop
-    driver::frame_source source_;  // last: its thread stops before the handlers go away
+    driver::frame_source source_;
+    driver::producer producer_;  // last: its thread stops before the handlers and sources go away
 };
 
 RTMPX_NAMESPACE_END

@@ -23,6 +23,7 @@
 #include <rtmpx/broadcast.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/driver/frame_source.hpp>
+#include <rtmpx/driver/producer.hpp>
 #include <rtmpx/driver/session.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/handlers.hpp>
@@ -252,12 +253,14 @@ private:
             source = &playing_broadcast_->source_for(caps);  // the codecs the player takes
             queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
-            // One subscriber, so its drops may ask the codec for a key frame, and the handlers
-            // rest while it is paused.
-            own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true, true});
-            set_hooks(*own_, port);
-            own_->set_codec(codec_.get());
-            own_->set_log(&server_->log, connection_id_, subject());
+            // One subscriber, so its drops may ask the codec for a key frame, and the producer
+
+            // its thread rests while nobody takes frames (a paused player).
+            own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true});
+            producer_ = std::make_unique<driver::producer>(true);
+            set_hooks(*producer_, port);
+            producer_->set_renditions({codec_.get()}, {}, {{own_.get(), 0, 0}});
+            producer_->set_log(&server_->log, connection_id_, subject());
             source = own_.get();
         }
         if (!source) return;
@@ -269,12 +272,12 @@ private:
         sub_->dropped_total = &server_->frames_dropped;
         source_ = source;
         join_ = source->subscribe(sub_);  // written after the replies to play
-        if (own_) own_->start();
+        if (producer_) producer_->start();
     }
 
-    void set_hooks(driver::frame_source& source, const driver::session_port& port) {
-        driver::frame_source::render_hook render;
-        driver::frame_source::frame_hook frame;
+    void set_hooks(driver::producer& producer, const driver::session_port& port) {
+        driver::producer::render_hook render;
+        driver::producer::frame_hook frame;
         if (render_) {
             render = [ticket = std::make_shared<render_ticket>(), weak = weak_from_this(), exec = port.executor,
                       gen = play_generation_] {
@@ -288,7 +291,7 @@ private:
         }
         if (frame_)  // a copy: on_frame during the play takes effect at the next one
             frame = [this, handler = frame_](encoded_frame& out, bool full) { return static_cast<bool>(handler(*this, out, full)); };
-        source.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
+        producer.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
     }
 
     // On the connection's thread: one render call, unless the play it was made for is over.
@@ -308,8 +311,9 @@ private:
         if (!playing_) return;
         playing_ = false;
         server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
-        if (own_) own_->stop();
+        if (producer_) producer_->stop();
         if (source_ && sub_) source_->unsubscribe(sub_.get());
+        producer_.reset();
         own_.reset();
         source_ = nullptr;
         playing_broadcast_.reset();
@@ -448,7 +452,8 @@ private:
 
     // While playing.
     std::uint64_t play_generation_ = 0;
-    std::unique_ptr<driver::frame_source> own_;  // the stream's own frame thread
+    std::unique_ptr<driver::frame_source> own_;  // the stream's own frames
+    std::unique_ptr<driver::producer> producer_;  // and the thread that makes them
     driver::frame_source* source_ = nullptr;     // own_, or the broadcast's
     std::shared_ptr<broadcast> playing_broadcast_;  // the broadcast this play subscribed to
     std::shared_ptr<driver::subscriber> sub_;

@@ -10086,21 +10086,17 @@ RTMPX_NAMESPACE_END
 #include <vector>
 
 // ---- include/rtmpx/driver/frame_source.hpp ----
-// The one frame path: a paced producer thread (or pushed tags, video and audio) feeding every subscriber's own queue.
+// The one frame path: frames made once (pushed tags, or a producer's) into every subscriber's own queue.
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -10588,7 +10584,6 @@ struct frame_source_options {
     std::size_t gop_cache_frames = 600;
     std::size_t gop_cache_bytes = 16u << 20;
     bool key_frame_on_drop = false;           ///< a subscriber's drop makes the codec send a key frame
-    bool idle_without_subscribers = false;    ///< skip the handlers while no subscriber takes frames
     /// Subscribers whose wake writes to a socket (`subscriber::wake_writes`; see
     /// `basic_session::set_lock`) that one thread wakes per frame; beyond, helper threads wake
     /// the rest.
@@ -10599,87 +10594,28 @@ struct frame_source_options {
 };
 
 /**
- * The producer of frames for any number of subscribers, each frame made once and shared.
+ * Frames for any number of subscribers, each frame made once and shared.
  *
- * Frames come from `push_video_tag` (already encoded, on the caller's thread), or from the render
- * and frame hooks that `start` calls on the source's own thread, paced at `rate()` calls a second:
- * timestamps are the scheduled ticks (steady spacing without wake-up jitter; players map
- * timestamps onto a frame grid), and a source that falls behind does not burst to catch up. With
- * a codec, the hook fills a picture's encoded data and the source adds the FLV tag header, the
- * onMetaData and the sequence header; without one, the hook's bytes are the FLV tag body.
- *
- * With an audio codec and hook (`set_audio`), each tick also asks the audio hook for the samples
- * due since the last (counted from the first tick, so the sound is continuous and its timestamps
- * run with the pictures'), encodes them and publishes every finished packet.
+ * Frames come from `push` (already encoded, on the caller's thread: a file, a camera, a
+ * publisher), or from a `producer`, whose thread renders and encodes them at a rate and publishes
+ * them here (`publish_produced`, `set_configuration`). The source keeps the configuration (the
+ * onMetaData and sequence headers every subscriber gets first) and the group since the last key
+ * frame for joiners.
  *
  * Each subscriber has its own bounded queue; a full queue drops, for that subscriber alone, up to
- * the next key frame. A hook that throws or returns false stops the thread: the failure is logged
- * (category "render" or "frame"), `failed()` turns true and every subscriber is told.
+ * the next key frame.
  *
- * Thread: `set_*` before `start` (or after `stop`); the rest from any thread, but
- * `push_video_tag` calls must not overlap.
+ * Thread: any; `push` calls must not overlap.
  */
 class frame_source {
 public:
-    using render_hook = std::function<bool()>;
-    using frame_hook = std::function<bool(encoded_frame&, bool outqueue_is_full)>;
-    using audio_hook = std::function<bool(audio_buffer&)>;
+    using clock = std::chrono::steady_clock;
 
     explicit frame_source(frame_source_options options) : options_(options) {}
     frame_source(const frame_source&) = delete;
     frame_source& operator=(const frame_source&) = delete;
-    ~frame_source() { stop(); }
 
-    /// The hooks the thread calls each tick (either may be empty), and the calls per second.
-    void set_hooks(render_hook render, frame_hook frame, std::function<double()> rate) {
-        render_ = std::move(render);
-        frame_ = std::move(frame);
-        rate_ = std::move(rate);
-    }
-    /// The encoder the frame hook fills pictures with (null: the hook's bytes are FLV tag bodies).
-    void set_codec(video_codec* codec) {
-        video_.assign(1, video_lane{codec});
-        renditions_.clear();
-        current_.store(codec, std::memory_order_relaxed);
-    }
-    /// The audio hook and the opened encoder it feeds (both or neither; or the hook alone, and
-    /// the encoders from `set_renditions`).
-    void set_audio(audio_hook hook, audio_codec* codec) {
-        audio_ = std::move(hook);
-        audio_lanes_.clear();
-        if (codec) audio_lanes_.push_back(audio_lane{codec});
-    }
-
-    /// Where the frames of one pair of encoders go (see `set_renditions`).
-    struct rendition {
-        frame_source* source = nullptr;  ///< a source with subscribers of its own (this one, or one without a thread)
-        std::size_t video = 0;           ///< which video encoder feeds it
-        std::size_t audio = 0;           ///< which audio encoder feeds it (when there are any)
-    };
-
-    /**
-     * Several encoders at once, each frame encoded once per encoder: each tick the frame hook is
-     * called once per video encoder (`current_codec()` says which one it fills), and the audio
-     * hook once, its samples encoded by every audio encoder. Each of `renditions` (the first is
-     * this source) takes the frames of one video and one audio encoder, with a configuration and
-     * a cached group of its own. With more than one encoder of a kind, one none of whose
-     * renditions has a subscriber taking frames is not used; when one arrives it starts again,
-     * on a key frame. The other sources must outlive this one's thread.
-     */
-    void set_renditions(std::vector<video_codec*> video, std::vector<audio_codec*> audio, std::vector<rendition> renditions) {
-        RTMPX_ASSERT(!video.empty() && !renditions.empty() && renditions.front().source == this);
-        video_.clear();
-        for (video_codec* codec : video) video_.push_back(video_lane{codec});
-        audio_lanes_.clear();
-        for (audio_codec* codec : audio) audio_lanes_.push_back(audio_lane{codec});
-        renditions_ = std::move(renditions);
-        current_.store(video_.front().codec, std::memory_order_relaxed);
-    }
-
-    /// The video encoder the frame hook fills now (the first before any frame). Thread: any.
-    video_codec* current_codec() const noexcept { return current_.load(std::memory_order_relaxed); }
-
-    /// Where failures are logged, and what they are about ("broadcast", "stream 3").
+    /// Where warnings are logged, and what they are about ("broadcast", "stream 3").
     void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
         log_ = log;
         log_id_ = connection_id;
@@ -10808,40 +10744,14 @@ public:
         return timeline_.jumps();
     }
 
-    /// Starts the thread calling the hooks (a running one is restarted).
-    void start() {
-        stop();
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = false;
-        }
-        for (const rendition& r : outputs()) {
-            std::lock_guard lock(r.source->mutex_);
-            r.source->failed_ = false;
-        }
-        thread_ = std::thread([this] { produce(); });
-    }
-
-    /// Stops the thread (subscribers stay, and get frames again after `start`).
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        stop_cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// Whether the thread ended because a hook failed.
+    /// Whether the producer feeding the source failed (see `set_failed`).
     bool failed() const {
         std::lock_guard lock(mutex_);
         return failed_;
     }
 
-    /// Asks the codecs for a key frame at the next tick.
-    void request_key_frame() noexcept {
-        for (const rendition& r : outputs()) r.source->key_requested_.store(true, std::memory_order_relaxed);
-    }
+    /// Asks the producer's encoder for a key frame at its next picture.
+    void request_key_frame() noexcept { key_requested_.store(true, std::memory_order_relaxed); }
 
     /**
      * Adds a subscriber. Returns the cached group (each frame carries its configuration), which
@@ -10882,19 +10792,26 @@ public:
         return gop_.frames().size();
     }
 
-private:
-    using clock = std::chrono::steady_clock;
+    // ---- for the producer that feeds the source (`driver::producer`) --------------------------
 
-    // Configuration messages kept beyond the two sequence headers (each track's SequenceStart,
-    // MultichannelConfig): a publisher's further ones are dropped, with a warning.
-    static constexpr std::size_t max_config_messages = 2 * protocol::enhanced::max_tracks;
-
-    static bool behind(const subscriber& s) {
-        return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
+    /// Restarts the clock of `clock_ms` at `start`.
+    void restart_clock(clock::time_point start) {
+        std::lock_guard lock(mutex_);
+        epoch_ = start;
     }
 
-    // Whether every subscriber that takes frames is behind (the frame hook's hint), and whether
-    // any takes frames at all.
+    /// Publishes a produced frame: its timestamp is the producer's clock, as it is.
+    void publish_produced(std::shared_ptr<protocol::media_frame> frame) { publish(std::move(frame), false); }
+
+    /// Whether the source has subscribers; without any, its cached group goes.
+    bool watched() {
+        std::lock_guard lock(mutex_);
+        if (subscribers_.empty()) gop_.clear();
+        return !subscribers_.empty();
+    }
+
+    /// Whether every subscriber that takes frames is behind (the frame hook's hint), and whether
+    /// any takes frames at all.
     std::pair<bool, bool> load() const {
         std::lock_guard lock(mutex_);
         bool any = false;
@@ -10905,6 +10822,49 @@ private:
             all_behind = all_behind && behind(*s);
         }
         return {any && all_behind, any};
+    }
+
+    /// Whether a key frame was asked for since the last call (by a joiner, a drop, `request_key_frame`).
+    bool take_key_request() noexcept { return key_requested_.exchange(false, std::memory_order_relaxed); }
+
+    /**
+     * The configuration a producer's encoders made: `audio_header` (null: the one there stays)
+     * and, `with_video`, onMetaData and the video sequence header, which replace what was there.
+     * The cached group goes (its frames need the old configuration).
+     */
+    void set_configuration(std::shared_ptr<const std::vector<std::byte>> metadata,
+                           std::shared_ptr<const std::vector<std::byte>> video_header,
+                           std::shared_ptr<const std::vector<std::byte>> audio_header, bool with_video) {
+        std::lock_guard lock(mutex_);
+        auto config = with_video ? std::make_shared<protocol::stream_config>() : std::make_shared<protocol::stream_config>(*config_);
+        if (with_video) {
+            config->metadata = std::move(metadata);
+            config->sequence_header = std::move(video_header);
+        }
+        config->audio_sequence_header = audio_header ? std::move(audio_header) : config_->audio_sequence_header;
+        config_ = std::move(config);
+        gop_.clear();
+    }
+
+    /// The producer failed (every subscriber hears of it, and later ones at once), or starts again.
+    void set_failed(bool failed) {
+        locked guard(*this);
+        failed_ = failed;
+        if (!failed) return;
+        for (const auto& sub : subscribers_) {
+            sub->failed.store(true);
+            guard.wakes.push_back(sub);
+        }
+    }
+
+private:
+
+    // Configuration messages kept beyond the two sequence headers (each track's SequenceStart,
+    // MultichannelConfig): a publisher's further ones are dropped, with a warning.
+    static constexpr std::size_t max_config_messages = 2 * protocol::enhanced::max_tracks;
+
+    static bool behind(const subscriber& s) {
+        return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
     }
 
     // The source's mutex, held while frames are queued; the subscribers that got one are woken
@@ -10995,32 +10955,155 @@ private:
         if (sub.dropped_total) sub.dropped_total->fetch_add(1, std::memory_order_relaxed);
     }
 
-    // A hook failed: the thread ends and every subscriber, of every rendition, hears of it.
-    void fail(const char* kind, bool threw) {
-        if (!threw && log_)
-            log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
-                      subject_);
-        for (const rendition& r : outputs()) {
-            locked guard(*r.source);
-            r.source->failed_ = true;
-            for (const auto& sub : r.source->subscribers_) {
-                sub->failed.store(true);
-                guard.wakes.push_back(sub);
-            }
+    const frame_source_options options_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
+    bool warned_config_ = false;
+    protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
+    protocol::timeline timeline_;
+    clock::time_point epoch_ = clock::now();
+    std::vector<std::shared_ptr<subscriber>> subscribers_;
+    std::atomic<std::uint64_t> frames_{0};
+    std::atomic<bool> key_requested_{false};
+    bool failed_ = false;
+    std::uint64_t claim_ = 0;   // the publisher holding the source (0: none)
+    std::uint64_t claims_ = 0;
+
+    const detail::logger* log_ = nullptr;
+    std::uint64_t log_id_ = 0;
+    std::string subject_;
+    fanout fanout_{options_.fanout_batch, options_.fanout_threads};  // last: its helpers stop first
+};
+
+} // namespace driver
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/driver/frame_source.hpp ----
+// ---- include/rtmpx/driver/producer.hpp ----
+// The producer thread: render, frame and audio hooks at a steady rate, each encoder's frames into the frame sources of its renditions.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace driver {
+
+/**
+ * The thread that makes frames: each tick, paced at `rate()` calls a second, it calls the render
+ * hook, then the audio hook and the frame hook, and publishes what they made into frame sources.
+ * Timestamps are the scheduled ticks (steady spacing without wake-up jitter; players map
+ * timestamps onto a frame grid), and a producer that falls behind does not burst to catch up.
+ *
+ * With a video encoder, the frame hook fills a picture's encoded data and the producer adds the
+ * FLV tag header (legacy or Enhanced RTMP), the onMetaData and the sequence header; without one,
+ * the hook's bytes are the FLV tag body. With audio encoders and an audio hook, each tick also asks
+ * the hook for the samples due since the last (counted from the first tick, so the sound is
+ * continuous and its timestamps run with the pictures'), encodes them and publishes every
+ * finished packet.
+ *
+ * Several encoders at once (`set_renditions`): each tick the frame hook is called once per video
+ * encoder (`current_codec()` says which one it fills), and the audio hook once, its samples
+ * encoded by every audio encoder. Each rendition, a frame source with its own subscribers,
+ * configuration and cached group, takes the frames of one video and one audio encoder. With more
+ * than one encoder of a kind, one none of whose renditions has a subscriber taking frames is not
+ * used; when one comes it starts again, on a key frame.
+ *
+ * A hook that throws or returns false stops the thread: the failure is logged (category "render",
+ * "frame" or "audio"), and every rendition's subscribers are told (`frame_source::set_failed`).
+ *
+ * Thread: `set_*` before `start` (or after `stop`); the rest from any thread. The renditions'
+ * sources and the encoders must outlive the thread (`stop`, or the destructor).
+ */
+class producer {
+public:
+    using clock = frame_source::clock;
+    using render_hook = std::function<bool()>;
+    using frame_hook = std::function<bool(encoded_frame&, bool outqueue_is_full)>;
+    using audio_hook = std::function<bool(audio_buffer&)>;
+
+    /// Where the frames of one pair of encoders go.
+    struct rendition {
+        frame_source* source = nullptr;  ///< the subscribers' side
+        std::size_t video = 0;           ///< which video encoder feeds it
+        std::size_t audio = 0;           ///< which audio encoder feeds it (when there are any)
+    };
+
+    /// `idle_without_subscribers`: no hook is called while no subscriber takes frames.
+    explicit producer(bool idle_without_subscribers = false) : idle_without_subscribers_(idle_without_subscribers) {}
+    producer(const producer&) = delete;
+    producer& operator=(const producer&) = delete;
+    ~producer() { stop(); }
+
+    /// The hooks the thread calls each tick (either may be empty), and the calls per second.
+    void set_hooks(render_hook render, frame_hook frame, std::function<double()> rate) {
+        render_ = std::move(render);
+        frame_ = std::move(frame);
+        rate_ = std::move(rate);
+    }
+    /// The audio hook (without one, or without audio encoders, no sound is made).
+    void set_audio(audio_hook hook) { audio_ = std::move(hook); }
+
+    /// The encoders (a null video encoder: the frame hook's bytes are FLV tag bodies; audio
+    /// encoders opened), and where their frames go: at least one rendition.
+    void set_renditions(std::vector<video_codec*> video, std::vector<audio_codec*> audio, std::vector<rendition> renditions) {
+        RTMPX_ASSERT(!video.empty() && !renditions.empty());
+        video_.clear();
+        for (video_codec* codec : video) video_.push_back(video_lane{codec});
+        audio_lanes_.clear();
+        for (audio_codec* codec : audio) audio_lanes_.push_back(audio_lane{codec});
+        renditions_ = std::move(renditions);
+        current_.store(video_.front().codec, std::memory_order_relaxed);
+    }
+
+    /// Where failures are logged, and what they are about ("broadcast", "stream 3").
+    void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
+        log_ = log;
+        log_id_ = connection_id;
+        subject_ = std::move(subject);
+    }
+
+    /// Starts the thread (a running one is restarted); the renditions are no longer failed.
+    void start() {
+        stop();
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = false;
         }
+        for (const rendition& r : renditions_) r.source->set_failed(false);
+        thread_ = std::thread([this] { produce(); });
     }
 
-    template <class F>
-    bool run_hook(const char* kind, F&& f) {
-        static const detail::logger silent;
-        const auto ok = detail::guarded_call(log_ ? *log_ : silent, log_id_, kind, subject_, f);
-        if (ok && *ok) return true;
-        fail(kind, !ok);
-        return false;
+    /// Stops the thread (subscribers stay, and get frames again after `start`).
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        stop_cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
     }
 
-    // ---- the producer thread ---------------------------------------------------------------
+    /// Asks every video encoder for a key frame at its next picture.
+    void request_key_frame() noexcept {
+        for (const rendition& r : renditions_) r.source->request_key_frame();
+    }
 
+    /// The video encoder the frame hook fills now (the first before any frame). Thread: any.
+    video_codec* current_codec() const noexcept { return current_.load(std::memory_order_relaxed); }
+
+private:
     struct video_lane {
         video_codec* codec = nullptr;
         std::uint64_t generation = 0;  // of the configuration sent this run (0: none yet)
@@ -11035,10 +11118,23 @@ private:
         std::deque<std::shared_ptr<protocol::media_frame>> waiting{};  // encoded, its tick not yet come
     };
 
-    // The renditions: those set, or this source alone with the first encoders.
-    std::span<const rendition> outputs() const noexcept {
-        return renditions_.empty() ? std::span<const rendition>(&self_, 1) : std::span<const rendition>(renditions_);
+    // A hook failed: the thread ends and every subscriber, of every rendition, hears of it.
+    void fail(const char* kind, bool threw) {
+        if (!threw && log_)
+            log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
+                      subject_);
+        for (const rendition& r : renditions_) r.source->set_failed(true);
     }
+
+    template <class F>
+    bool run_hook(const char* kind, F&& f) {
+        static const detail::logger silent;
+        const auto ok = detail::guarded_call(log_ ? *log_ : silent, log_id_, kind, subject_, f);
+        if (ok && *ok) return true;
+        fail(kind, !ok);
+        return false;
+    }
+
     static std::size_t lane_of(const rendition& r, bool video) noexcept { return video ? r.video : r.audio; }
 
     // Over the renditions fed by video (or audio) encoder `index`: whether every subscriber
@@ -11046,7 +11142,7 @@ private:
     std::pair<bool, bool> load_of(bool video, std::size_t index) const {
         bool any = false;
         bool all_behind = true;
-        for (const rendition& r : outputs()) {
+        for (const rendition& r : renditions_) {
             if (lane_of(r, video) != index) continue;
             const auto [behind, takes] = r.source->load();
             any = any || takes;
@@ -11058,8 +11154,8 @@ private:
     // Whether a key frame was asked of video encoder `index` (by a joiner, a drop, the user).
     bool take_key_request(std::size_t index) {
         bool asked = false;
-        for (const rendition& r : outputs())
-            if (r.video == index && r.source->key_requested_.exchange(false, std::memory_order_relaxed)) asked = true;
+        for (const rendition& r : renditions_)
+            if (r.video == index && r.source->take_key_request()) asked = true;
         return asked;
     }
 
@@ -11070,28 +11166,18 @@ private:
     void publish_to(bool video, std::size_t index, std::shared_ptr<protocol::media_frame> frame) {
         const bool several = renditions_.size() > 1;
         frame_source* last = nullptr;
-        for (const rendition& r : outputs()) {
+        for (const rendition& r : renditions_) {
             if (lane_of(r, video) != index) continue;
             if (several && !r.source->watched()) continue;
-            if (last) last->publish(std::make_shared<protocol::media_frame>(*frame), false);
+            if (last) last->publish_produced(std::make_shared<protocol::media_frame>(*frame));
             last = r.source;
         }
-        if (last) last->publish(std::move(frame), false);
-    }
-
-    // Whether the source has subscribers; without, its cached group goes.
-    bool watched() {
-        std::lock_guard lock(mutex_);
-        if (subscribers_.empty()) gop_.clear();
-        return !subscribers_.empty();
+        if (last) last->publish_produced(std::move(frame));
     }
 
     void produce() {
-        clock::time_point start;
-        {
-            std::lock_guard lock(mutex_);
-            start = epoch_ = clock::now();
-        }
+        const auto start = clock::now();
+        for (const rendition& r : renditions_) r.source->restart_clock(start);
         auto next = start;
         for (video_lane& lane : video_) lane = video_lane{lane.codec};  // each run sends its configuration anew
         for (audio_lane& lane : audio_lanes_) {
@@ -11100,7 +11186,7 @@ private:
         }
         audio_samples_ = audio_ahead_ = 0;
         if (audio_ && !audio_lanes_.empty())
-            for (const rendition& r : outputs()) configure(r, 0, false);
+            for (const rendition& r : renditions_) configure(r, 0, false);
         for (;;) {
             {
                 std::unique_lock lock(mutex_);
@@ -11110,7 +11196,9 @@ private:
             const double rate = rate_ ? rate_() : 30.0;
             next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate));
             if (const auto now = clock::now(); next < now) next = now;  // fell behind: no burst to catch up
-            if (options_.idle_without_subscribers && !load().second) continue;
+            if (idle_without_subscribers_ && !std::any_of(renditions_.begin(), renditions_.end(),
+                                                          [](const rendition& r) { return r.source->load().second; }))
+                continue;
             if (render_ && !run_hook("render", render_)) return;
             if (audio_ && !audio_lanes_.empty() && !produce_audio(tick - start)) return;
             if (!frame_) continue;
@@ -11143,7 +11231,7 @@ private:
         if (out.data.empty()) return true;
         if (codec && codec->generation() != lane.generation) {
             lane.generation = codec->generation();
-            for (const rendition& r : outputs())
+            for (const rendition& r : renditions_)
                 if (r.video == index) configure(r, rate, true);
         }
         auto frame = std::make_shared<protocol::media_frame>();
@@ -11270,40 +11358,17 @@ private:
             else if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec->header().empty())
                 video_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec->header()));
         }
-        frame_source& s = *r.source;
-        std::lock_guard lock(s.mutex_);
-        auto config = codec ? std::make_shared<protocol::stream_config>() : std::make_shared<protocol::stream_config>(*s.config_);
-        if (codec) {
-            config->metadata = std::move(metadata);
-            config->sequence_header = std::move(video_header);
-        }
-        config->audio_sequence_header = audio ? std::move(audio_header) : s.config_->audio_sequence_header;
-        s.config_ = std::move(config);
-        s.gop_.clear();
+        r.source->set_configuration(std::move(metadata), std::move(video_header), std::move(audio_header), codec != nullptr);
     }
 
-    const frame_source_options options_;
-    mutable std::mutex mutex_;
-    std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
-    bool warned_config_ = false;
-    protocol::gop_cache gop_{options_.gop_cache_frames, options_.gop_cache_bytes};
-    protocol::timeline timeline_;
-    clock::time_point epoch_ = clock::now();
-    std::vector<std::shared_ptr<subscriber>> subscribers_;
-    std::atomic<std::uint64_t> frames_{0};
-    std::atomic<bool> key_requested_{false};
-    bool failed_ = false;
-    std::uint64_t claim_ = 0;   // the publisher holding the source (0: none)
-    std::uint64_t claims_ = 0;
-
+    const bool idle_without_subscribers_;
     render_hook render_;
     frame_hook frame_;
     audio_hook audio_;
     std::function<double()> rate_;
-    std::vector<video_lane> video_ = std::vector<video_lane>(1);  // the producer thread's, like the rest here
+    std::vector<video_lane> video_ = std::vector<video_lane>(1);  // the thread's, like the rest below
     std::vector<audio_lane> audio_lanes_;
-    std::vector<rendition> renditions_;  // empty: this source alone
-    const rendition self_{this, 0, 0};
+    std::vector<rendition> renditions_;
     std::atomic<video_codec*> current_{nullptr};
     audio_buffer audio_buffer_;                 // reused each tick
     std::vector<encoded_audio> audio_packets_;  // likewise
@@ -11312,15 +11377,15 @@ private:
     const detail::logger* log_ = nullptr;
     std::uint64_t log_id_ = 0;
     std::string subject_;
-    std::thread thread_;
+    std::mutex mutex_;
     std::condition_variable stop_cv_;
     bool stop_ = true;
-    fanout fanout_{options_.fanout_batch, options_.fanout_threads};  // last: its helpers stop first
+    std::thread thread_;
 };
 
 } // namespace driver
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/driver/frame_source.hpp ----
+// ---- end of include/rtmpx/driver/producer.hpp ----
 
 RTMPX_NAMESPACE_BEGIN
 
@@ -11383,8 +11448,7 @@ class broadcast {
 public:
     explicit broadcast(broadcast_options options = {})
         : options_(options),
-          source_(driver::frame_source_options{options.gop_cache, options.gop_cache_frames, options.gop_cache_bytes,
-                                               false, false}) {
+          source_(driver::frame_source_options{options.gop_cache, options.gop_cache_frames, options.gop_cache_bytes, false}) {
         RTMPX_ASSERT(options_.player_queue_frames > 0 && options_.render_rate > 0);
     }
     broadcast(const broadcast&) = delete;
@@ -11466,7 +11530,7 @@ public:
     /// Thread: the frame handler's.
     video_codec* codec() noexcept {
         if (codecs_.empty()) return nullptr;
-        video_codec* current = source_.current_codec();
+        video_codec* current = producer_.current_codec();
         return current ? current : codecs_.front().get();
     }
     /// The codecs chosen, best first.
@@ -11523,36 +11587,36 @@ public:
 
     /// Starts calling the render and frame handlers at `render_rate` on the broadcast's thread.
     void start() {
-        source_.stop();
-        driver::frame_source::render_hook render;
-        driver::frame_source::frame_hook frame;
+        producer_.stop();
+        driver::producer::render_hook render;
+        driver::producer::frame_hook frame;
+        driver::producer::audio_hook audio;
         if (render_) render = [this] { return static_cast<bool>(render_(*this)); };
         if (frame_) frame = [this](encoded_frame& out, bool full) { return static_cast<bool>(frame_(*this, out, full)); };
-        source_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
-        driver::frame_source::audio_hook audio;
-        if (audio_ && !audio_codecs_.empty()) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
-        source_.set_audio(std::move(audio), nullptr);
+        if (audio_) audio = [this](audio_buffer& pcm) { return static_cast<bool>(audio_(*this, pcm)); };
+        producer_.set_hooks(std::move(render), std::move(frame), [rate = options_.render_rate] { return rate; });
+        producer_.set_audio(std::move(audio));
         std::vector<video_codec*> video;
         for (const auto& c : codecs_) video.push_back(c.get());
         if (video.empty()) video.push_back(nullptr);  // the frame handler's bytes are tags
         std::vector<audio_codec*> sound;
         for (const auto& c : audio_codecs_) sound.push_back(c.get());
-        std::vector<driver::frame_source::rendition> renditions;
+        std::vector<driver::producer::rendition> renditions;
         for (std::size_t i = 0; i < video.size(); ++i)
             for (std::size_t j = 0; j < std::max<std::size_t>(sound.size(), 1); ++j) renditions.push_back({&rendition(i, j), i, j});
-        source_.set_renditions(std::move(video), std::move(sound), std::move(renditions));
-        source_.set_log(&log_, 0, "broadcast");
-        source_.start();
+        producer_.set_renditions(std::move(video), std::move(sound), std::move(renditions));
+        producer_.set_log(&log_, 0, "broadcast");
+        producer_.start();
     }
 
     /// Stops the broadcast's thread (players stay, and get frames again after `start`).
-    void stop() { source_.stop(); }
+    void stop() { producer_.stop(); }
 
     /// Whether the broadcast's thread ended because a handler failed.
     bool failed() const { return source_.failed(); }
 
     /// Asks the codecs for a key frame at their next frame (a broadcast with a codec only).
-    void request_key_frame() noexcept { source_.request_key_frame(); }
+    void request_key_frame() noexcept { producer_.request_key_frame(); }
 
     /// Players subscribed now.
     std::size_t players() const {
@@ -11598,7 +11662,7 @@ private:
         renditions_.clear();
         for (std::size_t i = 1; i < n; ++i)
             renditions_.push_back(std::make_unique<driver::frame_source>(driver::frame_source_options{
-                options_.gop_cache, options_.gop_cache_frames, options_.gop_cache_bytes, false, false}));
+                options_.gop_cache, options_.gop_cache_frames, options_.gop_cache_bytes, false}));
     }
 
     // A publisher takes the broadcast over: players hear of it, and what the previous one left
@@ -11632,7 +11696,8 @@ private:
     detail::logger log_;
     std::mutex publisher_mutex_;
     std::function<void()> evict_;  // tells the current publisher to stop
-    driver::frame_source source_;  // last: its thread stops before the handlers go away
+    driver::frame_source source_;
+    driver::producer producer_;  // last: its thread stops before the handlers and sources go away
 };
 
 RTMPX_NAMESPACE_END
@@ -12582,12 +12647,14 @@ private:
             source = &playing_broadcast_->source_for(caps);  // the codecs the player takes
             queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
-            // One subscriber, so its drops may ask the codec for a key frame, and the handlers
-            // rest while it is paused.
-            own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true, true});
-            set_hooks(*own_, port);
-            own_->set_codec(codec_.get());
-            own_->set_log(&server_->log, connection_id_, subject());
+            // One subscriber, so its drops may ask the codec for a key frame, and the producer
+
+            // its thread rests while nobody takes frames (a paused player).
+            own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true});
+            producer_ = std::make_unique<driver::producer>(true);
+            set_hooks(*producer_, port);
+            producer_->set_renditions({codec_.get()}, {}, {{own_.get(), 0, 0}});
+            producer_->set_log(&server_->log, connection_id_, subject());
             source = own_.get();
         }
         if (!source) return;
@@ -12599,12 +12666,12 @@ private:
         sub_->dropped_total = &server_->frames_dropped;
         source_ = source;
         join_ = source->subscribe(sub_);  // written after the replies to play
-        if (own_) own_->start();
+        if (producer_) producer_->start();
     }
 
-    void set_hooks(driver::frame_source& source, const driver::session_port& port) {
-        driver::frame_source::render_hook render;
-        driver::frame_source::frame_hook frame;
+    void set_hooks(driver::producer& producer, const driver::session_port& port) {
+        driver::producer::render_hook render;
+        driver::producer::frame_hook frame;
         if (render_) {
             render = [ticket = std::make_shared<render_ticket>(), weak = weak_from_this(), exec = port.executor,
                       gen = play_generation_] {
@@ -12618,7 +12685,7 @@ private:
         }
         if (frame_)  // a copy: on_frame during the play takes effect at the next one
             frame = [this, handler = frame_](encoded_frame& out, bool full) { return static_cast<bool>(handler(*this, out, full)); };
-        source.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
+        producer.set_hooks(std::move(render), std::move(frame), [this] { return render_rate(); });
     }
 
     // On the connection's thread: one render call, unless the play it was made for is over.
@@ -12638,8 +12705,9 @@ private:
         if (!playing_) return;
         playing_ = false;
         server_->playing_streams.fetch_sub(1, std::memory_order_relaxed);
-        if (own_) own_->stop();
+        if (producer_) producer_->stop();
         if (source_ && sub_) source_->unsubscribe(sub_.get());
+        producer_.reset();
         own_.reset();
         source_ = nullptr;
         playing_broadcast_.reset();
@@ -12778,7 +12846,8 @@ private:
 
     // While playing.
     std::uint64_t play_generation_ = 0;
-    std::unique_ptr<driver::frame_source> own_;  // the stream's own frame thread
+    std::unique_ptr<driver::frame_source> own_;  // the stream's own frames
+    std::unique_ptr<driver::producer> producer_;  // and the thread that makes them
     driver::frame_source* source_ = nullptr;     // own_, or the broadcast's
     std::shared_ptr<broadcast> playing_broadcast_;  // the broadcast this play subscribed to
     std::shared_ptr<driver::subscriber> sub_;

@@ -443,7 +443,7 @@ TEST_SUITE("session ingest") {
     }
 
     TEST_CASE("a slow player loses video to the next key frame but keeps its audio") {
-        driver::frame_source source(driver::frame_source_options{false, 0, 0, false, false});
+        driver::frame_source source(driver::frame_source_options{false, 0, 0, false});
         auto sub = std::make_shared<driver::subscriber>(8);
         sub->wake = [] {};
         source.subscribe(sub);
@@ -465,7 +465,7 @@ TEST_SUITE("session ingest") {
     }
 
     TEST_CASE("a big fan-out that writes is woken from helper threads too, every subscriber, and none once unsubscribed") {
-        driver::frame_source_options o{false, 0, 0, false, false};
+        driver::frame_source_options o{false, 0, 0, false};
         o.fanout_batch = 8;    // 40 subscribers: this thread and 2 helpers
         o.fanout_threads = 2;
         driver::frame_source source(o);
@@ -537,7 +537,7 @@ TEST_SUITE("session ingest") {
     }
 
     TEST_CASE("news of the publisher reaches a player whose queue is full, after what it had queued, and none is lost") {
-        driver::frame_source source(driver::frame_source_options{false, 0, 0, false, false});
+        driver::frame_source source(driver::frame_source_options{false, 0, 0, false});
         auto sub = std::make_shared<driver::subscriber>(4);
         sub->wake = [] {};
         source.subscribe(sub);

@@ -1,24 +1,19 @@
 // SPDX-License-Identifier: MIT
-// The one frame path: a paced producer thread (or pushed tags, video and audio) feeding every subscriber's own queue.
+// The one frame path: frames made once (pushed tags, or a producer's) into every subscriber's own queue.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include <rtmpx/audio_codec.hpp>
 #include <rtmpx/config.hpp>
 #include <rtmpx/driver/fanout.hpp>
 #include <rtmpx/driver/frame_queue.hpp>
@@ -30,7 +25,6 @@
 #include <rtmpx/protocol/gop_cache.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
 #include <rtmpx/protocol/timeline.hpp>
-#include <rtmpx/video_codec.hpp>
 
 RTMPX_NAMESPACE_BEGIN
 namespace driver {
@@ -41,7 +35,6 @@ struct frame_source_options {
     std::size_t gop_cache_frames = 600;
     std::size_t gop_cache_bytes = 16u << 20;
     bool key_frame_on_drop = false;           ///< a subscriber's drop makes the codec send a key frame
-    bool idle_without_subscribers = false;    ///< skip the handlers while no subscriber takes frames
     /// Subscribers whose wake writes to a socket (`subscriber::wake_writes`; see
     /// `basic_session::set_lock`) that one thread wakes per frame; beyond, helper threads wake
     /// the rest.
@@ -52,87 +45,28 @@ struct frame_source_options {
 };
 
 /**
- * The producer of frames for any number of subscribers, each frame made once and shared.
+ * Frames for any number of subscribers, each frame made once and shared.
  *
- * Frames come from `push_video_tag` (already encoded, on the caller's thread), or from the render
- * and frame hooks that `start` calls on the source's own thread, paced at `rate()` calls a second:
- * timestamps are the scheduled ticks (steady spacing without wake-up jitter; players map
- * timestamps onto a frame grid), and a source that falls behind does not burst to catch up. With
- * a codec, the hook fills a picture's encoded data and the source adds the FLV tag header, the
- * onMetaData and the sequence header; without one, the hook's bytes are the FLV tag body.
- *
- * With an audio codec and hook (`set_audio`), each tick also asks the audio hook for the samples
- * due since the last (counted from the first tick, so the sound is continuous and its timestamps
- * run with the pictures'), encodes them and publishes every finished packet.
+ * Frames come from `push` (already encoded, on the caller's thread: a file, a camera, a
+ * publisher), or from a `producer`, whose thread renders and encodes them at a rate and publishes
+ * them here (`publish_produced`, `set_configuration`). The source keeps the configuration (the
+ * onMetaData and sequence headers every subscriber gets first) and the group since the last key
+ * frame for joiners.
  *
  * Each subscriber has its own bounded queue; a full queue drops, for that subscriber alone, up to
- * the next key frame. A hook that throws or returns false stops the thread: the failure is logged
- * (category "render" or "frame"), `failed()` turns true and every subscriber is told.
+ * the next key frame.
  *
- * Thread: `set_*` before `start` (or after `stop`); the rest from any thread, but
- * `push_video_tag` calls must not overlap.
+ * Thread: any; `push` calls must not overlap.
  */
 class frame_source {
 public:
-    using render_hook = std::function<bool()>;
-    using frame_hook = std::function<bool(encoded_frame&, bool outqueue_is_full)>;
-    using audio_hook = std::function<bool(audio_buffer&)>;
+    using clock = std::chrono::steady_clock;
 
     explicit frame_source(frame_source_options options) : options_(options) {}
     frame_source(const frame_source&) = delete;
     frame_source& operator=(const frame_source&) = delete;
-    ~frame_source() { stop(); }
 
-    /// The hooks the thread calls each tick (either may be empty), and the calls per second.
-    void set_hooks(render_hook render, frame_hook frame, std::function<double()> rate) {
-        render_ = std::move(render);
-        frame_ = std::move(frame);
-        rate_ = std::move(rate);
-    }
-    /// The encoder the frame hook fills pictures with (null: the hook's bytes are FLV tag bodies).
-    void set_codec(video_codec* codec) {
-        video_.assign(1, video_lane{codec});
-        renditions_.clear();
-        current_.store(codec, std::memory_order_relaxed);
-    }
-    /// The audio hook and the opened encoder it feeds (both or neither; or the hook alone, and
-    /// the encoders from `set_renditions`).
-    void set_audio(audio_hook hook, audio_codec* codec) {
-        audio_ = std::move(hook);
-        audio_lanes_.clear();
-        if (codec) audio_lanes_.push_back(audio_lane{codec});
-    }
-
-    /// Where the frames of one pair of encoders go (see `set_renditions`).
-    struct rendition {
-        frame_source* source = nullptr;  ///< a source with subscribers of its own (this one, or one without a thread)
-        std::size_t video = 0;           ///< which video encoder feeds it
-        std::size_t audio = 0;           ///< which audio encoder feeds it (when there are any)
-    };
-
-    /**
-     * Several encoders at once, each frame encoded once per encoder: each tick the frame hook is
-     * called once per video encoder (`current_codec()` says which one it fills), and the audio
-     * hook once, its samples encoded by every audio encoder. Each of `renditions` (the first is
-     * this source) takes the frames of one video and one audio encoder, with a configuration and
-     * a cached group of its own. With more than one encoder of a kind, one none of whose
-     * renditions has a subscriber taking frames is not used; when one arrives it starts again,
-     * on a key frame. The other sources must outlive this one's thread.
-     */
-    void set_renditions(std::vector<video_codec*> video, std::vector<audio_codec*> audio, std::vector<rendition> renditions) {
-        RTMPX_ASSERT(!video.empty() && !renditions.empty() && renditions.front().source == this);
-        video_.clear();
-        for (video_codec* codec : video) video_.push_back(video_lane{codec});
-        audio_lanes_.clear();
-        for (audio_codec* codec : audio) audio_lanes_.push_back(audio_lane{codec});
-        renditions_ = std::move(renditions);
-        current_.store(video_.front().codec, std::memory_order_relaxed);
-    }
-
-    /// The video encoder the frame hook fills now (the first before any frame). Thread: any.
-    video_codec* current_codec() const noexcept { return current_.load(std::memory_order_relaxed); }
-
-    /// Where failures are logged, and what they are about ("broadcast", "stream 3").
+    /// Where warnings are logged, and what they are about ("broadcast", "stream 3").
     void set_log(const detail::logger* log, std::uint64_t connection_id, std::string subject) {
         log_ = log;
         log_id_ = connection_id;
@@ -261,40 +195,14 @@ public:
         return timeline_.jumps();
     }
 
-    /// Starts the thread calling the hooks (a running one is restarted).
-    void start() {
-        stop();
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = false;
-        }
-        for (const rendition& r : outputs()) {
-            std::lock_guard lock(r.source->mutex_);
-            r.source->failed_ = false;
-        }
-        thread_ = std::thread([this] { produce(); });
-    }
-
-    /// Stops the thread (subscribers stay, and get frames again after `start`).
-    void stop() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        stop_cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    /// Whether the thread ended because a hook failed.
+    /// Whether the producer feeding the source failed (see `set_failed`).
     bool failed() const {
         std::lock_guard lock(mutex_);
         return failed_;
     }
 
-    /// Asks the codecs for a key frame at the next tick.
-    void request_key_frame() noexcept {
-        for (const rendition& r : outputs()) r.source->key_requested_.store(true, std::memory_order_relaxed);
-    }
+    /// Asks the producer's encoder for a key frame at its next picture.
+    void request_key_frame() noexcept { key_requested_.store(true, std::memory_order_relaxed); }
 
     /**
      * Adds a subscriber. Returns the cached group (each frame carries its configuration), which
@@ -335,19 +243,26 @@ public:
         return gop_.frames().size();
     }
 
-private:
-    using clock = std::chrono::steady_clock;
+    // ---- for the producer that feeds the source (`driver::producer`) --------------------------
 
-    // Configuration messages kept beyond the two sequence headers (each track's SequenceStart,
-    // MultichannelConfig): a publisher's further ones are dropped, with a warning.
-    static constexpr std::size_t max_config_messages = 2 * protocol::enhanced::max_tracks;
-
-    static bool behind(const subscriber& s) {
-        return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
+    /// Restarts the clock of `clock_ms` at `start`.
+    void restart_clock(clock::time_point start) {
+        std::lock_guard lock(mutex_);
+        epoch_ = start;
     }
 
-    // Whether every subscriber that takes frames is behind (the frame hook's hint), and whether
-    // any takes frames at all.
+    /// Publishes a produced frame: its timestamp is the producer's clock, as it is.
+    void publish_produced(std::shared_ptr<protocol::media_frame> frame) { publish(std::move(frame), false); }
+
+    /// Whether the source has subscribers; without any, its cached group goes.
+    bool watched() {
+        std::lock_guard lock(mutex_);
+        if (subscribers_.empty()) gop_.clear();
+        return !subscribers_.empty();
+    }
+
+    /// Whether every subscriber that takes frames is behind (the frame hook's hint), and whether
+    /// any takes frames at all.
     std::pair<bool, bool> load() const {
         std::lock_guard lock(mutex_);
         bool any = false;
@@ -358,6 +273,49 @@ private:
             all_behind = all_behind && behind(*s);
         }
         return {any && all_behind, any};
+    }
+
+    /// Whether a key frame was asked for since the last call (by a joiner, a drop, `request_key_frame`).
+    bool take_key_request() noexcept { return key_requested_.exchange(false, std::memory_order_relaxed); }
+
+    /**
+     * The configuration a producer's encoders made: `audio_header` (null: the one there stays)
+     * and, `with_video`, onMetaData and the video sequence header, which replace what was there.
+     * The cached group goes (its frames need the old configuration).
+     */
+    void set_configuration(std::shared_ptr<const std::vector<std::byte>> metadata,
+                           std::shared_ptr<const std::vector<std::byte>> video_header,
+                           std::shared_ptr<const std::vector<std::byte>> audio_header, bool with_video) {
+        std::lock_guard lock(mutex_);
+        auto config = with_video ? std::make_shared<protocol::stream_config>() : std::make_shared<protocol::stream_config>(*config_);
+        if (with_video) {
+            config->metadata = std::move(metadata);
+            config->sequence_header = std::move(video_header);
+        }
+        config->audio_sequence_header = audio_header ? std::move(audio_header) : config_->audio_sequence_header;
+        config_ = std::move(config);
+        gop_.clear();
+    }
+
+    /// The producer failed (every subscriber hears of it, and later ones at once), or starts again.
+    void set_failed(bool failed) {
+        locked guard(*this);
+        failed_ = failed;
+        if (!failed) return;
+        for (const auto& sub : subscribers_) {
+            sub->failed.store(true);
+            guard.wakes.push_back(sub);
+        }
+    }
+
+private:
+
+    // Configuration messages kept beyond the two sequence headers (each track's SequenceStart,
+    // MultichannelConfig): a publisher's further ones are dropped, with a warning.
+    static constexpr std::size_t max_config_messages = 2 * protocol::enhanced::max_tracks;
+
+    static bool behind(const subscriber& s) {
+        return s.queue.size_approx() * 2 >= s.queue.capacity() || (s.congested && s.congested());
     }
 
     // The source's mutex, held while frames are queued; the subscribers that got one are woken
@@ -448,293 +406,6 @@ private:
         if (sub.dropped_total) sub.dropped_total->fetch_add(1, std::memory_order_relaxed);
     }
 
-    // A hook failed: the thread ends and every subscriber, of every rendition, hears of it.
-    void fail(const char* kind, bool threw) {
-        if (!threw && log_)
-            log_->log(log_level::warning, log_id_, kind, error::handler_failed, "{} handler of {} returned false", kind,
-                      subject_);
-        for (const rendition& r : outputs()) {
-            locked guard(*r.source);
-            r.source->failed_ = true;
-            for (const auto& sub : r.source->subscribers_) {
-                sub->failed.store(true);
-                guard.wakes.push_back(sub);
-            }
-        }
-    }
-
-    template <class F>
-    bool run_hook(const char* kind, F&& f) {
-        static const detail::logger silent;
-        const auto ok = detail::guarded_call(log_ ? *log_ : silent, log_id_, kind, subject_, f);
-        if (ok && *ok) return true;
-        fail(kind, !ok);
-        return false;
-    }
-
-    // ---- the producer thread ---------------------------------------------------------------
-
-    struct video_lane {
-        video_codec* codec = nullptr;
-        std::uint64_t generation = 0;  // of the configuration sent this run (0: none yet)
-        bool active = false;           // encoding for players (several encoders only)
-    };
-    struct audio_lane {
-        audio_codec* codec = nullptr;
-        bool active = false;
-        std::int64_t fed = 0;     // sample frames handed to the encoder, ever
-        std::int64_t offset = 0;  // add to the encoder's sample positions: this run's positions
-        std::int64_t end = 0;     // where its last packet ends, in this run's positions
-        std::deque<std::shared_ptr<protocol::media_frame>> waiting{};  // encoded, its tick not yet come
-    };
-
-    // The renditions: those set, or this source alone with the first encoders.
-    std::span<const rendition> outputs() const noexcept {
-        return renditions_.empty() ? std::span<const rendition>(&self_, 1) : std::span<const rendition>(renditions_);
-    }
-    static std::size_t lane_of(const rendition& r, bool video) noexcept { return video ? r.video : r.audio; }
-
-    // Over the renditions fed by video (or audio) encoder `index`: whether every subscriber
-    // that takes frames is behind, and whether any takes frames.
-    std::pair<bool, bool> load_of(bool video, std::size_t index) const {
-        bool any = false;
-        bool all_behind = true;
-        for (const rendition& r : outputs()) {
-            if (lane_of(r, video) != index) continue;
-            const auto [behind, takes] = r.source->load();
-            any = any || takes;
-            all_behind = all_behind && (!takes || behind);
-        }
-        return {any && all_behind, any};
-    }
-
-    // Whether a key frame was asked of video encoder `index` (by a joiner, a drop, the user).
-    bool take_key_request(std::size_t index) {
-        bool asked = false;
-        for (const rendition& r : outputs())
-            if (r.video == index && r.source->key_requested_.exchange(false, std::memory_order_relaxed)) asked = true;
-        return asked;
-    }
-
-    // The frame into every rendition of video (or audio) encoder `index`: a copy for each but the
-    // last (a frame carries its rendition's configuration). Of several renditions, one without
-    // subscribers keeps no cached group: its first player starts on a new key frame, with its
-    // sound, rather than on a group cached while another codec of sound was playing.
-    void publish_to(bool video, std::size_t index, std::shared_ptr<protocol::media_frame> frame) {
-        const bool several = renditions_.size() > 1;
-        frame_source* last = nullptr;
-        for (const rendition& r : outputs()) {
-            if (lane_of(r, video) != index) continue;
-            if (several && !r.source->watched()) continue;
-            if (last) last->publish(std::make_shared<protocol::media_frame>(*frame), false);
-            last = r.source;
-        }
-        if (last) last->publish(std::move(frame), false);
-    }
-
-    // Whether the source has subscribers; without, its cached group goes.
-    bool watched() {
-        std::lock_guard lock(mutex_);
-        if (subscribers_.empty()) gop_.clear();
-        return !subscribers_.empty();
-    }
-
-    void produce() {
-        clock::time_point start;
-        {
-            std::lock_guard lock(mutex_);
-            start = epoch_ = clock::now();
-        }
-        auto next = start;
-        for (video_lane& lane : video_) lane = video_lane{lane.codec};  // each run sends its configuration anew
-        for (audio_lane& lane : audio_lanes_) {
-            lane.active = false;
-            lane.waiting.clear();
-        }
-        audio_samples_ = audio_ahead_ = 0;
-        if (audio_ && !audio_lanes_.empty())
-            for (const rendition& r : outputs()) configure(r, 0, false);
-        for (;;) {
-            {
-                std::unique_lock lock(mutex_);
-                if (stop_cv_.wait_until(lock, next, [this] { return stop_; })) return;
-            }
-            const auto tick = next;
-            const double rate = rate_ ? rate_() : 30.0;
-            next += std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(1.0 / rate));
-            if (const auto now = clock::now(); next < now) next = now;  // fell behind: no burst to catch up
-            if (options_.idle_without_subscribers && !load().second) continue;
-            if (render_ && !run_hook("render", render_)) return;
-            if (audio_ && !audio_lanes_.empty() && !produce_audio(tick - start)) return;
-            if (!frame_) continue;
-            const auto timestamp = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(tick - start).count());
-            for (std::size_t i = 0; i < video_.size(); ++i)
-                if (!produce_video(i, timestamp, rate)) return;
-        }
-    }
-
-    // One picture of video encoder `index` (the frame hook fills it), to its renditions. With
-    // several encoders, one whose renditions nobody takes frames from is skipped. False when the
-    // hook failed (the thread then ends).
-    bool produce_video(std::size_t index, std::uint32_t timestamp, double rate) {
-        video_lane& lane = video_[index];
-        const auto [all_behind, any] = load_of(true, index);
-        const bool full = all_behind;  // a copy: clang 14 cannot capture a structured binding
-        bool key = take_key_request(index);
-        if (video_.size() > 1) {
-            if (!any) {
-                lane.active = false;
-                return true;
-            }
-            if (!std::exchange(lane.active, true)) key = true;  // its first player starts on a key frame
-        }
-        video_codec* const codec = lane.codec;
-        if (key && codec) codec->force_key_frame();
-        current_.store(codec, std::memory_order_relaxed);
-        encoded_frame out;
-        if (!run_hook("frame", [&] { return frame_(out, full); })) return false;
-        if (out.data.empty()) return true;
-        if (codec && codec->generation() != lane.generation) {
-            lane.generation = codec->generation();
-            for (const rendition& r : outputs())
-                if (r.video == index) configure(r, rate, true);
-        }
-        auto frame = std::make_shared<protocol::media_frame>();
-        frame->timestamp = timestamp;
-        if (codec) {
-            const std::uint32_t fourcc = codec->fourcc();
-            frame->tag = fourcc != 0 ? protocol::flv::enhanced_video_tag(fourcc, protocol::enhanced::video_packet::coded_frames, out.key_frame, out.data)
-                                     : protocol::flv::video_tag(codec->flv_codec_id(), out.key_frame, out.data);
-            frame->key_frame = out.key_frame;
-        } else {
-            frame->tag = std::move(out.data);
-            frame->key_frame = out.key_frame || protocol::flv::is_key_frame(frame->tag);
-        }
-        publish_to(true, index, std::move(frame));
-        return true;
-    }
-
-    // The sound due at `elapsed` since the first tick. Sound is asked for ahead of the pictures
-    // by what the encoders hold back (learned: 10 ms more each time an encoder's packets end
-    // before now, up to a second), and each packet waits until the tick of its time, so that
-    // players get audio and video with timestamps in order. With several encoders, one whose
-    // renditions nobody takes frames from is skipped; the hook is called all the same (the
-    // application's sound keeps its time). False when the hook or an encoder failed (the thread
-    // then ends).
-    bool produce_audio(clock::duration elapsed) {
-        const std::uint32_t rate = audio_lanes_.front().codec->sample_rate();
-        const auto now = static_cast<std::int64_t>(std::chrono::duration<double>(elapsed).count() * rate);
-        for (std::size_t j = 0; j < audio_lanes_.size(); ++j) {
-            audio_lane& lane = audio_lanes_[j];
-            if (audio_lanes_.size() > 1 && !load_of(false, j).second) {
-                lane.active = false;
-                lane.waiting.clear();
-            } else if (!std::exchange(lane.active, true)) {
-                lane.offset = audio_samples_ - lane.fed;  // its next sample is this run's next
-                lane.end = audio_samples_;
-            }
-        }
-        const auto caught_up = [&] {
-            return std::all_of(audio_lanes_.begin(), audio_lanes_.end(), [&](const audio_lane& l) { return !l.active || l.end >= now; });
-        };
-        for (int round = 0; round < 128; ++round) {
-            const std::int64_t want = now + audio_ahead_;
-            if (want > audio_samples_ && !feed_audio(static_cast<std::size_t>(want - audio_samples_))) return false;
-            if (caught_up() || audio_ahead_ >= rate) break;
-            audio_ahead_ += rate / 100;
-        }
-        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
-        for (std::size_t j = 0; j < audio_lanes_.size(); ++j) {
-            auto& waiting = audio_lanes_[j].waiting;
-            while (!waiting.empty() && waiting.front()->timestamp <= now_ms) {
-                publish_to(false, j, std::move(waiting.front()));
-                waiting.pop_front();
-            }
-        }
-        return true;
-    }
-
-    // `count` sample frames from the audio hook, encoded by every active encoder; the packets
-    // wait in their lane.
-    bool feed_audio(std::size_t count) {
-        const std::uint32_t rate = audio_lanes_.front().codec->sample_rate();
-        const std::uint32_t channels = audio_lanes_.front().codec->channels();
-        audio_samples_ += static_cast<std::int64_t>(count);
-        audio_buffer_.sample_rate = rate;
-        audio_buffer_.channels = channels;
-        audio_buffer_.samples.assign(count * channels, 0);
-        if (!run_hook("audio", [this] { return audio_(audio_buffer_); })) return false;
-        audio_buffer_.samples.resize(count * channels, 0);  // a handler that changed the size: cut or padded
-        for (audio_lane& lane : audio_lanes_) {
-            if (!lane.active) continue;
-            lane.fed += static_cast<std::int64_t>(count);
-            audio_packets_.clear();
-            if (const auto ec = lane.codec->encode(audio_buffer_.samples, audio_packets_)) {
-                if (log_) log_->log(log_level::error, log_id_, "audio", ec, "{}: audio encoder failed: {}", subject_, ec.message());
-                fail("audio", true);
-                return false;
-            }
-            const std::uint32_t fourcc = lane.codec->fourcc();
-            for (const encoded_audio& packet : audio_packets_) {
-                auto frame = std::make_shared<protocol::media_frame>();
-                frame->kind = protocol::media_kind::audio;
-                frame->tag = fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::coded_frames, packet.data)
-                                         : protocol::flv::aac_tag(false, packet.data);
-                const std::int64_t at = packet.first_sample + lane.offset;  // before this run (held back): at 0
-                frame->timestamp = at <= 0 ? 0 : static_cast<std::uint32_t>(at * 1000 / rate);
-                lane.end = at + packet.samples;
-                lane.waiting.push_back(std::move(frame));  // at most a second and a packet ahead
-            }
-        }
-        return true;
-    }
-
-    // The configuration of rendition `r`: the audio encoder's sequence header (AAC
-    // AudioSpecificConfig, or an Enhanced SequenceStart) and, `with_video`, onMetaData and the
-    // video encoder's sequence header (AVC, or an Enhanced codec's SequenceStart), built here;
-    // what the rendition has of the rest stays.
-    void configure(const rendition& r, double rate, bool with_video) {
-        video_codec* const codec = with_video && r.video < video_.size() ? video_[r.video].codec : nullptr;
-        audio_codec* const audio = audio_ && r.audio < audio_lanes_.size() ? audio_lanes_[r.audio].codec : nullptr;
-        std::shared_ptr<const std::vector<std::byte>> metadata;
-        std::shared_ptr<const std::vector<std::byte>> video_header;
-        std::shared_ptr<const std::vector<std::byte>> audio_header;
-        if (audio) {
-            const std::uint32_t fourcc = audio->fourcc();
-            audio_header = std::make_shared<const std::vector<std::byte>>(
-                fourcc != 0 ? protocol::flv::enhanced_audio_tag(fourcc, protocol::enhanced::audio_packet::sequence_start, audio->header())
-                            : protocol::flv::aac_tag(true, audio->header()));
-        }
-        if (codec) {
-            const std::uint8_t codec_id = codec->flv_codec_id();
-            const std::uint32_t fourcc = codec->fourcc();
-            auto properties = protocol::flv::video_metadata(codec->width(), codec->height(), rate,
-                                                            fourcc != 0 ? protocol::enhanced::metadata_codec_id(fourcc) : codec_id);
-            if (audio) {
-                const std::uint32_t audio_fourcc = audio->fourcc();
-                protocol::flv::add_audio_metadata(properties,
-                                                  audio_fourcc != 0 ? protocol::enhanced::metadata_codec_id(audio_fourcc) : audio->flv_sound_format(),
-                                                  audio->sample_rate(), audio->channels());
-            }
-            metadata = std::make_shared<const std::vector<std::byte>>(protocol::flv::on_metadata_payload(std::move(properties)));
-            if (fourcc != 0 && !codec->header().empty())
-                video_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::enhanced_video_tag(
-                    fourcc, protocol::enhanced::video_packet::sequence_start, true, codec->header()));
-            else if (codec_id == static_cast<std::uint8_t>(protocol::flv::video_codec::avc) && !codec->header().empty())
-                video_header = std::make_shared<const std::vector<std::byte>>(protocol::flv::avc_sequence_header(codec->header()));
-        }
-        frame_source& s = *r.source;
-        std::lock_guard lock(s.mutex_);
-        auto config = codec ? std::make_shared<protocol::stream_config>() : std::make_shared<protocol::stream_config>(*s.config_);
-        if (codec) {
-            config->metadata = std::move(metadata);
-            config->sequence_header = std::move(video_header);
-        }
-        config->audio_sequence_header = audio ? std::move(audio_header) : s.config_->audio_sequence_header;
-        s.config_ = std::move(config);
-        s.gop_.clear();
-    }
-
     const frame_source_options options_;
     mutable std::mutex mutex_;
     std::shared_ptr<const protocol::stream_config> config_ = std::make_shared<protocol::stream_config>();
@@ -749,25 +420,9 @@ private:
     std::uint64_t claim_ = 0;   // the publisher holding the source (0: none)
     std::uint64_t claims_ = 0;
 
-    render_hook render_;
-    frame_hook frame_;
-    audio_hook audio_;
-    std::function<double()> rate_;
-    std::vector<video_lane> video_ = std::vector<video_lane>(1);  // the producer thread's, like the rest here
-    std::vector<audio_lane> audio_lanes_;
-    std::vector<rendition> renditions_;  // empty: this source alone
-    const rendition self_{this, 0, 0};
-    std::atomic<video_codec*> current_{nullptr};
-    audio_buffer audio_buffer_;                 // reused each tick
-    std::vector<encoded_audio> audio_packets_;  // likewise
-    std::int64_t audio_samples_ = 0;            // sample frames asked of the hook this run
-    std::int64_t audio_ahead_ = 0;              // how far ahead of the ticks sound is asked for
     const detail::logger* log_ = nullptr;
     std::uint64_t log_id_ = 0;
     std::string subject_;
-    std::thread thread_;
-    std::condition_variable stop_cv_;
-    bool stop_ = true;
     fanout fanout_{options_.fanout_batch, options_.fanout_threads};  // last: its helpers stop first
 };
 
