@@ -2,9 +2,9 @@
 // broadcast: one producer of video and audio (rendered, pushed or published), shared by any number of playing streams.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -22,7 +22,7 @@
 #include <rtmpx/handlers.hpp>
 #include <rtmpx/log.hpp>
 #include <rtmpx/media.hpp>
-#include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/video_codec.hpp>
 

@@ -29,7 +29,7 @@
 #include <rtmpx/handlers.hpp>
 #include <rtmpx/impl/server_state.hpp>
 #include <rtmpx/media.hpp>
-#include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
 #include <rtmpx/protocol/server_session_events.hpp>
 #include <rtmpx/video_codec.hpp>
@@ -254,8 +254,7 @@ private:
             queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
             // One subscriber, so its drops may ask the codec for a key frame, and the producer
-
-            // its thread rests while nobody takes frames (a paused player).
+            // rests while nobody takes frames (a paused player).
             own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true});
             producer_ = std::make_unique<driver::producer>(true);
             set_hooks(*producer_, port);

@@ -5870,8 +5870,8 @@ RTMPX_NAMESPACE_END
 // ---- include/rtmpx/protocol/enhanced.hpp ----
 // Enhanced RTMP v2 media tags (the veovera specification): ExVideoTagHeader and
 // ExAudioTagHeader with their FourCCs, ModEx (TimestampOffsetNano), multitrack, the Metadata
-// frame's place, MultichannelConfig, and FourCC codec ids in onMetaData. Parser and writer. And
-// what a client declares in `connect` (fourCcList, the FourCC info maps, capsEx).
+// frame's place, MultichannelConfig, and FourCC codec ids in onMetaData. Parser and writer. What
+// a client declares in `connect` is in enhanced_capabilities.hpp.
 
 #include <array>
 #include <cstddef>
@@ -6294,6 +6294,21 @@ inline std::optional<fourcc> fourcc_of_metadata_codec_id(double id) noexcept {
     return static_cast<fourcc>(id);
 }
 
+} // namespace protocol::enhanced
+RTMPX_NAMESPACE_END
+// ---- end of include/rtmpx/protocol/enhanced.hpp ----
+// ---- include/rtmpx/protocol/enhanced_capabilities.hpp ----
+// Enhanced RTMP v2 capabilities: what a client declares in `connect` (fourCcList, the FourCC
+// info maps, capsEx), reading and writing them, and what a server declares in its answer.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+
+RTMPX_NAMESPACE_BEGIN
+namespace protocol::enhanced {
+
 /// FourCcInfoMask: what a client can do with a codec, in `videoFourCcInfoMap`/`audioFourCcInfoMap`.
 namespace fourcc_info {
 inline constexpr unsigned can_decode = 0x01;
@@ -6429,7 +6444,7 @@ inline void declare_server_capabilities(amf0::value& properties, unsigned server
 
 } // namespace protocol::enhanced
 RTMPX_NAMESPACE_END
-// ---- end of include/rtmpx/protocol/enhanced.hpp ----
+// ---- end of include/rtmpx/protocol/enhanced_capabilities.hpp ----
 // ---- include/rtmpx/protocol/messages.hpp ----
 // Typed RTMP messages: protocol control, user control, commands, data, media and aggregates.
 
@@ -10072,9 +10087,9 @@ RTMPX_NAMESPACE_END
 // ---- include/rtmpx/broadcast.hpp ----
 // broadcast: one producer of video and audio (rendered, pushed or published), shared by any number of playing streams.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -12648,8 +12663,7 @@ private:
             queue_frames = playing_broadcast_->options().player_queue_frames;
         } else if (render_ || frame_) {
             // One subscriber, so its drops may ask the codec for a key frame, and the producer
-
-            // its thread rests while nobody takes frames (a paused player).
+            // rests while nobody takes frames (a paused player).
             own_ = std::make_unique<driver::frame_source>(driver::frame_source_options{false, 0, 0, true});
             producer_ = std::make_unique<driver::producer>(true);
             set_hooks(*producer_, port);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/protocol/player.hpp>
 

@@ -12,6 +12,7 @@
 #include <rtmpx/amf/amf0.hpp>
 #include <rtmpx/detail/endian.hpp>
 #include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/flv.hpp>
 #include <rtmpx/protocol/gop_cache.hpp>
 #include <rtmpx/protocol/player.hpp>

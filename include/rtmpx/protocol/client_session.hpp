@@ -25,6 +25,7 @@
 #include <rtmpx/protocol/chunk_reader.hpp>
 #include <rtmpx/protocol/commands.hpp>
 #include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/handshake.hpp>
 #include <rtmpx/protocol/messages.hpp>
 #include <rtmpx/protocol/output_queue.hpp>

@@ -16,6 +16,7 @@
 #include <rtmpx/config.hpp>
 #include <rtmpx/error.hpp>
 #include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/messages.hpp>
 #include <rtmpx/protocol/session_types.hpp>
 

@@ -17,6 +17,7 @@
 #include <rtmpx/config.hpp>
 #include <rtmpx/protocol/commands.hpp>
 #include <rtmpx/protocol/enhanced.hpp>
+#include <rtmpx/protocol/enhanced_capabilities.hpp>
 #include <rtmpx/protocol/media_frame.hpp>
 #include <rtmpx/protocol/message.hpp>
 #include <rtmpx/protocol/messages.hpp>
